@@ -1,0 +1,15 @@
+import os
+
+from services.attempts.app import create_app
+from services.attempts.config import AttemptsConfig
+from shared.config import load_config
+from shared.service import serve
+
+
+def main() -> None:
+    config = load_config(AttemptsConfig, os.environ)
+    serve(create_app(config), config.attempts_http_host, config.attempts_http_port)
+
+
+if __name__ == "__main__":
+    main()

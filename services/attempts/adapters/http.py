@@ -1,0 +1,64 @@
+"""HTTP adapter: `POST /v1/attempts`."""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+from litestar.openapi.datastructures import ResponseSpec
+
+from services.attempts.adapters.event_store import AttemptStore
+from services.attempts.core.recording import AttemptReceipt, RecordAttempt, Refuse
+from shared.http import Problem
+from shared.ids import OpaqueId
+
+
+class AttemptIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    attempt_id: Annotated[
+        OpaqueId, msgspec.Meta(description="Chosen by the client; posting it again is safe.")
+    ]
+    student_id: OpaqueId
+    standard_id: OpaqueId
+    score: Annotated[float, msgspec.Meta(ge=0, description="Points earned.")]
+    points_possible: Annotated[float, msgspec.Meta(gt=0, le=1_000_000)]
+    assessed_at: Annotated[
+        datetime, msgspec.Meta(tz=True, description="When the student was assessed (RFC 3339).")
+    ]
+
+
+def _problem(refusal: Refuse) -> Problem:
+    extensions: dict[str, object] = {}
+    if refusal.field:
+        message = refusal.detail.removeprefix(f"{refusal.field}: ")
+        extensions["errors"] = [{"field": refusal.field, "message": message}]
+    return Problem(refusal.status, refusal.slug, refusal.title, refusal.detail, **extensions)
+
+
+class AttemptsController(Controller):
+    path = "/v1/attempts"
+    tags = ["attempts"]  # noqa: RUF012
+
+    @post(
+        "/",
+        status_code=201,
+        summary="Record an assessment attempt",
+        responses={
+            200: ResponseSpec(AttemptReceipt, description="Already recorded with this body"),
+            409: ResponseSpec(None, description="attempt_id already used with another body"),
+        },
+    )
+    async def record_attempt(
+        self,
+        data: JSONBody[AttemptIn],
+        tenant: NamedDependency[str],
+        store: NamedDependency[AttemptStore],
+        request: Request[Any, Any, Any],
+    ) -> Response[AttemptReceipt]:
+        command = RecordAttempt(tenant_id=tenant, **msgspec.structs.asdict(data))
+        result = await store.record(command, now=datetime.now(UTC))
+        if isinstance(result, Refuse):
+            raise _problem(result)
+        status = 201 if result.outcome == "created" else 200
+        return Response(result.receipt, status_code=status)

@@ -1,0 +1,90 @@
+"""The `mastery` command: run the system, migrate, manage tenants and keys, calculate."""
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import asyncpg
+
+from services.devstack import ALL_MIGRATIONS, run_dev
+from shared.postgres import apply_migrations
+from shared.tenancy import create_tenant, issue_api_key
+
+
+def _database_url(args: argparse.Namespace) -> str:
+    url: str = args.database_url or os.environ.get("DATABASE_URL", "")
+    if not url:
+        raise SystemExit("DATABASE_URL is not set (or pass --database-url)")
+    return url
+
+
+async def _migrate(url: str) -> None:
+    applied = await apply_migrations(url, ALL_MIGRATIONS)
+    print("\n".join(f"applied {name}" for name in applied) or "up to date")
+
+
+async def _create_tenant(url: str, tenant_id: str, name: str) -> None:
+    connection = await asyncpg.connect(url)
+    try:
+        created = await create_tenant(connection, tenant_id, name)
+    finally:
+        await connection.close()
+    print(f"tenant {tenant_id} {'created' if created else 'already exists'}")
+
+
+async def _create_key(url: str, tenant_id: str, label: str) -> None:
+    connection = await asyncpg.connect(url)
+    try:
+        exists = await connection.fetchval("SELECT 1 FROM tenants WHERE tenant_id = $1", tenant_id)
+        if not exists:
+            raise SystemExit(f"no tenant {tenant_id!r}: create it with `mastery tenants create`")
+        key = await issue_api_key(connection, tenant_id, label)
+    finally:
+        await connection.close()
+    print(f"API key: {key.plaintext}")
+    print("Store it now: only its hash is kept.", file=sys.stderr)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mastery", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    dev = commands.add_parser("dev", help="run everything (embedded servers unless URLs given)")
+    dev.add_argument("--data-dir", type=Path, default=Path("var/dev"))
+    dev.add_argument("--tenant", default="demo")
+    migrate = commands.add_parser("migrate", help="apply the numbered SQL migrations")
+    migrate.add_argument("--database-url")
+    tenants = commands.add_parser("tenants", help="manage tenants").add_subparsers(
+        dest="action", required=True
+    )
+    create = tenants.add_parser("create", help="create a tenant (a school or district)")
+    create.add_argument("tenant_id")
+    create.add_argument("--name", default="")
+    create.add_argument("--database-url")
+    keys = commands.add_parser("keys", help="manage API keys").add_subparsers(
+        dest="action", required=True
+    )
+    key = keys.add_parser("create", help="issue an API key for a tenant; prints it once")
+    key.add_argument("--tenant", required=True)
+    key.add_argument("--label", default="")
+    key.add_argument("--database-url")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "dev":
+        return run_dev(os.environ, args.data_dir.resolve(), args.tenant)
+    url = _database_url(args)
+    if args.command == "migrate":
+        asyncio.run(_migrate(url))
+    elif args.command == "tenants":
+        asyncio.run(_create_tenant(url, args.tenant_id, args.name or args.tenant_id))
+    elif args.command == "keys":
+        asyncio.run(_create_key(url, args.tenant, args.label))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

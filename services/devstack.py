@@ -1,0 +1,176 @@
+"""`mastery dev`: the whole system on one machine, on embedded servers unless URLs are given."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from services.attempts.migrations import MIGRATIONS as ATTEMPTS_MIGRATIONS
+from services.mastery.migrations import MIGRATIONS as MASTERY_MIGRATIONS
+from services.notify.migrations import MIGRATIONS as NOTIFY_MIGRATIONS
+from shared.embedded import EmbeddedNats, EmbeddedPostgres, SmtpSink, free_port
+from shared.postgres import SHARED_MIGRATIONS, apply_migrations
+from shared.tenancy import IssuedKey, create_tenant, issue_api_key
+
+ALL_MIGRATIONS = [SHARED_MIGRATIONS, ATTEMPTS_MIGRATIONS, MASTERY_MIGRATIONS, NOTIFY_MIGRATIONS]
+SERVICES = ("attempts", "mastery", "notify")
+DEFAULT_PORTS = {"attempts": 8001, "mastery": 8002, "notify": 8003}
+
+
+@dataclass
+class Infrastructure:
+    database_url: str
+    nats_url: str
+    smtp_url: str
+    postgres: EmbeddedPostgres | None = None
+    nats: EmbeddedNats | None = None
+    smtp: SmtpSink | None = None
+
+    def stop(self) -> None:
+        for server in (self.smtp, self.nats, self.postgres):
+            if server is not None:
+                server.stop()
+
+
+def start_infrastructure(environ: Mapping[str, str], data_dir: Path) -> Infrastructure:
+    """Use the servers named by DATABASE_URL / NATS_URL / SMTP_URL; embed the missing ones."""
+    infra = Infrastructure(
+        database_url=environ.get("DATABASE_URL", ""),
+        nats_url=environ.get("NATS_URL", ""),
+        smtp_url=environ.get("SMTP_URL", ""),
+    )
+    if not infra.database_url:
+        infra.postgres = EmbeddedPostgres(data_dir / "postgres").start()
+        infra.database_url = infra.postgres.url
+    if not infra.nats_url:
+        infra.nats = EmbeddedNats(data_dir / "nats").start()
+        infra.nats_url = infra.nats.url
+    if not infra.smtp_url:
+        infra.smtp = SmtpSink(mail_dir=data_dir / "mail").start()
+        infra.smtp_url = infra.smtp.url
+    return infra
+
+
+async def prepare_database(database_url: str, tenant_id: str) -> IssuedKey:
+    await apply_migrations(database_url, ALL_MIGRATIONS)
+    connection = await asyncpg.connect(database_url)
+    try:
+        await create_tenant(connection, tenant_id, "Demo School")
+        return await issue_api_key(connection, tenant_id, label="mastery dev")
+    finally:
+        await connection.close()
+
+
+def _service_env(infra: Infrastructure, ports: Mapping[str, int]) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(DATABASE_URL=infra.database_url, NATS_URL=infra.nats_url, SMTP_URL=infra.smtp_url)
+    for name, port in ports.items():
+        env[f"{name.upper()}_HTTP_PORT"] = str(port)
+    return env
+
+
+def start_services(
+    infra: Infrastructure, ports: Mapping[str, int]
+) -> dict[str, subprocess.Popen[bytes]]:
+    env = _service_env(infra, ports)
+    processes = {
+        name: subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env)
+        for name in SERVICES
+    }
+    for name, process in processes.items():
+        wait_until_ready(f"http://127.0.0.1:{ports[name]}/health/ready", process)
+    return processes
+
+
+def wait_until_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: the service exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} not ready within {timeout}s")
+
+
+def stop_services(processes: Mapping[str, subprocess.Popen[bytes]]) -> None:
+    for process in processes.values():
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+    for process in processes.values():
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def pick_ports(environ: Mapping[str, str]) -> dict[str, int]:
+    ports = {}
+    for name in SERVICES:
+        configured = environ.get(f"{name.upper()}_HTTP_PORT")
+        ports[name] = int(configured) if configured else DEFAULT_PORTS[name]
+    if any(not _port_free(port) for port in ports.values()):
+        ports = {name: free_port() for name in SERVICES}
+    return ports
+
+
+def _port_free(port: int) -> bool:
+    import socket  # noqa: PLC0415
+
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def run_dev(environ: Mapping[str, str], data_dir: Path, tenant_id: str) -> int:
+    infra = start_infrastructure(environ, data_dir)
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        key = asyncio.run(prepare_database(infra.database_url, tenant_id))
+        ports = pick_ports(environ)
+        processes = start_services(infra, ports)
+        _print_banner(infra, ports, key, data_dir)
+        signal.signal(signal.SIGTERM, _interrupt)
+        while all(process.poll() is None for process in processes.values()):
+            time.sleep(0.5)
+        print("a service exited; stopping everything", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("\nstopping...", flush=True)
+        return 0
+    else:
+        return 1
+    finally:
+        stop_services(processes)
+        infra.stop()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _print_banner(
+    infra: Infrastructure, ports: Mapping[str, int], key: IssuedKey, data_dir: Path
+) -> None:
+    lines = [
+        "Mastery is running. Ctrl-C stops everything.",
+        f"  attempts API: http://127.0.0.1:{ports['attempts']}  (OpenAPI: /schema)",
+        f"  mastery API:  http://127.0.0.1:{ports['mastery']}",
+        f"  notify API:   http://127.0.0.1:{ports['notify']}",
+        f"  PostgreSQL:   {infra.database_url}",
+        f"  NATS:         {infra.nats_url}",
+        f"  SMTP:         {infra.smtp_url}"
+        + (f"  (messages kept in {data_dir / 'mail'})" if infra.smtp else ""),
+        f"Tenant: {key.tenant_id}",
+        f"API key: {key.plaintext}",
+    ]
+    print("\n".join(lines), flush=True)

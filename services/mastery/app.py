@@ -1,0 +1,63 @@
+"""Composition root of the mastery service: the projector, its outbox relay and the read API."""
+
+import asyncpg
+from litestar import Litestar
+
+from services.mastery.adapters.http import MasteryController
+from services.mastery.adapters.projector import PROJECTOR_NAME, MasteryProjector
+from services.mastery.config import MasteryConfig
+from services.mastery.core.calculation import CalculationPolicy
+from services.mastery.migrations import MIGRATIONS
+from shared.bus import BusNames
+from shared.cloudevents import EnvelopeCodec
+from shared.consumer import BatchConsumer, ConsumerSettings
+from shared.events.attempts import AnyAttemptEvent
+from shared.outbox import OutboxRelay, RelaySettings
+from shared.service import Worker, create_service_app
+
+__all__ = ["MIGRATIONS", "build_projector", "create_app"]
+
+# Until standards carry their own policy: the most recent score on the 1-4 scale, mastery at 3.
+DEFAULT_POLICY = CalculationPolicy(method="latest")
+
+
+def build_projector(
+    config: MasteryConfig, pool: asyncpg.Pool, policy: CalculationPolicy = DEFAULT_POLICY
+) -> BatchConsumer[AnyAttemptEvent]:
+    bus = BusNames(config.bus_namespace)
+    projector = MasteryProjector(pool, bus, policy)
+    settings = ConsumerSettings(
+        nats_url=config.nats_url,
+        bus=bus,
+        stream=bus.attempts_stream,
+        filter_subject=bus.all_attempts("recorded"),
+        durable=PROJECTOR_NAME,
+        batch_size=config.projector_batch_size,
+        max_deliver=config.projector_max_deliver,
+    )
+    return BatchConsumer(settings, EnvelopeCodec(AnyAttemptEvent), projector.handle_attempt_events)
+
+
+def create_app(config: MasteryConfig, *, pool: asyncpg.Pool | None = None) -> Litestar:
+    def workers(pool: asyncpg.Pool) -> list[Worker]:
+        relay = OutboxRelay(
+            pool,
+            RelaySettings(
+                table="mastery_outbox",
+                nats_url=config.nats_url,
+                client_name="mastery-relay",
+                bus=BusNames(config.bus_namespace),
+                batch_size=config.relay_batch_size,
+                idle_interval=config.relay_idle_interval,
+            ),
+        )
+        return [build_projector(config, pool).run, relay.run]
+
+    return create_service_app(
+        title="Mastery API",
+        description="Current proficiency per student and standard, with its explanation.",
+        database_url=config.database_url,
+        route_handlers=[MasteryController],
+        workers=workers,
+        pool=pool,
+    )

@@ -1,0 +1,3 @@
+from shared.postgres import MigrationSet
+
+MIGRATIONS = MigrationSet("mastery", __name__)

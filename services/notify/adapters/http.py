@@ -1,0 +1,64 @@
+"""HTTP adapter of the notify service: who hears about a student's progress."""
+
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, get, put
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+
+from services.notify.adapters.store import guardians_of, replace_guardians
+from services.notify.core.messages import Guardian
+from shared.ids import OpaqueId
+
+EmailAddress = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$",
+        max_length=254,
+        description="An email address.",
+    ),
+]
+
+
+class GuardianIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    email: EmailAddress
+    name: Annotated[str, msgspec.Meta(max_length=200)] = ""
+
+
+class GuardiansIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    guardians: Annotated[list[GuardianIn], msgspec.Meta(max_length=10)]
+
+
+class GuardiansOut(msgspec.Struct, frozen=True, kw_only=True):
+    student_id: str
+    guardians: list[Guardian]
+
+
+class GuardiansController(Controller):
+    path = "/v1/students"
+    tags = ["guardians"]  # noqa: RUF012
+
+    @put("/{student_id:str}/guardians", summary="Replace the guardians of a student")
+    async def put_guardians(
+        self,
+        student_id: OpaqueId,
+        data: JSONBody[GuardiansIn],
+        tenant: NamedDependency[str],
+        state: State,
+    ) -> GuardiansOut:
+        unique = {
+            item.email.lower(): Guardian(email=item.email, name=item.name)
+            for item in data.guardians
+        }
+        await replace_guardians(state.pool, tenant, student_id, list(unique.values()))
+        return GuardiansOut(student_id=student_id, guardians=list(unique.values()))
+
+    @get("/{student_id:str}/guardians", summary="The guardians of a student")
+    async def get_guardians(
+        self, student_id: str, tenant: NamedDependency[str], state: State
+    ) -> GuardiansOut:
+        return GuardiansOut(
+            student_id=student_id, guardians=await guardians_of(state.pool, tenant, student_id)
+        )

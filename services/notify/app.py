@@ -1,0 +1,52 @@
+"""Composition root of the notify service: the planner consumer, the SMTP mailer, guardians API."""
+
+import asyncpg
+from litestar import Litestar
+
+from services.notify.adapters.http import GuardiansController
+from services.notify.adapters.mailer import SmtpMailer
+from services.notify.adapters.planner import PLANNER_NAME, NotificationPlanner
+from services.notify.config import NotifyConfig
+from services.notify.migrations import MIGRATIONS
+from shared.bus import BusNames
+from shared.cloudevents import EnvelopeCodec
+from shared.consumer import BatchConsumer, ConsumerSettings
+from shared.events.mastery import AnyMasteryEvent
+from shared.service import Worker, create_service_app
+
+__all__ = ["MIGRATIONS", "create_app"]
+
+
+def create_app(config: NotifyConfig, *, pool: asyncpg.Pool | None = None) -> Litestar:
+    bus = BusNames(config.bus_namespace)
+
+    def workers(pool: asyncpg.Pool) -> list[Worker]:
+        planner = NotificationPlanner(pool)
+        consumer = BatchConsumer(
+            ConsumerSettings(
+                nats_url=config.nats_url,
+                bus=bus,
+                stream=bus.mastery_stream,
+                filter_subject=bus.all_mastery_changed(),
+                durable=PLANNER_NAME,
+            ),
+            EnvelopeCodec(AnyMasteryEvent),
+            planner.handle_mastery_events,
+        )
+        mailer = SmtpMailer(
+            pool,
+            config.smtp_url,
+            config.mail_from,
+            batch_size=config.mailer_batch_size,
+            idle=config.mailer_idle_interval,
+        )
+        return [consumer.run, mailer.run]
+
+    return create_service_app(
+        title="Notify API",
+        description="Guardians, and emails to them when a student's mastery changes.",
+        database_url=config.database_url,
+        route_handlers=[GuardiansController],
+        workers=workers,
+        pool=pool,
+    )

@@ -1,0 +1,3 @@
+from shared.postgres import MigrationSet
+
+MIGRATIONS = MigrationSet("notify", __name__)

@@ -1,0 +1,116 @@
+"""NATS JetStream helpers: connections, stream names and subjects, stream definitions."""
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BadRequestError
+
+logger = logging.getLogger(__name__)
+
+DUPLICATE_WINDOW_SECONDS = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class BusNames:
+    """Stream names and subjects. A namespace lets several environments share one NATS system."""
+
+    namespace: str = ""
+
+    def _subject(self, *tokens: str) -> str:
+        return ".".join(((self.namespace,) if self.namespace else ()) + tokens)
+
+    def _stream(self, name: str) -> str:
+        return f"{self.namespace.upper()}_{name}" if self.namespace else name
+
+    @property
+    def attempts_stream(self) -> str:
+        return self._stream("ATTEMPTS")
+
+    @property
+    def mastery_stream(self) -> str:
+        return self._stream("MASTERY")
+
+    @property
+    def deadletter_stream(self) -> str:
+        return self._stream("DEADLETTER")
+
+    def attempts(self, tenant_id: str, kind: str) -> str:
+        return self._subject("attempts", tenant_id, kind)
+
+    def all_attempts(self, kind: str = "*") -> str:
+        return self._subject("attempts", "*", kind)
+
+    def mastery_changed(self, tenant_id: str) -> str:
+        return self._subject("mastery", tenant_id, "changed")
+
+    def all_mastery_changed(self) -> str:
+        return self._subject("mastery", "*", "changed")
+
+    def deadletter(self, consumer: str) -> str:
+        return self._subject("deadletter", consumer)
+
+    def stream_configs(self) -> list[StreamConfig]:
+        common = {
+            "retention": RetentionPolicy.LIMITS,
+            "storage": StorageType.FILE,
+            "discard": DiscardPolicy.OLD,
+            "duplicate_window": DUPLICATE_WINDOW_SECONDS,
+        }
+        return [
+            StreamConfig(
+                name=self.attempts_stream, subjects=[self._subject("attempts", ">")], **common
+            ),
+            StreamConfig(
+                name=self.mastery_stream, subjects=[self._subject("mastery", ">")], **common
+            ),
+            StreamConfig(
+                name=self.deadletter_stream, subjects=[self._subject("deadletter", ">")], **common
+            ),
+        ]
+
+
+async def connect(url: str, name: str) -> NatsClient:
+    """Connect once; afterwards the client reconnects on its own for as long as it lives."""
+    client: NatsClient = await nats.connect(
+        url,
+        name=name,
+        allow_reconnect=True,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=2,
+    )
+    return client
+
+
+async def connect_with_retry(url: str, name: str, stop: asyncio.Event) -> NatsClient | None:
+    """Keep trying until connected or asked to stop; NATS being down must not stop a service."""
+    delay = 0.2
+    while not stop.is_set():
+        try:
+            return await connect(url, name)
+        except (OSError, TimeoutError, nats.errors.NoServersError) as error:
+            logger.warning("NATS at %s unreachable (%s); retrying in %.1fs", url, error, delay)
+            await sleep_unless_stopped(stop, delay)
+            delay = min(delay * 2, 5.0)
+    return None
+
+
+async def sleep_unless_stopped(stop: asyncio.Event, seconds: float) -> None:
+    """Wait `seconds`, returning early when the service is asked to stop."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+async def ensure_streams(js: JetStreamContext, names: BusNames) -> None:
+    """Create the streams, or bring their configuration up to date; safe to run at every start."""
+    for config in names.stream_configs():
+        try:
+            await js.add_stream(config)
+        except BadRequestError:
+            await js.update_stream(config)

@@ -1,0 +1,22 @@
+"""Typed configuration loaded once from the environment and passed down explicitly."""
+
+from collections.abc import Mapping
+from typing import TypeVar
+
+import msgspec
+
+ConfigT = TypeVar("ConfigT", bound=msgspec.Struct)
+
+
+class ConfigError(ValueError):
+    """The environment does not describe a valid configuration."""
+
+
+def load_config(config_type: type[ConfigT], environ: Mapping[str, str]) -> ConfigT:
+    """Build `config_type` from the upper-case environment variables named after its fields."""
+    fields = {field.name for field in msgspec.structs.fields(config_type)}
+    subset = {name: environ[name.upper()] for name in fields if name.upper() in environ}
+    try:
+        return msgspec.convert(subset, config_type, strict=False)
+    except msgspec.ValidationError as error:
+        raise ConfigError(f"invalid configuration: {error}") from error

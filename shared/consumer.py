@@ -1,0 +1,194 @@
+"""A durable JetStream pull consumer that hands decoded batches to a handler.
+
+Contract with the handler: it commits its effects (and its checkpoint) in one transaction and
+returns; only then are the messages acked. A message that cannot be decoded is poison: it is
+published to a dead-letter subject with the reason and terminated. A handler error that is
+transient naks the whole batch with a delay, so JetStream redelivers it; the handler's effects
+must therefore be idempotent (the projector and the notifier key everything by event ids).
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import asyncpg
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from shared.bus import BusNames, connect_with_retry, ensure_streams, sleep_unless_stopped
+from shared.cloudevents import CloudEvent, EnvelopeCodec, PoisonMessage
+
+logger = logging.getLogger(__name__)
+
+EventT = TypeVar("EventT")
+
+REASON_HEADER = "Deadletter-Reason"
+ORIGINAL_SUBJECT_HEADER = "Deadletter-Subject"
+ORIGINAL_SEQUENCE_HEADER = "Deadletter-Stream-Sequence"
+TRANSIENT_ERRORS = (
+    TimeoutError,
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.SerializationError,
+    asyncpg.exceptions.DeadlockDetectedError,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered(Generic[EventT]):
+    envelope: CloudEvent[EventT]
+    stream_sequence: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerSettings:
+    nats_url: str
+    bus: BusNames
+    stream: str
+    filter_subject: str
+    durable: str
+    batch_size: int = 200
+    fetch_timeout: float = 0.5
+    ack_wait: float = 30.0
+    max_deliver: int = 10
+    nak_delay: float = 1.0
+
+
+Handler = Callable[[Sequence[Delivered[EventT]]], Awaitable[None]]
+
+
+class BatchConsumer(Generic[EventT]):
+    def __init__(
+        self, settings: ConsumerSettings, codec: EnvelopeCodec[EventT], handle: Handler[EventT]
+    ) -> None:
+        self._settings = settings
+        self._codec = codec
+        self._handle = handle
+        self.processed = 0
+        self.deadlettered = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        client = await connect_with_retry(self._settings.nats_url, self._settings.durable, stop)
+        if client is None:
+            return
+        try:
+            while not stop.is_set():
+                subscription = await self._subscribe(client, stop)
+                if subscription is None:
+                    return
+                await self._consume(client, subscription, stop)
+        finally:
+            await client.drain()
+
+    async def _subscribe(
+        self, client: NatsClient, stop: asyncio.Event
+    ) -> JetStreamContext.PullSubscription | None:
+        """Declare streams and bind the durable consumer; retried, since NATS may be restarting."""
+        js = client.jetstream()
+        while not stop.is_set():
+            try:
+                await ensure_streams(js, self._settings.bus)
+                return await js.pull_subscribe(
+                    self._settings.filter_subject,
+                    durable=self._settings.durable,
+                    stream=self._settings.stream,
+                    config=ConsumerConfig(
+                        durable_name=self._settings.durable,
+                        ack_policy=AckPolicy.EXPLICIT,
+                        deliver_policy=DeliverPolicy.ALL,
+                        ack_wait=self._settings.ack_wait,
+                        max_deliver=self._settings.max_deliver,
+                        max_ack_pending=self._settings.batch_size * 20,
+                    ),
+                )
+            except (TimeoutError, nats.errors.Error) as error:
+                logger.warning("%s: cannot bind consumer yet (%s)", self._settings.durable, error)
+                await sleep_unless_stopped(stop, 1.0)
+        return None
+
+    async def _consume(
+        self,
+        client: NatsClient,
+        subscription: JetStreamContext.PullSubscription,
+        stop: asyncio.Event,
+    ) -> None:
+        while not stop.is_set():
+            try:
+                messages = await subscription.fetch(
+                    self._settings.batch_size, timeout=self._settings.fetch_timeout
+                )
+            except TimeoutError:
+                continue  # idle: nothing to fetch
+            except nats.errors.Error as error:
+                # After a server restart the subscription may be gone: rebind.
+                logger.warning("%s: fetch failed (%s); rebinding", self._settings.durable, error)
+                await sleep_unless_stopped(stop, 0.5)
+                return
+            await self.process(client, messages)
+
+    async def process(self, client: NatsClient, messages: list[Msg]) -> None:
+        batch: list[Delivered[EventT]] = []
+        deliverable: list[Msg] = []
+        for message in messages:
+            try:
+                envelope = self._codec.decode(message.data)
+            except PoisonMessage as poison:
+                await self._deadletter(client, message, str(poison))
+                continue
+            batch.append(Delivered(envelope, message.metadata.sequence.stream))
+            deliverable.append(message)
+        if batch:
+            await self._handle_batch(client, batch, deliverable)
+
+    async def _handle_batch(
+        self, client: NatsClient, batch: list[Delivered[EventT]], messages: list[Msg]
+    ) -> None:
+        try:
+            await self._handle(batch)
+        except TRANSIENT_ERRORS as error:
+            logger.warning("%s: batch failed (%s); redelivering", self._settings.durable, error)
+            for message in messages:
+                await message.nak(delay=self._settings.nak_delay)
+            return
+        except Exception as error:  # noqa: BLE001 - isolated below, then dead-lettered
+            await self._isolate_failure(client, batch, messages, error)
+            return
+        for message in messages:
+            await message.ack()
+        self.processed += len(batch)
+
+    async def _isolate_failure(
+        self,
+        client: NatsClient,
+        batch: list[Delivered[EventT]],
+        messages: list[Msg],
+        error: Exception,
+    ) -> None:
+        """A handler bug on one event must not stall the stream: retry one by one, then park it."""
+        if len(batch) == 1:
+            reason = f"handler failed: {type(error).__name__}: {error}"
+            await self._deadletter(client, messages[0], reason)
+            return
+        for delivered, message in zip(batch, messages, strict=True):
+            await self._handle_batch(client, [delivered], [message])
+
+    async def _deadletter(self, client: NatsClient, message: Msg, reason: str) -> None:
+        logger.error("%s: dead-lettering %s: %s", self._settings.durable, message.subject, reason)
+        await client.jetstream().publish(
+            self._settings.bus.deadletter(self._settings.durable),
+            message.data,
+            headers={
+                REASON_HEADER: reason,
+                ORIGINAL_SUBJECT_HEADER: message.subject,
+                ORIGINAL_SEQUENCE_HEADER: str(message.metadata.sequence.stream),
+            },
+        )
+        await message.term()
+        self.deadlettered += 1

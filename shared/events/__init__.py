@@ -1,0 +1,1 @@
+"""Event schemas, one module per event family. Tags carry the version; classes never do."""

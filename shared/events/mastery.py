@@ -1,0 +1,33 @@
+"""The mastery event family: what SIS integrations and the notifier subscribe to.
+
+A change is emitted only when the proficiency level or the mastered flag moves; a score moving
+inside a level is not a change.
+"""
+
+from datetime import datetime
+
+import msgspec
+
+
+class MasteryEvent(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    tenant_id: str
+    student_id: str
+    standard_id: str
+
+
+class MasteryChanged(MasteryEvent, frozen=True, kw_only=True, tag="mastery_changed.v1"):
+    change_id: str
+    previous_level: float | None
+    previous_mastered: bool
+    level: float | None
+    level_label: str | None
+    mastered: bool
+    score: float | None
+    method: str
+    caused_by_attempt_id: str
+    caused_by_event_id: str
+    assessed_at: datetime
+    changed_at: datetime
+
+
+AnyMasteryEvent = MasteryChanged

@@ -1,0 +1,199 @@
+"""HTTP conventions shared by the services: RFC 9457 problem details and tenant authentication."""
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from http import HTTPStatus
+from typing import Any
+
+import asyncpg
+import msgspec
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from shared.tenancy import tenant_for_key
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE_BASE = "/problems/"
+
+logger = logging.getLogger(__name__)
+
+
+class FieldError(msgspec.Struct, frozen=True):
+    field: str
+    message: str
+
+
+class Problem(HTTPException):
+    """An error the client can act on, rendered as RFC 9457 problem details."""
+
+    def __init__(
+        self, status: int, slug: str, title: str, detail: str, **extensions: object
+    ) -> None:
+        super().__init__(status_code=status, detail=detail)
+        self.slug = slug
+        self.title = title
+        self.extensions = extensions
+
+
+def problem_response(
+    request: Request[Any, Any, Any],
+    *,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    extensions: dict[str, object] | None = None,
+) -> Response[dict[str, object]]:
+    body: dict[str, object] = {
+        "type": PROBLEM_TYPE_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    body.update(extensions or {})
+    return Response(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+_MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
+_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
+_AT_PATH = re.compile(r" - at `\$\.?([^`]*)`$")
+
+
+def _field_error(entry: object) -> FieldError:
+    """Name the offending field even where the framework only says `data`."""
+    if not isinstance(entry, dict):
+        return FieldError(field="body", message=str(entry))
+    message = str(entry.get("message", "invalid value"))
+    field = str(entry.get("key") or "body")
+    for pattern in (_MISSING_FIELD, _UNKNOWN_FIELD):
+        found = pattern.search(message)
+        if found:
+            field = found.group(1)
+    at_path = _AT_PATH.search(message)
+    if at_path:
+        nested = at_path.group(1)
+        field = f"{field}.{nested}" if field not in {"data", "body"} else nested
+        message = message[: at_path.start()]
+    if field == "data":
+        field = "body"
+    return FieldError(field=field, message=message)
+
+
+def _validation_handler(
+    request: Request[Any, Any, Any], error: ValidationException
+) -> Response[dict[str, object]]:
+    entries = error.extra if isinstance(error.extra, list) else []
+    if not entries:
+        return problem_response(
+            request,
+            status=400,
+            slug="malformed-request",
+            title="Malformed request",
+            detail=str(error.detail),
+        )
+    errors = [_field_error(entry) for entry in entries]
+    return problem_response(
+        request,
+        status=422,
+        slug="validation-error",
+        title="The request is not valid",
+        detail="; ".join(f"{e.field}: {e.message}" for e in errors),
+        extensions={"errors": msgspec.to_builtins(errors)},
+    )
+
+
+def _problem_handler(
+    request: Request[Any, Any, Any], error: Problem
+) -> Response[dict[str, object]]:
+    return problem_response(
+        request,
+        status=error.status_code,
+        slug=error.slug,
+        title=error.title,
+        detail=str(error.detail),
+        extensions=dict(error.extensions),
+    )
+
+
+def _http_handler(
+    request: Request[Any, Any, Any], error: HTTPException
+) -> Response[dict[str, object]]:
+    title = HTTPStatus(error.status_code).phrase
+    response = problem_response(
+        request,
+        status=error.status_code,
+        slug=title.lower().replace(" ", "-"),
+        title=title,
+        detail=str(error.detail),
+    )
+    if isinstance(error, NotAuthorizedException):
+        response.headers["WWW-Authenticate"] = 'Bearer realm="mastery"'
+    return response
+
+
+def _unexpected_handler(
+    request: Request[Any, Any, Any], error: Exception
+) -> Response[dict[str, object]]:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(
+        request,
+        status=HTTP_500_INTERNAL_SERVER_ERROR,
+        slug="internal-error",
+        title="Internal error",
+        detail="The server failed to handle this request; it was logged.",
+    )
+
+
+ExceptionHandler = Callable[[Request[Any, Any, Any], Any], Response[Any]]
+
+PROBLEM_HANDLERS: dict[type[Exception], ExceptionHandler] = {
+    Problem: _problem_handler,
+    ValidationException: _validation_handler,
+    HTTPException: _http_handler,
+    Exception: _unexpected_handler,
+}
+
+BEARER_SECURITY = Components(
+    security_schemes={
+        "apiKey": SecurityScheme(
+            type="http",
+            scheme="bearer",
+            description="A tenant API key created with `mastery keys create`.",
+        )
+    }
+)
+SECURITY_REQUIREMENT = [{"apiKey": []}]
+
+
+def tenant_dependency(
+    pool_of: Callable[[Request[Any, Any, Any]], asyncpg.Pool],
+) -> Callable[[Request[Any, Any, Any]], Awaitable[str]]:
+    """A Litestar dependency giving the tenant of the request's bearer key, or 401."""
+
+    async def authenticated_tenant(request: Request[Any, Any, Any]) -> str:
+        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not presented.strip():
+            raise NotAuthorizedException("Send an API key as `Authorization: Bearer <key>`.")
+        tenant_id = await tenant_for_key(pool_of(request), presented.strip())
+        if tenant_id is None:
+            raise NotAuthorizedException("The API key is unknown or revoked.")
+        return tenant_id
+
+    return authenticated_tenant
+
+
+__all__ = [
+    "BEARER_SECURITY",
+    "PROBLEM_HANDLERS",
+    "PROBLEM_JSON",
+    "SECURITY_REQUIREMENT",
+    "FieldError",
+    "MediaType",
+    "Problem",
+    "problem_response",
+    "tenant_dependency",
+]

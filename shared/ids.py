@@ -1,0 +1,36 @@
+"""Identifier rules shared by every service.
+
+Tenant ids travel inside NATS subjects, so they are restricted to subject-safe slugs.
+Other ids (students, standards, attempts) are opaque strings chosen by school platforms.
+"""
+
+import re
+from typing import Annotated
+
+import msgspec
+
+TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+OPAQUE_ID_PATTERN = r"^[^\s/]{1,128}$"
+
+TenantId = Annotated[str, msgspec.Meta(pattern=TENANT_ID_PATTERN)]
+OpaqueId = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=OPAQUE_ID_PATTERN,
+        description="Opaque identifier: 1-128 characters, no whitespace or slash.",
+    ),
+]
+
+_TENANT_RE = re.compile(TENANT_ID_PATTERN)
+
+
+def is_valid_tenant_id(value: str) -> bool:
+    return _TENANT_RE.match(value) is not None
+
+
+def stream_id(tenant_id: str, student_id: str, standard_id: str) -> str:
+    """One event stream per tenant + student + standard.
+
+    The separator cannot appear in a tenant id or an opaque id, so the mapping is injective.
+    """
+    return f"{tenant_id}/{student_id}/{standard_id}"

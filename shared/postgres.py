@@ -1,0 +1,83 @@
+"""PostgreSQL helpers: connection pools and numbered, idempotent SQL migrations."""
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
+
+import asyncpg
+
+_MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+# Serialises concurrent `migrate` runs (several services starting at once).
+_MIGRATION_LOCK_KEY = 7_310_001
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationSet:
+    """The numbered SQL files of one component (a service, or the shared tenancy tables)."""
+
+    component: str
+    package: str
+
+    def files(self) -> list[tuple[int, str, Traversable]]:
+        found = []
+        for entry in resources.files(self.package).iterdir():
+            match = _MIGRATION_NAME.match(entry.name)
+            if match:
+                found.append((int(match.group(1)), entry.name, entry))
+        return sorted(found, key=lambda item: item[0])
+
+
+SHARED_MIGRATIONS = MigrationSet("shared", "shared.migrations")
+
+
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
+    assert pool is not None
+    return pool
+
+
+async def apply_migrations(dsn: str, migration_sets: Sequence[MigrationSet]) -> list[str]:
+    """Apply every migration not yet recorded; returns the names applied by this call."""
+    applied: list[str] = []
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK_KEY)
+        await connection.execute(
+            """
+            CREATE TABLE IF NOT EXISTS schema_migrations (
+                component text NOT NULL,
+                version integer NOT NULL,
+                name text NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (component, version)
+            )
+            """
+        )
+        for migration_set in migration_sets:
+            applied += await _apply_set(connection, migration_set)
+    finally:
+        await connection.close()
+    return applied
+
+
+async def _apply_set(connection: asyncpg.Connection, migration_set: MigrationSet) -> list[str]:
+    rows = await connection.fetch(
+        "SELECT version FROM schema_migrations WHERE component = $1", migration_set.component
+    )
+    done = {row["version"] for row in rows}
+    applied = []
+    for version, name, entry in migration_set.files():
+        if version in done:
+            continue
+        async with connection.transaction():
+            await connection.execute(entry.read_text(encoding="utf-8"))
+            await connection.execute(
+                "INSERT INTO schema_migrations (component, version, name) VALUES ($1, $2, $3)",
+                migration_set.component,
+                version,
+                name,
+            )
+        applied.append(f"{migration_set.component}/{name}")
+    return applied

@@ -1,0 +1,95 @@
+"""What every service process shares: app assembly, health routes, background workers, serving."""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import uvicorn
+from litestar import Litestar, get
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.types import ControllerRouterHandler
+
+from shared.http import BEARER_SECURITY, PROBLEM_HANDLERS, Problem, tenant_dependency
+from shared.postgres import create_pool
+
+logger = logging.getLogger(__name__)
+
+Worker = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+@get("/health/live", tags=["health"], summary="The process is up", include_in_schema=True)
+async def live() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/health/ready", tags=["health"], summary="PostgreSQL answers")
+async def ready(state: State) -> dict[str, str]:
+    try:
+        await state.pool.fetchval("SELECT 1")
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        raise Problem(503, "not-ready", "Not ready", f"database unavailable: {error}") from error
+    return {"status": "ready"}
+
+
+def _pool_of(request: Any) -> asyncpg.Pool:
+    pool: asyncpg.Pool = request.app.state.pool
+    return pool
+
+
+def create_service_app(
+    *,
+    title: str,
+    description: str,
+    database_url: str,
+    route_handlers: Sequence[ControllerRouterHandler],
+    workers: Callable[[asyncpg.Pool], Sequence[Worker]],
+    dependencies: dict[str, Provide] | None = None,
+    pool: asyncpg.Pool | None = None,
+) -> Litestar:
+    """Assemble a service: its routes, a pool, its background workers, problem+json errors.
+
+    Shutdown order: stop the workers (they finish their batch and drain NATS), then close the pool.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        owned_pool = pool is None
+        app.state.pool = pool or await create_pool(database_url)
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(work(stop)) for work in workers(app.state.pool)]
+        try:
+            yield
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=False)
+            if owned_pool:
+                await app.state.pool.close()
+
+    return Litestar(
+        route_handlers=[live, ready, *route_handlers],
+        dependencies={
+            "tenant": Provide(tenant_dependency(_pool_of)),
+            **(dependencies or {}),
+        },
+        lifespan=[lifespan],
+        exception_handlers=PROBLEM_HANDLERS,  # type: ignore[arg-type]
+        openapi_config=OpenAPIConfig(
+            title=title,
+            version="1.0.0",
+            description=description,
+            path="/schema",
+            components=BEARER_SECURITY,
+            security=[{"apiKey": []}],
+        ),
+    )
+
+
+def serve(app: Litestar, host: str, port: int) -> None:
+    """Run one service on uvicorn; SIGINT/SIGTERM trigger the lifespan's graceful shutdown."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    uvicorn.run(app, host=host, port=port, log_level="warning", loop="auto", http="auto")
