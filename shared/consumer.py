@@ -8,6 +8,7 @@ must therefore be idempotent (the projector and the notifier key everything by e
 """
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -85,7 +86,9 @@ class BatchConsumer(Generic[EventT]):
                     return
                 await self._consume(client, subscription, stop)
         finally:
-            await client.drain()
+            # Every fetched batch was acked or naked; a pull subscription has nothing to drain,
+            # and nats-py's drain would wait out its timeout on it. Flush the acks and close.
+            await _flush_and_close(client)
 
     async def _subscribe(
         self, client: NatsClient, stop: asyncio.Event
@@ -192,3 +195,9 @@ class BatchConsumer(Generic[EventT]):
         )
         await message.term()
         self.deadlettered += 1
+
+
+async def _flush_and_close(client: NatsClient) -> None:
+    with contextlib.suppress(TimeoutError, nats.errors.Error):
+        await client.flush(timeout=2)
+    await client.close()

@@ -6,6 +6,7 @@ import msgspec
 from litestar import Controller, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from services.mastery.adapters.read_model import proficiencies_of
 from services.mastery.core.projection import StudentStandard
@@ -53,7 +54,7 @@ class MasteryController(Controller):
 
     @get("/{student_id:str}/mastery", summary="Current proficiency per standard")
     async def student_mastery(
-        self, student_id: str, tenant: NamedDependency[str], state: State
+        self, student_id: FromPath[str], tenant: NamedDependency[str], state: State
     ) -> StudentMastery:
         states = await proficiencies_of(state.pool, tenant, student_id)
         return StudentMastery(student_id=student_id, standards=[_view(item) for item in states])

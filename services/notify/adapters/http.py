@@ -6,7 +6,7 @@ import msgspec
 from litestar import Controller, get, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 
 from services.notify.adapters.store import guardians_of, replace_guardians
 from services.notify.core.messages import Guardian
@@ -43,7 +43,7 @@ class GuardiansController(Controller):
     @put("/{student_id:str}/guardians", summary="Replace the guardians of a student")
     async def put_guardians(
         self,
-        student_id: OpaqueId,
+        student_id: FromPath[OpaqueId],
         data: JSONBody[GuardiansIn],
         tenant: NamedDependency[str],
         state: State,
@@ -57,7 +57,7 @@ class GuardiansController(Controller):
 
     @get("/{student_id:str}/guardians", summary="The guardians of a student")
     async def get_guardians(
-        self, student_id: str, tenant: NamedDependency[str], state: State
+        self, student_id: FromPath[str], tenant: NamedDependency[str], state: State
     ) -> GuardiansOut:
         return GuardiansOut(
             student_id=student_id, guardians=await guardians_of(state.pool, tenant, student_id)

@@ -1,0 +1,38 @@
+"""The three services wired to one database, one NATS and one SMTP sink, in this process."""
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from litestar.testing import AsyncTestClient
+
+from services.attempts.app import create_app as create_attempts_app
+from services.attempts.config import AttemptsConfig
+from services.mastery.app import create_app as create_mastery_app
+from services.mastery.config import MasteryConfig
+from services.notify.app import create_app as create_notify_app
+from services.notify.config import NotifyConfig
+from shared.bus import BusNames
+
+
+@dataclass
+class System:
+    attempts: AsyncTestClient[Any]
+    mastery: AsyncTestClient[Any]
+    notify: AsyncTestClient[Any]
+
+
+@contextlib.asynccontextmanager
+async def running_system(
+    database_url: str, nats_url: str, smtp_url: str, bus: BusNames
+) -> AsyncIterator[System]:
+    common = {"database_url": database_url, "nats_url": nats_url, "bus_namespace": bus.namespace}
+    async with (
+        AsyncTestClient(create_attempts_app(AttemptsConfig(**common))) as attempts,
+        AsyncTestClient(create_mastery_app(MasteryConfig(**common))) as mastery,
+        AsyncTestClient(
+            create_notify_app(NotifyConfig(**common, smtp_url=smtp_url, mailer_idle_interval=0.05))
+        ) as notify,
+    ):
+        yield System(attempts, mastery, notify)
