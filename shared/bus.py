@@ -56,22 +56,21 @@ class BusNames:
         return self._subject("deadletter", consumer)
 
     def stream_configs(self) -> list[StreamConfig]:
-        common = {
-            "retention": RetentionPolicy.LIMITS,
-            "storage": StorageType.FILE,
-            "discard": DiscardPolicy.OLD,
-            "duplicate_window": DUPLICATE_WINDOW_SECONDS,
+        subjects = {
+            self.attempts_stream: "attempts",
+            self.mastery_stream: "mastery",
+            self.deadletter_stream: "deadletter",
         }
         return [
             StreamConfig(
-                name=self.attempts_stream, subjects=[self._subject("attempts", ">")], **common
-            ),
-            StreamConfig(
-                name=self.mastery_stream, subjects=[self._subject("mastery", ">")], **common
-            ),
-            StreamConfig(
-                name=self.deadletter_stream, subjects=[self._subject("deadletter", ">")], **common
-            ),
+                name=name,
+                subjects=[self._subject(prefix, ">")],
+                retention=RetentionPolicy.LIMITS,
+                storage=StorageType.FILE,
+                discard=DiscardPolicy.OLD,
+                duplicate_window=DUPLICATE_WINDOW_SECONDS,
+            )
+            for name, prefix in subjects.items()
         ]
 
 

@@ -166,7 +166,7 @@ BEARER_SECURITY = Components(
         )
     }
 )
-SECURITY_REQUIREMENT = [{"apiKey": []}]
+SECURITY_REQUIREMENT: list[dict[str, list[str]]] = [{"apiKey": []}]
 
 
 def tenant_dependency(

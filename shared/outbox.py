@@ -17,6 +17,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
 from shared.bus import BusNames, connect_with_retry, ensure_streams, sleep_unless_stopped
+from shared.postgres import DbConnection
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +62,7 @@ class OutboxRelay:
         finally:
             await client.drain()
 
-    async def _wait_for_leadership(
-        self, connection: asyncpg.Connection, stop: asyncio.Event
-    ) -> bool:
+    async def _wait_for_leadership(self, connection: DbConnection, stop: asyncio.Event) -> bool:
         """One relay per outbox publishes at a time, so the bus sees rows in horizon order."""
         while not stop.is_set():
             if await connection.fetchval(

@@ -5,8 +5,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
+from typing import TypeAlias
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+# What a function that runs SQL accepts: a plain connection or one borrowed from a pool.
+DbConnection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 # Serialises concurrent `migrate` runs (several services starting at once).
@@ -62,7 +67,7 @@ async def apply_migrations(dsn: str, migration_sets: Sequence[MigrationSet]) -> 
     return applied
 
 
-async def _apply_set(connection: asyncpg.Connection, migration_set: MigrationSet) -> list[str]:
+async def _apply_set(connection: DbConnection, migration_set: MigrationSet) -> list[str]:
     rows = await connection.fetch(
         "SELECT version FROM schema_migrations WHERE component = $1", migration_set.component
     )

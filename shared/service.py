@@ -14,7 +14,13 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
 
-from shared.http import BEARER_SECURITY, PROBLEM_HANDLERS, Problem, tenant_dependency
+from shared.http import (
+    BEARER_SECURITY,
+    PROBLEM_HANDLERS,
+    SECURITY_REQUIREMENT,
+    Problem,
+    tenant_dependency,
+)
 from shared.postgres import create_pool
 
 logger = logging.getLogger(__name__)
@@ -84,7 +90,7 @@ def create_service_app(
             description=description,
             path="/schema",
             components=BEARER_SECURITY,
-            security=[{"apiKey": []}],
+            security=SECURITY_REQUIREMENT,
         ),
     )
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from shared.ids import is_valid_tenant_id
+from shared.postgres import DbConnection
 
 KEY_PREFIX = "mk"
 
@@ -36,7 +37,7 @@ def parse_key(presented: str) -> tuple[str, str] | None:
     return key_id, secret
 
 
-async def create_tenant(connection: asyncpg.Connection, tenant_id: str, name: str) -> bool:
+async def create_tenant(connection: DbConnection, tenant_id: str, name: str) -> bool:
     """Create the tenant if it does not exist; True when it was created now."""
     if not is_valid_tenant_id(tenant_id):
         raise ValueError(
@@ -50,9 +51,7 @@ async def create_tenant(connection: asyncpg.Connection, tenant_id: str, name: st
     return bool(status == "INSERT 0 1")
 
 
-async def issue_api_key(
-    connection: asyncpg.Connection, tenant_id: str, label: str = ""
-) -> IssuedKey:
+async def issue_api_key(connection: DbConnection, tenant_id: str, label: str = "") -> IssuedKey:
     key_id = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     await connection.execute(

@@ -27,12 +27,23 @@ class System:
 async def running_system(
     database_url: str, nats_url: str, smtp_url: str, bus: BusNames
 ) -> AsyncIterator[System]:
-    common = {"database_url": database_url, "nats_url": nats_url, "bus_namespace": bus.namespace}
+    namespace = bus.namespace
+    attempts_config = AttemptsConfig(
+        database_url=database_url, nats_url=nats_url, bus_namespace=namespace
+    )
+    mastery_config = MasteryConfig(
+        database_url=database_url, nats_url=nats_url, bus_namespace=namespace
+    )
+    notify_config = NotifyConfig(
+        database_url=database_url,
+        nats_url=nats_url,
+        bus_namespace=namespace,
+        smtp_url=smtp_url,
+        mailer_idle_interval=0.05,
+    )
     async with (
-        AsyncTestClient(create_attempts_app(AttemptsConfig(**common))) as attempts,
-        AsyncTestClient(create_mastery_app(MasteryConfig(**common))) as mastery,
-        AsyncTestClient(
-            create_notify_app(NotifyConfig(**common, smtp_url=smtp_url, mailer_idle_interval=0.05))
-        ) as notify,
+        AsyncTestClient(create_attempts_app(attempts_config)) as attempts,
+        AsyncTestClient(create_mastery_app(mastery_config)) as mastery,
+        AsyncTestClient(create_notify_app(notify_config)) as notify,
     ):
         yield System(attempts, mastery, notify)

@@ -21,6 +21,7 @@ from shared.bus import BusNames
 from shared.cloudevents import CloudEvent, EnvelopeCodec, cloudevent_type
 from shared.events.attempts import AnyAttemptEvent, AttemptRecorded
 from shared.ids import stream_id
+from shared.postgres import DbConnection
 
 EVENT_SOURCE = "/services/attempts"
 MAX_APPEND_RETRIES = 5
@@ -76,7 +77,7 @@ class AttemptStore:
             return await self._append(connection, command, decision)
 
     async def _append(
-        self, connection: asyncpg.Connection, command: RecordAttempt, decision: Accept
+        self, connection: DbConnection, command: RecordAttempt, decision: Accept
     ) -> Recorded:
         event = decision.event
         stream = stream_id(event.tenant_id, event.student_id, event.standard_id)
@@ -108,7 +109,7 @@ class AttemptStore:
 
 
 async def _append_event(
-    connection: asyncpg.Connection, stream: str, event: AttemptRecorded, event_id: str
+    connection: DbConnection, stream: str, event: AttemptRecorded, event_id: str
 ) -> int:
     try:
         version: int = await connection.fetchval(

@@ -6,8 +6,8 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import JSONBody
 
 from services.attempts.adapters.event_store import AttemptStore
 from services.attempts.core.recording import AttemptReceipt, RecordAttempt, Refuse

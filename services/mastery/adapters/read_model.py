@@ -10,6 +10,7 @@ from services.mastery.core.projection import StudentStandard, StudentStandardKey
 from shared.bus import BusNames
 from shared.cloudevents import CloudEvent, EnvelopeCodec, cloudevent_type
 from shared.events.mastery import AnyMasteryEvent, MasteryChanged
+from shared.postgres import DbConnection
 
 EVENT_SOURCE = "/services/mastery"
 
@@ -19,7 +20,7 @@ _envelopes = EnvelopeCodec(AnyMasteryEvent)
 
 
 async def load_states(
-    connection: asyncpg.Connection, keys: Sequence[StudentStandardKey]
+    connection: DbConnection, keys: Sequence[StudentStandardKey]
 ) -> dict[StudentStandardKey, StudentStandard]:
     """Lock and load the states a batch touches; the lock orders concurrent projector instances."""
     rows = await connection.fetch(
@@ -36,7 +37,7 @@ async def load_states(
 
 
 async def save_states(
-    connection: asyncpg.Connection, states: Sequence[StudentStandard], now: datetime
+    connection: DbConnection, states: Sequence[StudentStandard], now: datetime
 ) -> None:
     await connection.executemany(
         """
@@ -75,7 +76,7 @@ def _row(state: StudentStandard, now: datetime) -> tuple[object, ...]:
     )
 
 
-async def save_checkpoint(connection: asyncpg.Connection, projector: str, sequence: int) -> None:
+async def save_checkpoint(connection: DbConnection, projector: str, sequence: int) -> None:
     await connection.execute(
         "INSERT INTO projector_checkpoints (projector, last_sequence) VALUES ($1, $2) "
         "ON CONFLICT (projector) DO UPDATE SET "
@@ -87,7 +88,7 @@ async def save_checkpoint(connection: asyncpg.Connection, projector: str, sequen
 
 
 async def enqueue_changes(
-    connection: asyncpg.Connection, changes: Sequence[MasteryChanged], bus: BusNames
+    connection: DbConnection, changes: Sequence[MasteryChanged], bus: BusNames
 ) -> None:
     if not changes:
         return

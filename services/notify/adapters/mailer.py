@@ -15,6 +15,7 @@ import aiosmtplib
 import asyncpg
 
 from services.notify.adapters import store
+from services.notify.core.messages import Email
 from shared.bus import sleep_unless_stopped
 
 logger = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class SmtpMailer:
             self.sent += 1
         return len(due)
 
-    async def _send(self, email: store.Email) -> None:
+    async def _send(self, email: Email) -> None:
         message = EmailMessage()
         message["From"] = self._mail_from
         message["To"] = email.to

@@ -8,6 +8,7 @@ import msgspec
 
 from services.notify.core.messages import Email, Guardian
 from shared.events.mastery import MasteryChanged
+from shared.postgres import DbConnection
 
 
 class PendingEmail(msgspec.Struct, frozen=True, kw_only=True):
@@ -31,7 +32,7 @@ async def replace_guardians(
 
 
 async def guardians_of(
-    connection: asyncpg.Connection | asyncpg.Pool, tenant_id: str, student_id: str
+    connection: DbConnection | asyncpg.Pool, tenant_id: str, student_id: str
 ) -> list[Guardian]:
     rows = await connection.fetch(
         "SELECT email, name FROM guardians WHERE tenant_id = $1 AND student_id = $2 ORDER BY email",
@@ -42,7 +43,7 @@ async def guardians_of(
 
 
 async def enqueue_emails(
-    connection: asyncpg.Connection, change: MasteryChanged, emails: Sequence[Email]
+    connection: DbConnection, change: MasteryChanged, emails: Sequence[Email]
 ) -> None:
     """Plan the emails of one change; a redelivered change finds its rows and adds nothing."""
     await connection.executemany(
