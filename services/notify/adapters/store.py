@@ -1,5 +1,7 @@
 """PostgreSQL adapter of the notify service: guardians and the notification outbox."""
 
+from __future__ import annotations
+
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 

@@ -1,0 +1,97 @@
+"""`mastery dev` brings the whole system up on embedded servers; a curl-like POST then GET works."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+
+from shared.embedded import free_port
+
+
+def _read_until(stream: IO[str], pattern: str, within: float) -> dict[str, str]:
+    found: dict[str, str] = {}
+    deadline = time.monotonic() + within
+    lines = []
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if not line:
+            break
+        lines.append(line)
+        for name, value in re.findall(r"^\s*([\w ]+?):\s+(\S+)", line):
+            found[name.strip()] = value
+        if re.search(pattern, line):
+            return found
+    raise AssertionError("dev command did not finish starting:\n" + "".join(lines))
+
+
+def _call(method: str, url: str, key: str, body: object | None = None) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        url,
+        data=data,
+        method=method,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+        return response.status, json.loads(response.read())
+
+
+@pytest.mark.e2e
+def test_dev_command_runs_the_system_and_stops_cleanly(tmp_path: Path) -> None:
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in {"DATABASE_URL", "NATS_URL", "SMTP_URL"}
+    }
+    for service in ("ATTEMPTS", "MASTERY", "NOTIFY"):
+        env[f"{service}_HTTP_PORT"] = str(free_port())
+    with subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "dev", "--data-dir", str(tmp_path)],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as process:
+        try:
+            assert process.stdout is not None
+            _exercise(process.stdout)
+        finally:
+            process.send_signal(signal.SIGINT)
+            assert process.wait(60) == 0
+
+
+def _exercise(stdout: IO[str]) -> None:
+    banner = _read_until(stdout, r"^API key:", within=90)
+    key, attempts_url, mastery_url = (
+        banner["API key"],
+        banner["attempts API"],
+        banner["mastery API"],
+    )
+    status, receipt = _call(
+        "POST",
+        f"{attempts_url}/v1/attempts",
+        key,
+        {
+            "attempt_id": "dev-1",
+            "student_id": "ava",
+            "standard_id": "read.1",
+            "score": 3,
+            "points_possible": 4,
+            "assessed_at": "2026-10-01T08:00:00Z",
+        },
+    )
+    assert status == 201
+    assert receipt["stream_version"] == 1
+    deadline = time.monotonic() + 20
+    standards: list[dict[str, Any]] = []
+    while not standards and time.monotonic() < deadline:
+        standards = _call("GET", f"{mastery_url}/v1/students/ava/mastery", key)[1]["standards"]
+        time.sleep(0.1)
+    assert standards[0]["mastered"] is True

@@ -1,0 +1,133 @@
+"""Redelivery changes nothing; poison goes to the dead-letter subject with its reason."""
+
+import uuid
+from datetime import UTC, datetime
+
+import asyncpg
+import nats
+from nats.aio.client import Client as NatsClient
+
+from services.mastery.app import build_projector
+from services.mastery.config import MasteryConfig
+from services.notify.adapters.mailer import SmtpMailer
+from services.notify.adapters.planner import NotificationPlanner
+from shared.bus import BusNames, ensure_streams
+from shared.cloudevents import CloudEvent, EnvelopeCodec, cloudevent_type
+from shared.consumer import REASON_HEADER, Delivered
+from shared.embedded import SmtpSink
+from shared.events.attempts import AnyAttemptEvent, AttemptRecorded
+from shared.events.mastery import MasteryChanged
+from tests.support.servers import Servers
+
+NOW = datetime(2026, 10, 9, 12, 0, tzinfo=UTC)
+
+
+def _attempt_envelope(tenant: str, score: float) -> CloudEvent[AnyAttemptEvent]:
+    event = AttemptRecorded(
+        tenant_id=tenant,
+        student_id="lee",
+        standard_id="math.ratio",
+        attempt_id=f"a-{uuid.uuid4().hex[:6]}",
+        score=score,
+        points_possible=4,
+        assessed_at=NOW,
+        recorded_at=NOW,
+    )
+    return CloudEvent(
+        id=str(uuid.uuid4()),
+        source="/test",
+        type=cloudevent_type(event),
+        subject=f"{tenant}/lee/math.ratio",
+        time=NOW,
+        tenantid=tenant,
+        streamversion=1,
+        data=event,
+    )
+
+
+async def _publish(client: NatsClient, subject: str, payload: bytes) -> None:
+    await client.jetstream().publish(subject, payload)
+
+
+async def test_projector_applies_a_redelivered_event_once_and_deadletters_poison(
+    pool: asyncpg.Pool, database_url: str, servers: Servers, bus: BusNames
+) -> None:
+    client = await nats.connect(servers.nats_url)
+    js = client.jetstream()
+    await ensure_streams(js, bus)
+    envelope = _attempt_envelope("school", 3)
+    payload = EnvelopeCodec(AnyAttemptEvent).encode(envelope)
+    subject = bus.attempts("school", "recorded")
+    for body in (payload, payload, b'{"not": "an event"}'):
+        await _publish(client, subject, body)
+
+    config = MasteryConfig(database_url=database_url, nats_url=servers.nats_url)
+    projector = build_projector(
+        MasteryConfig(**{**_fields(config), "bus_namespace": bus.namespace}), pool
+    )
+    subscription = await js.pull_subscribe(bus.all_attempts("recorded"), stream=bus.attempts_stream)
+    messages = await subscription.fetch(3, timeout=5)
+    await projector.process(client, messages)
+
+    state = await pool.fetchrow("SELECT evidence_count, mastered, state FROM proficiencies")
+    assert state is not None
+    assert (state["evidence_count"], state["mastered"]) == (1, True)
+    assert await pool.fetchval("SELECT count(*) FROM mastery_outbox") == 1
+    assert projector.deadlettered == 1
+    dead = await js.get_last_msg(bus.deadletter_stream, bus.deadletter("mastery-projector"))
+    assert dead.data == b'{"not": "an event"}'
+    assert dead.headers is not None
+    assert "undecodable event" in dead.headers[REASON_HEADER]
+    await client.close()
+
+
+def _fields(config: MasteryConfig) -> dict[str, object]:
+    return {name: getattr(config, name) for name in config.__struct_fields__}
+
+
+async def test_a_redelivered_change_emails_each_guardian_once(
+    pool: asyncpg.Pool, smtp_sink: SmtpSink
+) -> None:
+    await pool.execute(
+        "INSERT INTO guardians (tenant_id, student_id, email, name) VALUES "
+        "('school', 'lee', 'one@example.org', 'One'), ('school', 'lee', 'two@example.org', '')"
+    )
+    change = MasteryChanged(
+        tenant_id="school",
+        student_id="lee",
+        standard_id="math.ratio",
+        change_id=str(uuid.uuid4()),
+        previous_level=2,
+        previous_mastered=False,
+        level=3,
+        level_label="Proficient",
+        mastered=True,
+        score=3,
+        method="latest",
+        caused_by_attempt_id="a-1",
+        caused_by_event_id=str(uuid.uuid4()),
+        assessed_at=NOW,
+        changed_at=NOW,
+    )
+    envelope = CloudEvent(
+        id=change.change_id,
+        source="/test",
+        type=cloudevent_type(change),
+        subject="school/lee/math.ratio",
+        time=NOW,
+        tenantid="school",
+        data=change,
+    )
+    planner = NotificationPlanner(pool)
+    mailer = SmtpMailer(pool, smtp_sink.url, "school@example.org", batch_size=10, idle=0.01)
+    await planner.handle_mastery_events([Delivered(envelope, 7)])
+    assert await mailer.send_due() == 2
+    await planner.handle_mastery_events([Delivered(envelope, 7)])  # redelivered
+    assert await mailer.send_due() == 0
+    assert sorted(message["To"] for message in smtp_sink.messages) == [
+        "one@example.org",
+        "two@example.org",
+    ]
+    assert "Dear One," in smtp_sink.messages[0].get_content() or "Dear One," in (
+        smtp_sink.messages[1].get_content()
+    )

@@ -1,0 +1,118 @@
+"""The relay against real PostgreSQL and nats-server: horizon order, and NATS outages."""
+
+import asyncio
+import tempfile
+from pathlib import Path
+
+import asyncpg
+import nats
+import pytest
+from nats.js import JetStreamContext
+
+from shared.bus import BusNames, ensure_streams
+from shared.embedded import EmbeddedNats
+from shared.outbox import OutboxRelay, RelaySettings
+from tests.support.polling import eventually
+from tests.support.servers import Servers
+
+
+async def _enqueue(connection: asyncpg.Connection | asyncpg.Pool, bus: BusNames, n: int) -> None:
+    await connection.execute(
+        "INSERT INTO attempts_outbox (tenant_id, subject, msg_id, payload) VALUES ($1, $2, $3, $4)",
+        "school",
+        bus.attempts("school", "recorded"),
+        f"msg-{n}",
+        f"payload-{n}".encode(),
+    )
+
+
+async def _stream_payloads(js: JetStreamContext, bus: BusNames) -> list[bytes]:
+    info = await js.stream_info(bus.attempts_stream)
+    payloads = []
+    for sequence in range(1, info.state.last_seq + 1):
+        message = await js.get_msg(bus.attempts_stream, sequence)
+        assert message.data is not None
+        payloads.append(message.data)
+    return payloads
+
+
+def _relay(pool: asyncpg.Pool, nats_url: str, bus: BusNames) -> OutboxRelay:
+    return OutboxRelay(
+        pool,
+        RelaySettings(
+            table="attempts_outbox",
+            nats_url=nats_url,
+            client_name="test-relay",
+            bus=bus,
+            publish_timeout=1.0,
+            retry_interval=0.1,
+        ),
+    )
+
+
+async def test_a_row_that_commits_late_is_neither_skipped_nor_overtaken(
+    pool: asyncpg.Pool, servers: Servers, bus: BusNames
+) -> None:
+    client = await nats.connect(servers.nats_url)
+    js = client.jetstream()
+    await ensure_streams(js, bus)
+    relay = _relay(pool, servers.nats_url, bus)
+    early = await pool.acquire()
+    try:
+        slow = early.transaction()
+        await slow.start()
+        await _enqueue(early, bus, 1)  # lower position, still uncommitted
+        await _enqueue(pool, bus, 2)  # higher position, committed first
+        assert await relay.relay_once(js) == 0  # row 2 is above the horizon while 1 is open
+        await slow.commit()
+        assert await relay.relay_once(js) == 2
+    finally:
+        await pool.release(early)
+    assert await _stream_payloads(js, bus) == [b"payload-1", b"payload-2"]
+    assert await pool.fetchval("SELECT count(*) FROM attempts_outbox") == 0
+    await client.close()
+
+
+async def test_rows_written_while_nats_is_down_are_published_when_it_returns(
+    pool: asyncpg.Pool, bus: BusNames
+) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        server = EmbeddedNats(Path(scratch)).start()
+        relay = _relay(pool, server.url, bus)
+        stop = asyncio.Event()
+        running = asyncio.create_task(relay.run(stop))
+        try:
+            await _enqueue(pool, bus, 1)
+            await eventually(lambda: _value(relay.published), lambda count: count == 1)
+            server.stop()
+            for n in (2, 3):
+                await _enqueue(pool, bus, n)
+            await asyncio.sleep(0.5)
+            assert relay.published == 1
+            assert await pool.fetchval("SELECT count(*) FROM attempts_outbox") == 2
+            server = EmbeddedNats(Path(scratch), port=server.port).start()
+            await eventually(lambda: _value(relay.published), lambda count: count == 3, within=20)
+            client = await nats.connect(server.url)
+            payloads = await _stream_payloads(client.jetstream(), bus)
+            await client.close()
+            assert payloads == [b"payload-1", b"payload-2", b"payload-3"]
+        finally:
+            stop.set()
+            await running
+            server.stop()
+
+
+async def _value(value: int) -> int:
+    return value
+
+
+@pytest.mark.parametrize(
+    "statement", ["UPDATE attempt_events SET data = '{}'", "DELETE FROM attempt_events"]
+)
+async def test_events_cannot_be_changed_or_deleted(pool: asyncpg.Pool, statement: str) -> None:
+    await pool.execute(
+        "INSERT INTO attempt_events (tenant_id, stream_id, stream_version, event_id, event_type, "
+        "data, recorded_at) VALUES ('t', 't/s/x', 1, gen_random_uuid(), 'x', '{}', now())"
+    )
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+        await pool.execute(statement)
