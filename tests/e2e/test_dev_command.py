@@ -40,7 +40,7 @@ def _call(method: str, url: str, key: str, body: object | None = None) -> tuple[
         method=method,
         headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+    with urllib.request.urlopen(request, timeout=5) as response:
         return response.status, json.loads(response.read())
 
 

@@ -61,10 +61,10 @@ async def test_projector_applies_a_redelivered_event_once_and_deadletters_poison
     for body in (payload, payload, b'{"not": "an event"}'):
         await _publish(client, subject, body)
 
-    config = MasteryConfig(database_url=database_url, nats_url=servers.nats_url)
-    projector = build_projector(
-        MasteryConfig(**{**_fields(config), "bus_namespace": bus.namespace}), pool
+    config = MasteryConfig(
+        database_url=database_url, nats_url=servers.nats_url, bus_namespace=bus.namespace
     )
+    projector = build_projector(config, pool)
     subscription = await js.pull_subscribe(bus.all_attempts("recorded"), stream=bus.attempts_stream)
     messages = await subscription.fetch(3, timeout=5)
     await projector.process(client, messages)
@@ -79,10 +79,6 @@ async def test_projector_applies_a_redelivered_event_once_and_deadletters_poison
     assert dead.headers is not None
     assert "undecodable event" in dead.headers[REASON_HEADER]
     await client.close()
-
-
-def _fields(config: MasteryConfig) -> dict[str, object]:
-    return {name: getattr(config, name) for name in config.__struct_fields__}
 
 
 async def test_a_redelivered_change_emails_each_guardian_once(

@@ -1,5 +1,7 @@
 """The relay against real PostgreSQL and nats-server: horizon order, and NATS outages."""
 
+from __future__ import annotations
+
 import asyncio
 import tempfile
 from pathlib import Path
@@ -12,11 +14,12 @@ from nats.js import JetStreamContext
 from shared.bus import BusNames, ensure_streams
 from shared.embedded import EmbeddedNats
 from shared.outbox import OutboxRelay, RelaySettings
+from shared.postgres import DbConnection
 from tests.support.polling import eventually
 from tests.support.servers import Servers
 
 
-async def _enqueue(connection: asyncpg.Connection | asyncpg.Pool, bus: BusNames, n: int) -> None:
+async def _enqueue(connection: DbConnection | asyncpg.Pool, bus: BusNames, n: int) -> None:
     await connection.execute(
         "INSERT INTO attempts_outbox (tenant_id, subject, msg_id, payload) VALUES ($1, $2, $3, $4)",
         "school",

@@ -1,0 +1,182 @@
+"""The pure cores: recording decisions, the projection fold, family emails, envelopes."""
+
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+import pytest
+
+from services.attempts.core.recording import Accept, RecordAttempt, Refuse, Replay, decide_record
+from services.mastery.core.calculation import CalculationPolicy
+from services.mastery.core.projection import AttemptApplied, evolve
+from services.notify.core.messages import Guardian, compose_change_email
+from shared.cloudevents import CloudEvent, EnvelopeCodec, PoisonMessage, cloudevent_type
+from shared.events.attempts import AnyAttemptEvent, AttemptRecorded
+from shared.http import _field_error
+from shared.ids import stream_id
+from shared.tenancy import parse_key
+
+NOW = datetime(2026, 10, 10, 12, 0, tzinfo=UTC)
+
+COMMAND = RecordAttempt(
+    tenant_id="school",
+    attempt_id="a1",
+    student_id="maya",
+    standard_id="math.1",
+    score=3,
+    points_possible=4,
+    assessed_at=NOW - timedelta(days=1),
+)
+
+
+def test_new_attempt_is_accepted_as_an_event_stamped_now() -> None:
+    decision = decide_record(COMMAND, None, now=NOW)
+    assert isinstance(decision, Accept)
+    assert decision.event.recorded_at == NOW
+    assert decision.event.score == 3
+
+
+def test_same_body_replays_and_other_body_conflicts() -> None:
+    assert isinstance(decide_record(COMMAND, COMMAND, now=NOW), Replay)
+    other = msgspec.structs.replace(COMMAND, score=2)
+    refusal = decide_record(other, COMMAND, now=NOW)
+    assert isinstance(refusal, Refuse)
+    assert refusal.status == 409
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"score": 5}, "score"), ({"assessed_at": NOW + timedelta(minutes=6)}, "assessed_at")],
+)
+def test_invalid_attempts_are_refused_naming_the_field(
+    change: dict[str, object], field: str
+) -> None:
+    refusal = decide_record(msgspec.structs.replace(COMMAND, **change), None, now=NOW)
+    assert isinstance(refusal, Refuse)
+    assert (refusal.status, refusal.field) == (422, field)
+
+
+def test_small_clock_skew_is_accepted() -> None:
+    ahead = msgspec.structs.replace(COMMAND, assessed_at=NOW + timedelta(minutes=4))
+    assert isinstance(decide_record(ahead, None, now=NOW), Accept)
+
+
+def _applied(event_id: str, score: float, day: int, version: int) -> AttemptApplied:
+    return AttemptApplied(
+        event=AttemptRecorded(
+            tenant_id="school",
+            student_id="maya",
+            standard_id="math.1",
+            attempt_id=f"attempt-{event_id}",
+            score=score,
+            points_possible=4,
+            assessed_at=datetime(2026, 9, day, tzinfo=UTC),
+            recorded_at=NOW,
+        ),
+        event_id=event_id,
+        stream_version=version,
+        bus_sequence=version,
+    )
+
+
+POLICY = CalculationPolicy()
+
+
+def test_fold_emits_a_change_only_when_level_or_mastery_moves() -> None:
+    state, first = evolve(None, _applied("e1", 2, 1, 1), policy=POLICY, now=NOW)
+    assert [(c.previous_level, c.level, c.mastered) for c in first] == [(None, 2, False)]
+    state, second = evolve(state, _applied("e2", 3, 2, 2), policy=POLICY, now=NOW)
+    assert [(c.previous_level, c.level, c.mastered) for c in second] == [(2, 3, True)]
+    state, third = evolve(state, _applied("e3", 3.5, 3, 3), policy=POLICY, now=NOW)
+    assert third == ()  # 3.5 is still level 3
+    assert state.proficiency.score == 3.5
+
+
+def test_fold_ignores_a_redelivered_event() -> None:
+    state, _ = evolve(None, _applied("e1", 3, 1, 1), policy=POLICY, now=NOW)
+    again, emitted = evolve(state, _applied("e1", 3, 1, 1), policy=POLICY, now=NOW)
+    assert again == state
+    assert emitted == ()
+
+
+def test_late_arriving_older_evidence_does_not_become_latest() -> None:
+    state, _ = evolve(None, _applied("new", 4, 20, 2), policy=POLICY, now=NOW)
+    state, emitted = evolve(state, _applied("old", 1, 2, 1), policy=POLICY, now=NOW)
+    assert state.proficiency.score == 4
+    assert emitted == ()
+
+
+def test_change_ids_are_stable_across_replays() -> None:
+    _, once = evolve(None, _applied("e1", 3, 1, 1), policy=POLICY, now=NOW)
+    _, twice = evolve(None, _applied("e1", 3, 1, 1), policy=POLICY, now=NOW)
+    assert once[0].change_id == twice[0].change_id
+
+
+def test_family_email_names_the_new_level_and_mastery() -> None:
+    _, changes = evolve(
+        evolve(None, _applied("e1", 2, 1, 1), policy=POLICY, now=NOW)[0],
+        _applied("e2", 3, 2, 2),
+        policy=POLICY,
+        now=NOW,
+    )
+    email = compose_change_email(changes[0], Guardian(email="p@example.org", name="Pat"))
+    assert email.to == "p@example.org"
+    assert email.subject == "maya has mastered math.1"
+    assert "Dear Pat," in email.body
+    assert "Now: Proficient (level 3) - mastered." in email.body
+    assert "Before: level 2." in email.body
+
+
+def _envelope(tenant: str) -> CloudEvent[AnyAttemptEvent]:
+    event = _applied("e1", 3, 1, 1).event
+    return CloudEvent(
+        id="e1",
+        source="/t",
+        type=cloudevent_type(event),
+        subject="s",
+        time=NOW,
+        tenantid=tenant,
+        data=event,
+    )
+
+
+def test_envelope_round_trip_and_type_from_tag() -> None:
+    codec = EnvelopeCodec(AnyAttemptEvent)
+    envelope = _envelope("school")
+    assert envelope.type == "org.mastery.attempt_recorded.v1"
+    assert codec.decode(codec.encode(envelope)) == envelope
+
+
+@pytest.mark.parametrize("payload", [b"", b"{}", b'{"id": 1}'])
+def test_undecodable_payloads_are_poison(payload: bytes) -> None:
+    with pytest.raises(PoisonMessage):
+        EnvelopeCodec(AnyAttemptEvent).decode(payload)
+
+
+def test_tenant_mismatch_between_envelope_and_data_is_poison() -> None:
+    codec = EnvelopeCodec(AnyAttemptEvent)
+    with pytest.raises(PoisonMessage, match="tenant mismatch"):
+        codec.decode(codec.encode(_envelope("other-school")))
+
+
+def test_keys_parse_only_in_their_shape() -> None:
+    assert parse_key("mk_abc123_secret_with_underscores") == ("abc123", "secret_with_underscores")
+    assert parse_key("mk__secret") is None
+    assert parse_key("xx_abc_secret") is None
+
+
+def test_stream_ids_cannot_collide() -> None:
+    assert stream_id("t", "a", "b") != stream_id("t", "a/b", "")
+
+
+@pytest.mark.parametrize(
+    ("entry", "field"),
+    [
+        ({"message": "Object missing required field `score`", "key": "data"}, "score"),
+        ({"message": "Object contains unknown field `x`", "key": "data"}, "x"),
+        ({"message": "Expected `str`, got `int` - at `$.guardians[0].email`", "key": "data"},
+         "guardians[0].email"),
+        ({"message": "Expected `float`", "key": "score"}, "score"),
+    ],
+)  # fmt: skip
+def test_validation_errors_name_the_field(entry: dict[str, str], field: str) -> None:
+    assert _field_error(entry).field == field
