@@ -46,7 +46,9 @@ class AttemptsController(Controller):
         summary="Record an assessment attempt",
         responses={
             200: ResponseSpec(AttemptReceipt, description="Already recorded with this body"),
+            401: ResponseSpec(None, description="No API key, or an unknown or revoked one"),
             409: ResponseSpec(None, description="attempt_id already used with another body"),
+            422: ResponseSpec(None, description="Invalid body; `errors` names each field"),
         },
     )
     async def record_attempt(
