@@ -1,14 +1,18 @@
 """POST /v1/attempts against a real PostgreSQL: idempotency, conflicts, validation, tenancy."""
 
+import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
+from services.attempts.adapters.event_store import AttemptStore, Recorded
 from services.attempts.app import create_app
 from services.attempts.config import AttemptsConfig
+from services.attempts.core.recording import RecordAttempt
 from shared.bus import BusNames
 from tests.support.servers import Servers
 from tests.support.tenants import new_tenant
@@ -156,3 +160,40 @@ async def test_same_attempt_id_in_two_tenants_are_two_attempts(
     assert (first.status_code, second.status_code) == (201, 201)
     tenants = await pool.fetch("SELECT tenant_id FROM attempt_events ORDER BY tenant_id")
     assert [row["tenant_id"] for row in tenants] == sorted([tenant_a, tenant_b])
+
+
+def _command(tenant: str, attempt_id: str) -> RecordAttempt:
+    return RecordAttempt(
+        tenant_id=tenant,
+        attempt_id=attempt_id,
+        student_id="maya",
+        standard_id="math.fractions",
+        score=3,
+        points_possible=4,
+        assessed_at=datetime(2026, 10, 1, tzinfo=UTC),
+    )
+
+
+async def test_concurrent_appends_to_one_stream_get_distinct_consecutive_versions(
+    pool: asyncpg.Pool, bus: BusNames
+) -> None:
+    store = AttemptStore(pool, bus)
+    now = datetime.now(UTC)
+    results = await asyncio.gather(
+        *(store.record(_command("school", f"race-{n}"), now=now) for n in range(8))
+    )
+    versions = sorted(
+        result.receipt.stream_version for result in results if isinstance(result, Recorded)
+    )
+    assert versions == list(range(1, 9))
+
+
+async def test_concurrent_duplicates_store_one_event(pool: asyncpg.Pool, bus: BusNames) -> None:
+    store = AttemptStore(pool, bus)
+    now = datetime.now(UTC)
+    results = await asyncio.gather(
+        *(store.record(_command("school", "dup"), now=now) for _ in range(8))
+    )
+    outcomes = sorted(result.outcome for result in results if isinstance(result, Recorded))
+    assert outcomes == ["created"] + ["replayed"] * 7
+    assert await pool.fetchval("SELECT count(*) FROM attempt_events") == 1

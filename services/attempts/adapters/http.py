@@ -9,7 +9,7 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 
-from services.attempts.adapters.event_store import AttemptStore
+from services.attempts.adapters.event_store import AttemptStore, StreamContended
 from services.attempts.core.recording import AttemptReceipt, RecordAttempt, Refuse
 from shared.http import Problem
 from shared.ids import OpaqueId
@@ -59,7 +59,15 @@ class AttemptsController(Controller):
         request: Request[Any, Any, Any],
     ) -> Response[AttemptReceipt]:
         command = RecordAttempt(tenant_id=tenant, **msgspec.structs.asdict(data))
-        result = await store.record(command, now=datetime.now(UTC))
+        try:
+            result = await store.record(command, now=datetime.now(UTC))
+        except StreamContended as error:
+            raise Problem(
+                409,
+                "stream-contended",
+                "Too many concurrent writes",
+                f"concurrent writers kept taking the next version of stream {error}; retry",
+            ) from error
         if isinstance(result, Refuse):
             raise _problem(result)
         status = 201 if result.outcome == "created" else 200
