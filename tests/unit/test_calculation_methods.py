@@ -11,6 +11,8 @@ from services.mastery.core.calculation import (
     InvalidPolicy,
     ProficiencyScale,
     calculate,
+    percentage_scale,
+    points_scale,
     round_half_up,
 )
 
@@ -136,3 +138,60 @@ def test_points_convert_to_the_scale() -> None:
 def test_bad_parameters_are_errors_not_clamps(method: str, parameter: float | None) -> None:
     with pytest.raises(InvalidPolicy):
         _score(method, 60, parameter=parameter)
+
+
+def test_missing_and_incomplete_are_markers_never_zeros() -> None:
+    evidence = [
+        *_evidence(3),
+        Evidence(
+            attempt_id="m", assessed_at=START + timedelta(days=3), recorded_seq=3, status="missing"
+        ),
+        Evidence(
+            attempt_id="i",
+            assessed_at=START + timedelta(days=4),
+            recorded_seq=4,
+            status="incomplete",
+        ),
+        Evidence(
+            attempt_id="e", assessed_at=START + timedelta(days=5), recorded_seq=5, status="excused"
+        ),
+    ]
+    proficiency = calculate(evidence, CalculationPolicy(method="average"))
+    assert proficiency.score == 3
+    assert proficiency.evidence_count == 1
+    assert [(m.attempt_id, m.status) for m in proficiency.markers] == [
+        ("m", "missing"),
+        ("i", "incomplete"),
+    ]
+
+
+def test_floor_policy_lifts_low_scores() -> None:
+    policy = CalculationPolicy(method="average", scale=PERCENT, floor_percent=50)
+    proficiency = calculate(_evidence(20, 90), policy)
+    assert proficiency.score == 70  # 20 counts as 50
+    assert any("floor of 50" in step for step in proficiency.steps)
+
+
+def test_voided_attempt_leaves_and_rescored_attempt_counts_with_new_score() -> None:
+    first, second = _evidence(2, 4)
+    assert calculate([first], CalculationPolicy(method="highest")).score == 2  # second voided
+    rescored = Evidence(
+        attempt_id=second.attempt_id, assessed_at=second.assessed_at, recorded_seq=2, score=3
+    )
+    assert calculate([first, rescored], CalculationPolicy(method="highest")).score == 3
+
+
+@pytest.mark.parametrize(
+    ("score", "letter"), [(4, "A"), (3.6, "A"), (3.2, "B"), (3, "C"), (2.4, "D"), (1, "F")]
+)
+def test_default_letters_follow_the_fraction_of_the_scale(score: float, letter: str) -> None:
+    assert calculate(_evidence(score), CalculationPolicy()).letter == letter
+
+
+def test_percentage_and_points_scales() -> None:
+    percent = percentage_scale(threshold=80)
+    proficiency = calculate(_evidence(82), CalculationPolicy(scale=percent))
+    assert (proficiency.level_label, proficiency.mastered) == ("Proficient", True)
+    points = points_scale(10)
+    assert calculate(_evidence(7.5), CalculationPolicy(scale=points)).mastered is False
+    assert calculate(_evidence(8), CalculationPolicy(scale=points)).mastered is True

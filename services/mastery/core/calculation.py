@@ -1,9 +1,11 @@
 """From a student's evidence on one standard to a proficiency. Pure: no I/O, no clock.
 
 Scores are taken in the order of `assessed_at`, ties broken by recorded order, never arrival order.
-Points-based scores convert proportionally to the scale maximum (3 of 4 points on the 1-4 scale is
-3; 8 of 10 is 3.2). Only `scored` evidence enters a calculation; no scored evidence is "no
-evidence" (None), never 0. Results round half-up to 2 decimals.
+Only `scored` evidence enters a calculation; missing and incomplete work shows as markers, excused
+work is neither counted nor marked; no scored evidence is "no evidence" (None), never 0. Results
+round half-up to 2 decimals. `power_law` with one score returns it, with two it is the exact curve
+through them (so the latest score), and from three on it is the least-squares fit; a score of 0
+shifts all scores by 1 for the fit (ln 0 is undefined).
 """
 
 import math
@@ -14,6 +16,19 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
 import msgspec
+
+from services.mastery.core.scales import (
+    DEFAULT_LETTERS,
+    DEFAULT_SCALE,
+    LetterGrade,
+    Level,
+    ProficiencyScale,
+    letter_for,
+    level_for,
+    on_scale,
+    percentage_scale,
+    points_scale,
+)
 
 AttemptStatus = Literal["scored", "missing", "excused", "incomplete"]
 Method = Literal[
@@ -48,36 +63,21 @@ class Evidence(msgspec.Struct, frozen=True, kw_only=True):
     points_possible: float | None = None
 
 
-class Level(msgspec.Struct, frozen=True, kw_only=True):
-    value: float
-    label: str
-    min_score: float
-
-
-class ProficiencyScale(msgspec.Struct, frozen=True, kw_only=True):
-    levels: tuple[Level, ...]
-    mastery_threshold: float
-    minimum: float
-    maximum: float
-
-
-DEFAULT_SCALE = ProficiencyScale(
-    levels=(
-        Level(value=1, label="Beginning", min_score=1),
-        Level(value=2, label="Developing", min_score=2),
-        Level(value=3, label="Proficient", min_score=3),
-        Level(value=4, label="Advanced", min_score=4),
-    ),
-    mastery_threshold=3,
-    minimum=1,
-    maximum=4,
-)
-
-
 class CalculationPolicy(msgspec.Struct, frozen=True, kw_only=True):
     method: Method = "latest"
     parameter: float | None = None
     scale: ProficiencyScale = DEFAULT_SCALE
+    # No converted score counts below this percent of the scale maximum (None: no floor).
+    floor_percent: float | None = None
+    letters: tuple[LetterGrade, ...] = DEFAULT_LETTERS
+
+
+class Marker(msgspec.Struct, frozen=True, kw_only=True):
+    """Missing or incomplete work, shown beside the result and never counted as a zero."""
+
+    attempt_id: str
+    status: AttemptStatus
+    assessed_at: datetime
 
 
 class Proficiency(msgspec.Struct, frozen=True, kw_only=True):
@@ -90,6 +90,7 @@ class Proficiency(msgspec.Struct, frozen=True, kw_only=True):
     evidence_count: int
     plain_average: float | None
     steps: tuple[str, ...]
+    markers: tuple[Marker, ...] = ()
 
 
 def round_half_up(value: float) -> float:
@@ -98,18 +99,6 @@ def round_half_up(value: float) -> float:
 
 def _number(value: float) -> str:
     return f"{value:g}"
-
-
-def on_scale(item: Evidence, scale: ProficiencyScale) -> float:
-    assert item.score is not None
-    if item.points_possible is None:
-        return item.score
-    return item.score / item.points_possible * scale.maximum
-
-
-def level_for(score: float, scale: ProficiencyScale) -> Level:
-    reached = [level for level in scale.levels if level.min_score <= score]
-    return reached[-1] if reached else scale.levels[0]
 
 
 Steps = list[str]
@@ -125,7 +114,7 @@ def _highest(scores: list[float], policy: CalculationPolicy) -> tuple[float | No
 
 
 def _average(scores: list[float], policy: CalculationPolicy) -> tuple[float | None, Steps]:
-    mean = sum(scores) / len(scores)
+    mean = math.fsum(scores) / len(scores)
     return mean, [f"({' + '.join(map(_number, scores))}) / {len(scores)} = {_shown(mean)}"]
 
 
@@ -147,7 +136,7 @@ def _weighted_average(scores: list[float], policy: CalculationPolicy) -> tuple[f
     if len(scores) == 1:
         return scores[0], [f"Only one score: {_number(scores[0])}"]
     weight = _weight(policy)
-    earlier = sum(scores[:-1]) / (len(scores) - 1)
+    earlier = math.fsum(scores[:-1]) / (len(scores) - 1)
     value = scores[-1] * weight + earlier * (1 - weight)
     return value, [
         f"Mean of the earlier scores {_list(scores[:-1])}: {_shown(earlier)}",
@@ -165,7 +154,7 @@ def _n_mastery(scores: list[float], policy: CalculationPolicy) -> tuple[float | 
             f"{len(reaching)} of {needed} required scores at or above {_number(threshold)} "
             "so far: no result yet"
         ]
-    mean = sum(reaching) / len(reaching)
+    mean = math.fsum(reaching) / len(reaching)
     return mean, [
         f"{len(reaching)} scores at or above {_number(threshold)} (needed {needed})",
         f"Mean of {_list(reaching)} = {_shown(mean)}",
@@ -254,27 +243,27 @@ def validate_policy(policy: CalculationPolicy) -> CalculationPolicy:
 
 
 def calculate(evidence: Sequence[Evidence], policy: CalculationPolicy) -> Proficiency:
+    """The proficiency a teacher can defend: a function of the current evidence set alone.
+
+    Voided attempts are simply absent from `evidence`; a rescored attempt carries its new score.
+    """
     policy = validate_policy(policy)
-    scored = sorted(
-        (item for item in evidence if item.status == "scored" and item.score is not None),
-        key=lambda item: (item.assessed_at, item.recorded_seq),
+    ordered = sorted(evidence, key=lambda item: (item.assessed_at, item.recorded_seq))
+    scored = [item for item in ordered if item.status == "scored" and item.score is not None]
+    markers = tuple(
+        Marker(attempt_id=item.attempt_id, status=item.status, assessed_at=item.assessed_at)
+        for item in ordered
+        if item.status in {"missing", "incomplete"}
     )
     if not scored:
-        return Proficiency(
-            score=None, level=None, level_label=None, mastered=False, letter=None,
-            method=policy.method, evidence_count=0, plain_average=None,
-            steps=("No scored evidence yet.",),
-        )  # fmt: skip
-    scores = [on_scale(item, policy.scale) for item in scored]
-    raw, steps = METHODS[policy.method](scores, policy)
-    plain_average = round_half_up(sum(scores) / len(scores))
+        return _without_result(policy, 0, None, ["No scored evidence yet."], markers)
+    scores, steps = _converted(scored, policy)
+    raw, method_steps = METHODS[policy.method](scores, policy)
+    steps += method_steps
+    plain_average = round_half_up(math.fsum(scores) / len(scores))
     steps.append(f"Plain average, for comparison: {_number(plain_average)}")
     if raw is None:
-        return Proficiency(
-            score=None, level=None, level_label=None, mastered=False, letter=None,
-            method=policy.method, evidence_count=len(scored), plain_average=plain_average,
-            steps=tuple(steps),
-        )  # fmt: skip
+        return _without_result(policy, len(scored), plain_average, steps, markers)
     score = round_half_up(raw)
     level = level_for(score, policy.scale)
     mastered = score >= policy.scale.mastery_threshold
@@ -288,9 +277,57 @@ def calculate(evidence: Sequence[Evidence], policy: CalculationPolicy) -> Profic
         level=level.value,
         level_label=level.label,
         mastered=mastered,
-        letter=None,
+        letter=letter_for(score, policy.scale, policy.letters),
         method=policy.method,
         evidence_count=len(scored),
         plain_average=plain_average,
         steps=tuple(steps),
+        markers=markers,
     )
+
+
+def _converted(scored: list[Evidence], policy: CalculationPolicy) -> tuple[list[float], Steps]:
+    scale, steps = policy.scale, []
+    scores = [on_scale(item.score or 0.0, item.points_possible, scale) for item in scored]
+    if any(item.points_possible is not None for item in scored):
+        steps.append(f"Scores on the scale (points converted to 0-{_number(scale.maximum)}): "
+                     f"{_list([round_half_up(score) for score in scores])}")  # fmt: skip
+    if policy.floor_percent is not None:
+        floor = policy.floor_percent / 100 * scale.maximum
+        if any(score < floor for score in scores):
+            steps.append(f"Scores below the floor of {_number(floor)} count as {_number(floor)}")
+        scores = [max(score, floor) for score in scores]
+    return scores, steps
+
+
+def _without_result(
+    policy: CalculationPolicy,
+    count: int,
+    plain_average: float | None,
+    steps: Steps,
+    markers: tuple[Marker, ...],
+) -> Proficiency:
+    return Proficiency(
+        score=None, level=None, level_label=None, mastered=False, letter=None,
+        method=policy.method, evidence_count=count, plain_average=plain_average,
+        steps=tuple(steps), markers=markers,
+    )  # fmt: skip
+
+
+__all__ = [
+    "DEFAULT_LETTERS",
+    "DEFAULT_SCALE",
+    "CalculationPolicy",
+    "Evidence",
+    "InvalidPolicy",
+    "LetterGrade",
+    "Level",
+    "Marker",
+    "Proficiency",
+    "ProficiencyScale",
+    "calculate",
+    "percentage_scale",
+    "points_scale",
+    "round_half_up",
+    "validate_policy",
+]
