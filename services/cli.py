@@ -9,6 +9,7 @@ from pathlib import Path
 import asyncpg
 
 from services.devstack import ALL_MIGRATIONS, run_dev
+from services.mastery.adapters.calculator import run_calc
 from shared.postgres import apply_migrations
 from shared.tenancy import create_tenant, issue_api_key
 
@@ -50,6 +51,7 @@ async def _create_key(url: str, tenant_id: str, label: str) -> None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mastery", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("calc", help="calculate a proficiency from scores (see mastery calc -h)")
     dev = commands.add_parser("dev", help="run everything (embedded servers unless URLs given)")
     dev.add_argument("--data-dir", type=Path, default=Path("var/dev"))
     dev.add_argument("--tenant", default="demo")
@@ -73,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["calc"]:
+        return run_calc(argv[1:], sys.stdout, sys.stderr)
     args = _parser().parse_args(argv)
     if args.command == "dev":
         return run_dev(os.environ, args.data_dir.resolve(), args.tenant)

@@ -3,6 +3,7 @@
 import asyncpg
 from litestar import Litestar
 
+from services.mastery.adapters.calculator import CalculatorController
 from services.mastery.adapters.http import MasteryController
 from services.mastery.adapters.projector import PROJECTOR_NAME, MasteryProjector
 from services.mastery.config import MasteryConfig
@@ -57,7 +58,7 @@ def create_app(config: MasteryConfig, *, pool: asyncpg.Pool | None = None) -> Li
         title="Mastery API",
         description="Current proficiency per student and standard, with its explanation.",
         database_url=config.database_url,
-        route_handlers=[MasteryController],
+        route_handlers=[MasteryController, CalculatorController],
         workers=workers,
         pool=pool,
     )

@@ -1,0 +1,141 @@
+"""The stateless calculator: the same pure core over HTTP (`POST /v1/calculate`) and the CLI."""
+
+import argparse
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal, TextIO, get_args
+
+import msgspec
+from litestar import Controller, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+
+from services.mastery.core.calculation import (
+    DEFAULT_SCALE,
+    CalculationPolicy,
+    Evidence,
+    InvalidPolicy,
+    Method,
+    Proficiency,
+    ProficiencyScale,
+    calculate,
+    percentage_scale,
+    points_scale,
+)
+from shared.http import Problem
+
+_START = datetime(2000, 1, 1, tzinfo=UTC)
+_encoder = msgspec.json.Encoder()
+
+
+class ScoreIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    score: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    points_possible: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    assessed_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
+    status: Literal["scored", "missing", "excused", "incomplete"] = "scored"
+
+
+class ScaleIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    kind: Literal["levels", "percentage", "points"] = "levels"
+    mastery_threshold: float | None = None
+    maximum: Annotated[float, msgspec.Meta(gt=0)] | None = None
+
+
+class CalculationIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    scores: Annotated[list[ScoreIn], msgspec.Meta(max_length=1000)]
+    method: Method = "latest"
+    parameter: float | None = None
+    scale: ScaleIn = ScaleIn()
+    floor_percent: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
+
+
+def build_scale(scale: ScaleIn) -> ProficiencyScale:
+    if scale.kind == "percentage":
+        return percentage_scale(80 if scale.mastery_threshold is None else scale.mastery_threshold)
+    if scale.kind == "points":
+        if scale.maximum is None:
+            raise InvalidPolicy("a points scale needs `maximum`")
+        return points_scale(scale.maximum, scale.mastery_threshold)
+    if scale.mastery_threshold is None:
+        return DEFAULT_SCALE
+    return msgspec.structs.replace(DEFAULT_SCALE, mastery_threshold=scale.mastery_threshold)
+
+
+def evaluate(request: CalculationIn) -> Proficiency:
+    """Scores without a date are taken as given, one day apart, in the order listed."""
+    evidence = [
+        Evidence(
+            attempt_id=f"#{index + 1}",
+            assessed_at=item.assessed_at or _START + timedelta(days=index),
+            recorded_seq=index,
+            status=item.status,
+            score=item.score,
+            points_possible=item.points_possible,
+        )
+        for index, item in enumerate(request.scores)
+    ]
+    policy = CalculationPolicy(
+        method=request.method,
+        parameter=request.parameter,
+        scale=build_scale(request.scale),
+        floor_percent=request.floor_percent,
+    )
+    return calculate(evidence, policy)
+
+
+class CalculatorController(Controller):
+    path = "/v1/calculate"
+    tags = ["calculator"]  # noqa: RUF012
+
+    @post("/", status_code=200, summary="Calculate a proficiency from scores (stores nothing)")
+    async def calculate_proficiency(
+        self, data: JSONBody[CalculationIn], tenant: NamedDependency[str]
+    ) -> Proficiency:
+        try:
+            return evaluate(data)
+        except InvalidPolicy as error:
+            raise Problem(
+                422, "invalid-policy", "The calculation policy is not valid", str(error),
+                errors=[{"field": "parameter", "message": str(error)}],
+            ) from error  # fmt: skip
+
+
+def _calc_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mastery calc",
+        description="Calculate a proficiency from scores in chronological order.",
+    )
+    parser.add_argument("--method", choices=get_args(Method), default="latest")
+    parser.add_argument("--param", type=float, default=None)
+    parser.add_argument("--mastery-threshold", type=float, default=None)
+    parser.add_argument("--scale-max", type=float, default=None, help="plain points 0..MAX")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("scores", nargs="+", type=float, metavar="SCORE")
+    return parser
+
+
+def run_calc(argv: list[str], out: TextIO, err: TextIO) -> int:
+    try:
+        args = _calc_parser().parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    scale = (
+        ScaleIn(kind="points", maximum=args.scale_max, mastery_threshold=args.mastery_threshold)
+        if args.scale_max is not None
+        else ScaleIn(mastery_threshold=args.mastery_threshold)
+    )
+    request = CalculationIn(
+        scores=[ScoreIn(score=score) for score in args.scores],
+        method=args.method,
+        parameter=args.param,
+        scale=scale,
+    )
+    try:
+        result = evaluate(request)
+    except InvalidPolicy as error:
+        print(f"mastery calc: {error}", file=err)
+        return 2
+    if args.json:
+        out.write(_encoder.encode(result).decode() + "\n")
+    else:
+        out.write("\n".join(result.steps) + "\n")
+    return 0
