@@ -3,6 +3,7 @@
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -126,8 +127,6 @@ def pick_ports(environ: Mapping[str, str]) -> dict[str, int]:
 
 
 def _port_free(port: int) -> bool:
-    import socket  # noqa: PLC0415
-
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) != 0
 

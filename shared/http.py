@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 import msgspec
-from litestar import MediaType, Request, Response
+from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
@@ -192,7 +192,6 @@ __all__ = [
     "PROBLEM_JSON",
     "SECURITY_REQUIREMENT",
     "FieldError",
-    "MediaType",
     "Problem",
     "problem_response",
     "tenant_dependency",

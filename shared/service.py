@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 Worker = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
-@get("/health/live", tags=["health"], summary="The process is up", include_in_schema=True)
+@get("/health/live", tags=["health"], summary="The process is up")
 async def live() -> dict[str, str]:
     return {"status": "ok"}
 

@@ -1,10 +1,10 @@
 """HTTP adapter: `POST /v1/attempts`."""
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
-from litestar import Controller, Request, Response, post
+from litestar import Controller, Response, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
@@ -56,7 +56,6 @@ class AttemptsController(Controller):
         data: JSONBody[AttemptIn],
         tenant: NamedDependency[str],
         store: NamedDependency[AttemptStore],
-        request: Request[Any, Any, Any],
     ) -> Response[AttemptReceipt]:
         command = RecordAttempt(tenant_id=tenant, **msgspec.structs.asdict(data))
         try:
