@@ -1,15 +1,18 @@
-"""The `mastery` command: run the system, migrate, manage tenants and keys, calculate."""
+"""The `mastery` command: run the system, migrate, rebuild, manage tenants and keys, calculate."""
 
 import argparse
 import asyncio
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 
 from services.devstack import ALL_MIGRATIONS, run_dev
 from services.mastery.adapters.calculator import run_calc
+from services.mastery.adapters.rebuild import rebuild_read_model
+from services.mastery.app import DEFAULT_POLICY
 from shared.postgres import apply_migrations
 from shared.tenancy import create_tenant, issue_api_key
 
@@ -48,6 +51,19 @@ async def _create_key(url: str, tenant_id: str, label: str) -> None:
     print("Store it now: only its hash is kept.", file=sys.stderr)
 
 
+async def _rebuild(url: str) -> None:
+    connection = await asyncpg.connect(url)
+    try:
+        report = await rebuild_read_model(connection, policy=DEFAULT_POLICY, now=datetime.now(UTC))
+    finally:
+        await connection.close()
+    rate = report.events / report.seconds if report.seconds else 0.0
+    print(
+        f"rebuilt {report.proficiencies} proficiencies from {report.events} events "
+        f"in {report.seconds:.1f} s ({rate:,.0f} events/s)"
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mastery", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -57,6 +73,10 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--tenant", default="demo")
     migrate = commands.add_parser("migrate", help="apply the numbered SQL migrations")
     migrate.add_argument("--database-url")
+    rebuild = commands.add_parser(
+        "rebuild", help="rebuild the mastery read model from the attempt event store"
+    )
+    rebuild.add_argument("--database-url")
     tenants = commands.add_parser("tenants", help="manage tenants").add_subparsers(
         dest="action", required=True
     )
@@ -84,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     url = _database_url(args)
     if args.command == "migrate":
         asyncio.run(_migrate(url))
+    elif args.command == "rebuild":
+        asyncio.run(_rebuild(url))
     elif args.command == "tenants":
         asyncio.run(_create_tenant(url, args.tenant_id, args.name or args.tenant_id))
     elif args.command == "keys":

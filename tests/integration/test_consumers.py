@@ -1,14 +1,16 @@
 """Redelivery changes nothing; poison goes to the dead-letter subject with its reason."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import nats
 from nats.aio.client import Client as NatsClient
 
+from services.mastery.adapters.projector import MasteryProjector
 from services.mastery.app import build_projector
 from services.mastery.config import MasteryConfig
+from services.mastery.core.calculation import CalculationPolicy
 from services.notify.adapters.mailer import SmtpMailer
 from services.notify.adapters.planner import NotificationPlanner
 from shared.bus import BusNames, ensure_streams
@@ -22,7 +24,9 @@ from tests.support.servers import Servers
 NOW = datetime(2026, 10, 9, 12, 0, tzinfo=UTC)
 
 
-def _attempt_envelope(tenant: str, score: float) -> CloudEvent[AnyAttemptEvent]:
+def _attempt_envelope(
+    tenant: str, score: float, assessed_at: datetime = NOW, version: int = 1
+) -> CloudEvent[AnyAttemptEvent]:
     event = AttemptRecorded(
         tenant_id=tenant,
         student_id="lee",
@@ -30,7 +34,7 @@ def _attempt_envelope(tenant: str, score: float) -> CloudEvent[AnyAttemptEvent]:
         attempt_id=f"a-{uuid.uuid4().hex[:6]}",
         score=score,
         points_possible=4,
-        assessed_at=NOW,
+        assessed_at=assessed_at,
         recorded_at=NOW,
     )
     return CloudEvent(
@@ -40,7 +44,7 @@ def _attempt_envelope(tenant: str, score: float) -> CloudEvent[AnyAttemptEvent]:
         subject=f"{tenant}/lee/math.ratio",
         time=NOW,
         tenantid=tenant,
-        streamversion=1,
+        streamversion=version,
         data=event,
     )
 
@@ -79,6 +83,22 @@ async def test_projector_applies_a_redelivered_event_once_and_deadletters_poison
     assert dead.headers is not None
     assert "undecodable event" in dead.headers[REASON_HEADER]
     await client.close()
+
+
+async def test_a_late_older_attempt_is_replayed_from_the_evidence_not_made_latest(
+    pool: asyncpg.Pool, bus: BusNames
+) -> None:
+    projector = MasteryProjector(pool, bus, CalculationPolicy(method="latest"))
+    newer = _attempt_envelope("school", 4, NOW, version=1)
+    older = _attempt_envelope("school", 1, NOW - timedelta(days=14), version=2)
+    await projector.handle_attempt_events([Delivered(newer, 1)])
+    await projector.handle_attempt_events([Delivered(older, 2), Delivered(older, 2)])
+
+    row = await pool.fetchrow("SELECT score, evidence_count, last_bus_sequence FROM proficiencies")
+    assert row is not None
+    assert (row["score"], row["evidence_count"], row["last_bus_sequence"]) == (4, 2, 2)
+    assert await pool.fetchval("SELECT count(*) FROM mastery_evidence") == 2
+    assert await pool.fetchval("SELECT count(*) FROM mastery_outbox") == 1  # only the first
 
 
 async def test_a_redelivered_change_emails_each_guardian_once(

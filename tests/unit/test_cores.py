@@ -1,4 +1,4 @@
-"""The pure cores: recording decisions, the projection fold, family emails, envelopes."""
+"""The pure cores: recording decisions, family emails, envelopes, keys."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -6,11 +6,10 @@ import msgspec
 import pytest
 
 from services.attempts.core.recording import Accept, RecordAttempt, Refuse, Replay, decide_record
-from services.mastery.core.calculation import CalculationPolicy
-from services.mastery.core.projection import AttemptApplied, evolve
 from services.notify.core.messages import Guardian, compose_change_email
 from shared.cloudevents import CloudEvent, EnvelopeCodec, PoisonMessage, cloudevent_type
 from shared.events.attempts import AnyAttemptEvent, AttemptRecorded
+from shared.events.mastery import MasteryChanged
 from shared.http import _field_error
 from shared.ids import stream_id
 from shared.tenancy import parse_key
@@ -60,65 +59,25 @@ def test_small_clock_skew_is_accepted() -> None:
     assert isinstance(decide_record(ahead, None, now=NOW), Accept)
 
 
-def _applied(event_id: str, score: float, day: int, version: int) -> AttemptApplied:
-    return AttemptApplied(
-        event=AttemptRecorded(
-            tenant_id="school",
-            student_id="maya",
-            standard_id="math.1",
-            attempt_id=f"attempt-{event_id}",
-            score=score,
-            points_possible=4,
-            assessed_at=datetime(2026, 9, day, tzinfo=UTC),
-            recorded_at=NOW,
-        ),
-        event_id=event_id,
-        stream_version=version,
-        bus_sequence=version,
-    )
-
-
-POLICY = CalculationPolicy()
-
-
-def test_fold_emits_a_change_only_when_level_or_mastery_moves() -> None:
-    state, first = evolve(None, _applied("e1", 2, 1, 1), policy=POLICY, now=NOW)
-    assert [(c.previous_level, c.level, c.mastered) for c in first] == [(None, 2, False)]
-    state, second = evolve(state, _applied("e2", 3, 2, 2), policy=POLICY, now=NOW)
-    assert [(c.previous_level, c.level, c.mastered) for c in second] == [(2, 3, True)]
-    state, third = evolve(state, _applied("e3", 3.5, 3, 3), policy=POLICY, now=NOW)
-    assert third == ()  # 3.5 is still level 3
-    assert state.proficiency.score == 3.5
-
-
-def test_fold_ignores_a_redelivered_event() -> None:
-    state, _ = evolve(None, _applied("e1", 3, 1, 1), policy=POLICY, now=NOW)
-    again, emitted = evolve(state, _applied("e1", 3, 1, 1), policy=POLICY, now=NOW)
-    assert again == state
-    assert emitted == ()
-
-
-def test_late_arriving_older_evidence_does_not_become_latest() -> None:
-    state, _ = evolve(None, _applied("new", 4, 20, 2), policy=POLICY, now=NOW)
-    state, emitted = evolve(state, _applied("old", 1, 2, 1), policy=POLICY, now=NOW)
-    assert state.proficiency.score == 4
-    assert emitted == ()
-
-
-def test_change_ids_are_stable_across_replays() -> None:
-    _, once = evolve(None, _applied("e1", 3, 1, 1), policy=POLICY, now=NOW)
-    _, twice = evolve(None, _applied("e1", 3, 1, 1), policy=POLICY, now=NOW)
-    assert once[0].change_id == twice[0].change_id
-
-
 def test_family_email_names_the_new_level_and_mastery() -> None:
-    _, changes = evolve(
-        evolve(None, _applied("e1", 2, 1, 1), policy=POLICY, now=NOW)[0],
-        _applied("e2", 3, 2, 2),
-        policy=POLICY,
-        now=NOW,
+    change = MasteryChanged(
+        tenant_id="school",
+        student_id="maya",
+        standard_id="math.1",
+        change_id="c1",
+        previous_level=2,
+        previous_mastered=False,
+        level=3,
+        level_label="Proficient",
+        mastered=True,
+        score=3,
+        method="latest",
+        caused_by_attempt_id="a2",
+        caused_by_event_id="e2",
+        assessed_at=NOW,
+        changed_at=NOW,
     )
-    email = compose_change_email(changes[0], Guardian(email="p@example.org", name="Pat"))
+    email = compose_change_email(change, Guardian(email="p@example.org", name="Pat"))
     assert email.to == "p@example.org"
     assert email.subject == "maya has mastered math.1"
     assert "Dear Pat," in email.body
@@ -127,7 +86,16 @@ def test_family_email_names_the_new_level_and_mastery() -> None:
 
 
 def _envelope(tenant: str) -> CloudEvent[AnyAttemptEvent]:
-    event = _applied("e1", 3, 1, 1).event
+    event = AttemptRecorded(
+        tenant_id="school",
+        student_id="maya",
+        standard_id="math.1",
+        attempt_id="a1",
+        score=3,
+        points_possible=4,
+        assessed_at=NOW,
+        recorded_at=NOW,
+    )
     return CloudEvent(
         id="e1",
         source="/t",

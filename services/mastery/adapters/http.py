@@ -8,8 +8,8 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from services.mastery.adapters.read_model import proficiencies_of
-from services.mastery.core.projection import StudentStandard
+from services.mastery.adapters.read_model import StoredStanding, standings_of
+from services.mastery.core.calculation import calculate
 
 
 class StandardMastery(msgspec.Struct, frozen=True, kw_only=True):
@@ -31,8 +31,10 @@ class StudentMastery(msgspec.Struct, frozen=True, kw_only=True):
     standards: list[StandardMastery]
 
 
-def _view(state: StudentStandard) -> StandardMastery:
-    proficiency = state.proficiency
+def _view(stored: StoredStanding) -> StandardMastery:
+    state = stored.state
+    # The stored tally gives the number; the explanation is worked out again from the evidence.
+    proficiency = calculate(stored.evidence, state.policy)
     return StandardMastery(
         standard_id=state.key.standard_id,
         score=proficiency.score,
@@ -43,7 +45,7 @@ def _view(state: StudentStandard) -> StandardMastery:
         method=proficiency.method,
         evidence_count=proficiency.evidence_count,
         plain_average=proficiency.plain_average,
-        last_assessed_at=max((item.assessed_at for item in state.evidence), default=None),
+        last_assessed_at=state.newest.assessed_at if state.newest else None,
         explanation=proficiency.steps,
     )
 
@@ -56,5 +58,6 @@ class MasteryController(Controller):
     async def student_mastery(
         self, student_id: FromPath[str], tenant: NamedDependency[str], state: State
     ) -> StudentMastery:
-        states = await proficiencies_of(state.pool, tenant, student_id)
-        return StudentMastery(student_id=student_id, standards=[_view(item) for item in states])
+        async with state.pool.acquire() as connection:
+            stored = await standings_of(connection, tenant, student_id)
+        return StudentMastery(student_id=student_id, standards=[_view(item) for item in stored])

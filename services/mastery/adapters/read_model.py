@@ -6,7 +6,14 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
-from services.mastery.core.projection import StudentStandard, StudentStandardKey
+from services.mastery.core.calculation import Evidence
+from services.mastery.core.projection import (
+    AttemptApplied,
+    StudentStandard,
+    StudentStandardKey,
+    evidence_of,
+    key_of,
+)
 from shared.bus import BusNames
 from shared.cloudevents import CloudEvent, EnvelopeCodec, cloudevent_type
 from shared.events.mastery import AnyMasteryEvent, MasteryChanged
@@ -17,6 +24,68 @@ EVENT_SOURCE = "/services/mastery"
 _state_decoder = msgspec.json.Decoder(StudentStandard)
 _encoder = msgspec.json.Encoder()
 _envelopes = EnvelopeCodec(AnyMasteryEvent)
+
+
+async def record_evidence(
+    connection: DbConnection, applied: Sequence[AttemptApplied]
+) -> list[AttemptApplied]:
+    """Insert the batch's evidence rows; returns the items that were new (redeliveries drop out)."""
+    evidence = [(key_of(item.event), evidence_of(item), item.event_id) for item in applied]
+    rows = await connection.fetch(
+        """
+        INSERT INTO mastery_evidence (
+            tenant_id, student_id, standard_id, attempt_id, event_id, assessed_at, recorded_seq,
+            status, score, points_possible)
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
+            $6::timestamptz[], $7::bigint[], $8::text[], $9::float8[], $10::float8[])
+        ON CONFLICT DO NOTHING
+        RETURNING event_id
+        """,
+        [key.tenant_id for key, _, _ in evidence],
+        [key.student_id for key, _, _ in evidence],
+        [key.standard_id for key, _, _ in evidence],
+        [item.attempt_id for _, item, _ in evidence],
+        [event_id for _, _, event_id in evidence],
+        [item.assessed_at for _, item, _ in evidence],
+        [item.recorded_seq for _, item, _ in evidence],
+        [item.status for _, item, _ in evidence],
+        [item.score for _, item, _ in evidence],
+        [item.points_possible for _, item, _ in evidence],
+    )
+    fresh = {row["event_id"] for row in rows}
+    one_per_event = {item.event_id: item for item in applied if item.event_id in fresh}
+    return [item for item in applied if one_per_event.get(item.event_id) is item]
+
+
+async def load_evidence(
+    connection: DbConnection, keys: Sequence[StudentStandardKey]
+) -> dict[StudentStandardKey, list[Evidence]]:
+    rows = await connection.fetch(
+        "SELECT e.* FROM mastery_evidence e "
+        "JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(tenant_id, student_id, standard_id) "
+        "USING (tenant_id, student_id, standard_id)",
+        [key.tenant_id for key in keys],
+        [key.student_id for key in keys],
+        [key.standard_id for key in keys],
+    )
+    evidence: dict[StudentStandardKey, list[Evidence]] = {key: [] for key in keys}
+    for row in rows:
+        key = StudentStandardKey(
+            tenant_id=row["tenant_id"], student_id=row["student_id"], standard_id=row["standard_id"]
+        )
+        evidence[key].append(_evidence_row(row))
+    return evidence
+
+
+def _evidence_row(row: asyncpg.Record) -> Evidence:
+    return Evidence(
+        attempt_id=row["attempt_id"],
+        assessed_at=row["assessed_at"],
+        recorded_seq=row["recorded_seq"],
+        status=row["status"],
+        score=row["score"],
+        points_possible=row["points_possible"],
+    )
 
 
 async def load_states(
@@ -52,24 +121,23 @@ async def save_states(
             last_bus_sequence = EXCLUDED.last_bus_sequence, state = EXCLUDED.state,
             updated_at = EXCLUDED.updated_at
         """,
-        [_row(state, now) for state in states],
+        [proficiency_row(state, now) for state in states],
     )
 
 
-def _row(state: StudentStandard, now: datetime) -> tuple[object, ...]:
-    proficiency = state.proficiency
-    last_assessed = max((item.assessed_at for item in state.evidence), default=None)
+def proficiency_row(state: StudentStandard, now: datetime) -> tuple[object, ...]:
+    standing = state.standing
     return (
         state.key.tenant_id,
         state.key.student_id,
         state.key.standard_id,
-        proficiency.score,
-        proficiency.level,
-        proficiency.level_label,
-        proficiency.mastered,
-        proficiency.method,
-        proficiency.evidence_count,
-        last_assessed,
+        standing.score,
+        standing.level,
+        standing.level_label,
+        standing.mastered,
+        state.policy.method,
+        state.evidence_count,
+        state.newest.assessed_at if state.newest else None,
         state.last_bus_sequence,
         _encoder.encode(state).decode(),
         now,
@@ -118,13 +186,21 @@ def _envelope(change: MasteryChanged) -> CloudEvent[AnyMasteryEvent]:
     )
 
 
-async def proficiencies_of(
-    pool: asyncpg.Pool, tenant_id: str, student_id: str
-) -> list[StudentStandard]:
-    rows = await pool.fetch(
+class StoredStanding(msgspec.Struct, frozen=True, kw_only=True):
+    state: StudentStandard
+    evidence: list[Evidence]
+
+
+async def standings_of(
+    connection: DbConnection, tenant_id: str, student_id: str
+) -> list[StoredStanding]:
+    """Every standard of one student with its evidence, for explaining each result on read."""
+    rows = await connection.fetch(
         "SELECT state FROM proficiencies WHERE tenant_id = $1 AND student_id = $2 "
         "ORDER BY standard_id",
         tenant_id,
         student_id,
     )
-    return [_state_decoder.decode(row["state"]) for row in rows]
+    states = [_state_decoder.decode(row["state"]) for row in rows]
+    evidence = await load_evidence(connection, [state.key for state in states])
+    return [StoredStanding(state=state, evidence=evidence[state.key]) for state in states]

@@ -9,11 +9,10 @@ shifts all scores by 1 for the fit (ln 0 is undefined).
 """
 
 import math
-from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Literal
+from typing import Literal, get_args
 
 import msgspec
 
@@ -28,6 +27,14 @@ from services.mastery.core.scales import (
     on_scale,
     percentage_scale,
     points_scale,
+)
+from services.mastery.core.tally import (
+    Tally,
+    add_score,
+    earlier_mean,
+    mode_of,
+    power_fit,
+    raw_result,
 )
 
 AttemptStatus = Literal["scored", "missing", "excused", "incomplete"]
@@ -102,23 +109,25 @@ def _number(value: float) -> str:
 
 
 Steps = list[str]
+Explainer = Callable[[list[float], Tally, CalculationPolicy], Steps]
 
 
-def _latest(scores: list[float], policy: CalculationPolicy) -> tuple[float | None, Steps]:
-    return scores[-1], [f"Most recent score: {_number(scores[-1])}"]
+def _explain_latest(scores: list[float], tally: Tally, policy: CalculationPolicy) -> Steps:
+    return [f"Most recent score: {_number(tally.latest)}"]
 
 
-def _highest(scores: list[float], policy: CalculationPolicy) -> tuple[float | None, Steps]:
-    best = max(scores)
-    return best, [f"Highest of {_list(scores)}: {_number(best)}"]
+def _explain_highest(scores: list[float], tally: Tally, policy: CalculationPolicy) -> Steps:
+    return [f"Highest of {_list(scores)}: {_number(tally.highest)}"]
 
 
-def _average(scores: list[float], policy: CalculationPolicy) -> tuple[float | None, Steps]:
-    mean = math.fsum(scores) / len(scores)
-    return mean, [f"({' + '.join(map(_number, scores))}) / {len(scores)} = {_shown(mean)}"]
+def _explain_average(scores: list[float], tally: Tally, policy: CalculationPolicy) -> Steps:
+    mean = math.fsum(tally.total) / tally.count
+    return [f"({' + '.join(map(_number, scores))}) / {tally.count} = {_shown(mean)}"]
 
 
-def _decaying_average(scores: list[float], policy: CalculationPolicy) -> tuple[float | None, Steps]:
+def _explain_decaying_average(
+    scores: list[float], tally: Tally, policy: CalculationPolicy
+) -> Steps:
     weight = _weight(policy)
     value = scores[0]
     steps = [f"Start with the first score: {_number(value)}"]
@@ -129,73 +138,63 @@ def _decaying_average(scores: list[float], policy: CalculationPolicy) -> tuple[f
             f" = {_shown(next_value)}"
         )
         value = next_value
-    return value, steps
+    return steps
 
 
-def _weighted_average(scores: list[float], policy: CalculationPolicy) -> tuple[float | None, Steps]:
-    if len(scores) == 1:
-        return scores[0], [f"Only one score: {_number(scores[0])}"]
+def _explain_weighted_average(
+    scores: list[float], tally: Tally, policy: CalculationPolicy
+) -> Steps:
+    if tally.count == 1:
+        return [f"Only one score: {_number(tally.latest)}"]
     weight = _weight(policy)
-    earlier = math.fsum(scores[:-1]) / (len(scores) - 1)
-    value = scores[-1] * weight + earlier * (1 - weight)
-    return value, [
+    earlier = earlier_mean(tally)
+    value = tally.latest * weight + earlier * (1 - weight)
+    return [
         f"Mean of the earlier scores {_list(scores[:-1])}: {_shown(earlier)}",
-        f"{_number(weight)}×{_number(scores[-1])} + {_number(1 - weight)}×{_shown(earlier)}"
+        f"{_number(weight)}×{_number(tally.latest)} + {_number(1 - weight)}×{_shown(earlier)}"
         f" = {_shown(value)}",
     ]
 
 
-def _n_mastery(scores: list[float], policy: CalculationPolicy) -> tuple[float | None, Steps]:
+def _explain_n_mastery(scores: list[float], tally: Tally, policy: CalculationPolicy) -> Steps:
     needed = int(policy.parameter or 0)
     threshold = policy.scale.mastery_threshold
-    reaching = [score for score in scores if score >= threshold]
-    if len(reaching) < needed:
-        return None, [
-            f"{len(reaching)} of {needed} required scores at or above {_number(threshold)} "
+    if tally.reaching_count < needed:
+        return [
+            f"{tally.reaching_count} of {needed} required scores at or above {_number(threshold)} "
             "so far: no result yet"
         ]
-    mean = math.fsum(reaching) / len(reaching)
-    return mean, [
-        f"{len(reaching)} scores at or above {_number(threshold)} (needed {needed})",
+    reaching = [score for score in scores if score >= threshold]
+    mean = math.fsum(tally.reaching_total) / tally.reaching_count
+    return [
+        f"{tally.reaching_count} scores at or above {_number(threshold)} (needed {needed})",
         f"Mean of {_list(reaching)} = {_shown(mean)}",
     ]
 
 
-def _power_law(scores: list[float], policy: CalculationPolicy) -> tuple[float | None, Steps]:
-    if len(scores) == 1:
-        return scores[0], [f"Only one score: {_number(scores[0])}"]
-    # ln(0) is undefined: with a zero present, every score is shifted up by 1 for the fit and the
-    # prediction shifted back, which keeps the trend's shape and the order of scores.
-    shift = 1.0 if min(scores) <= 0 else 0.0
-    xs = [math.log(k) for k in range(1, len(scores) + 1)]
-    ys = [math.log(score + shift) for score in scores]
-    x_mean, y_mean = sum(xs) / len(xs), sum(ys) / len(ys)
-    spread = sum((x - x_mean) ** 2 for x in xs)
-    b = sum((x - x_mean) * (y - y_mean) for x, y in zip(xs, ys, strict=True)) / spread
-    a = math.exp(y_mean - b * x_mean)
-    predicted = a * len(scores) ** b - shift
-    value = min(max(predicted, policy.scale.minimum), policy.scale.maximum)
+def _explain_power_law(scores: list[float], tally: Tally, policy: CalculationPolicy) -> Steps:
+    if tally.count == 1:
+        return [f"Only one score: {_number(tally.latest)}"]
+    fit = power_fit(tally)
+    value = min(max(fit.predicted, policy.scale.minimum), policy.scale.maximum)
     steps = [
-        f"Least-squares fit of score = a·k^b over attempts k = 1..{len(scores)}: "
-        f"a = {_shown(a)}, b = {_shown(b)}"
-        + (" (scores shifted by 1: a score is 0)" if shift else ""),
-        f"Trend value at k = {len(scores)}: {_shown(predicted)}",
+        f"Least-squares fit of score = a·k^b over attempts k = 1..{tally.count}: "
+        f"a = {_shown(fit.a)}, b = {_shown(fit.b)}"
+        + (" (scores shifted by 1: a score is 0)" if fit.shifted else ""),
+        f"Trend value at k = {tally.count}: {_shown(fit.predicted)}",
     ]
-    if value != predicted:
+    if value != fit.predicted:
         steps.append(f"Clamped to the scale: {_shown(value)}")
-    return value, steps
+    return steps
 
 
-def _mode(scores: list[float], policy: CalculationPolicy) -> tuple[float | None, Steps]:
-    counts = Counter(scores)
-    top = max(counts.values())
-    # Ties go to the most recent: scan from the newest score backwards.
-    value = next(score for score in reversed(scores) if counts[score] == top)
-    tied = sorted(score for score, count in counts.items() if count == top)
-    steps = [f"Most frequent score: {_number(value)} ({top} times)"]
+def _explain_mode(scores: list[float], tally: Tally, policy: CalculationPolicy) -> Steps:
+    winner = mode_of(tally)
+    tied = sorted(entry.score for entry in tally.counts if entry.count == winner.count)
+    steps = [f"Most frequent score: {_number(winner.score)} ({winner.count} times)"]
     if len(tied) > 1:
         steps.append(f"Tie between {_list(tied)}: the most recent wins")
-    return value, steps
+    return steps
 
 
 def _weight(policy: CalculationPolicy) -> float:
@@ -210,21 +209,23 @@ def _list(scores: list[float]) -> str:
     return ", ".join(map(_number, scores))
 
 
-METHODS: dict[str, Callable[[list[float], CalculationPolicy], tuple[float | None, Steps]]] = {
-    "latest": _latest,
-    "highest": _highest,
-    "average": _average,
-    "decaying_average": _decaying_average,
-    "weighted_average": _weighted_average,
-    "n_mastery": _n_mastery,
-    "power_law": _power_law,
-    "mode": _mode,
+METHODS: tuple[str, ...] = get_args(Method)
+
+EXPLAINERS: dict[str, Explainer] = {
+    "latest": _explain_latest,
+    "highest": _explain_highest,
+    "average": _explain_average,
+    "decaying_average": _explain_decaying_average,
+    "weighted_average": _explain_weighted_average,
+    "n_mastery": _explain_n_mastery,
+    "power_law": _explain_power_law,
+    "mode": _explain_mode,
 }
 
 
 def validate_policy(policy: CalculationPolicy) -> CalculationPolicy:
     """Fill the method's default parameter; refuse unknown methods and out-of-range parameters."""
-    if policy.method not in METHODS:
+    if policy.method not in EXPLAINERS:
         raise InvalidPolicy(f"unknown calculation method {policy.method!r}")
     bounds = PARAMETER_RANGES.get(policy.method)
     if bounds is None:
@@ -258,26 +259,25 @@ def calculate(evidence: Sequence[Evidence], policy: CalculationPolicy) -> Profic
     if not scored:
         return _without_result(policy, 0, None, ["No scored evidence yet."], markers)
     scores, steps = _converted(scored, policy)
-    raw, method_steps = METHODS[policy.method](scores, policy)
-    steps += method_steps
+    tally = tally_of(scores, policy)
+    raw = result_of(tally, policy)
+    steps += EXPLAINERS[policy.method](scores, tally, policy)
     plain_average = round_half_up(math.fsum(scores) / len(scores))
     steps.append(f"Plain average, for comparison: {_number(plain_average)}")
-    if raw is None:
+    standing = standing_of(raw, policy)
+    if standing.score is None:
         return _without_result(policy, len(scored), plain_average, steps, markers)
-    score = round_half_up(raw)
-    level = level_for(score, policy.scale)
-    mastered = score >= policy.scale.mastery_threshold
     steps.append(
-        f"Level {_number(level.value)} {level.label}; "
-        + ("mastered" if mastered else "not yet mastered")
+        f"Level {_number(standing.level or 0)} {standing.level_label}; "
+        + ("mastered" if standing.mastered else "not yet mastered")
         + f" (mastery at {_number(policy.scale.mastery_threshold)})"
     )
     return Proficiency(
-        score=score,
-        level=level.value,
-        level_label=level.label,
-        mastered=mastered,
-        letter=letter_for(score, policy.scale, policy.letters),
+        score=standing.score,
+        level=standing.level,
+        level_label=standing.level_label,
+        mastered=standing.mastered,
+        letter=letter_for(standing.score, policy.scale, policy.letters),
         method=policy.method,
         evidence_count=len(scored),
         plain_average=plain_average,
@@ -286,18 +286,74 @@ def calculate(evidence: Sequence[Evidence], policy: CalculationPolicy) -> Profic
     )
 
 
+class Standing(msgspec.Struct, frozen=True, kw_only=True):
+    """The result without its explanation: what the read model stores and changes compare."""
+
+    score: float | None = None
+    level: float | None = None
+    level_label: str | None = None
+    mastered: bool = False
+
+
+NO_STANDING = Standing()
+
+
+def standing_of(raw: float | None, policy: CalculationPolicy) -> Standing:
+    if raw is None:
+        return NO_STANDING
+    score = round_half_up(raw)
+    level = level_for(score, policy.scale)
+    return Standing(
+        score=score,
+        level=level.value,
+        level_label=level.label,
+        mastered=score >= policy.scale.mastery_threshold,
+    )
+
+
+def score_on_scale(item: Evidence, policy: CalculationPolicy) -> float:
+    """A scored attempt's score converted to the scale, with the floor applied."""
+    score = on_scale(item.score or 0.0, item.points_possible, policy.scale)
+    if policy.floor_percent is None:
+        return score
+    return max(score, policy.floor_percent / 100 * policy.scale.maximum)
+
+
+def tally_of(scores: Sequence[float], policy: CalculationPolicy) -> Tally:
+    """Fold scores (on the scale, oldest first) into a tally under a validated policy."""
+    tally = Tally()
+    for score in scores:
+        tally = add_to_tally(tally, score, policy)
+    return tally
+
+
+def add_to_tally(tally: Tally, score: float, policy: CalculationPolicy) -> Tally:
+    return add_score(
+        tally,
+        score,
+        method=policy.method,
+        weight=_weight(policy),
+        threshold=policy.scale.mastery_threshold,
+    )
+
+
+def result_of(tally: Tally, policy: CalculationPolicy) -> float | None:
+    return raw_result(
+        tally, method=policy.method, parameter=policy.parameter or 0, scale=policy.scale
+    )
+
+
 def _converted(scored: list[Evidence], policy: CalculationPolicy) -> tuple[list[float], Steps]:
     scale, steps = policy.scale, []
-    scores = [on_scale(item.score or 0.0, item.points_possible, scale) for item in scored]
+    unfloored = [on_scale(item.score or 0.0, item.points_possible, scale) for item in scored]
     if any(item.points_possible is not None for item in scored):
         steps.append(f"Scores on the scale (points converted to 0-{_number(scale.maximum)}): "
-                     f"{_list([round_half_up(score) for score in scores])}")  # fmt: skip
+                     f"{_list([round_half_up(score) for score in unfloored])}")  # fmt: skip
     if policy.floor_percent is not None:
         floor = policy.floor_percent / 100 * scale.maximum
-        if any(score < floor for score in scores):
+        if any(score < floor for score in unfloored):
             steps.append(f"Scores below the floor of {_number(floor)} count as {_number(floor)}")
-        scores = [max(score, floor) for score in scores]
-    return scores, steps
+    return [score_on_scale(item, policy) for item in scored], steps
 
 
 def _without_result(

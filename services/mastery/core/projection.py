@@ -1,21 +1,31 @@
 """The mastery projector as a fold: evolve(state | None, event) -> (state, emitted events). Pure.
 
-Evidence is keyed by attempt id, so a redelivered or replayed event changes nothing; order on the
-bus does not matter because the calculation orders evidence by `assessed_at`, then recorded order.
-Whether mastery changed is decided here, never inferred in SQL.
+The state keeps a running tally, not the evidence, so an attempt that is the newest evidence costs
+the same however long the history. Evidence that is older than the newest (a late arrival), or a
+policy that differs from the one the tally was built under, cannot be folded on top: `evolve`
+answers `NeedsHistory`, and the shell calls `replay` with every piece of evidence on that one
+standard (O(n) in those attempts). Whether mastery changed is decided here, never inferred in SQL.
 """
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 import msgspec
 
 from services.mastery.core.calculation import (
+    NO_STANDING,
     CalculationPolicy,
     Evidence,
-    Proficiency,
-    calculate,
+    Standing,
+    add_to_tally,
+    result_of,
+    score_on_scale,
+    standing_of,
+    tally_of,
+    validate_policy,
 )
+from services.mastery.core.tally import Tally
 from shared.events.attempts import AttemptRecorded
 from shared.events.mastery import MasteryChanged
 
@@ -29,13 +39,22 @@ class StudentStandardKey(msgspec.Struct, frozen=True, kw_only=True):
     standard_id: str
 
 
+class EvidenceOrder(msgspec.Struct, frozen=True, array_like=True, order=True):
+    """Where evidence sits in the calculation: by assessed_at, ties by recorded order."""
+
+    assessed_at: datetime
+    recorded_seq: int
+
+
 class StudentStandard(msgspec.Struct, frozen=True, kw_only=True):
-    """The projector's state for one student on one standard."""
+    """The projector's state for one student on one standard: constant size."""
 
     key: StudentStandardKey
-    evidence: tuple[Evidence, ...]
-    applied_event_ids: tuple[str, ...]
-    proficiency: Proficiency
+    policy: CalculationPolicy
+    tally: Tally
+    newest: EvidenceOrder | None
+    standing: Standing
+    evidence_count: int
     last_bus_sequence: int
 
 
@@ -48,44 +67,22 @@ class AttemptApplied(msgspec.Struct, frozen=True, kw_only=True):
     bus_sequence: int
 
 
+class NeedsHistory(msgspec.Struct, frozen=True):
+    """The event cannot be folded onto the tally; replay the standard's evidence instead."""
+
+    reason: str
+
+
+Evolved = tuple[StudentStandard, tuple[MasteryChanged, ...]]
+
+
 def key_of(event: AttemptRecorded) -> StudentStandardKey:
     return StudentStandardKey(
         tenant_id=event.tenant_id, student_id=event.student_id, standard_id=event.standard_id
     )
 
 
-def evolve(
-    state: StudentStandard | None,
-    applied: AttemptApplied,
-    *,
-    policy: CalculationPolicy,
-    now: datetime,
-) -> tuple[StudentStandard, tuple[MasteryChanged, ...]]:
-    if state is not None and applied.event_id in state.applied_event_ids:
-        return state, ()
-    evidence = (*(state.evidence if state else ()), _evidence_of(applied))
-    proficiency = calculate(evidence, policy)
-    new_state = StudentStandard(
-        key=key_of(applied.event),
-        evidence=evidence,
-        applied_event_ids=(*(state.applied_event_ids if state else ()), applied.event_id),
-        proficiency=proficiency,
-        last_bus_sequence=max(applied.bus_sequence, state.last_bus_sequence if state else 0),
-    )
-    before = state.proficiency if state else None
-    if not mastery_moved(before, proficiency):
-        return new_state, ()
-    return new_state, (_change(before, proficiency, applied, now),)
-
-
-def mastery_moved(before: Proficiency | None, after: Proficiency) -> bool:
-    """A change for families and SIS: the level or the mastered flag moved, not the score."""
-    level_before = before.level if before else None
-    mastered_before = before.mastered if before else False
-    return (level_before, mastered_before) != (after.level, after.mastered)
-
-
-def _evidence_of(applied: AttemptApplied) -> Evidence:
+def evidence_of(applied: AttemptApplied) -> Evidence:
     event = applied.event
     return Evidence(
         attempt_id=event.attempt_id,
@@ -97,24 +94,99 @@ def _evidence_of(applied: AttemptApplied) -> Evidence:
     )
 
 
-def _change(
-    before: Proficiency | None, after: Proficiency, applied: AttemptApplied, now: datetime
-) -> MasteryChanged:
-    event = applied.event
-    return MasteryChanged(
-        tenant_id=event.tenant_id,
-        student_id=event.student_id,
-        standard_id=event.standard_id,
-        change_id=str(uuid.uuid5(_CHANGE_NAMESPACE, applied.event_id)),
-        previous_level=before.level if before else None,
-        previous_mastered=before.mastered if before else False,
-        level=after.level,
-        level_label=after.level_label,
-        mastered=after.mastered,
-        score=after.score,
-        method=after.method,
-        caused_by_attempt_id=event.attempt_id,
-        caused_by_event_id=applied.event_id,
-        assessed_at=event.assessed_at,
-        changed_at=now,
+def evolve(
+    state: StudentStandard | None,
+    applied: AttemptApplied,
+    *,
+    policy: CalculationPolicy,
+    now: datetime,
+) -> Evolved | NeedsHistory:
+    """Fold one new attempt (the shell has already dropped redeliveries) onto the tally."""
+    policy = validate_policy(policy)
+    if state is not None and state.policy != policy:
+        return NeedsHistory("the policy changed since the tally was built")
+    order = EvidenceOrder(applied.event.assessed_at, applied.stream_version)
+    if state is not None and state.newest is not None and order < state.newest:
+        return NeedsHistory("evidence older than the newest: its place in the order changed")
+    item = evidence_of(applied)
+    tally = add_to_tally(state.tally if state else Tally(), score_on_scale(item, policy), policy)
+    new_state = StudentStandard(
+        key=key_of(applied.event),
+        policy=policy,
+        tally=tally,
+        newest=order,
+        standing=standing_of(result_of(tally, policy), policy),
+        evidence_count=tally.count,
+        last_bus_sequence=max(applied.bus_sequence, state.last_bus_sequence if state else 0),
+    )
+    return new_state, _changes(state, new_state, applied, now)
+
+
+def replay(
+    key: StudentStandardKey,
+    evidence: Sequence[Evidence],
+    *,
+    before: StudentStandard | None,
+    cause: AttemptApplied,
+    policy: CalculationPolicy,
+    now: datetime,
+) -> Evolved:
+    """The state from the standard's whole evidence set; a change if the standing moved."""
+    new_state = state_from_evidence(key, evidence, policy=policy)
+    new_state = msgspec.structs.replace(
+        new_state,
+        last_bus_sequence=max(cause.bus_sequence, before.last_bus_sequence if before else 0),
+    )
+    return new_state, _changes(before, new_state, cause, now)
+
+
+def state_from_evidence(
+    key: StudentStandardKey, evidence: Sequence[Evidence], *, policy: CalculationPolicy
+) -> StudentStandard:
+    policy = validate_policy(policy)
+    ordered = sorted(evidence, key=lambda item: (item.assessed_at, item.recorded_seq))
+    scored = [item for item in ordered if item.status == "scored" and item.score is not None]
+    tally = tally_of([score_on_scale(item, policy) for item in scored], policy)
+    newest = scored[-1] if scored else None
+    return StudentStandard(
+        key=key,
+        policy=policy,
+        tally=tally,
+        newest=EvidenceOrder(newest.assessed_at, newest.recorded_seq) if newest else None,
+        standing=standing_of(result_of(tally, policy), policy) if scored else NO_STANDING,
+        evidence_count=len(scored),
+        last_bus_sequence=0,
+    )
+
+
+def mastery_moved(before: Standing, after: Standing) -> bool:
+    """A change for families and SIS: the level or the mastered flag moved, not the score."""
+    return (before.level, before.mastered) != (after.level, after.mastered)
+
+
+def _changes(
+    before: StudentStandard | None, after: StudentStandard, cause: AttemptApplied, now: datetime
+) -> tuple[MasteryChanged, ...]:
+    previous = before.standing if before else NO_STANDING
+    if not mastery_moved(previous, after.standing):
+        return ()
+    event, standing = cause.event, after.standing
+    return (
+        MasteryChanged(
+            tenant_id=event.tenant_id,
+            student_id=event.student_id,
+            standard_id=event.standard_id,
+            change_id=str(uuid.uuid5(_CHANGE_NAMESPACE, cause.event_id)),
+            previous_level=previous.level,
+            previous_mastered=previous.mastered,
+            level=standing.level,
+            level_label=standing.level_label,
+            mastered=standing.mastered,
+            score=standing.score,
+            method=after.policy.method,
+            caused_by_attempt_id=event.attempt_id,
+            caused_by_event_id=cause.event_id,
+            assessed_at=event.assessed_at,
+            changed_at=now,
+        ),
     )
