@@ -82,7 +82,17 @@ class EmbeddedPostgres:
                 stdout=log, stderr=log, **self._as_user(user),
             )  # fmt: skip
         wait_for_port(self.port, 30, self._process)
+        self._wait_until_accepting(bin_path, 30)
         return self
+
+    def _wait_until_accepting(self, bin_path: Path, timeout: float) -> None:
+        """The port opens before recovery ends ("the database system is starting up")."""
+        deadline = time.monotonic() + timeout
+        probe = [str(bin_path / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)]
+        while subprocess.run(probe, check=False).returncode != 0:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"PostgreSQL on port {self.port} not ready in {timeout}s")
+            time.sleep(0.05)
 
     def _prepare(self, bin_path: Path) -> str | None:
         """As root, run as an unprivileged user that can reach the binaries and the data."""

@@ -1,0 +1,1 @@
+"""Benchmarks, run against real PostgreSQL and NATS; see docs/benchmarks.md."""
