@@ -7,7 +7,7 @@ For each history size n it measures, with the median of several runs:
 - core, late evidence: `replay` of the standard's n + 1 pieces of evidence (the O(n) path);
 - core, the old way: `calculate` over all n + 1 pieces of evidence, what a fold without a tally
   would pay per attempt;
-- projector on PostgreSQL (embedded unless DATABASE_URL is set): one `handle_attempt_events`
+- projector on PostgreSQL (embedded unless DATABASE_URL is set): one `handle_gradebook_events`
   transaction for one new attempt, the student having n attempts on that standard, and again
   with the n attempts spread over n / 10 other standards.
 Each row is reported as a ratio to its cost at the smallest n, measured in the same run.
@@ -33,6 +33,7 @@ from services.mastery.core.calculation import METHODS, CalculationPolicy, Eviden
 from services.mastery.core.projection import (
     AttemptApplied,
     StudentStandard,
+    cause_of,
     evidence_of,
     evolve,
     key_of,
@@ -42,7 +43,8 @@ from shared.bus import BusNames
 from shared.cloudevents import CloudEvent, cloudevent_type
 from shared.consumer import Delivered
 from shared.embedded import EmbeddedPostgres
-from shared.events.attempts import AnyAttemptEvent, AttemptRecorded
+from shared.events.attempts import AttemptRecorded
+from shared.events.gradebook import AnyGradebookEvent
 from shared.postgres import apply_migrations, create_pool
 
 START = datetime(2020, 1, 1, tzinfo=UTC)
@@ -76,7 +78,7 @@ def core_rows(sizes: Sequence[int], runs: int) -> list[Row]:
     rows: list[Row] = []
     for method in METHODS:
         parameter = 2 if method == "n_mastery" else None
-        policy = CalculationPolicy(method=method, parameter=parameter)  # type: ignore[arg-type]
+        policy = CalculationPolicy(method=method, parameter=parameter)
         rows.append(_core_row(f"core evolve, newest ({method})", sizes, runs, policy, "evolve"))
     latest = CalculationPolicy(method="latest")
     rows.append(_core_row("core replay, late evidence (latest)", sizes, runs, latest, "replay"))
@@ -113,7 +115,8 @@ def _operation(
         return partial(evolve, state, new, policy=policy, now=NOW)
     if path == "replay":
         key = key_of(new.event)
-        return partial(replay, key, evidence, before=state, cause=new, policy=policy, now=NOW)
+        cause = cause_of(new)
+        return partial(replay, key, evidence, before=state, cause=cause, policy=policy, now=NOW)
     return partial(calculate, evidence, policy)
 
 
@@ -126,10 +129,11 @@ def _row(name: str, sizes: Sequence[int], medians: Sequence[float]) -> Row:
     }
 
 
-def _delivered(item: AttemptApplied) -> Delivered[AnyAttemptEvent]:
-    envelope = CloudEvent(id=item.event_id, source="/bench", type=cloudevent_type(item.event),
-                          subject="bench", time=NOW, tenantid="bench",
-                          streamversion=item.stream_version, data=item.event)  # fmt: skip
+def _delivered(item: AttemptApplied) -> Delivered[AnyGradebookEvent]:
+    envelope = CloudEvent[AnyGradebookEvent](
+        id=item.event_id, source="/bench", type=cloudevent_type(item.event), subject="bench",
+        time=NOW, tenantid="bench", streamversion=item.stream_version, data=item.event,
+    )  # fmt: skip
     return Delivered(envelope, item.bus_sequence)
 
 
@@ -150,7 +154,7 @@ async def projector_rows(database_url: str, sizes: Sequence[int], runs: int) -> 
                            for k in range(1, n + 1)]  # fmt: skip
                 for start in range(0, n, 500):
                     batch = history[start : start + 500]
-                    await projector.handle_attempt_events([_delivered(i) for i in batch])
+                    await projector.handle_gradebook_events([_delivered(i) for i in batch])
                 medians.append(statistics.median(
                     [await _time_new_attempts(projector, student, n, run) for run in range(runs)]
                 ))  # fmt: skip
@@ -169,7 +173,7 @@ async def _time_new_attempts(projector: MasteryProjector, student: str, n: int, 
     items = [attempt(n + 1 + run * calls + c, student=student) for c in range(calls)]
     started = time.perf_counter()
     for item in items:
-        await projector.handle_attempt_events([_delivered(item)])
+        await projector.handle_gradebook_events([_delivered(item)])
     return (time.perf_counter() - started) / calls * 1e6
 
 

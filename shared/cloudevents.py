@@ -38,7 +38,8 @@ class PoisonMessage(ValueError):
 class EnvelopeCodec(Generic[EventT]):
     """Encodes and decodes one event family; built once per consumer, not per message."""
 
-    def __init__(self, event_type: type[EventT]) -> None:
+    def __init__(self, event_type: object) -> None:
+        """`event_type` is a Struct type or a tagged union; annotate: `EnvelopeCodec[T](T)`."""
         self._decoder = msgspec.json.Decoder(CloudEvent[event_type])  # type: ignore[valid-type]
         self._encoder = msgspec.json.Encoder()
 

@@ -32,7 +32,14 @@ EventT = TypeVar("EventT")
 REASON_HEADER = "Deadletter-Reason"
 ORIGINAL_SUBJECT_HEADER = "Deadletter-Subject"
 ORIGINAL_SEQUENCE_HEADER = "Deadletter-Stream-Sequence"
+
+
+class RetryLater(Exception):
+    """The handler cannot apply this batch yet (it needs an event not yet delivered): nak it."""
+
+
 TRANSIENT_ERRORS = (
+    RetryLater,
     TimeoutError,
     OSError,
     asyncpg.PostgresConnectionError,

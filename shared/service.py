@@ -56,6 +56,7 @@ def create_service_app(
     workers: Callable[[asyncpg.Pool], Sequence[Worker]],
     dependencies: dict[str, Provide] | None = None,
     pool: asyncpg.Pool | None = None,
+    max_body_bytes: int = 1_048_576,
 ) -> Litestar:
     """Assemble a service: its routes, a pool, its background workers, problem+json errors.
 
@@ -83,6 +84,7 @@ def create_service_app(
             **(dependencies or {}),
         },
         lifespan=[lifespan],
+        request_max_body_size=max_body_bytes,
         exception_handlers=PROBLEM_HANDLERS,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(
             title=title,

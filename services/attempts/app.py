@@ -5,8 +5,10 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from services.attempts.adapters.event_store import AttemptStore
-from services.attempts.adapters.http import AttemptsController
+from services.attempts.adapters.http import AttemptsController, CorrectiveWorkController
+from services.attempts.adapters.recorder import AttemptRecorder
+from services.attempts.adapters.standards_http import PolicyController, StandardsController
+from services.attempts.adapters.standards_store import StandardsStore
 from services.attempts.config import AttemptsConfig
 from services.attempts.migrations import MIGRATIONS
 from shared.bus import BusNames
@@ -33,15 +35,28 @@ def create_app(config: AttemptsConfig, *, pool: asyncpg.Pool | None = None) -> L
         )
         return [relay.run]
 
-    def provide_store(state: State) -> AttemptStore:
-        return AttemptStore(state.pool, bus)
+    def provide_recorder(state: State) -> AttemptRecorder:
+        return AttemptRecorder(state.pool, bus)
+
+    def provide_standards(state: State) -> StandardsStore:
+        return StandardsStore(state.pool, bus)
 
     return create_service_app(
         title="Attempts API",
-        description="Records assessment attempts as immutable events.",
+        description="Records standards, assessment attempts and corrections as immutable events.",
         database_url=config.database_url,
-        route_handlers=[AttemptsController],
+        route_handlers=[
+            AttemptsController,
+            CorrectiveWorkController,
+            StandardsController,
+            PolicyController,
+        ],
         workers=workers,
-        dependencies={"store": Provide(provide_store, sync_to_thread=False)},
+        dependencies={
+            "recorder": Provide(provide_recorder, sync_to_thread=False),
+            "standards": Provide(provide_standards, sync_to_thread=False),
+        },
+        # A full batch of 1,000 attempts is about 250 KB.
+        max_body_bytes=1_048_576,
         pool=pool,
     )

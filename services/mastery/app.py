@@ -12,31 +12,33 @@ from services.mastery.migrations import MIGRATIONS
 from shared.bus import BusNames
 from shared.cloudevents import EnvelopeCodec
 from shared.consumer import BatchConsumer, ConsumerSettings
-from shared.events.attempts import AnyAttemptEvent
+from shared.events.gradebook import AnyGradebookEvent
 from shared.outbox import OutboxRelay, RelaySettings
 from shared.service import Worker, create_service_app
 
 __all__ = ["MIGRATIONS", "build_projector", "create_app"]
 
-# Until standards carry their own policy: the most recent score on the 1-4 scale, mastery at 3.
+# For attempts on a standard the projector has no policy for (recorded before standards existed):
+# the most recent score on the 1-4 scale, mastery at 3.
 DEFAULT_POLICY = CalculationPolicy(method="latest")
 
 
 def build_projector(
     config: MasteryConfig, pool: asyncpg.Pool, policy: CalculationPolicy = DEFAULT_POLICY
-) -> BatchConsumer[AnyAttemptEvent]:
+) -> BatchConsumer[AnyGradebookEvent]:
     bus = BusNames(config.bus_namespace)
     projector = MasteryProjector(pool, bus, policy)
     settings = ConsumerSettings(
         nats_url=config.nats_url,
         bus=bus,
         stream=bus.attempts_stream,
-        filter_subject=bus.all_attempts("recorded"),
+        filter_subject=bus.all_attempts(),
         durable=PROJECTOR_NAME,
         batch_size=config.projector_batch_size,
         max_deliver=config.projector_max_deliver,
     )
-    return BatchConsumer(settings, EnvelopeCodec(AnyAttemptEvent), projector.handle_attempt_events)
+    codec = EnvelopeCodec[AnyGradebookEvent](AnyGradebookEvent)
+    return BatchConsumer(settings, codec, projector.handle_gradebook_events)
 
 
 def create_app(config: MasteryConfig, *, pool: asyncpg.Pool | None = None) -> Litestar:

@@ -28,6 +28,9 @@ class MasteryChanged(MasteryEvent, frozen=True, kw_only=True, tag="mastery_chang
     caused_by_event_id: str
     assessed_at: datetime
     changed_at: datetime
+    # Added compatibly: "evidence" (a new attempt), "correction" (a void or rescore) or "policy"
+    # (the standard's calculation changed; caused_by_attempt_id is then the newest evidence).
+    reason: str = "evidence"
 
 
 AnyMasteryEvent = MasteryChanged

@@ -74,6 +74,8 @@ def _exercise(stdout: IO[str]) -> None:
         banner["attempts API"],
         banner["mastery API"],
     )
+    status, _ = _call("PUT", f"{attempts_url}/v1/standards/read.1", key, {"title": "Reading"})
+    assert status == 201
     status, receipt = _call(
         "POST",
         f"{attempts_url}/v1/attempts",

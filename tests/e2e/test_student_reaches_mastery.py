@@ -41,6 +41,10 @@ async def test_student_goes_from_not_mastered_to_mastered_and_family_gets_one_em
             headers=auth,
         )
         assert put.status_code == 200, put.text
+        standard = await system.attempts.put(
+            "/v1/standards/ela.argument", json={"title": "Argument writing"}, headers=auth
+        )
+        assert standard.status_code == 201, standard.text
         first = await system.attempts.post("/v1/attempts", json=_attempt("a1", 2, 1), headers=auth)
         assert first.status_code == 201, first.text
         developing = await eventually(

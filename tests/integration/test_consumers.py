@@ -17,7 +17,8 @@ from shared.bus import BusNames, ensure_streams
 from shared.cloudevents import CloudEvent, EnvelopeCodec, cloudevent_type
 from shared.consumer import REASON_HEADER, Delivered
 from shared.embedded import SmtpSink
-from shared.events.attempts import AnyAttemptEvent, AttemptRecorded
+from shared.events.attempts import AttemptRecorded
+from shared.events.gradebook import AnyGradebookEvent
 from shared.events.mastery import MasteryChanged
 from tests.support.servers import Servers
 
@@ -26,7 +27,7 @@ NOW = datetime(2026, 10, 9, 12, 0, tzinfo=UTC)
 
 def _attempt_envelope(
     tenant: str, score: float, assessed_at: datetime = NOW, version: int = 1
-) -> CloudEvent[AnyAttemptEvent]:
+) -> CloudEvent[AnyGradebookEvent]:
     event = AttemptRecorded(
         tenant_id=tenant,
         student_id="lee",
@@ -37,7 +38,7 @@ def _attempt_envelope(
         assessed_at=assessed_at,
         recorded_at=NOW,
     )
-    return CloudEvent(
+    return CloudEvent[AnyGradebookEvent](
         id=str(uuid.uuid4()),
         source="/test",
         type=cloudevent_type(event),
@@ -60,7 +61,7 @@ async def test_projector_applies_a_redelivered_event_once_and_deadletters_poison
     js = client.jetstream()
     await ensure_streams(js, bus)
     envelope = _attempt_envelope("school", 3)
-    payload = EnvelopeCodec(AnyAttemptEvent).encode(envelope)
+    payload = EnvelopeCodec[AnyGradebookEvent](AnyGradebookEvent).encode(envelope)
     subject = bus.attempts("school", "recorded")
     for body in (payload, payload, b'{"not": "an event"}'):
         await _publish(client, subject, body)
@@ -91,8 +92,8 @@ async def test_a_late_older_attempt_is_replayed_from_the_evidence_not_made_lates
     projector = MasteryProjector(pool, bus, CalculationPolicy(method="latest"))
     newer = _attempt_envelope("school", 4, NOW, version=1)
     older = _attempt_envelope("school", 1, NOW - timedelta(days=14), version=2)
-    await projector.handle_attempt_events([Delivered(newer, 1)])
-    await projector.handle_attempt_events([Delivered(older, 2), Delivered(older, 2)])
+    await projector.handle_gradebook_events([Delivered(newer, 1)])
+    await projector.handle_gradebook_events([Delivered(older, 2), Delivered(older, 2)])
 
     row = await pool.fetchrow("SELECT score, evidence_count, last_bus_sequence FROM proficiencies")
     assert row is not None

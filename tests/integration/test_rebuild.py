@@ -4,49 +4,62 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from services.attempts.adapters.event_store import AttemptStore
-from services.attempts.core.recording import RecordAttempt
+from services.attempts.adapters.recorder import AttemptRecorder
+from services.attempts.core.recording import RecordAttempt, Refuse, RescoreAttempt, VoidAttempt
 from services.mastery.adapters.projector import MasteryProjector
 from services.mastery.adapters.rebuild import rebuild_read_model
 from services.mastery.core.calculation import CalculationPolicy
 from shared.bus import BusNames
 from shared.cloudevents import EnvelopeCodec
 from shared.consumer import Delivered
-from shared.events.attempts import AnyAttemptEvent
+from shared.events.gradebook import AnyGradebookEvent
+from tests.support.tenants import define_standard
 
 NOW = datetime(2026, 10, 20, 12, 0, tzinfo=UTC)
-POLICY = CalculationPolicy(method="decaying_average")
-_envelopes = EnvelopeCodec(AnyAttemptEvent)
+POLICY = CalculationPolicy(method="latest")
+_envelopes = EnvelopeCodec[AnyGradebookEvent](AnyGradebookEvent)
 
-# (student, standard, score, days before NOW): lee's third attempt arrives late and older.
+# (student, standard, score, days before NOW): lee's third attempt arrives late and older; ana's
+# second is voided, her third rescored, and a missing marker sits beside them.
 ATTEMPTS = [
     ("lee", "math.ratio", 2, 9),
     ("lee", "math.ratio", 4, 1),
     ("lee", "math.ratio", 1, 20),
     ("lee", "ela.theme", 3, 5),
     ("ana", "math.ratio", 3.5, 4),
+    ("ana", "math.ratio", 1, 3),
+    ("ana", "math.ratio", 2, 2),
+    ("ana", "math.ratio", None, 1),
 ]
 
 
 async def _record_and_project(pool: asyncpg.Pool, bus: BusNames) -> None:
-    store = AttemptStore(pool, bus)
+    await define_standard(pool, bus, "school", "math.ratio", method="decaying_average")
+    await define_standard(pool, bus, "school", "ela.theme")
+    recorder = AttemptRecorder(pool, bus)
     for n, (student, standard, score, days) in enumerate(ATTEMPTS):
         command = RecordAttempt(
             tenant_id="school",
             attempt_id=f"a{n}",
             student_id=student,
             standard_id=standard,
+            status="scored" if score is not None else "missing",
             score=score,
-            points_possible=4,
+            points_possible=4 if score is not None else None,
             assessed_at=NOW - timedelta(days=days),
         )
-        await store.record(command, now=NOW)
+        assert not isinstance(await recorder.record(command, now=NOW), Refuse)
+    void = VoidAttempt(tenant_id="school", attempt_id="a5", reason="wrong student")
+    assert not isinstance(await recorder.void(void, now=NOW), Refuse)
+    rescore = RescoreAttempt(
+        tenant_id="school", attempt_id="a6", score=4, points_possible=4, reason="regraded"
+    )
+    assert not isinstance(await recorder.rescore(rescore, now=NOW), Refuse)
     rows = await pool.fetch("SELECT payload FROM attempts_outbox ORDER BY position")
     projector = MasteryProjector(pool, bus, POLICY)
     for sequence, row in enumerate(rows, start=1):
-        await projector.handle_attempt_events(
-            [Delivered(_envelopes.decode(row["payload"]), sequence)]
-        )
+        envelope = _envelopes.decode(row["payload"])
+        await projector.handle_gradebook_events([Delivered(envelope, sequence)])
 
 
 async def _read_model(pool: asyncpg.Pool) -> list[tuple[object, ...]]:
@@ -65,11 +78,13 @@ async def test_rebuild_from_the_event_store_equals_the_live_read_model(
     live_evidence = await pool.fetchval("SELECT count(*) FROM mastery_evidence")
     assert len(live) == 3
     assert live[2][2] == 3.18  # lee on math.ratio: 1, 2, 4 by assessed_at, decayed at 65%
+    assert live[0][2] == 3.83  # ana: 3.5 then 4 (rescored; the voided 1 left), decayed at 65%
 
     await pool.execute("UPDATE proficiencies SET score = 0")  # a damaged read model
     async with pool.acquire() as connection:
-        report = await rebuild_read_model(connection, policy=POLICY, now=NOW)
+        report = await rebuild_read_model(connection, default_policy=POLICY, now=NOW)
 
-    assert (report.events, report.proficiencies) == (5, 3)
+    assert (report.events, report.proficiencies) == (10, 3)
     assert await _read_model(pool) == live
-    assert await pool.fetchval("SELECT count(*) FROM mastery_evidence") == live_evidence == 5
+    assert await pool.fetchval("SELECT count(*) FROM mastery_evidence") == live_evidence == 8
+    assert await pool.fetchval("SELECT count(*) FROM mastery_evidence WHERE voided") == 1

@@ -34,6 +34,11 @@ async def test_tenants_see_only_their_own_students(
     tenant_a, auth_a = await new_tenant(pool, "a")
     tenant_b, auth_b = await new_tenant(pool, "b")
     async with running_system(database_url, servers.nats_url, smtp_sink.url, bus) as system:
+        for auth in (auth_a, auth_b):
+            defined = await system.attempts.put(
+                f"/v1/standards/{ATTEMPT['standard_id']}", json={"title": "T"}, headers=auth
+            )
+            assert defined.status_code == 201, defined.text
         await system.notify.put(
             "/v1/students/sam/guardians",
             json={"guardians": [{"email": "b-family@example.org"}]},

@@ -1,7 +1,13 @@
 import uuid
+from datetime import UTC, datetime
 
 import asyncpg
+import msgspec
 
+from services.attempts.adapters.standards_store import Saved, StandardsStore
+from services.attempts.core.standards import DefineStandard
+from shared.bus import BusNames
+from shared.grading import DEFAULT_SCALE
 from shared.tenancy import create_tenant, issue_api_key
 
 
@@ -12,3 +18,24 @@ async def new_tenant(pool: asyncpg.Pool, prefix: str = "school") -> tuple[str, d
         await create_tenant(connection, tenant_id, f"{prefix} {tenant_id}")
         key = await issue_api_key(connection, tenant_id)
     return tenant_id, {"Authorization": f"Bearer {key.plaintext}"}
+
+
+async def define_standard(
+    pool: asyncpg.Pool,
+    bus: BusNames,
+    tenant_id: str,
+    standard_id: str = "math.fractions",
+    **changes: object,
+) -> None:
+    """Define a standard (1-4 scale, `latest` unless changed) the way PUT /v1/standards does."""
+    command = DefineStandard(
+        tenant_id=tenant_id, standard_id=standard_id, title=standard_id, scale=DEFAULT_SCALE
+    )
+    store = StandardsStore(pool, bus)
+    saved = await store.define(msgspec.structs.replace(command, **changes), now=datetime.now(UTC))
+    assert isinstance(saved, Saved), saved
+
+
+def attempt_events_sql(select: str = "count(*)") -> str:
+    """Rows of student streams only: standards live in the same store under `<tenant>//...`."""
+    return f"SELECT {select} FROM attempt_events WHERE stream_id NOT LIKE '%//%'"

@@ -17,6 +17,7 @@ from services.mastery.core.projection import (
     Evolved,
     NeedsHistory,
     StudentStandard,
+    cause_of,
     evidence_of,
     evolve,
     key_of,
@@ -69,7 +70,7 @@ def test_late_arriving_older_evidence_needs_the_history_and_does_not_become_late
     assert isinstance(evolve(state, older, policy=POLICY, now=NOW), NeedsHistory)
     history = [evidence_of(newer), evidence_of(older)]
     replayed, emitted = replay(
-        key_of(older.event), history, before=state, cause=older, policy=POLICY, now=NOW
+        key_of(older.event), history, before=state, cause=cause_of(older), policy=POLICY, now=NOW
     )
     assert replayed.standing.score == 4
     assert replayed.evidence_count == 2
@@ -122,7 +123,7 @@ def test_folding_in_any_arrival_order_equals_calculating_from_scratch(
         outcome = evolve(state, item, policy=policy, now=NOW)
         if isinstance(outcome, NeedsHistory):
             outcome = replay(
-                key_of(item.event), seen, before=state, cause=item, policy=policy, now=NOW
+                key_of(item.event), seen, before=state, cause=cause_of(item), policy=policy, now=NOW
             )
         state = outcome[0]
     assert state is not None

@@ -1,149 +1,165 @@
-"""PostgreSQL event store for attempts: optimistic appends, outbox row in the same transaction."""
+"""The PostgreSQL event store: streams read and appended with an expected version, plus outbox.
+
+Appends carry the version the writer read: rows take versions expected + 1, expected + 2, ..., and
+the unique (stream_id, stream_version) index lets only one writer of a version commit. The loser
+gets `ConcurrencyConflict`; `in_retried_transaction` re-reads and decides again, a bounded number of
+times with jitter, then gives up with `StreamContended` (answered as 409). The event rows are each
+transaction's first write, so transaction ids rise with stream versions and the outbox relay's
+horizon order keeps every stream in order on the bus.
+"""
 
 import asyncio
 import random
 import uuid
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Literal
+from typing import TypeVar
 
 import asyncpg
 import msgspec
 
-from services.attempts.core.recording import (
-    Accept,
-    AttemptReceipt,
-    RecordAttempt,
-    Refuse,
-    Replay,
-    decide_record,
-    receipt_for,
-)
 from shared.bus import BusNames
 from shared.cloudevents import CloudEvent, EnvelopeCodec, cloudevent_type
-from shared.events.attempts import AnyAttemptEvent, AttemptRecorded
-from shared.ids import stream_id
+from shared.events.attempts import LatestAttemptEvent, upcast
+from shared.events.gradebook import AnyGradebookEvent, LatestGradebookEvent, subject_kind
+from shared.events.standards import AnyStandardEvent
 from shared.postgres import DbConnection
 
 EVENT_SOURCE = "/services/attempts"
 # Each lost race means another writer won, so n concurrent writers need at most n rounds.
 MAX_APPEND_RETRIES = 16
 
-_request_decoder = msgspec.json.Decoder(RecordAttempt)
-_receipt_decoder = msgspec.json.Decoder(AttemptReceipt)
+_decoder = msgspec.json.Decoder(AnyGradebookEvent)
 _encoder = msgspec.json.Encoder()
-_envelopes = EnvelopeCodec(AnyAttemptEvent)
+_envelopes = EnvelopeCodec[AnyGradebookEvent](AnyGradebookEvent)
+T = TypeVar("T")
+
+
+class ConcurrencyConflict(Exception):
+    """Another writer appended to the stream after it was read."""
 
 
 class StreamContended(Exception):
     """Concurrent writers kept winning the next version of this stream."""
 
 
-@dataclass(frozen=True, slots=True)
-class Recorded:
-    outcome: Literal["created", "replayed"]
-    receipt: AttemptReceipt
+class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
+    stream_id: str
+    version: int
+    event_id: str
+    event: AnyGradebookEvent
 
 
-class _Retry(Exception):
-    pass
+class StoredEvent(msgspec.Struct, frozen=True, kw_only=True):
+    version: int
+    event_id: str
+    event: LatestGradebookEvent  # upcast
 
 
-class AttemptStore:
-    def __init__(self, pool: asyncpg.Pool, bus: BusNames) -> None:
-        self._pool = pool
-        self._bus = bus
-
-    async def record(self, command: RecordAttempt, *, now: datetime) -> Recorded | Refuse:
-        for attempt in range(MAX_APPEND_RETRIES):
-            try:
-                return await self._try_record(command, now)
-            except _Retry:
-                # Jitter keeps the losers of one race from colliding again in lockstep.
-                await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311
-        raise StreamContended(stream_id(command.tenant_id, command.student_id, command.standard_id))
-
-    async def _try_record(self, command: RecordAttempt, now: datetime) -> Recorded | Refuse:
-        async with self._pool.acquire() as connection, connection.transaction():
-            prior_row = await connection.fetchrow(
-                "SELECT request, response FROM attempt_requests "
-                "WHERE tenant_id = $1 AND attempt_id = $2",
-                command.tenant_id,
-                command.attempt_id,
-            )
-            prior = _request_decoder.decode(prior_row["request"]) if prior_row else None
-            decision = decide_record(command, prior, now=now)
-            if isinstance(decision, Replay):
-                assert prior_row is not None
-                return Recorded("replayed", _receipt_decoder.decode(prior_row["response"]))
-            if isinstance(decision, Refuse):
-                return decision
-            return await self._append(connection, command, decision)
-
-    async def _append(
-        self, connection: DbConnection, command: RecordAttempt, decision: Accept
-    ) -> Recorded:
-        event = decision.event
-        stream = stream_id(event.tenant_id, event.student_id, event.standard_id)
-        event_id = str(uuid.uuid4())
-        # The event row is the transaction's first write, so transaction ids rise with stream
-        # versions; the outbox relay's horizon order then keeps each stream in order.
-        version = await _append_event(connection, stream, event, event_id)
-        receipt = receipt_for(event, event_id=event_id, stream_version=version)
-        claimed = await connection.fetchval(
-            "INSERT INTO attempt_requests (tenant_id, attempt_id, request, response, event_id) "
-            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING true",
-            command.tenant_id,
-            command.attempt_id,
-            _encoder.encode(command).decode(),
-            _encoder.encode(receipt).decode(),
-            uuid.UUID(event_id),
-        )
-        if not claimed:
-            raise _Retry  # a concurrent request with the same attempt id won; replay it
-        await connection.execute(
-            "INSERT INTO attempts_outbox (tenant_id, subject, msg_id, payload) "
-            "VALUES ($1, $2, $3, $4)",
-            event.tenant_id,
-            self._bus.attempts(event.tenant_id, "recorded"),
-            event_id,
-            _envelopes.encode(_envelope(event, event_id, stream, version)),
-        )
-        return Recorded("created", receipt)
+def new_event_id() -> str:
+    return str(uuid.uuid4())
 
 
-async def _append_event(
-    connection: DbConnection, stream: str, event: AttemptRecorded, event_id: str
-) -> int:
+async def read_stream(connection: DbConnection, stream_id: str) -> list[StoredEvent]:
+    """The stream's events in order, upcast to their latest versions."""
+    rows = await connection.fetch(
+        "SELECT stream_version, event_id::text, data::text FROM attempt_events "
+        "WHERE stream_id = $1 ORDER BY stream_version",
+        stream_id,
+    )
+    return [_stored(row) for row in rows]
+
+
+async def read_streams(
+    connection: DbConnection, stream_ids: Sequence[str]
+) -> dict[str, list[StoredEvent]]:
+    rows = await connection.fetch(
+        "SELECT stream_id, stream_version, event_id::text, data::text FROM attempt_events "
+        "WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, stream_version",
+        list(stream_ids),
+    )
+    streams: dict[str, list[StoredEvent]] = {stream_id: [] for stream_id in stream_ids}
+    for row in rows:
+        streams[row["stream_id"]].append(_stored(row))
+    return streams
+
+
+def _stored(row: asyncpg.Record) -> StoredEvent:
+    event = _decoder.decode(row["data"])
+    latest = event if isinstance(event, AnyStandardEvent) else upcast(event)
+    return StoredEvent(version=row["stream_version"], event_id=row["event_id"], event=latest)
+
+
+def attempt_events(stored: Sequence[StoredEvent]) -> list[LatestAttemptEvent]:
+    """The events of a student-standard stream (which holds attempt events only)."""
+    return [item.event for item in stored if not isinstance(item.event, AnyStandardEvent)]
+
+
+async def append(connection: DbConnection, events: Sequence[NewEvent], bus: BusNames) -> None:
+    """Append events (of one or many streams) and their outbox rows; the caller's transaction."""
+    if not events:
+        return
+    encoded = [_encoder.encode(item.event).decode() for item in events]
     try:
-        version: int = await connection.fetchval(
+        await connection.execute(
             "INSERT INTO attempt_events "
             "(tenant_id, stream_id, stream_version, event_id, event_type, data, recorded_at) "
-            "SELECT $1, $2, coalesce(max(stream_version), 0) + 1, $3, $4, $5, $6 "
-            "FROM attempt_events WHERE stream_id = $2 "
-            "RETURNING stream_version",
-            event.tenant_id,
-            stream,
-            uuid.UUID(event_id),
-            type(event).__struct_config__.tag,
-            _encoder.encode(event).decode(),
-            event.recorded_at,
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::uuid[], $5::text[], "
+            "$6::jsonb[], $7::timestamptz[])",
+            [item.event.tenant_id for item in events],
+            [item.stream_id for item in events],
+            [item.version for item in events],
+            [uuid.UUID(item.event_id) for item in events],
+            [type(item.event).__struct_config__.tag for item in events],
+            encoded,
+            [_occurred_at(item.event) for item in events],
         )
     except asyncpg.UniqueViolationError as error:
-        raise _Retry from error  # another writer took this version; decide again
-    return version
-
-
-def _envelope(
-    event: AttemptRecorded, event_id: str, stream: str, version: int
-) -> CloudEvent[AnyAttemptEvent]:
-    return CloudEvent(
-        id=event_id,
-        source=EVENT_SOURCE,
-        type=cloudevent_type(event),
-        subject=stream,
-        time=event.recorded_at,
-        tenantid=event.tenant_id,
-        streamversion=version,
-        data=event,
+        raise ConcurrencyConflict(str(error)) from error
+    await connection.executemany(
+        "INSERT INTO attempts_outbox (tenant_id, subject, msg_id, payload) VALUES ($1, $2, $3, $4)",
+        [
+            (
+                item.event.tenant_id,
+                bus.attempts(item.event.tenant_id, subject_kind(item.event)),
+                item.event_id,
+                _envelopes.encode(_envelope(item)),
+            )
+            for item in events
+        ],
     )
+
+
+def _occurred_at(event: AnyGradebookEvent) -> datetime:
+    for name in ("recorded_at", "voided_at", "rescored_at", "defined_at", "set_at"):
+        value = getattr(event, name, None)
+        if isinstance(value, datetime):
+            return value
+    raise AssertionError(f"{type(event).__name__} has no time")
+
+
+def _envelope(item: NewEvent) -> CloudEvent[AnyGradebookEvent]:
+    return CloudEvent(
+        id=item.event_id,
+        source=EVENT_SOURCE,
+        type=cloudevent_type(item.event),
+        subject=item.stream_id,
+        time=_occurred_at(item.event),
+        tenantid=item.event.tenant_id,
+        streamversion=item.version,
+        data=item.event,
+    )
+
+
+async def in_retried_transaction(
+    pool: asyncpg.Pool, work: Callable[[DbConnection], Awaitable[T]], stream: str
+) -> T:
+    """Run `work` in a transaction; on a lost append race, read again and decide again."""
+    for attempt in range(MAX_APPEND_RETRIES):
+        try:
+            async with pool.acquire() as connection, connection.transaction():
+                return await work(connection)
+        except ConcurrencyConflict:
+            # Jitter keeps the losers of one race from colliding again in lockstep.
+            await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311
+    raise StreamContended(stream)

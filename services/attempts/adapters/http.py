@@ -1,5 +1,7 @@
-"""HTTP adapter: `POST /v1/attempts`."""
+"""HTTP adapter for attempts: record one or a batch, void, rescore, corrective work."""
 
+import uuid
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -7,12 +9,33 @@ import msgspec
 from litestar import Controller, Response, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 
-from services.attempts.adapters.event_store import AttemptStore, StreamContended
-from services.attempts.core.recording import AttemptReceipt, RecordAttempt, Refuse
-from shared.http import Problem
+from services.attempts.adapters.event_store import StreamContended
+from services.attempts.adapters.recorder import Appended, AttemptRecorder, Recorded
+from services.attempts.core.recording import (
+    AttemptReceipt,
+    RecordAttempt,
+    RecordCorrectiveWork,
+    Refuse,
+    RescoreAttempt,
+    VoidAttempt,
+)
+from shared.grading import AttemptStatus
+from shared.http import PROBLEM_TYPE_BASE, Problem
 from shared.ids import OpaqueId
+
+MAX_BATCH = 1_000
+Score = Annotated[
+    float,
+    msgspec.Meta(
+        ge=0,
+        le=1_000_000,
+        description="Points earned, or a score on the standard's scale without points_possible.",
+    ),
+]
+PointsPossible = Annotated[float, msgspec.Meta(gt=0, le=1_000_000)]
+Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=1_000)]
 
 
 class AttemptIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -21,19 +44,90 @@ class AttemptIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     ]
     student_id: OpaqueId
     standard_id: OpaqueId
-    score: Annotated[float, msgspec.Meta(ge=0, description="Points earned.")]
-    points_possible: Annotated[float, msgspec.Meta(gt=0, le=1_000_000)]
+    status: Annotated[
+        AttemptStatus,
+        msgspec.Meta(description="`scored`, or a marker without a score: missing work is never 0."),
+    ] = "scored"
+    score: Score | None = None
+    points_possible: PointsPossible | None = None
     assessed_at: Annotated[
         datetime, msgspec.Meta(tz=True, description="When the student was assessed (RFC 3339).")
     ]
 
 
-def _problem(refusal: Refuse) -> Problem:
+class BatchIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    attempts: Annotated[list[AttemptIn], msgspec.Meta(min_length=1, max_length=MAX_BATCH)]
+
+
+class BatchItemOut(msgspec.Struct, frozen=True, kw_only=True):
+    index: int
+    attempt_id: str
+    status: int
+    receipt: AttemptReceipt | None = None
+    problem: dict[str, object] | None = None
+
+
+class BatchOut(msgspec.Struct, frozen=True, kw_only=True):
+    created: int
+    replayed: int
+    refused: int
+    results: list[BatchItemOut]
+
+
+class VoidIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    reason: Reason
+
+
+class RescoreIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    score: Score
+    points_possible: PointsPossible | None = None
+    reason: Reason
+
+
+class CorrectiveWorkIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    work_id: Annotated[
+        OpaqueId | None,
+        msgspec.Meta(description="Chosen by the client for safe retries; generated if absent."),
+    ] = None
+    note: Annotated[str, msgspec.Meta(max_length=2_000)] | None = None
+    reference: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+
+
+def problem_for(refusal: Refuse) -> Problem:
     extensions: dict[str, object] = {}
     if refusal.field:
         message = refusal.detail.removeprefix(f"{refusal.field}: ")
         extensions["errors"] = [{"field": refusal.field, "message": message}]
+    if refusal.rule:
+        extensions["rule"] = refusal.rule
+        extensions["remedy"] = refusal.remedy
     return Problem(refusal.status, refusal.slug, refusal.title, refusal.detail, **extensions)
+
+
+def _problem_body(refusal: Refuse) -> dict[str, object]:
+    problem = problem_for(refusal)
+    body: dict[str, object] = {
+        "type": PROBLEM_TYPE_BASE + refusal.slug,
+        "title": refusal.title,
+        "status": refusal.status,
+        "detail": refusal.detail,
+    }
+    return body | problem.extensions
+
+
+def _contended(error: StreamContended) -> Problem:
+    return Problem(
+        409,
+        "stream-contended",
+        "Too many concurrent writes",
+        f"concurrent writers kept taking the next version of stream {error}; retry",
+    )
+
+
+_RESPONSES = {
+    401: ResponseSpec(None, description="No API key, or an unknown or revoked one"),
+    422: ResponseSpec(None, description="Invalid body; `errors` names each field"),
+}
 
 
 class AttemptsController(Controller):
@@ -43,31 +137,157 @@ class AttemptsController(Controller):
     @post(
         "/",
         status_code=201,
-        summary="Record an assessment attempt",
+        summary="Record an assessment attempt (or a missing, excused or incomplete marker)",
         responses={
+            **_RESPONSES,
             200: ResponseSpec(AttemptReceipt, description="Already recorded with this body"),
-            401: ResponseSpec(None, description="No API key, or an unknown or revoked one"),
-            409: ResponseSpec(None, description="attempt_id already used with another body"),
-            422: ResponseSpec(None, description="Invalid body; `errors` names each field"),
+            409: ResponseSpec(
+                None, description="attempt_id used with another body, or a reassessment rule"
+            ),
         },
     )
     async def record_attempt(
         self,
         data: JSONBody[AttemptIn],
         tenant: NamedDependency[str],
-        store: NamedDependency[AttemptStore],
+        recorder: NamedDependency[AttemptRecorder],
     ) -> Response[AttemptReceipt]:
         command = RecordAttempt(tenant_id=tenant, **msgspec.structs.asdict(data))
         try:
-            result = await store.record(command, now=datetime.now(UTC))
+            result = await recorder.record(command, now=datetime.now(UTC))
         except StreamContended as error:
-            raise Problem(
-                409,
-                "stream-contended",
-                "Too many concurrent writes",
-                f"concurrent writers kept taking the next version of stream {error}; retry",
-            ) from error
+            raise _contended(error) from error
         if isinstance(result, Refuse):
-            raise _problem(result)
-        status = 201 if result.outcome == "created" else 200
-        return Response(result.receipt, status_code=status)
+            raise problem_for(result)
+        return Response(result.receipt, status_code=201 if result.outcome == "created" else 200)
+
+    @post(
+        "/batch",
+        status_code=200,
+        summary="Record up to 1,000 attempts; one result per item",
+        description="Per item, not all-or-nothing: each item gets the status it would get alone "
+        "(201 created, 200 already recorded, 409 or 422 refused, with a problem). Refused items "
+        "store nothing; the others are stored together in one transaction.",
+        responses=_RESPONSES,
+    )
+    async def record_batch(
+        self,
+        data: JSONBody[BatchIn],
+        tenant: NamedDependency[str],
+        recorder: NamedDependency[AttemptRecorder],
+    ) -> BatchOut:
+        commands = [
+            RecordAttempt(tenant_id=tenant, **msgspec.structs.asdict(item))
+            for item in data.attempts
+        ]
+        try:
+            results = await recorder.record_batch(commands, now=datetime.now(UTC))
+        except StreamContended as error:
+            raise _contended(error) from error
+        items = [_batch_item(n, command, result) for n, (command, result) in
+                 enumerate(zip(commands, results, strict=True))]  # fmt: skip
+        return BatchOut(
+            created=sum(item.status == 201 for item in items),
+            replayed=sum(item.status == 200 for item in items),
+            refused=sum(item.status >= 400 for item in items),
+            results=items,
+        )
+
+    @post(
+        "/{attempt_id:str}/void",
+        status_code=201,
+        summary="Void an attempt (reason required); the original stays in the log",
+        responses={
+            **_RESPONSES,
+            404: ResponseSpec(None, description="No such attempt"),
+            409: ResponseSpec(None, description="Already voided"),
+        },
+    )
+    async def void_attempt(
+        self,
+        attempt_id: FromPath[str],
+        data: JSONBody[VoidIn],
+        tenant: NamedDependency[str],
+        recorder: NamedDependency[AttemptRecorder],
+    ) -> Appended:
+        command = VoidAttempt(tenant_id=tenant, attempt_id=attempt_id, reason=data.reason)
+        return _appended(await _guarded(recorder.void(command, now=datetime.now(UTC))))
+
+    @post(
+        "/{attempt_id:str}/rescore",
+        status_code=201,
+        summary="Rescore an attempt; the original stays in the log",
+        responses={
+            **_RESPONSES,
+            404: ResponseSpec(None, description="No such attempt"),
+            409: ResponseSpec(None, description="The attempt was voided"),
+        },
+    )
+    async def rescore_attempt(
+        self,
+        attempt_id: FromPath[str],
+        data: JSONBody[RescoreIn],
+        tenant: NamedDependency[str],
+        recorder: NamedDependency[AttemptRecorder],
+    ) -> Appended:
+        command = RescoreAttempt(
+            tenant_id=tenant, attempt_id=attempt_id, **msgspec.structs.asdict(data)
+        )
+        return _appended(await _guarded(recorder.rescore(command, now=datetime.now(UTC))))
+
+
+class CorrectiveWorkController(Controller):
+    path = "/v1/students/{student_id:str}/standards/{standard_id:str}/corrective-work"
+    tags = ["attempts"]  # noqa: RUF012
+
+    @post(
+        "/",
+        status_code=201,
+        summary="Record corrective work before a reassessment",
+        responses={**_RESPONSES, 404: ResponseSpec(None, description="Unknown standard")},
+    )
+    async def record_corrective_work(
+        self,
+        student_id: FromPath[str],
+        standard_id: FromPath[str],
+        data: JSONBody[CorrectiveWorkIn],
+        tenant: NamedDependency[str],
+        recorder: NamedDependency[AttemptRecorder],
+    ) -> Appended:
+        command = RecordCorrectiveWork(
+            tenant_id=tenant,
+            student_id=student_id,
+            standard_id=standard_id,
+            work_id=data.work_id or str(uuid.uuid4()),
+            note=data.note,
+            reference=data.reference,
+        )
+        now = datetime.now(UTC)
+        return _appended(await _guarded(recorder.record_corrective_work(command, now=now)))
+
+
+async def _guarded(result: Awaitable[Appended | Refuse]) -> Appended | Refuse:
+    try:
+        return await result
+    except StreamContended as error:
+        raise _contended(error) from error
+
+
+def _appended(result: Appended | Refuse) -> Appended:
+    if isinstance(result, Refuse):
+        raise problem_for(result)
+    return result
+
+
+def _batch_item(index: int, command: RecordAttempt, result: Recorded | Refuse) -> BatchItemOut:
+    if isinstance(result, Refuse):
+        return BatchItemOut(
+            index=index,
+            attempt_id=command.attempt_id,
+            status=result.status,
+            problem=_problem_body(result),
+        )
+    status = 201 if result.outcome == "created" else 200
+    return BatchItemOut(
+        index=index, attempt_id=command.attempt_id, status=status, receipt=result.receipt
+    )

@@ -1,10 +1,23 @@
-"""Deciding what recording an attempt means, given what the store already holds. Pure."""
+"""Deciding what a write to a student-standard stream means, given what the stream holds. Pure.
+
+Each decision is Accept (the events to append), Replay (the same request again: answer as before,
+store nothing) or Refuse (a problem to answer, nothing stored).
+"""
 
 from datetime import datetime, timedelta
 
 import msgspec
 
-from shared.events.attempts import AttemptRecorded
+from services.attempts.core.stream import AttemptOnRecord, StreamState
+from shared.events.attempts import (
+    AttemptRecorded,
+    AttemptRescored,
+    AttemptVoided,
+    CorrectiveWorkRecorded,
+    LatestAttemptEvent,
+)
+from shared.events.standards import StandardDefined
+from shared.grading import AttemptStatus
 
 # Clocks in classrooms drift; evidence dated slightly ahead of the server is still accepted.
 FUTURE_SKEW = timedelta(minutes=5)
@@ -15,17 +28,41 @@ class RecordAttempt(msgspec.Struct, frozen=True, kw_only=True):
     attempt_id: str
     student_id: str
     standard_id: str
-    score: float
-    points_possible: float
+    status: AttemptStatus = "scored"
+    score: float | None = None
+    points_possible: float | None = None
     assessed_at: datetime
 
 
+class VoidAttempt(msgspec.Struct, frozen=True, kw_only=True):
+    tenant_id: str
+    attempt_id: str
+    reason: str
+
+
+class RescoreAttempt(msgspec.Struct, frozen=True, kw_only=True):
+    tenant_id: str
+    attempt_id: str
+    score: float
+    points_possible: float | None = None
+    reason: str
+
+
+class RecordCorrectiveWork(msgspec.Struct, frozen=True, kw_only=True):
+    tenant_id: str
+    student_id: str
+    standard_id: str
+    work_id: str
+    note: str | None = None
+    reference: str | None = None
+
+
 class Accept(msgspec.Struct, frozen=True, kw_only=True):
-    event: AttemptRecorded
+    event: LatestAttemptEvent
 
 
 class Replay(msgspec.Struct, frozen=True, kw_only=True):
-    """The same attempt id with the same body: answer as before, store nothing."""
+    """The same request again: answer as before, store nothing."""
 
 
 class Refuse(msgspec.Struct, frozen=True, kw_only=True):
@@ -34,25 +71,27 @@ class Refuse(msgspec.Struct, frozen=True, kw_only=True):
     title: str
     detail: str
     field: str | None = None
+    # For policy refusals: which rule refused it and what would allow it.
+    rule: str | None = None
+    remedy: str | None = None
 
 
 Decision = Accept | Replay | Refuse
 
 
 def decide_record(
-    command: RecordAttempt, prior: RecordAttempt | None, *, now: datetime
+    command: RecordAttempt,
+    *,
+    prior: RecordAttempt | None,
+    state: StreamState,
+    standard: StandardDefined | None,
+    now: datetime,
 ) -> Decision:
     if prior is not None:
-        if prior == command:
-            return Replay()
-        return Refuse(
-            status=409,
-            slug="attempt-id-conflict",
-            title="Attempt id already used",
-            detail=f"attempt_id {command.attempt_id!r} was recorded with a different body; "
-            "use a new attempt_id for new evidence",
-        )
-    refusal = _invalid(command, now)
+        return Replay() if prior == command else _attempt_id_conflict(command.attempt_id)
+    refusal = _invalid_evidence(command, standard, now) or _reassessment_refusal(
+        command, state, standard
+    )
     if refusal is not None:
         return refusal
     return Accept(
@@ -61,6 +100,7 @@ def decide_record(
             student_id=command.student_id,
             standard_id=command.standard_id,
             attempt_id=command.attempt_id,
+            status=command.status,
             score=command.score,
             points_possible=command.points_possible,
             assessed_at=command.assessed_at,
@@ -69,13 +109,36 @@ def decide_record(
     )
 
 
-def _invalid(command: RecordAttempt, now: datetime) -> Refuse | None:
-    if command.score > command.points_possible:
-        return _unprocessable(
-            "score", f"score {command.score:g} exceeds points_possible {command.points_possible:g}"
+def _attempt_id_conflict(attempt_id: str) -> Refuse:
+    return Refuse(
+        status=409,
+        slug="attempt-id-conflict",
+        title="Attempt id already used",
+        detail=f"attempt_id {attempt_id!r} was recorded with a different body; "
+        "use a new attempt_id for new evidence",
+    )
+
+
+def _invalid_evidence(
+    command: RecordAttempt, standard: StandardDefined | None, now: datetime
+) -> Refuse | None:
+    if standard is None:
+        return unprocessable(
+            "standard_id",
+            f"unknown standard {command.standard_id!r}: define it first with "
+            f"PUT /v1/standards/{command.standard_id}",
         )
+    if command.status != "scored":
+        if command.score is not None or command.points_possible is not None:
+            return unprocessable("score", f"a {command.status!r} marker carries no score")
+    elif command.score is None:
+        return unprocessable("score", "a scored attempt needs a score")
+    else:
+        refusal = score_refusal(command.score, command.points_possible, standard)
+        if refusal is not None:
+            return refusal
     if command.assessed_at > now + FUTURE_SKEW:
-        return _unprocessable(
+        return unprocessable(
             "assessed_at",
             f"assessed_at {command.assessed_at.isoformat()} is in the future "
             f"(more than {int(FUTURE_SKEW.total_seconds() // 60)} minutes ahead of the server)",
@@ -83,7 +146,140 @@ def _invalid(command: RecordAttempt, now: datetime) -> Refuse | None:
     return None
 
 
-def _unprocessable(field: str, detail: str) -> Refuse:
+def score_refusal(
+    score: float, points_possible: float | None, standard: StandardDefined
+) -> Refuse | None:
+    """Points must not exceed points_possible; a score without points must lie on the scale."""
+    if points_possible is not None:
+        if score > points_possible:
+            return unprocessable(
+                "score", f"score {score:g} exceeds points_possible {points_possible:g}"
+            )
+        return None
+    scale = standard.scale
+    if not scale.minimum <= score <= scale.maximum:
+        return unprocessable(
+            "score",
+            f"score {score:g} is outside the scale of {standard.standard_id!r} "
+            f"({scale.minimum:g} to {scale.maximum:g}); send points_possible for points",
+        )
+    return None
+
+
+def _reassessment_refusal(
+    command: RecordAttempt, state: StreamState, standard: StandardDefined | None
+) -> Refuse | None:
+    if command.status != "scored" or standard is None or state.assessments == 0:
+        return None  # a first assessment and markers are never reassessments
+    policy = standard.reassessment
+    done = state.assessments - 1
+    limit = policy.max_reassessments
+    if limit is not None and done >= limit:
+        return Refuse(
+            status=409,
+            slug="reassessment-limit-reached",
+            title="No reassessments left",
+            detail=f"{command.student_id!r} has used {done} of {limit} reassessments on "
+            f"{command.standard_id!r}",
+            rule="max_reassessments",
+            remedy="void an attempt recorded in error, or raise max_reassessments on the standard",
+        )
+    if policy.corrective_work_required and not state.corrective_work_pending:
+        return Refuse(
+            status=409,
+            slug="corrective-work-required",
+            title="Corrective work comes first",
+            detail=f"{command.standard_id!r} accepts a reassessment only after corrective work "
+            "recorded since the previous attempt",
+            rule="corrective_work_required",
+            remedy=f"POST /v1/students/{command.student_id}/standards/{command.standard_id}"
+            "/corrective-work, then post the reassessment again",
+        )
+    return None
+
+
+class AttemptLocation(msgspec.Struct, frozen=True, kw_only=True):
+    """Which stream an attempt id belongs to (attempt ids are unique per tenant)."""
+
+    student_id: str
+    standard_id: str
+
+
+def decide_void(
+    command: VoidAttempt, attempt: AttemptOnRecord, where: AttemptLocation, now: datetime
+) -> Decision:
+    if not command.reason.strip():
+        return unprocessable("reason", "a void needs a reason")
+    if attempt.voided:
+        return _already_voided(command.attempt_id)
+    return Accept(
+        event=AttemptVoided(
+            tenant_id=command.tenant_id,
+            student_id=where.student_id,
+            standard_id=where.standard_id,
+            attempt_id=command.attempt_id,
+            reason=command.reason.strip(),
+            voided_at=now,
+        )
+    )
+
+
+def decide_rescore(
+    command: RescoreAttempt,
+    attempt: AttemptOnRecord,
+    where: AttemptLocation,
+    standard: StandardDefined,
+    now: datetime,
+) -> Decision:
+    if not command.reason.strip():
+        return unprocessable("reason", "a rescore needs a reason")
+    if attempt.voided:
+        return _already_voided(command.attempt_id)
+    refusal = score_refusal(command.score, command.points_possible, standard)
+    if refusal is not None:
+        return refusal
+    return Accept(
+        event=AttemptRescored(
+            tenant_id=command.tenant_id,
+            student_id=where.student_id,
+            standard_id=where.standard_id,
+            attempt_id=command.attempt_id,
+            score=command.score,
+            points_possible=command.points_possible,
+            reason=command.reason.strip(),
+            rescored_at=now,
+        )
+    )
+
+
+def decide_corrective_work(
+    command: RecordCorrectiveWork, state: StreamState, now: datetime
+) -> Decision:
+    if command.work_id in state.corrective_work_ids:
+        return Replay()
+    return Accept(
+        event=CorrectiveWorkRecorded(
+            tenant_id=command.tenant_id,
+            student_id=command.student_id,
+            standard_id=command.standard_id,
+            work_id=command.work_id,
+            note=command.note,
+            reference=command.reference,
+            recorded_at=now,
+        )
+    )
+
+
+def _already_voided(attempt_id: str) -> Refuse:
+    return Refuse(
+        status=409,
+        slug="attempt-voided",
+        title="Attempt already voided",
+        detail=f"attempt {attempt_id!r} was voided; it cannot be voided or rescored again",
+    )
+
+
+def unprocessable(field: str, detail: str) -> Refuse:
     return Refuse(
         status=422,
         slug="validation-error",
@@ -100,8 +296,9 @@ class AttemptReceipt(msgspec.Struct, frozen=True, kw_only=True):
     event_id: str
     student_id: str
     standard_id: str
-    score: float
-    points_possible: float
+    status: AttemptStatus
+    score: float | None
+    points_possible: float | None
     assessed_at: datetime
     recorded_at: datetime
     stream_version: int
@@ -113,6 +310,7 @@ def receipt_for(event: AttemptRecorded, *, event_id: str, stream_version: int) -
         event_id=event_id,
         student_id=event.student_id,
         standard_id=event.standard_id,
+        status=event.status,
         score=event.score,
         points_possible=event.points_possible,
         assessed_at=event.assessed_at,

@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Literal
 
 import asyncpg
 import msgspec
@@ -16,6 +17,7 @@ from services.mastery.core.projection import (
 )
 from shared.bus import BusNames
 from shared.cloudevents import CloudEvent, EnvelopeCodec, cloudevent_type
+from shared.events.attempts import AttemptRescored, AttemptVoided
 from shared.events.mastery import AnyMasteryEvent, MasteryChanged
 from shared.postgres import DbConnection
 
@@ -23,7 +25,7 @@ EVENT_SOURCE = "/services/mastery"
 
 _state_decoder = msgspec.json.Decoder(StudentStandard)
 _encoder = msgspec.json.Encoder()
-_envelopes = EnvelopeCodec(AnyMasteryEvent)
+_envelopes = EnvelopeCodec[AnyMasteryEvent](AnyMasteryEvent)
 
 
 async def record_evidence(
@@ -63,7 +65,7 @@ async def load_evidence(
     rows = await connection.fetch(
         "SELECT e.* FROM mastery_evidence e "
         "JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(tenant_id, student_id, standard_id) "
-        "USING (tenant_id, student_id, standard_id)",
+        "USING (tenant_id, student_id, standard_id) WHERE NOT e.voided",
         [key.tenant_id for key in keys],
         [key.student_id for key in keys],
         [key.standard_id for key in keys],
@@ -103,6 +105,54 @@ async def load_states(
     )
     states = [_state_decoder.decode(row["state"]) for row in rows]
     return {state.key: state for state in states}
+
+
+async def load_states_of_standard(
+    connection: DbConnection, tenant_id: str, standard_id: str
+) -> dict[StudentStandardKey, StudentStandard]:
+    rows = await connection.fetch(
+        "SELECT state FROM proficiencies WHERE tenant_id = $1 AND standard_id = $2 "
+        "ORDER BY student_id FOR UPDATE",
+        tenant_id,
+        standard_id,
+    )
+    states = [_state_decoder.decode(row["state"]) for row in rows]
+    return {state.key: state for state in states}
+
+
+CorrectionOutcome = Literal["applied", "stale", "missing"]
+
+
+async def apply_correction(
+    connection: DbConnection, event: AttemptVoided | AttemptRescored, stream_version: int
+) -> CorrectionOutcome:
+    """Void or rescore an evidence row, unless a newer correction of it was applied already."""
+    keys = (event.tenant_id, event.student_id, event.standard_id, event.attempt_id, stream_version)
+    if isinstance(event, AttemptVoided):
+        done = await connection.fetchval(
+            "UPDATE mastery_evidence SET voided = true, corrected_version = $5 "
+            "WHERE tenant_id = $1 AND student_id = $2 AND standard_id = $3 AND attempt_id = $4 "
+            "AND corrected_version < $5 RETURNING 1",
+            *keys,
+        )
+    else:
+        done = await connection.fetchval(
+            "UPDATE mastery_evidence SET status = 'scored', score = $6, points_possible = $7, "
+            "corrected_version = $5 "
+            "WHERE tenant_id = $1 AND student_id = $2 AND standard_id = $3 AND attempt_id = $4 "
+            "AND corrected_version < $5 RETURNING 1",
+            *keys,
+            event.score,
+            event.points_possible,
+        )
+    if done:
+        return "applied"
+    exists = await connection.fetchval(
+        "SELECT 1 FROM mastery_evidence WHERE tenant_id = $1 AND student_id = $2 "
+        "AND standard_id = $3 AND attempt_id = $4",
+        *keys[:4],
+    )
+    return "stale" if exists else "missing"
 
 
 async def save_states(

@@ -8,34 +8,39 @@ restates what is known, it is not news for families.
 """
 
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator
 from datetime import datetime
 
 import asyncpg
 import msgspec
 
+from services.mastery.adapters import policies
 from services.mastery.adapters.read_model import proficiency_row
 from services.mastery.core.calculation import CalculationPolicy, Evidence
-from services.mastery.core.projection import (
-    AttemptApplied,
-    StudentStandard,
-    evidence_of,
-    key_of,
-    state_from_evidence,
+from services.mastery.core.projection import StudentStandardKey, state_from_evidence
+from shared.events.attempts import (
+    AttemptRecorded,
+    AttemptRescored,
+    AttemptVoided,
+    CorrectiveWorkRecorded,
+    LatestAttemptEvent,
+    upcast,
 )
-from shared.events.attempts import AnyAttemptEvent
+from shared.events.gradebook import AnyGradebookEvent
+from shared.events.standards import StandardDefined, TenantPolicySet
 from shared.postgres import DbConnection
 
-_events = msgspec.json.Decoder(AnyAttemptEvent)
+_events = msgspec.json.Decoder(AnyGradebookEvent)
 _FETCH = 5_000
 _EVIDENCE_COLUMNS = (
     "tenant_id", "student_id", "standard_id", "attempt_id", "event_id", "assessed_at",
-    "recorded_seq", "status", "score", "points_possible",
+    "recorded_seq", "status", "score", "points_possible", "voided", "corrected_version",
 )  # fmt: skip
 _PROFICIENCY_COLUMNS = (
     "tenant_id", "student_id", "standard_id", "score", "level", "level_label", "mastered",
     "method", "evidence_count", "last_assessed_at", "last_bus_sequence", "state", "updated_at",
 )  # fmt: skip
+# Standard and tenant-policy streams hold `//` after the tenant; student streams never do.
 
 
 class RebuildReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -44,62 +49,144 @@ class RebuildReport(msgspec.Struct, frozen=True, kw_only=True):
     seconds: float
 
 
+class _EvidenceRow(msgspec.Struct, kw_only=True):
+    evidence: Evidence
+    event_id: str
+    voided: bool = False
+    corrected_version: int = 0
+
+
 async def rebuild_read_model(
-    connection: DbConnection, *, policy: CalculationPolicy, now: datetime
+    connection: DbConnection, *, default_policy: CalculationPolicy, now: datetime
 ) -> RebuildReport:
     started = time.perf_counter()
     async with connection.transaction():
         await connection.execute(
-            "LOCK TABLE proficiencies, mastery_evidence IN ACCESS EXCLUSIVE MODE"
+            "LOCK TABLE proficiencies, mastery_evidence, standard_policies, "
+            "tenant_default_policies IN ACCESS EXCLUSIVE MODE"
         )
-        await connection.execute("TRUNCATE proficiencies, mastery_evidence")
-        writer = _Writer(connection, policy, now)
+        await connection.execute(
+            "TRUNCATE proficiencies, mastery_evidence, standard_policies, tenant_default_policies"
+        )
+        known = await _rebuild_policies(connection)
+        writer = _Writer(connection, known, default_policy, now)
         cursor = connection.cursor(
             "SELECT stream_id, stream_version, event_id::text, data::text FROM attempt_events "
-            "ORDER BY stream_id, stream_version",
+            "WHERE stream_id NOT LIKE '%//%' ORDER BY stream_id, stream_version",
             prefetch=_FETCH,
         )
         async for stream in _streams(cursor):
             await writer.add_stream(stream)
         await writer.flush()
     return RebuildReport(
-        events=writer.events,
-        proficiencies=writer.proficiencies,
+        events=writer.events, proficiencies=writer.proficiencies,
         seconds=time.perf_counter() - started,
+    )  # fmt: skip
+
+
+async def _rebuild_policies(connection: DbConnection) -> dict[tuple[str, str], CalculationPolicy]:
+    rows = await connection.fetch(
+        "SELECT data::text FROM attempt_events WHERE stream_id LIKE '%//%' ORDER BY global_position"
     )
+    standards: dict[tuple[str, str], StandardDefined] = {}
+    tenants: dict[str, TenantPolicySet] = {}
+    for row in rows:
+        event = _events.decode(row["data"])
+        if isinstance(event, StandardDefined):
+            standards[(event.tenant_id, event.standard_id)] = event
+        elif isinstance(event, TenantPolicySet):
+            tenants[event.tenant_id] = event
+    for tenant_policy in tenants.values():
+        await policies.save_tenant_default(connection, tenant_policy)
+    known = {}
+    for ref, standard in standards.items():
+        known[ref] = policies.resolved(standard, tenants.get(standard.tenant_id))
+        await policies.save_standard(connection, standard, known[ref])
+    return known
 
 
-async def _streams(cursor: AsyncIterable[asyncpg.Record]) -> AsyncIterator[list[AttemptApplied]]:
+Stream = list[tuple[int, str, LatestAttemptEvent]]  # (stream version, event id, event)
+
+
+async def _streams(cursor: AsyncIterable[asyncpg.Record]) -> AsyncIterator[Stream]:
     """Consecutive rows of one stream (the cursor is ordered by stream), one list per stream."""
-    stream_id, stream = "", list[AttemptApplied]()
+    stream_id, stream = "", Stream()
     async for row in cursor:
         if row["stream_id"] != stream_id and stream:
             yield stream
             stream = []
         stream_id = row["stream_id"]
-        stream.append(_applied(row))
+        event = _events.decode(row["data"])
+        assert not isinstance(event, StandardDefined | TenantPolicySet)
+        stream.append((row["stream_version"], row["event_id"], upcast(event)))
     if stream:
         yield stream
+
+
+def evidence_rows(stream: Stream) -> list[_EvidenceRow]:
+    """The stream's evidence after its corrections, as the live projector would have it."""
+    rows: dict[str, _EvidenceRow] = {}
+    for version, event_id, event in stream:
+        if isinstance(event, AttemptRecorded):
+            evidence = Evidence(
+                attempt_id=event.attempt_id, assessed_at=event.assessed_at, recorded_seq=version,
+                status=event.status, score=event.score, points_possible=event.points_possible,
+            )  # fmt: skip
+            rows[event.attempt_id] = _EvidenceRow(evidence=evidence, event_id=event_id)
+        elif isinstance(event, AttemptVoided):
+            rows[event.attempt_id].voided = True
+            rows[event.attempt_id].corrected_version = version
+        elif isinstance(event, AttemptRescored):
+            row = rows[event.attempt_id]
+            row.evidence = msgspec.structs.replace(
+                row.evidence, status="scored", score=event.score,
+                points_possible=event.points_possible,
+            )  # fmt: skip
+            row.corrected_version = version
+        else:
+            assert isinstance(event, CorrectiveWorkRecorded)
+    return list(rows.values())
 
 
 class _Writer:
     """Folds each stream into its state and COPYs evidence and proficiency rows in chunks."""
 
-    def __init__(self, connection: DbConnection, policy: CalculationPolicy, now: datetime):
+    def __init__(
+        self,
+        connection: DbConnection,
+        known: dict[tuple[str, str], CalculationPolicy],
+        default_policy: CalculationPolicy,
+        now: datetime,
+    ) -> None:
         self._connection = connection
-        self._policy = policy
+        self._known = known
+        self._default = default_policy
         self._now = now
         self._evidence: list[tuple[object, ...]] = []
         self._proficiencies: list[tuple[object, ...]] = []
         self.events = 0
         self.proficiencies = 0
 
-    async def add_stream(self, stream: Sequence[AttemptApplied]) -> None:
-        evidence = [evidence_of(item) for item in stream]
-        state = state_from_evidence(key_of(stream[0].event), evidence, policy=self._policy)
-        self._evidence.extend(_evidence_rows(state, evidence, stream))
-        self._proficiencies.append(proficiency_row(state, self._now))
+    async def add_stream(self, stream: Stream) -> None:
         self.events += len(stream)
+        first = stream[0][2]
+        key = StudentStandardKey(
+            tenant_id=first.tenant_id, student_id=first.student_id, standard_id=first.standard_id
+        )
+        rows = evidence_rows(stream)
+        if not rows:
+            return
+        policy = self._known.get((key.tenant_id, key.standard_id), self._default)
+        live = [row.evidence for row in rows if not row.voided]
+        state = state_from_evidence(key, live, policy=policy)
+        self._evidence += [
+            (key.tenant_id, key.student_id, key.standard_id, row.evidence.attempt_id,
+             row.event_id, row.evidence.assessed_at, row.evidence.recorded_seq,
+             row.evidence.status, row.evidence.score, row.evidence.points_possible, row.voided,
+             row.corrected_version)
+            for row in rows
+        ]  # fmt: skip
+        self._proficiencies.append(proficiency_row(state, self._now))
         self.proficiencies += 1
         if len(self._evidence) >= _FETCH:
             await self.flush()
@@ -112,23 +199,3 @@ class _Writer:
             "proficiencies", records=self._proficiencies, columns=_PROFICIENCY_COLUMNS
         )
         self._evidence, self._proficiencies = [], []
-
-
-def _evidence_rows(
-    state: StudentStandard, evidence: Sequence[Evidence], stream: Sequence[AttemptApplied]
-) -> Iterator[tuple[object, ...]]:
-    key = state.key
-    for item, applied in zip(evidence, stream, strict=True):
-        yield (
-            key.tenant_id, key.student_id, key.standard_id, item.attempt_id, applied.event_id,
-            item.assessed_at, item.recorded_seq, item.status, item.score, item.points_possible,
-        )  # fmt: skip
-
-
-def _applied(row: asyncpg.Record) -> AttemptApplied:
-    return AttemptApplied(
-        event=_events.decode(row["data"]),
-        event_id=row["event_id"],
-        stream_version=row["stream_version"],
-        bus_sequence=0,
-    )

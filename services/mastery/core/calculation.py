@@ -12,16 +12,10 @@ import math
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Literal, get_args
 
 import msgspec
 
 from services.mastery.core.scales import (
-    DEFAULT_LETTERS,
-    DEFAULT_SCALE,
-    LetterGrade,
-    Level,
-    ProficiencyScale,
     letter_for,
     level_for,
     on_scale,
@@ -36,29 +30,20 @@ from services.mastery.core.tally import (
     power_fit,
     raw_result,
 )
-
-AttemptStatus = Literal["scored", "missing", "excused", "incomplete"]
-Method = Literal[
-    "latest",
-    "highest",
-    "average",
-    "decaying_average",
-    "weighted_average",
-    "n_mastery",
-    "power_law",
-    "mode",
-]
-
-# method -> (lowest, highest, default) of its parameter; methods absent here take none.
-PARAMETER_RANGES: dict[str, tuple[float, float, float]] = {
-    "decaying_average": (50, 99, 65),
-    "weighted_average": (1, 99, 65),
-    "n_mastery": (1, 10, 5),
-}
-
-
-class InvalidPolicy(ValueError):
-    """A calculation policy the core refuses (never silently clamped)."""
+from shared.grading import (
+    DEFAULT_LETTERS,
+    DEFAULT_SCALE,
+    METHODS,
+    PARAMETER_RANGES,
+    AttemptStatus,
+    CalculationPolicy,
+    InvalidPolicy,
+    LetterGrade,
+    Level,
+    Method,
+    ProficiencyScale,
+    validate_policy,
+)
 
 
 class Evidence(msgspec.Struct, frozen=True, kw_only=True):
@@ -68,15 +53,6 @@ class Evidence(msgspec.Struct, frozen=True, kw_only=True):
     status: AttemptStatus = "scored"
     score: float | None = None
     points_possible: float | None = None
-
-
-class CalculationPolicy(msgspec.Struct, frozen=True, kw_only=True):
-    method: Method = "latest"
-    parameter: float | None = None
-    scale: ProficiencyScale = DEFAULT_SCALE
-    # No converted score counts below this percent of the scale maximum (None: no floor).
-    floor_percent: float | None = None
-    letters: tuple[LetterGrade, ...] = DEFAULT_LETTERS
 
 
 class Marker(msgspec.Struct, frozen=True, kw_only=True):
@@ -209,8 +185,6 @@ def _list(scores: list[float]) -> str:
     return ", ".join(map(_number, scores))
 
 
-METHODS: tuple[str, ...] = get_args(Method)
-
 EXPLAINERS: dict[str, Explainer] = {
     "latest": _explain_latest,
     "highest": _explain_highest,
@@ -221,26 +195,6 @@ EXPLAINERS: dict[str, Explainer] = {
     "power_law": _explain_power_law,
     "mode": _explain_mode,
 }
-
-
-def validate_policy(policy: CalculationPolicy) -> CalculationPolicy:
-    """Fill the method's default parameter; refuse unknown methods and out-of-range parameters."""
-    if policy.method not in EXPLAINERS:
-        raise InvalidPolicy(f"unknown calculation method {policy.method!r}")
-    bounds = PARAMETER_RANGES.get(policy.method)
-    if bounds is None:
-        if policy.parameter is not None:
-            raise InvalidPolicy(f"method {policy.method!r} takes no parameter")
-        return policy
-    low, high, default = bounds
-    if policy.parameter is None:
-        return msgspec.structs.replace(policy, parameter=default)
-    if not low <= policy.parameter <= high:
-        raise InvalidPolicy(
-            f"parameter of {policy.method!r} must be between {_number(low)} and "
-            f"{_number(high)}, got {_number(policy.parameter)}"
-        )
-    return policy
 
 
 def calculate(evidence: Sequence[Evidence], policy: CalculationPolicy) -> Proficiency:
@@ -373,12 +327,16 @@ def _without_result(
 __all__ = [
     "DEFAULT_LETTERS",
     "DEFAULT_SCALE",
+    "METHODS",
+    "PARAMETER_RANGES",
+    "AttemptStatus",
     "CalculationPolicy",
     "Evidence",
     "InvalidPolicy",
     "LetterGrade",
     "Level",
     "Marker",
+    "Method",
     "Proficiency",
     "ProficiencyScale",
     "calculate",

@@ -10,6 +10,7 @@ standard (O(n) in those attempts). Whether mastery changed is decided here, neve
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Literal
 
 import msgspec
 
@@ -67,6 +68,15 @@ class AttemptApplied(msgspec.Struct, frozen=True, kw_only=True):
     bus_sequence: int
 
 
+class ChangeCause(msgspec.Struct, frozen=True, kw_only=True):
+    """What a MasteryChanged names as its cause: new evidence, a correction or a policy change."""
+
+    event_id: str
+    attempt_id: str
+    assessed_at: datetime
+    reason: Literal["evidence", "correction", "policy"]
+
+
 class NeedsHistory(msgspec.Struct, frozen=True):
     """The event cannot be folded onto the tally; replay the standard's evidence instead."""
 
@@ -88,10 +98,23 @@ def evidence_of(applied: AttemptApplied) -> Evidence:
         attempt_id=event.attempt_id,
         assessed_at=event.assessed_at,
         recorded_seq=applied.stream_version,
-        status="scored",
+        status=event.status,
         score=event.score,
         points_possible=event.points_possible,
     )
+
+
+def cause_of(applied: AttemptApplied) -> ChangeCause:
+    return ChangeCause(
+        event_id=applied.event_id,
+        attempt_id=applied.event.attempt_id,
+        assessed_at=applied.event.assessed_at,
+        reason="evidence",
+    )
+
+
+def newest_evidence(evidence: Sequence[Evidence]) -> Evidence | None:
+    return max(evidence, key=lambda item: (item.assessed_at, item.recorded_seq), default=None)
 
 
 def evolve(
@@ -105,6 +128,8 @@ def evolve(
     policy = validate_policy(policy)
     if state is not None and state.policy != policy:
         return NeedsHistory("the policy changed since the tally was built")
+    if applied.event.status != "scored" or applied.event.score is None:
+        return _with_marker(state, applied, policy), ()
     order = EvidenceOrder(applied.event.assessed_at, applied.stream_version)
     if state is not None and state.newest is not None and order < state.newest:
         return NeedsHistory("evidence older than the newest: its place in the order changed")
@@ -119,7 +144,18 @@ def evolve(
         evidence_count=tally.count,
         last_bus_sequence=max(applied.bus_sequence, state.last_bus_sequence if state else 0),
     )
-    return new_state, _changes(state, new_state, applied, now)
+    return new_state, _changes(state, new_state, cause_of(applied), now)
+
+
+def _with_marker(
+    state: StudentStandard | None, applied: AttemptApplied, policy: CalculationPolicy
+) -> StudentStandard:
+    """Missing, excused or incomplete work: shown beside the result, never in the tally."""
+    if state is None:
+        state = state_from_evidence(key_of(applied.event), (), policy=policy)
+    return msgspec.structs.replace(
+        state, last_bus_sequence=max(applied.bus_sequence, state.last_bus_sequence)
+    )
 
 
 def replay(
@@ -127,15 +163,16 @@ def replay(
     evidence: Sequence[Evidence],
     *,
     before: StudentStandard | None,
-    cause: AttemptApplied,
+    cause: ChangeCause,
     policy: CalculationPolicy,
     now: datetime,
+    bus_sequence: int = 0,
 ) -> Evolved:
     """The state from the standard's whole evidence set; a change if the standing moved."""
     new_state = state_from_evidence(key, evidence, policy=policy)
     new_state = msgspec.structs.replace(
         new_state,
-        last_bus_sequence=max(cause.bus_sequence, before.last_bus_sequence if before else 0),
+        last_bus_sequence=max(bus_sequence, before.last_bus_sequence if before else 0),
     )
     return new_state, _changes(before, new_state, cause, now)
 
@@ -165,18 +202,22 @@ def mastery_moved(before: Standing, after: Standing) -> bool:
 
 
 def _changes(
-    before: StudentStandard | None, after: StudentStandard, cause: AttemptApplied, now: datetime
+    before: StudentStandard | None, after: StudentStandard, cause: ChangeCause, now: datetime
 ) -> tuple[MasteryChanged, ...]:
     previous = before.standing if before else NO_STANDING
     if not mastery_moved(previous, after.standing):
         return ()
-    event, standing = cause.event, after.standing
+    key, standing = after.key, after.standing
+    # One event can move many students (a policy change): the change id names both.
+    change_name = (
+        f"{cause.event_id}/{key.student_id}" if cause.reason == "policy" else cause.event_id
+    )
     return (
         MasteryChanged(
-            tenant_id=event.tenant_id,
-            student_id=event.student_id,
-            standard_id=event.standard_id,
-            change_id=str(uuid.uuid5(_CHANGE_NAMESPACE, cause.event_id)),
+            tenant_id=key.tenant_id,
+            student_id=key.student_id,
+            standard_id=key.standard_id,
+            change_id=str(uuid.uuid5(_CHANGE_NAMESPACE, change_name)),
             previous_level=previous.level,
             previous_mastered=previous.mastered,
             level=standing.level,
@@ -184,9 +225,10 @@ def _changes(
             mastered=standing.mastered,
             score=standing.score,
             method=after.policy.method,
-            caused_by_attempt_id=event.attempt_id,
+            caused_by_attempt_id=cause.attempt_id,
             caused_by_event_id=cause.event_id,
-            assessed_at=event.assessed_at,
+            assessed_at=cause.assessed_at,
             changed_at=now,
+            reason=cause.reason,
         ),
     )

@@ -1,0 +1,283 @@
+"""Writes to student-standard streams: read the stream, decide with the pure core, append.
+
+Attempt ids are unique per tenant (`attempt_requests`), which makes posting an attempt again safe
+and lets voids and rescores name an attempt by its id alone.
+"""
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Literal
+
+import asyncpg
+import msgspec
+
+from services.attempts.adapters.event_store import (
+    ConcurrencyConflict,
+    NewEvent,
+    append,
+    attempt_events,
+    in_retried_transaction,
+    new_event_id,
+    read_stream,
+    read_streams,
+)
+from services.attempts.adapters.standards_store import load_standard, load_standards
+from services.attempts.core.recording import (
+    AttemptLocation,
+    AttemptReceipt,
+    Decision,
+    RecordAttempt,
+    RecordCorrectiveWork,
+    Refuse,
+    Replay,
+    RescoreAttempt,
+    VoidAttempt,
+    decide_corrective_work,
+    decide_record,
+    decide_rescore,
+    decide_void,
+    receipt_for,
+)
+from services.attempts.core.stream import StreamState, evolve_stream, fold_stream
+from shared.bus import BusNames
+from shared.events.attempts import AttemptRecorded, LatestAttemptEvent
+from shared.events.standards import StandardDefined
+from shared.ids import stream_id
+from shared.postgres import DbConnection
+
+_request = msgspec.json.Decoder(RecordAttempt)
+_receipt = msgspec.json.Decoder(AttemptReceipt)
+_encoder = msgspec.json.Encoder()
+
+
+class Recorded(msgspec.Struct, frozen=True, kw_only=True):
+    outcome: Literal["created", "replayed"]
+    receipt: AttemptReceipt
+
+
+class Appended(msgspec.Struct, frozen=True, kw_only=True):
+    """A correction or corrective work as appended (or as found, for a repeated request)."""
+
+    outcome: Literal["created", "replayed"]
+    stream_version: int
+    event: LatestAttemptEvent | None = None
+
+
+NOT_FOUND = Refuse(status=404, slug="not-found", title="No such attempt", detail="")
+
+
+class _Prior(msgspec.Struct, frozen=True):
+    request: RecordAttempt
+    receipt: AttemptReceipt
+
+
+def _stream_of(command: RecordAttempt | RecordCorrectiveWork) -> str:
+    return stream_id(command.tenant_id, command.student_id, command.standard_id)
+
+
+class AttemptRecorder:
+    def __init__(self, pool: asyncpg.Pool, bus: BusNames) -> None:
+        self._pool = pool
+        self._bus = bus
+
+    async def record(self, command: RecordAttempt, *, now: datetime) -> Recorded | Refuse:
+        [result] = await self.record_batch([command], now=now)
+        return result
+
+    async def record_batch(
+        self, commands: Sequence[RecordAttempt], *, now: datetime
+    ) -> list[Recorded | Refuse]:
+        """One transaction: refused items store nothing, the others are appended together."""
+        if not commands:
+            return []
+        tenant_id = commands[0].tenant_id
+
+        async def work(connection: DbConnection) -> list[Recorded | Refuse]:
+            batch = await _BatchContext.load(connection, tenant_id, commands)
+            results = [batch.decide(command, now) for command in commands]
+            await append(connection, batch.new_events, self._bus)
+            await _claim_attempt_ids(connection, tenant_id, batch.claims)
+            return results
+
+        return await in_retried_transaction(self._pool, work, f"attempts of {tenant_id}")
+
+    async def void(self, command: VoidAttempt, *, now: datetime) -> Appended | Refuse:
+        async def decide(
+            connection: DbConnection, state: StreamState, where: AttemptLocation
+        ) -> Decision:
+            return decide_void(command, state.attempts[command.attempt_id], where, now)
+
+        return await self._correct(command.tenant_id, command.attempt_id, decide)
+
+    async def rescore(self, command: RescoreAttempt, *, now: datetime) -> Appended | Refuse:
+        async def decide(
+            connection: DbConnection, state: StreamState, where: AttemptLocation
+        ) -> Decision:
+            found = await load_standard(connection, command.tenant_id, where.standard_id)
+            assert found is not None, "an attempt's standard is never deleted"
+            attempt = state.attempts[command.attempt_id]
+            return decide_rescore(command, attempt, where, found[0], now)
+
+        return await self._correct(command.tenant_id, command.attempt_id, decide)
+
+    async def record_corrective_work(
+        self, command: RecordCorrectiveWork, *, now: datetime
+    ) -> Appended | Refuse:
+        stream = _stream_of(command)
+
+        async def work(connection: DbConnection) -> Appended | Refuse:
+            found = await load_standard(connection, command.tenant_id, command.standard_id)
+            if found is None:
+                return _unknown_standard(command.standard_id)
+            state = fold_stream(attempt_events(await read_stream(connection, stream)))
+            decision = decide_corrective_work(command, state, now)
+            return await self._append_one(connection, stream, state, decision)
+
+        return await in_retried_transaction(self._pool, work, stream)
+
+    async def _correct(
+        self,
+        tenant_id: str,
+        attempt_id: str,
+        decide: Callable[[DbConnection, StreamState, AttemptLocation], Awaitable[Decision]],
+    ) -> Appended | Refuse:
+        where = await _location(self._pool, tenant_id, attempt_id)
+        if where is None:
+            detail = f"no attempt {attempt_id!r} in this tenant"
+            return msgspec.structs.replace(NOT_FOUND, detail=detail)
+        stream = stream_id(tenant_id, where.student_id, where.standard_id)
+
+        async def work(connection: DbConnection) -> Appended | Refuse:
+            state = fold_stream(attempt_events(await read_stream(connection, stream)))
+            decision = await decide(connection, state, where)
+            return await self._append_one(connection, stream, state, decision)
+
+        return await in_retried_transaction(self._pool, work, stream)
+
+    async def _append_one(
+        self, connection: DbConnection, stream: str, state: StreamState, decision: Decision
+    ) -> Appended | Refuse:
+        if isinstance(decision, Refuse):
+            return decision
+        if isinstance(decision, Replay):
+            return Appended(outcome="replayed", stream_version=state.version)
+        new = NewEvent(
+            stream_id=stream, version=state.version + 1, event_id=new_event_id(),
+            event=decision.event,
+        )  # fmt: skip
+        await append(connection, [new], self._bus)
+        return Appended(outcome="created", stream_version=new.version, event=decision.event)
+
+
+class _BatchContext:
+    """What a batch's decisions read, loaded in three queries, and what they decided so far."""
+
+    def __init__(
+        self,
+        priors: dict[str, _Prior],
+        states: dict[str, StreamState],
+        standards: dict[str, StandardDefined],
+    ) -> None:
+        self.priors = priors
+        self.states = states
+        self.standards = standards
+        self.new_events: list[NewEvent] = []
+        self.claims: list[tuple[RecordAttempt, AttemptReceipt]] = []
+
+    @classmethod
+    async def load(
+        cls, connection: DbConnection, tenant_id: str, commands: Sequence[RecordAttempt]
+    ) -> "_BatchContext":
+        priors = await _priors(connection, tenant_id, [c.attempt_id for c in commands])
+        streams = await read_streams(connection, list(dict.fromkeys(map(_stream_of, commands))))
+        states = {sid: fold_stream(attempt_events(stored)) for sid, stored in streams.items()}
+        standards = await load_standards(connection, tenant_id, [c.standard_id for c in commands])
+        return cls(priors, states, standards)
+
+    def decide(self, command: RecordAttempt, now: datetime) -> Recorded | Refuse:
+        stream = _stream_of(command)
+        prior = self.priors.get(command.attempt_id)
+        decision = decide_record(
+            command,
+            prior=prior.request if prior else None,
+            state=self.states[stream],
+            standard=self.standards.get(command.standard_id),
+            now=now,
+        )
+        if isinstance(decision, Refuse):
+            return decision
+        if isinstance(decision, Replay):
+            assert prior is not None
+            return Recorded(outcome="replayed", receipt=prior.receipt)
+        assert isinstance(decision.event, AttemptRecorded)
+        self.states[stream] = evolve_stream(self.states[stream], decision.event)
+        new = NewEvent(
+            stream_id=stream, version=self.states[stream].version, event_id=new_event_id(),
+            event=decision.event,
+        )  # fmt: skip
+        receipt = receipt_for(decision.event, event_id=new.event_id, stream_version=new.version)
+        self.new_events.append(new)
+        self.priors[command.attempt_id] = _Prior(command, receipt)
+        self.claims.append((command, receipt))
+        return Recorded(outcome="created", receipt=receipt)
+
+
+async def _priors(
+    connection: DbConnection, tenant_id: str, attempt_ids: Sequence[str]
+) -> dict[str, _Prior]:
+    rows = await connection.fetch(
+        "SELECT attempt_id, request::text, response::text FROM attempt_requests "
+        "WHERE tenant_id = $1 AND attempt_id = ANY($2::text[])",
+        tenant_id,
+        list(attempt_ids),
+    )
+    return {
+        row["attempt_id"]: _Prior(_request.decode(row["request"]), _receipt.decode(row["response"]))
+        for row in rows
+    }
+
+
+async def _claim_attempt_ids(
+    connection: DbConnection, tenant_id: str, claims: Sequence[tuple[RecordAttempt, AttemptReceipt]]
+) -> None:
+    """Record the new attempt ids; one taken meanwhile by another request means: decide again."""
+    if not claims:
+        return
+    claimed = await connection.fetch(
+        "INSERT INTO attempt_requests "
+        "(tenant_id, attempt_id, student_id, standard_id, request, response, event_id) "
+        "SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], "
+        "$7::uuid[]) ON CONFLICT DO NOTHING RETURNING attempt_id",
+        tenant_id,
+        [command.attempt_id for command, _ in claims],
+        [command.student_id for command, _ in claims],
+        [command.standard_id for command, _ in claims],
+        [_encoder.encode(command).decode() for command, _ in claims],
+        [_encoder.encode(receipt).decode() for _, receipt in claims],
+        [uuid.UUID(receipt.event_id) for _, receipt in claims],
+    )
+    if len(claimed) != len(claims):
+        raise ConcurrencyConflict("a concurrent request took one of these attempt ids")
+
+
+async def _location(pool: asyncpg.Pool, tenant_id: str, attempt_id: str) -> AttemptLocation | None:
+    row = await pool.fetchrow(
+        "SELECT student_id, standard_id FROM attempt_requests "
+        "WHERE tenant_id = $1 AND attempt_id = $2",
+        tenant_id,
+        attempt_id,
+    )
+    if row is None:
+        return None
+    return AttemptLocation(student_id=row["student_id"], standard_id=row["standard_id"])
+
+
+def _unknown_standard(standard_id: str) -> Refuse:
+    return Refuse(
+        status=404,
+        slug="unknown-standard",
+        title="No such standard",
+        detail=f"unknown standard {standard_id!r}: "
+        f"define it first with PUT /v1/standards/{standard_id}",
+    )
