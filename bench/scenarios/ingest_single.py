@@ -1,9 +1,11 @@
 """Single attempts over HTTP from N keep-alive clients, against raw single-row inserts."""
 
+import asyncio
 from typing import ClassVar
 
 import asyncpg
 
+from bench.cpu import cpu_shares, snapshot_at
 from bench.launch import merged, rate, run_workers, schedule
 from bench.scenarios.base import BenchContext, MetricSpec, RunMeasurement, Scenario, Target
 from bench.stats import percentile
@@ -40,6 +42,9 @@ class IngestSingle(Scenario):
         settings, system = context.settings, context.system
         duration = settings.seconds(full=15, quick=4)
         window = schedule(warmup=2, duration=duration)
+        pids = system.service_pids()
+        cpu_before = asyncio.create_task(snapshot_at(window.measure_from, pids))
+        cpu_after = asyncio.create_task(snapshot_at(window.end, pids))
         load = merged(
             await run_workers(
                 [
@@ -55,6 +60,7 @@ class IngestSingle(Scenario):
                 ]
             )
         )
+        cpu = cpu_shares(await cpu_before, await cpu_after)
         drain_seconds = await wait_until_drained(system, DRAIN_TIMEOUT)
         raw = merged(
             await run_workers(
@@ -77,6 +83,7 @@ class IngestSingle(Scenario):
                 "http errors": float(sum(load.errors.values())),
                 "generator cpu s": load.cpu_seconds,
                 "backlog drain s": drain_seconds,
+                **cpu,
             },
         )
 
