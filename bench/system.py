@@ -160,9 +160,10 @@ async def server_versions(system: BenchSystem) -> dict[str, str]:
     finally:
         await connection.close()
     client = await nats.connect(system.nats_url)
-    nats_server = client.connected_server_version
+    version = client.connected_server_version
     await client.close()
-    return {"postgresql": str(postgres), "nats-server": str(nats_server)}
+    nats_server = f"{version.major}.{version.minor}.{version.patch}"
+    return {"postgresql": str(postgres), "nats-server": nats_server}
 
 
 async def remove_bench_data(system: BenchSystem) -> None:
