@@ -1,1 +1,1 @@
-"""Benchmarks, run against real PostgreSQL and NATS; see docs/benchmarks.md."""
+"""Benchmarks of the whole system, each scenario reported against a raw ceiling of the same run."""

@@ -1,0 +1,82 @@
+"""Attempt bodies and events for the scenarios: unique ids, realistic spread over streams."""
+
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+
+from shared.cloudevents import CloudEvent, EnvelopeCodec, cloudevent_type
+from shared.events.attempts import AnyAttemptEvent, AttemptRecorded
+from shared.ids import stream_id
+
+STANDARDS = tuple(f"math.std{number}" for number in range(8))
+_encoder = msgspec.json.Encoder()
+_envelopes = EnvelopeCodec[AnyAttemptEvent](AnyAttemptEvent)
+
+
+def assessed_at() -> datetime:
+    """A moment safely in the past, so no attempt is refused as coming from the future."""
+    return (datetime.now(UTC) - timedelta(days=1)).replace(microsecond=0)
+
+
+def attempt_body(
+    *, attempt_id: str, student_id: str, standard_id: str, score: int, when: datetime
+) -> bytes:
+    return _encoder.encode(
+        {
+            "attempt_id": attempt_id,
+            "student_id": student_id,
+            "standard_id": standard_id,
+            "score": score,
+            "points_possible": 4,
+            "assessed_at": when,
+        }
+    )
+
+
+def spread_attempt(prefix: str, number: int, students: int, when: datetime) -> bytes:
+    """The n-th attempt of a run: students cycle, so each stream gets several attempts."""
+    return attempt_body(
+        attempt_id=f"{prefix}-{number}",
+        student_id=f"{prefix}-student{number % students}",
+        standard_id=STANDARDS[number // students % len(STANDARDS)],
+        score=1 + number % 4,
+        when=when,
+    )
+
+
+def recorded_event(tenant_id: str, prefix: str, number: int, students: int) -> AttemptRecorded:
+    when = assessed_at()
+    return AttemptRecorded(
+        tenant_id=tenant_id,
+        student_id=f"{prefix}-student{number % students}",
+        standard_id=STANDARDS[number // students % len(STANDARDS)],
+        attempt_id=f"{prefix}-{number}",
+        score=float(1 + number % 4),
+        points_possible=4.0,
+        assessed_at=when,
+        recorded_at=when,
+    )
+
+
+def event_json(event: AttemptRecorded) -> bytes:
+    return _encoder.encode(event)
+
+
+def stream_of(event: AttemptRecorded) -> str:
+    return stream_id(event.tenant_id, event.student_id, event.standard_id)
+
+
+def envelope_bytes(event: AttemptRecorded, *, event_id: str, stream_version: int) -> bytes:
+    """The CloudEvent the attempts relay would publish for this event."""
+    return _envelopes.encode(
+        CloudEvent(
+            id=event_id,
+            source="/services/attempts",
+            type=cloudevent_type(event),
+            subject=stream_of(event),
+            time=event.recorded_at,
+            tenantid=event.tenant_id,
+            streamversion=stream_version,
+            data=event,
+        )
+    )

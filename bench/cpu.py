@@ -1,0 +1,61 @@
+"""Where the CPU went during a measurement: each service process, and the machine as a whole."""
+
+import asyncio
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process; 0 once it has gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    # After the command name: state is field 3 of stat(5); utime and stime are 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def machine_busy_and_total() -> tuple[float, float]:
+    """Busy and total CPU seconds of all cores since boot (iowait counts as idle)."""
+    values = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    total = sum(values[:8])
+    return (total - idle) / _TICKS, total / _TICKS
+
+
+@dataclass(frozen=True, slots=True)
+class CpuSnapshot:
+    at: float
+    processes: dict[str, float]
+    machine_busy: float
+    machine_total: float
+
+
+def snapshot(pids: Mapping[str, int]) -> CpuSnapshot:
+    busy, total = machine_busy_and_total()
+    processes = {name: process_cpu_seconds(pid) for name, pid in pids.items()}
+    return CpuSnapshot(time.monotonic(), processes, busy, total)
+
+
+def cpu_shares(before: CpuSnapshot, after: CpuSnapshot) -> dict[str, float]:
+    """Percent of one core used by each process, and percent of the whole machine busy."""
+    elapsed = after.at - before.at
+    shares = {
+        f"{name} cpu % of a core": 100 * (after.processes[name] - used) / elapsed
+        for name, used in before.processes.items()
+    }
+    machine_total = after.machine_total - before.machine_total
+    shares["machine busy %"] = 100 * (after.machine_busy - before.machine_busy) / machine_total
+    return shares
+
+
+async def snapshot_at(moment: float, pids: Mapping[str, int]) -> CpuSnapshot:
+    delay = moment - time.monotonic()
+    if delay > 0:
+        await asyncio.sleep(delay)
+    return snapshot(pids)

@@ -1,0 +1,96 @@
+"""Single attempts over HTTP from N keep-alive clients, against raw single-row inserts."""
+
+import asyncio
+from typing import ClassVar
+
+import asyncpg
+
+from bench.cpu import cpu_shares, snapshot_at
+from bench.launch import merged, rate, run_workers, schedule
+from bench.scenarios.base import BenchContext, MetricSpec, RunMeasurement, Scenario, Target
+from bench.stats import percentile
+from bench.system import BENCH_TENANT, wait_until_drained
+from bench.workers.protocol import HttpLoad, SingleRowInserts
+
+RAW_TABLE = "bench_raw_attempt_events"
+CLIENTS = 16
+GENERATOR_PROCESSES = 2
+DRAIN_TIMEOUT = 600.0
+
+
+class IngestSingle(Scenario):
+    name = "ingest-single"
+    title = f"POST /v1/attempts, {CLIENTS} keep-alive clients in {GENERATOR_PROCESSES} processes"
+    baseline_title = f"asyncpg single-row INSERT transactions, {CLIENTS} connections"
+    metrics: ClassVar[tuple[MetricSpec, ...]] = (
+        MetricSpec("attempts/s", (Target("value", ">=", 1500),), has_baseline=True),
+        MetricSpec("p50 ms", has_baseline=True),
+        MetricSpec("p99 ms", (Target("value", "<", 50),), has_baseline=True),
+    )
+
+    async def prepare(self, context: BenchContext) -> None:
+        connection = await asyncpg.connect(context.system.database_url)
+        try:
+            await connection.execute(
+                f"CREATE TABLE IF NOT EXISTS {RAW_TABLE} (LIKE attempt_events "
+                "INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)"
+            )
+        finally:
+            await connection.close()
+
+    async def run_once(self, context: BenchContext, run: int) -> RunMeasurement:
+        settings, system = context.settings, context.system
+        duration = settings.seconds(full=15, quick=4)
+        window = schedule(warmup=2, duration=duration)
+        pids = system.service_pids()
+        cpu_before = asyncio.create_task(snapshot_at(window.measure_from, pids))
+        cpu_after = asyncio.create_task(snapshot_at(window.end, pids))
+        load = merged(
+            await run_workers(
+                [
+                    HttpLoad(
+                        host="127.0.0.1",
+                        port=system.ports["attempts"],
+                        bearer=system.api_key,
+                        prefix=f"ingest{run}p{process}",
+                        connections=CLIENTS // GENERATOR_PROCESSES,
+                        window=window,
+                    )
+                    for process in range(GENERATOR_PROCESSES)
+                ]
+            )
+        )
+        cpu = cpu_shares(await cpu_before, await cpu_after)
+        drain_seconds = await wait_until_drained(system, DRAIN_TIMEOUT)
+        raw = merged(
+            await run_workers(
+                [
+                    SingleRowInserts(
+                        database_url=system.database_url,
+                        table=RAW_TABLE,
+                        tenant_id=BENCH_TENANT,
+                        prefix=f"raw{run}",
+                        connections=CLIENTS,
+                        window=schedule(warmup=1, duration=settings.seconds(full=8, quick=3)),
+                    )
+                ]
+            )
+        )
+        return RunMeasurement(
+            values=_rate_and_latency(load.completed / duration, load.latencies_ms),
+            baseline=_rate_and_latency(rate(raw), raw.latencies_ms),
+            notes={
+                "http errors": float(sum(load.errors.values())),
+                "generator cpu s": load.cpu_seconds,
+                "backlog drain s": drain_seconds,
+                **cpu,
+            },
+        )
+
+
+def _rate_and_latency(per_second: float, latencies_ms: list[float]) -> dict[str, float]:
+    return {
+        "attempts/s": per_second,
+        "p50 ms": percentile(latencies_ms, 0.5),
+        "p99 ms": percentile(latencies_ms, 0.99),
+    }

@@ -1,0 +1,123 @@
+"""The projector applying a pre-filled stream, against raw nats-py fetch + ack of that stream."""
+
+import asyncio
+import contextlib
+import uuid
+from typing import ClassVar
+
+import asyncpg
+import nats
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+
+from bench.attempt_data import envelope_bytes, recorded_event, stream_of
+from bench.launch import rate, run_worker
+from bench.scenarios.base import BenchContext, MetricSpec, RunMeasurement, Scenario, Target
+from bench.system import BENCH_TENANT, create_database
+from bench.workers.protocol import FetchAckRun, ProjectorRun
+from services.mastery.adapters.projector import PROJECTOR_NAME
+from shared.bus import BusNames, ensure_streams
+
+BATCH_SIZE = 200
+STUDENTS = 2000
+PUBLISH_CHUNK = 2000
+RAW_DURABLE = "bench-raw-fetch-ack"
+
+
+class ProjectorThroughput(Scenario):
+    name = "projector"
+    title = f"mastery projector (batch {BATCH_SIZE}) over a pre-filled stream"
+    baseline_title = f"nats-py pull fetch({BATCH_SIZE}) + ack of the same messages"
+    metrics: ClassVar[tuple[MetricSpec, ...]] = (
+        MetricSpec(
+            "events/s",
+            (Target("value", ">=", 10_000), Target("ratio", ">=", 0.5)),
+            has_baseline=True,
+        ),
+    )
+
+    def __init__(self) -> None:
+        self._database_url = ""
+        self._namespace = ""
+        self._nats_url = ""
+        self._events = 0
+
+    async def prepare(self, context: BenchContext) -> None:
+        self._events = context.settings.count(full=100_000, quick=20_000)
+        self._database_url = await create_database(context.system, "projector")
+        # A namespace of its own: the running mastery service must not consume these events.
+        self._namespace = f"{context.system.namespace}proj"
+        self._nats_url = context.system.nats_url
+        client = await nats.connect(context.system.nats_url)
+        try:
+            js = client.jetstream()
+            await ensure_streams(js, BusNames(self._namespace))
+            await _prefill(js, BusNames(self._namespace), self._events)
+        finally:
+            await client.close()
+
+    async def run_once(self, context: BenchContext, run: int) -> RunMeasurement:
+        await self._reset()
+        nats_url = self._nats_url
+        projected = await run_worker(
+            ProjectorRun(
+                database_url=self._database_url,
+                nats_url=nats_url,
+                namespace=self._namespace,
+                expected=self._events,
+                batch_size=BATCH_SIZE,
+            )
+        )
+        raw = await run_worker(
+            FetchAckRun(
+                nats_url=nats_url,
+                namespace=self._namespace,
+                durable=RAW_DURABLE,
+                expected=self._events,
+                batch_size=BATCH_SIZE,
+            )
+        )
+        return RunMeasurement(
+            values={"events/s": rate(projected)},
+            baseline={"events/s": rate(raw)},
+            notes={
+                "events applied": float(projected.completed),
+                "events fetched raw": float(raw.completed),
+                "projector peak rss MiB": projected.peak_rss_mib,
+            },
+        )
+
+    async def _reset(self) -> None:
+        """Each run starts from an empty read model and consumers at the start of the stream."""
+        client = await nats.connect(self._nats_url)
+        try:
+            js = client.jetstream()
+            stream = BusNames(self._namespace).attempts_stream
+            for durable in (PROJECTOR_NAME, RAW_DURABLE):
+                with contextlib.suppress(NotFoundError):
+                    await js.delete_consumer(stream, durable)
+        finally:
+            await client.close()
+        connection = await asyncpg.connect(self._database_url)
+        try:
+            await connection.execute(
+                "TRUNCATE proficiencies, projector_checkpoints, mastery_outbox"
+            )
+        finally:
+            await connection.close()
+
+
+async def _prefill(js: JetStreamContext, bus: BusNames, events: int) -> None:
+    versions: dict[str, int] = {}
+    subject = bus.attempts(BENCH_TENANT, "recorded")
+    for chunk_start in range(0, events, PUBLISH_CHUNK):
+        futures = []
+        for number in range(chunk_start, min(events, chunk_start + PUBLISH_CHUNK)):
+            event = recorded_event(BENCH_TENANT, "proj", number, STUDENTS)
+            stream = stream_of(event)
+            versions[stream] = versions.get(stream, 0) + 1
+            payload = envelope_bytes(
+                event, event_id=str(uuid.uuid4()), stream_version=versions[stream]
+            )
+            futures.append(await js.publish_async(subject, payload))
+        await asyncio.gather(*futures)

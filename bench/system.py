@@ -1,0 +1,200 @@
+"""The system under test: servers (embedded unless URLs are given), a fresh database, services.
+
+The services run as `python -m services.<name>` subprocesses, exactly as `mastery dev` starts
+them, on a bus namespace and a database of their own, so a bench run never touches other data.
+"""
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.js.errors import NotFoundError
+
+from services.devstack import (
+    ALL_MIGRATIONS,
+    SERVICES,
+    Infrastructure,
+    start_infrastructure,
+    stop_services,
+    wait_until_ready,
+)
+from services.mastery.adapters.projector import PROJECTOR_NAME
+from services.notify.adapters.planner import PLANNER_NAME
+from shared.bus import BusNames
+from shared.embedded import free_port
+from shared.postgres import apply_migrations
+from shared.tenancy import create_tenant, issue_api_key
+
+BENCH_TENANT = "bench-school"
+DRAIN_POLL_SECONDS = 0.2
+
+
+def with_database(url: str, database: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
+
+
+@dataclass
+class BenchSystem:
+    infra: Infrastructure
+    namespace: str
+    database_url: str = ""
+    api_key: str = ""
+    ports: dict[str, int] = field(default_factory=dict)
+    processes: dict[str, "subprocess.Popen[bytes]"] = field(default_factory=dict)
+    databases: list[str] = field(default_factory=list)
+
+    @property
+    def nats_url(self) -> str:
+        return self.infra.nats_url
+
+    @property
+    def bus(self) -> BusNames:
+        return BusNames(self.namespace)
+
+    def service_pids(self) -> dict[str, int]:
+        return {name: process.pid for name, process in self.processes.items()}
+
+
+def start_servers(environ: Mapping[str, str], data_dir: Path) -> BenchSystem:
+    infra = start_infrastructure(environ, data_dir)
+    return BenchSystem(infra=infra, namespace=f"bench{uuid.uuid4().hex[:8]}")
+
+
+async def create_database(system: BenchSystem, purpose: str) -> str:
+    """A fresh, migrated database on the bench's server, dropped when the bench stops."""
+    name = f"{system.namespace}_{purpose}"
+    admin = await asyncpg.connect(system.infra.database_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    system.databases.append(name)
+    url = with_database(system.infra.database_url, name)
+    await apply_migrations(url, ALL_MIGRATIONS)
+    return url
+
+
+async def prepare_tenant(database_url: str) -> str:
+    connection = await asyncpg.connect(database_url)
+    try:
+        await create_tenant(connection, BENCH_TENANT, "Bench School")
+        return (await issue_api_key(connection, BENCH_TENANT, label="bench")).plaintext
+    finally:
+        await connection.close()
+
+
+def start_services(system: BenchSystem) -> None:
+    system.ports = {name: free_port() for name in SERVICES}
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=system.database_url,
+        NATS_URL=system.infra.nats_url,
+        SMTP_URL=system.infra.smtp_url,
+        BUS_NAMESPACE=system.namespace,
+    )
+    for name, port in system.ports.items():
+        env[f"{name.upper()}_HTTP_PORT"] = str(port)
+    for name in SERVICES:
+        system.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", f"services.{name}"], env=env, stderr=subprocess.DEVNULL
+        )
+    for name, process in system.processes.items():
+        wait_until_ready(f"http://127.0.0.1:{system.ports[name]}/health/ready", process)
+
+
+async def wait_until_drained(system: BenchSystem, limit_seconds: float) -> float:
+    """Wait until every attempt reached the projector and every change the notifier.
+
+    Returns the seconds it took: the backlog a scenario left behind.
+    """
+    started = time.monotonic()
+    client = await nats.connect(system.nats_url)
+    try:
+        while time.monotonic() - started < limit_seconds:
+            if await _drained(system, client):
+                return time.monotonic() - started
+            await asyncio.sleep(DRAIN_POLL_SECONDS)
+    finally:
+        await client.close()
+    raise TimeoutError(f"the system did not drain within {limit_seconds}s")
+
+
+async def _drained(system: BenchSystem, client: NatsClient) -> bool:
+    js = client.jetstream()
+    bus = system.bus
+    for stream, durable in (
+        (bus.attempts_stream, PROJECTOR_NAME),
+        (bus.mastery_stream, PLANNER_NAME),
+    ):
+        try:
+            info = await js.consumer_info(stream, durable)
+        except NotFoundError:
+            return False
+        if info.num_pending or info.num_ack_pending:
+            return False
+    connection = await asyncpg.connect(system.database_url)
+    try:
+        backlog: int = await connection.fetchval(
+            "SELECT (SELECT count(*) FROM attempts_outbox) + (SELECT count(*) FROM mastery_outbox)"
+        )
+    finally:
+        await connection.close()
+    return backlog == 0
+
+
+async def server_versions(system: BenchSystem) -> dict[str, str]:
+    connection = await asyncpg.connect(system.infra.database_url)
+    try:
+        postgres = await connection.fetchval("SHOW server_version")
+    finally:
+        await connection.close()
+    client = await nats.connect(system.nats_url)
+    version = client.connected_server_version
+    await client.close()
+    nats_server = f"{version.major}.{version.minor}.{version.patch}"
+    return {"postgresql": str(postgres), "nats-server": nats_server}
+
+
+async def remove_bench_data(system: BenchSystem) -> None:
+    """On given servers, leave nothing behind: drop the databases and the streams."""
+    client = await nats.connect(system.nats_url)
+    js = client.jetstream()
+    bus = system.bus
+    for stream in (bus.attempts_stream, bus.mastery_stream, bus.deadletter_stream):
+        with contextlib.suppress(NotFoundError):
+            await js.delete_stream(stream)
+    await client.close()
+    admin = await asyncpg.connect(system.infra.database_url)
+    try:
+        for name in system.databases:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def stop_system(system: BenchSystem) -> None:
+    stop_services(system.processes)
+    system.processes.clear()
+    with contextlib.suppress(OSError, asyncpg.PostgresError):
+        asyncio.run(remove_bench_data(system))
+    system.infra.stop()
+
+
+async def attempts_recorded(system: BenchSystem) -> int:
+    connection = await asyncpg.connect(system.database_url)
+    try:
+        count: int = await connection.fetchval("SELECT count(*) FROM attempt_events")
+    finally:
+        await connection.close()
+    return count
