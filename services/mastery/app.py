@@ -7,7 +7,7 @@ from services.mastery.adapters.calculator import CalculatorController
 from services.mastery.adapters.http import MasteryController
 from services.mastery.adapters.projector import PROJECTOR_NAME, MasteryProjector
 from services.mastery.config import MasteryConfig
-from services.mastery.core.calculation import CalculationPolicy
+from services.mastery.core.calculation import FALLBACK_POLICY, CalculationPolicy
 from services.mastery.migrations import MIGRATIONS
 from shared.bus import BusNames
 from shared.cloudevents import EnvelopeCodec
@@ -18,9 +18,7 @@ from shared.service import Worker, create_service_app
 
 __all__ = ["MIGRATIONS", "build_projector", "create_app"]
 
-# For attempts on a standard the projector has no policy for (recorded before standards existed):
-# the most recent score on the 1-4 scale, mastery at 3.
-DEFAULT_POLICY = CalculationPolicy(method="latest")
+DEFAULT_POLICY = FALLBACK_POLICY
 
 
 def build_projector(

@@ -6,10 +6,14 @@ import msgspec
 from litestar import Controller, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 
+from services.mastery.adapters.history import HistoryEntry, stream_history, with_proficiency
+from services.mastery.adapters.policies import policies_for
 from services.mastery.adapters.read_model import StoredStanding, standings_of
-from services.mastery.core.calculation import calculate
+from services.mastery.core.calculation import FALLBACK_POLICY, calculate
+from shared.http import Problem
 
 
 class StandardMastery(msgspec.Struct, frozen=True, kw_only=True):
@@ -50,6 +54,13 @@ def _view(stored: StoredStanding) -> StandardMastery:
     )
 
 
+class StandardHistory(msgspec.Struct, frozen=True, kw_only=True):
+    student_id: str
+    standard_id: str
+    method: str
+    events: list[HistoryEntry]
+
+
 class MasteryController(Controller):
     path = "/v1/students"
     tags = ["mastery"]  # noqa: RUF012
@@ -61,3 +72,33 @@ class MasteryController(Controller):
         async with state.pool.acquire() as connection:
             stored = await standings_of(connection, tenant, student_id)
         return StudentMastery(student_id=student_id, standards=[_view(item) for item in stored])
+
+    @get(
+        "/{student_id:str}/standards/{standard_id:str}/history",
+        summary="Every event of a student's stream on a standard, with the proficiency after each",
+        description="In recorded order; voids and rescores appear as events of their own and the "
+        "proficiency after them reflects them. Calculated under the standard's current policy.",
+        responses={404: ResponseSpec(None, description="No events for this student and standard")},
+    )
+    async def history(
+        self,
+        student_id: FromPath[str],
+        standard_id: FromPath[str],
+        tenant: NamedDependency[str],
+        state: State,
+    ) -> StandardHistory:
+        async with state.pool.acquire() as connection:
+            events = await stream_history(connection, tenant, student_id, standard_id)
+            known = await policies_for(connection, [(tenant, standard_id)], FALLBACK_POLICY)
+        if not events:
+            raise Problem(
+                404, "not-found", "No history",
+                f"no events for student {student_id!r} on standard {standard_id!r}",
+            )  # fmt: skip
+        policy = known[(tenant, standard_id)]
+        return StandardHistory(
+            student_id=student_id,
+            standard_id=standard_id,
+            method=policy.method,
+            events=with_proficiency(events, policy),
+        )

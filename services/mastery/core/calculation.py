@@ -55,6 +55,11 @@ class Evidence(msgspec.Struct, frozen=True, kw_only=True):
     points_possible: float | None = None
 
 
+# For attempts on a standard the projector has no policy for (recorded before standards existed):
+# the most recent score on the 1-4 scale, mastery at 3.
+FALLBACK_POLICY = CalculationPolicy(method="latest")
+
+
 class Marker(msgspec.Struct, frozen=True, kw_only=True):
     """Missing or incomplete work, shown beside the result and never counted as a zero."""
 
@@ -327,6 +332,7 @@ def _without_result(
 __all__ = [
     "DEFAULT_LETTERS",
     "DEFAULT_SCALE",
+    "FALLBACK_POLICY",
     "METHODS",
     "PARAMETER_RANGES",
     "AttemptStatus",

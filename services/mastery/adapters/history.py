@@ -1,0 +1,94 @@
+"""A student-standard stream as it happened: every event with the proficiency after it.
+
+Reads the attempt event store read-only (as `mastery rebuild` does) and replays the stream with the
+pure calculation, under the standard's current policy, so a teacher can show growth attempt by
+attempt and explain every step.
+"""
+
+from datetime import datetime
+
+import msgspec
+
+from services.mastery.core.calculation import CalculationPolicy, Evidence, calculate
+from shared.events.attempts import (
+    AttemptRecorded,
+    AttemptRescored,
+    AttemptVoided,
+    LatestAttemptEvent,
+    upcast,
+)
+from shared.events.gradebook import AnyGradebookEvent
+from shared.events.standards import StandardDefined, TenantPolicySet
+from shared.ids import stream_id
+from shared.postgres import DbConnection
+
+_events = msgspec.json.Decoder(AnyGradebookEvent)
+
+
+class ProficiencyAfter(msgspec.Struct, frozen=True, kw_only=True):
+    score: float | None
+    level: float | None
+    level_label: str | None
+    mastered: bool
+    evidence_count: int
+
+
+class HistoryEntry(msgspec.Struct, frozen=True, kw_only=True):
+    stream_version: int
+    event_id: str
+    type: str
+    recorded_at: datetime
+    event: LatestAttemptEvent
+    proficiency: ProficiencyAfter
+
+
+async def stream_history(
+    connection: DbConnection, tenant_id: str, student_id: str, standard_id: str
+) -> list[tuple[int, str, datetime, LatestAttemptEvent]]:
+    rows = await connection.fetch(
+        "SELECT stream_version, event_id::text, recorded_at, data::text FROM attempt_events "
+        "WHERE stream_id = $1 ORDER BY stream_version",
+        stream_id(tenant_id, student_id, standard_id),
+    )
+    history = []
+    for row in rows:
+        event = _events.decode(row["data"])
+        assert not isinstance(event, StandardDefined | TenantPolicySet)
+        history.append((row["stream_version"], row["event_id"], row["recorded_at"], upcast(event)))
+    return history
+
+
+def with_proficiency(
+    history: list[tuple[int, str, datetime, LatestAttemptEvent]], policy: CalculationPolicy
+) -> list[HistoryEntry]:
+    """Each event with the proficiency the evidence so far gives (voided attempts left out)."""
+    evidence: dict[str, Evidence] = {}
+    voided: set[str] = set()
+    entries = []
+    for version, event_id, recorded_at, event in history:
+        if isinstance(event, AttemptRecorded):
+            evidence[event.attempt_id] = Evidence(
+                attempt_id=event.attempt_id, assessed_at=event.assessed_at, recorded_seq=version,
+                status=event.status, score=event.score, points_possible=event.points_possible,
+            )  # fmt: skip
+        elif isinstance(event, AttemptVoided):
+            voided.add(event.attempt_id)
+        elif isinstance(event, AttemptRescored):
+            evidence[event.attempt_id] = msgspec.structs.replace(
+                evidence[event.attempt_id], status="scored", score=event.score,
+                points_possible=event.points_possible,
+            )  # fmt: skip
+        live = [item for attempt_id, item in evidence.items() if attempt_id not in voided]
+        result = calculate(live, policy)
+        tag = type(event).__struct_config__.tag
+        entries.append(
+            HistoryEntry(
+                stream_version=version, event_id=event_id, type=str(tag),
+                recorded_at=recorded_at, event=event,
+                proficiency=ProficiencyAfter(
+                    score=result.score, level=result.level, level_label=result.level_label,
+                    mastered=result.mastered, evidence_count=result.evidence_count,
+                ),
+            )
+        )  # fmt: skip
+    return entries
