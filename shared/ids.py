@@ -10,14 +10,14 @@ from typing import Annotated
 import msgspec
 
 TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
-OPAQUE_ID_PATTERN = r"^[^\s/]{1,128}$"
+OPAQUE_ID_PATTERN = r"^[^\s/\x00-\x1f\x7f]{1,128}$"
 
 TenantId = Annotated[str, msgspec.Meta(pattern=TENANT_ID_PATTERN)]
 OpaqueId = Annotated[
     str,
     msgspec.Meta(
         pattern=OPAQUE_ID_PATTERN,
-        description="Opaque identifier: 1-128 characters, no whitespace or slash.",
+        description="Opaque identifier: 1-128 characters; no whitespace, slash or control code.",
     ),
 ]
 

@@ -205,7 +205,7 @@ class AttemptsController(Controller):
     )
     async def void_attempt(
         self,
-        attempt_id: FromPath[str],
+        attempt_id: FromPath[OpaqueId],
         data: JSONBody[VoidIn],
         tenant: NamedDependency[str],
         recorder: NamedDependency[AttemptRecorder],
@@ -225,7 +225,7 @@ class AttemptsController(Controller):
     )
     async def rescore_attempt(
         self,
-        attempt_id: FromPath[str],
+        attempt_id: FromPath[OpaqueId],
         data: JSONBody[RescoreIn],
         tenant: NamedDependency[str],
         recorder: NamedDependency[AttemptRecorder],
@@ -248,8 +248,8 @@ class CorrectiveWorkController(Controller):
     )
     async def record_corrective_work(
         self,
-        student_id: FromPath[str],
-        standard_id: FromPath[str],
+        student_id: FromPath[OpaqueId],
+        standard_id: FromPath[OpaqueId],
         data: JSONBody[CorrectiveWorkIn],
         tenant: NamedDependency[str],
         recorder: NamedDependency[AttemptRecorder],

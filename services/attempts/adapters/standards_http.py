@@ -177,7 +177,7 @@ class StandardsController(Controller):
 
     @get("/{standard_id:str}", summary="A standard with its effective policy")
     async def get_standard(
-        self, standard_id: FromPath[str], tenant: NamedDependency[str], state: State
+        self, standard_id: FromPath[OpaqueId], tenant: NamedDependency[str], state: State
     ) -> StandardOut:
         return await _standard_view(state, tenant, standard_id)
 

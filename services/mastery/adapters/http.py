@@ -14,6 +14,7 @@ from services.mastery.adapters.policies import policies_for
 from services.mastery.adapters.read_model import StoredStanding, standings_of
 from services.mastery.core.calculation import FALLBACK_POLICY, calculate
 from shared.http import Problem
+from shared.ids import OpaqueId
 
 
 class StandardMastery(msgspec.Struct, frozen=True, kw_only=True):
@@ -67,7 +68,7 @@ class MasteryController(Controller):
 
     @get("/{student_id:str}/mastery", summary="Current proficiency per standard")
     async def student_mastery(
-        self, student_id: FromPath[str], tenant: NamedDependency[str], state: State
+        self, student_id: FromPath[OpaqueId], tenant: NamedDependency[str], state: State
     ) -> StudentMastery:
         async with state.pool.acquire() as connection:
             stored = await standings_of(connection, tenant, student_id)
@@ -82,8 +83,8 @@ class MasteryController(Controller):
     )
     async def history(
         self,
-        student_id: FromPath[str],
-        standard_id: FromPath[str],
+        student_id: FromPath[OpaqueId],
+        standard_id: FromPath[OpaqueId],
         tenant: NamedDependency[str],
         state: State,
     ) -> StandardHistory:

@@ -57,7 +57,7 @@ class GuardiansController(Controller):
 
     @get("/{student_id:str}/guardians", summary="The guardians of a student")
     async def get_guardians(
-        self, student_id: FromPath[str], tenant: NamedDependency[str], state: State
+        self, student_id: FromPath[OpaqueId], tenant: NamedDependency[str], state: State
     ) -> GuardiansOut:
         return GuardiansOut(
             student_id=student_id, guardians=await guardians_of(state.pool, tenant, student_id)

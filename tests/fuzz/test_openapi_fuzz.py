@@ -1,0 +1,126 @@
+"""Fuzz each service's OpenAPI document with schemathesis: no input may cause a 5xx.
+
+The services run as they are deployed (`python -m services.<name>` processes on real PostgreSQL,
+NATS and an SMTP sink); schemathesis derives requests from each `/schema/openapi.json`, valid
+and invalid, with a real tenant key. Every answer must be below 500, and every error a
+problem+json document.
+"""
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import asyncpg
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+from schemathesis.core.result import Ok
+
+from services.devstack import stop_services, wait_until_ready
+from shared.embedded import SmtpSink, free_port
+from shared.tenancy import create_tenant, issue_api_key
+from tests.support.servers import Servers
+
+SERVICES = ("attempts", "mastery", "notify")
+EXAMPLES_PER_OPERATION = 100
+
+
+@pytest.fixture(scope="module")
+async def fuzz_database(servers: Servers, template_database: str) -> AsyncIterator[str]:
+    name = f"mastery_fuzz_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(servers.database_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+        yield servers.database_url.rsplit("/", 1)[0] + f"/{name}"
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="module")
+async def fuzz_auth(fuzz_database: str) -> dict[str, str]:
+    connection = await asyncpg.connect(fuzz_database)
+    try:
+        await create_tenant(connection, "fuzz", "Fuzz School")
+        key = await issue_api_key(connection, "fuzz", "schemathesis")
+    finally:
+        await connection.close()
+    return {"Authorization": f"Bearer {key.plaintext}"}
+
+
+@pytest.fixture(scope="module")
+def service_urls(fuzz_database: str, servers: Servers) -> Iterator[dict[str, str]]:
+    sink = SmtpSink().start()
+    ports = {name: free_port() for name in SERVICES}
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=fuzz_database,
+        NATS_URL=servers.nats_url,
+        SMTP_URL=sink.url,
+        BUS_NAMESPACE=f"f{uuid.uuid4().hex[:10]}",
+        **{f"{name.upper()}_HTTP_PORT": str(port) for name, port in ports.items()},
+    )
+    processes = {
+        name: subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env)
+        for name in SERVICES
+    }
+    try:
+        urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+        for name, process in processes.items():
+            wait_until_ready(f"{urls[name]}/health/ready", process)
+        yield urls
+    finally:
+        stop_services(processes)
+        sink.stop()
+
+
+FUZZ = settings(
+    max_examples=EXAMPLES_PER_OPERATION,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+
+
+def _fuzz_operation(
+    operation: Any, base_url: str, auth: dict[str, str], statuses: list[int]
+) -> None:
+    valid_and_invalid = operation.as_strategy(generation_mode=GenerationMode.POSITIVE) | (
+        operation.as_strategy(generation_mode=GenerationMode.NEGATIVE)
+    )
+
+    @FUZZ
+    @given(case=valid_and_invalid)
+    def check(case: Any) -> None:
+        response = case.call(base_url=base_url, headers=auth, timeout=10)
+        statuses.append(response.status_code)
+        assert response.status_code < 500, (operation.label, response.text)
+        if response.status_code >= 400:
+            [content_type] = response.headers["content-type"]
+            assert content_type.startswith("application/problem+json"), (
+                operation.label,
+                content_type,
+            )
+
+    check()
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_no_generated_request_gets_a_5xx(
+    service: str, service_urls: dict[str, str], fuzz_auth: dict[str, str]
+) -> None:
+    schema = schemathesis.openapi.from_url(f"{service_urls[service]}/schema/openapi.json")
+    results = list(schema.get_all_operations())
+    assert all(isinstance(result, Ok) for result in results), results  # the schema is valid
+    operations = [result.ok() for result in results if isinstance(result, Ok)]
+    assert len(operations) >= 3  # the service's routes and its health checks
+    statuses: list[int] = []
+    for operation in operations:
+        _fuzz_operation(operation, service_urls[service], fuzz_auth, statuses)
+    # The fuzz reached the handlers with valid requests and the validation with invalid ones.
+    assert any(status < 300 for status in statuses)
+    assert any(status == 422 for status in statuses)
