@@ -17,7 +17,7 @@ from shared.bus import BusNames, ensure_streams
 from shared.cloudevents import CloudEvent, EnvelopeCodec, cloudevent_type
 from shared.consumer import REASON_HEADER, Delivered
 from shared.embedded import SmtpSink
-from shared.events.attempts import AttemptRecorded
+from shared.events.attempts import AttemptRecorded, AttemptRecordedV1
 from shared.events.gradebook import AnyGradebookEvent
 from shared.events.mastery import MasteryChanged
 from tests.support.servers import Servers
@@ -100,6 +100,29 @@ async def test_a_late_older_attempt_is_replayed_from_the_evidence_not_made_lates
     assert (row["score"], row["evidence_count"], row["last_bus_sequence"]) == (4, 2, 2)
     assert await pool.fetchval("SELECT count(*) FROM mastery_evidence") == 2
     assert await pool.fetchval("SELECT count(*) FROM mastery_outbox") == 1  # only the first
+
+
+async def test_a_v1_attempt_from_before_markers_is_upcast_and_projected(
+    pool: asyncpg.Pool, bus: BusNames
+) -> None:
+    old = AttemptRecordedV1(
+        tenant_id="school", student_id="lee", standard_id="math.ratio", attempt_id="v1-attempt",
+        score=3, points_possible=4, assessed_at=NOW, recorded_at=NOW,
+    )  # fmt: skip
+    envelope = CloudEvent[AnyGradebookEvent](
+        id=str(uuid.uuid4()), source="/test", type=cloudevent_type(old), subject="school/lee/x",
+        time=NOW, tenantid="school", streamversion=1, data=old,
+    )  # fmt: skip
+    codec = EnvelopeCodec[AnyGradebookEvent](AnyGradebookEvent)
+    decoded = codec.decode(codec.encode(envelope))
+    assert decoded.type == "org.mastery.attempt_recorded.v1"
+    projector = MasteryProjector(pool, bus, CalculationPolicy(method="latest"))
+    await projector.handle_gradebook_events([Delivered(decoded, 1)])
+    row = await pool.fetchrow("SELECT score, mastered, evidence_count FROM proficiencies")
+    assert row is not None
+    assert tuple(row.values()) == (3, True, 1)
+    status = await pool.fetchval("SELECT status FROM mastery_evidence")
+    assert status == "scored"
 
 
 async def test_a_redelivered_change_emails_each_guardian_once(

@@ -81,6 +81,28 @@ async def test_history_shows_every_event_with_the_proficiency_after_it(
     assert unknown.status_code == 404
 
 
+async def test_current_mastery_shows_missing_work_as_a_marker_never_a_zero(
+    pool: asyncpg.Pool, bus: BusNames, mastery: AsyncTestClient[Any]
+) -> None:
+    tenant, auth = await new_tenant(pool)
+    await define_standard(pool, bus, tenant, "math.1", method="average")
+    recorder = AttemptRecorder(pool, bus)
+    await _record(recorder, tenant, "a1", 3, day=1)
+    await _record(recorder, tenant, "m1", None, day=2)  # missing work
+    await _record(recorder, tenant, "a2", 4, day=3)
+    await _project_new_events(pool, MasteryProjector(pool, bus, FALLBACK_POLICY), 0)
+    response = await mastery.get("/v1/students/maya/mastery", headers=auth)
+    assert response.status_code == 200, response.text
+    [standard] = response.json()["standards"]
+    assert (standard["score"], standard["evidence_count"], standard["method"]) == (
+        3.5,
+        2,
+        "average",
+    )
+    assert [(m["attempt_id"], m["status"]) for m in standard["markers"]] == [("m1", "missing")]
+    assert "(3 + 4) / 2 = 3.5" in standard["explanation"]
+
+
 async def _project_new_events(pool: asyncpg.Pool, projector: MasteryProjector, seen: int) -> int:
     rows = await pool.fetch(
         "SELECT position, payload FROM attempts_outbox WHERE position > $1 ORDER BY position", seen

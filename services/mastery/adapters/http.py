@@ -12,7 +12,7 @@ from litestar.params import FromPath
 from services.mastery.adapters.history import HistoryEntry, stream_history, with_proficiency
 from services.mastery.adapters.policies import policies_for
 from services.mastery.adapters.read_model import StoredStanding, standings_of
-from services.mastery.core.calculation import FALLBACK_POLICY, calculate
+from services.mastery.core.calculation import FALLBACK_POLICY, Marker, calculate
 from shared.http import Problem
 from shared.ids import OpaqueId
 
@@ -28,6 +28,7 @@ class StandardMastery(msgspec.Struct, frozen=True, kw_only=True):
     evidence_count: int
     plain_average: float | None
     last_assessed_at: datetime | None
+    markers: tuple[Marker, ...]
     explanation: tuple[str, ...]
 
 
@@ -51,6 +52,7 @@ def _view(stored: StoredStanding) -> StandardMastery:
         evidence_count=proficiency.evidence_count,
         plain_average=proficiency.plain_average,
         last_assessed_at=state.newest.assessed_at if state.newest else None,
+        markers=proficiency.markers,
         explanation=proficiency.steps,
     )
 
