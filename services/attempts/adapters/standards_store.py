@@ -94,22 +94,15 @@ class StandardsStore:
                 tenant_policy=policy[0] if policy else None,
                 now=now,
             )
-            version = current[1] if current else 0
-            if isinstance(decision, Refuse):
-                return decision
-            if isinstance(decision, Unchanged):
-                return Saved(outcome="unchanged", version=version)
-            await append(connection, [_new(stream, version + 1, decision)], self._bus)
-            await connection.execute(
+            sql = (
                 "INSERT INTO standards (tenant_id, standard_id, definition, version) "
                 "VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, standard_id) DO UPDATE "
-                "SET definition = EXCLUDED.definition, version = EXCLUDED.version",
-                command.tenant_id,
-                command.standard_id,
-                _encoder.encode(decision).decode(),
-                version + 1,
+                "SET definition = EXCLUDED.definition, version = EXCLUDED.version"
             )
-            return Saved(outcome="updated" if current else "created", version=version + 1)
+            keys = (command.tenant_id, command.standard_id)
+            return await self._record(
+                connection, stream, current, decision, upsert_sql=sql, keys=keys
+            )
 
         return await in_retried_transaction(self._pool, work, stream)
 
@@ -125,23 +118,36 @@ class StandardsStore:
                 standards=list(standards.values()),
                 now=now,
             )
-            version = current[1] if current else 0
-            if isinstance(decision, Refuse):
-                return decision
-            if isinstance(decision, Unchanged):
-                return Saved(outcome="unchanged", version=version)
-            await append(connection, [_new(stream, version + 1, decision)], self._bus)
-            await connection.execute(
+            sql = (
                 "INSERT INTO tenant_policies (tenant_id, policy, version) VALUES ($1, $2, $3) "
                 "ON CONFLICT (tenant_id) DO UPDATE "
-                "SET policy = EXCLUDED.policy, version = EXCLUDED.version",
-                command.tenant_id,
-                _encoder.encode(decision).decode(),
-                version + 1,
+                "SET policy = EXCLUDED.policy, version = EXCLUDED.version"
             )
-            return Saved(outcome="updated" if current else "created", version=version + 1)
+            return await self._record(
+                connection, stream, current, decision, sql, (command.tenant_id,)
+            )
 
         return await in_retried_transaction(self._pool, work, stream)
+
+    async def _record(
+        self,
+        connection: DbConnection,
+        stream: str,
+        current: tuple[object, int] | None,
+        decision: StandardDefined | TenantPolicySet | Unchanged | Refuse,
+        *,
+        upsert_sql: str,
+        keys: tuple[str, ...],
+    ) -> Saved | Refuse:
+        """Append the decided event at the next version and upsert the current-state row."""
+        version = current[1] if current else 0
+        if isinstance(decision, Refuse):
+            return decision
+        if isinstance(decision, Unchanged):
+            return Saved(outcome="unchanged", version=version)
+        await append(connection, [_new(stream, version + 1, decision)], self._bus)
+        await connection.execute(upsert_sql, *keys, _encoder.encode(decision).decode(), version + 1)
+        return Saved(outcome="updated" if current else "created", version=version + 1)
 
 
 def _new(stream: str, version: int, event: StandardDefined | TenantPolicySet) -> NewEvent:
