@@ -124,7 +124,7 @@ class StandardsStore:
                 "SET policy = EXCLUDED.policy, version = EXCLUDED.version"
             )
             return await self._record(
-                connection, stream, current, decision, sql, (command.tenant_id,)
+                connection, stream, current, decision, upsert_sql=sql, keys=(command.tenant_id,)
             )
 
         return await in_retried_transaction(self._pool, work, stream)
