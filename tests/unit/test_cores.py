@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 
+import msgspec
 import pytest
 
 from services.notify.core.messages import Guardian, compose_change_email
@@ -15,30 +16,47 @@ from shared.tenancy import parse_key
 NOW = datetime(2026, 10, 10, 12, 0, tzinfo=UTC)
 
 
+CHANGE = MasteryChanged(
+    tenant_id="school",
+    student_id="maya",
+    standard_id="math.1",
+    change_id="c1",
+    previous_level=2,
+    previous_mastered=False,
+    level=3,
+    level_label="Proficient",
+    mastered=True,
+    score=3,
+    method="latest",
+    caused_by_attempt_id="a2",
+    caused_by_event_id="e2",
+    assessed_at=NOW,
+    changed_at=NOW,
+)
+
+
 def test_family_email_names_the_new_level_and_mastery() -> None:
-    change = MasteryChanged(
-        tenant_id="school",
-        student_id="maya",
-        standard_id="math.1",
-        change_id="c1",
-        previous_level=2,
-        previous_mastered=False,
-        level=3,
-        level_label="Proficient",
-        mastered=True,
-        score=3,
-        method="latest",
-        caused_by_attempt_id="a2",
-        caused_by_event_id="e2",
-        assessed_at=NOW,
-        changed_at=NOW,
-    )
-    email = compose_change_email(change, Guardian(email="p@example.org", name="Pat"))
+    email = compose_change_email(CHANGE, Guardian(email="p@example.org", name="Pat"))
     assert email.to == "p@example.org"
     assert email.subject == "maya has mastered math.1"
     assert "Dear Pat," in email.body
     assert "Now: Proficient (level 3) - mastered." in email.body
     assert "Before: level 2." in email.body
+    assert "Based on the assessment of 2026-10-10 (attempt a2)" in email.body
+
+
+@pytest.mark.parametrize(
+    ("reason", "sentence"),
+    [("correction", "A teacher corrected the record"),
+     ("policy", "The school changed how this standard is graded")],
+)  # fmt: skip
+def test_family_email_says_when_a_correction_or_a_policy_moved_the_level(
+    reason: str, sentence: str
+) -> None:
+    change = msgspec.structs.replace(CHANGE, reason=reason)
+    email = compose_change_email(change, Guardian(email="p@example.org"))
+    assert sentence in email.body
+    assert "Based on the assessment" not in email.body
 
 
 def _envelope(tenant: str) -> CloudEvent[AnyAttemptEvent]:

@@ -34,6 +34,25 @@ def _headline(change: MasteryChanged) -> str:
     return f"has a new level on {change.standard_id}"
 
 
+def _cause(change: MasteryChanged) -> str:
+    """Why the level moved, in the family's terms: new evidence, a correction, or a new policy."""
+    method = f"the school's '{change.method}' method"
+    if change.reason == "correction":
+        return (
+            f"A teacher corrected the record (attempt {change.caused_by_attempt_id} was voided or "
+            f"rescored); the result was recalculated with {method}."
+        )
+    if change.reason == "policy":
+        return (
+            f"The school changed how this standard is graded; the same evidence, recalculated "
+            f"with {method}, now gives this result."
+        )
+    return (
+        f"Based on the assessment of {change.assessed_at.date().isoformat()} "
+        f"(attempt {change.caused_by_attempt_id}), using {method}."
+    )
+
+
 def compose_change_email(change: MasteryChanged, guardian: Guardian) -> Email:
     student = change.student_id
     greeting = f"Dear {guardian.name}," if guardian.name else "Hello,"
@@ -51,8 +70,7 @@ def compose_change_email(change: MasteryChanged, guardian: Guardian) -> Email:
     if previous is not None:
         lines.append(f"Before: {previous}.")
     lines += [
-        f"Based on the assessment of {change.assessed_at.date().isoformat()} "
-        f"(attempt {change.caused_by_attempt_id}), using the school's '{change.method}' method.",
+        _cause(change),
         "",
         "In mastery-based grading the newest evidence counts: students can reassess after "
         "corrective work, and missing work is never counted as a zero.",
