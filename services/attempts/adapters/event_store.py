@@ -111,7 +111,10 @@ WITH appended_events AS (
     RETURNING 1
 ), appended_outbox AS (
     INSERT INTO attempts_outbox (tenant_id, subject, msg_id, payload)
-    SELECT * FROM unnest($8::text[], $9::text[], $10::text[], $11::bytea[])
+    SELECT tenant_id, subject, msg_id, payload
+    FROM unnest($8::text[], $9::text[], $10::text[], $11::bytea[])
+        WITH ORDINALITY AS item (tenant_id, subject, msg_id, payload, n)
+    ORDER BY n  -- positions follow the events' order: the relay publishes by position
     RETURNING 1
 )"""
 

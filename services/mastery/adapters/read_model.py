@@ -217,8 +217,11 @@ async def enqueue_changes(
     if not changes:
         return
     await connection.execute(
+        # Positions follow the changes' order: the relay publishes by position.
         "INSERT INTO mastery_outbox (tenant_id, subject, msg_id, payload) "
-        "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[])",
+        "SELECT tenant_id, subject, msg_id, payload "
+        "FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[]) "
+        "WITH ORDINALITY AS item (tenant_id, subject, msg_id, payload, n) ORDER BY n",
         [change.tenant_id for change in changes],
         [bus.mastery_changed(change.tenant_id) for change in changes],
         [change.change_id for change in changes],
