@@ -5,12 +5,18 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 
 from shared.cloudevents import CloudEvent, EnvelopeCodec, cloudevent_type
-from shared.events.attempts import AnyAttemptEvent, AttemptRecorded
+from shared.events.attempts import AttemptRecorded
+from shared.events.gradebook import AnyGradebookEvent
+from shared.events.standards import StandardDefined, standard_stream_id
+from shared.grading import DEFAULT_SCALE
 from shared.ids import stream_id
 
+# Every standard the scenarios use; each is defined before any attempt is posted for it
+# (an attempt for an unknown standard is refused).
 STANDARDS = tuple(f"math.std{number}" for number in range(8))
+E2E_STANDARD = "math.e2e"
 _encoder = msgspec.json.Encoder()
-_envelopes = EnvelopeCodec[AnyAttemptEvent](AnyAttemptEvent)
+_envelopes = EnvelopeCodec[AnyGradebookEvent](AnyGradebookEvent)
 
 
 def assessed_at() -> datetime:
@@ -58,15 +64,27 @@ def recorded_event(tenant_id: str, prefix: str, number: int, students: int) -> A
     )
 
 
-def event_json(event: AttemptRecorded) -> bytes:
+def standard_defined(tenant_id: str, standard_id: str) -> StandardDefined:
+    """A standard as PUT /v1/standards defines it by default: the 1-4 scale, default method."""
+    return StandardDefined(
+        tenant_id=tenant_id, standard_id=standard_id, title=standard_id, scale=DEFAULT_SCALE,
+        defined_at=assessed_at(),
+    )  # fmt: skip
+
+
+def event_json(event: AttemptRecorded | StandardDefined) -> bytes:
     return _encoder.encode(event)
 
 
-def stream_of(event: AttemptRecorded) -> str:
+def stream_of(event: AttemptRecorded | StandardDefined) -> str:
+    if isinstance(event, StandardDefined):
+        return standard_stream_id(event.tenant_id, event.standard_id)
     return stream_id(event.tenant_id, event.student_id, event.standard_id)
 
 
-def envelope_bytes(event: AttemptRecorded, *, event_id: str, stream_version: int) -> bytes:
+def envelope_bytes(
+    event: AttemptRecorded | StandardDefined, *, event_id: str, stream_version: int
+) -> bytes:
     """The CloudEvent the attempts relay would publish for this event."""
     return _envelopes.encode(
         CloudEvent(
@@ -74,7 +92,7 @@ def envelope_bytes(event: AttemptRecorded, *, event_id: str, stream_version: int
             source="/services/attempts",
             type=cloudevent_type(event),
             subject=stream_of(event),
-            time=event.recorded_at,
+            time=event.defined_at if isinstance(event, StandardDefined) else event.recorded_at,
             tenantid=event.tenant_id,
             streamversion=stream_version,
             data=event,

@@ -83,7 +83,7 @@ async def run_scenario(
 async def run_bench(context: BenchContext, args: argparse.Namespace) -> dict[str, object]:
     system = context.system
     system.database_url = await create_database(system, "system")
-    system.api_key = await prepare_tenant(system.database_url)
+    system.api_key = await prepare_tenant(system.database_url, system.bus)
     await asyncio.to_thread(start_services, system)
     context.sampler.pids = system.service_pids()
     context.sampler.start()

@@ -48,11 +48,16 @@ class KeepAliveConnection:
 
     async def exchange(self, request: bytes) -> int:
         """Send one request and read its whole response; returns the status code."""
+        status, _ = await self.exchange_with_body(request)
+        return status
+
+    async def exchange_with_body(self, request: bytes) -> tuple[int, bytes]:
+        """Send one request and read its whole response; returns the status code and the body."""
         self._writer.write(request)
         head = await self._reader.readuntil(_HEAD_END)
         status = int(head[9:12])
-        await self._reader.readexactly(content_length(head))
-        return status
+        body = await self._reader.readexactly(content_length(head))
+        return status, body
 
     async def close(self) -> None:
         self._writer.close()

@@ -3,7 +3,7 @@
 import asyncio
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import msgspec
 
@@ -11,6 +11,20 @@ from bench.workers.protocol import Window, WorkerResult, WorkerSpec
 
 # Time for worker processes to import, connect and wait at the start line together.
 START_LEAD_SECONDS = 3.0
+# A run where more requests than this failed measured refusals, not work: stop the bench.
+MAX_FAILED_SHARE = 0.01
+
+
+class BenchFailure(Exception):
+    """A run did not measure what it claims to (too many requests failed)."""
+
+
+def require_success(what: str, succeeded: int, failures: Mapping[str, int]) -> None:
+    """Only successful responses count; more than a trivial share of failures is an error."""
+    failed = sum(failures.values())
+    total = succeeded + failed
+    if total == 0 or failed / total > MAX_FAILED_SHARE:
+        raise BenchFailure(f"{what}: {failed} of {total} requests failed {dict(failures)}")
 
 
 def schedule(warmup: float, duration: float) -> Window:

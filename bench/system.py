@@ -11,8 +11,9 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -21,6 +22,9 @@ import nats
 from nats.aio.client import Client as NatsClient
 from nats.js.errors import NotFoundError
 
+from bench.attempt_data import E2E_STANDARD, STANDARDS
+from services.attempts.adapters.standards_store import Saved, StandardsStore
+from services.attempts.core.standards import DefineStandard
 from services.devstack import (
     ALL_MIGRATIONS,
     SERVICES,
@@ -33,7 +37,8 @@ from services.mastery.adapters.projector import PROJECTOR_NAME
 from services.notify.adapters.planner import PLANNER_NAME
 from shared.bus import BusNames
 from shared.embedded import free_port
-from shared.postgres import apply_migrations
+from shared.grading import DEFAULT_SCALE
+from shared.postgres import apply_migrations, create_pool
 from shared.tenancy import create_tenant, issue_api_key
 
 BENCH_TENANT = "bench-school"
@@ -85,13 +90,48 @@ async def create_database(system: BenchSystem, purpose: str) -> str:
     return url
 
 
-async def prepare_tenant(database_url: str) -> str:
+async def create_raw_events_table(database_url: str, table: str) -> None:
+    """A copy of `attempt_events` (columns, defaults, indexes) for the raw baselines."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(
+            f"CREATE TABLE IF NOT EXISTS {table} (LIKE attempt_events "
+            "INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)"
+        )
+    finally:
+        await connection.close()
+
+
+async def prepare_tenant(database_url: str, bus: BusNames) -> str:
+    """Create the bench tenant, define every standard the scenarios use, return an API key."""
     connection = await asyncpg.connect(database_url)
     try:
         await create_tenant(connection, BENCH_TENANT, "Bench School")
-        return (await issue_api_key(connection, BENCH_TENANT, label="bench")).plaintext
+        key = (await issue_api_key(connection, BENCH_TENANT, label="bench")).plaintext
     finally:
         await connection.close()
+    await define_standards(database_url, bus, BENCH_TENANT, (*STANDARDS, E2E_STANDARD))
+    return key
+
+
+async def define_standards(
+    database_url: str, bus: BusNames, tenant_id: str, standard_ids: Sequence[str]
+) -> None:
+    """Define standards (1-4 scale, the tenant's default method) as PUT /v1/standards does."""
+    pool = await create_pool(database_url, min_size=1, max_size=1)
+    try:
+        store = StandardsStore(pool, bus)
+        now = datetime.now(UTC)
+        for standard_id in standard_ids:
+            command = DefineStandard(
+                tenant_id=tenant_id, standard_id=standard_id, title=standard_id,
+                scale=DEFAULT_SCALE,
+            )  # fmt: skip
+            saved = await store.define(command, now=now)
+            if not isinstance(saved, Saved):
+                raise RuntimeError(f"standard {standard_id!r} refused: {saved}")  # noqa: TRY004
+    finally:
+        await pool.close()
 
 
 def start_services(system: BenchSystem) -> None:

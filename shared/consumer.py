@@ -129,19 +129,45 @@ class BatchConsumer(Generic[EventT]):
         subscription: JetStreamContext.PullSubscription,
         stop: asyncio.Event,
     ) -> None:
-        while not stop.is_set():
-            try:
-                messages = await subscription.fetch(
-                    self._settings.batch_size, timeout=self._settings.fetch_timeout
-                )
-            except TimeoutError:
-                continue  # idle: nothing to fetch
-            except nats.errors.Error as error:
-                # After a server restart the subscription may be gone: rebind.
-                logger.warning("%s: fetch failed (%s); rebinding", self._settings.durable, error)
-                await sleep_unless_stopped(stop, 0.5)
-                return
-            await self.process(client, messages)
+        """Fetch the next batch while the handler writes this one, then handle it in order.
+
+        The fetch is the only thing overlapped: batches are still handled one at a time, in stream
+        order, and acked after their commit. On stop, a batch fetched meanwhile is handled too, so
+        nothing is left waiting out its ack_wait.
+        """
+        next_batch: asyncio.Task[list[Msg]] | None = None
+        try:
+            while not stop.is_set():
+                fetching = next_batch or asyncio.create_task(self._fetch(subscription))
+                next_batch = None
+                try:
+                    messages = await fetching
+                except TimeoutError:
+                    continue  # idle: nothing to fetch
+                except nats.errors.Error as error:
+                    # After a server restart the subscription may be gone: rebind.
+                    logger.warning(
+                        "%s: fetch failed (%s); rebinding", self._settings.durable, error
+                    )
+                    await sleep_unless_stopped(stop, 0.5)
+                    return
+                if not stop.is_set():
+                    next_batch = asyncio.create_task(self._fetch(subscription))
+                await self.process(client, messages)
+            if next_batch is not None:
+                with contextlib.suppress(TimeoutError, nats.errors.Error):
+                    await self.process(client, await next_batch)
+                next_batch = None
+        finally:
+            if next_batch is not None:
+                next_batch.cancel()
+                if next_batch.done() and not next_batch.cancelled():
+                    next_batch.exception()  # retrieved: its messages will be redelivered
+
+    async def _fetch(self, subscription: JetStreamContext.PullSubscription) -> list[Msg]:
+        return await subscription.fetch(
+            self._settings.batch_size, timeout=self._settings.fetch_timeout
+        )
 
     async def process(self, client: NatsClient, messages: list[Msg]) -> None:
         batch: list[Delivered[EventT]] = []

@@ -57,8 +57,11 @@ class OutboxRelay:
             return
         try:
             async with self._pool.acquire() as leader_lock:
-                if await self._wait_for_leadership(leader_lock, stop):
-                    await self._relay_until(stop, client)
+                try:
+                    if await self._wait_for_leadership(leader_lock, stop):
+                        await self._relay_until(stop, client)
+                finally:
+                    await _give_up_leadership(leader_lock)
         finally:
             await client.drain()
 
@@ -124,3 +127,16 @@ class OutboxRelay:
             for future in futures:
                 future.cancel()
             raise
+
+
+async def _give_up_leadership(connection: DbConnection) -> None:
+    """Unlock before the connection goes back to the pool, which does not reset sessions.
+
+    If the unlock cannot run (the connection broke, or shutdown cancelled it), the connection is
+    closed instead: a session-level advisory lock ends with its session.
+    """
+    try:
+        await connection.execute("SELECT pg_advisory_unlock_all()")
+    except BaseException:
+        connection.terminate()
+        raise

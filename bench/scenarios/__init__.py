@@ -1,20 +1,20 @@
-"""The scenario registry, in the order a bench run measures them.
-
-Batch ingest and read-model rebuild join here once `POST /v1/attempts/batch` and the rebuild
-command exist.
-"""
+"""The scenario registry, in the order a bench run measures them."""
 
 from bench.scenarios.append_comparison import AppendVersusEventsourcing
 from bench.scenarios.base import Scenario
 from bench.scenarios.end_to_end import EndToEnd
+from bench.scenarios.ingest_batch import IngestBatch
 from bench.scenarios.ingest_single import IngestSingle
 from bench.scenarios.projector import ProjectorThroughput
+from bench.scenarios.rebuild import Rebuild
 
 SCENARIOS: tuple[type[Scenario], ...] = (
     IngestSingle,
+    IngestBatch,
     EndToEnd,
     ProjectorThroughput,
     AppendVersusEventsourcing,
+    Rebuild,
 )
 
 

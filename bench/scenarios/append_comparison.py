@@ -2,9 +2,10 @@
 
 from typing import ClassVar
 
-from bench.launch import rate, run_worker, schedule
+from bench.attempt_data import STANDARDS
+from bench.launch import rate, require_success, run_worker, schedule
 from bench.scenarios.base import BenchContext, MetricSpec, RunMeasurement, Scenario
-from bench.system import BENCH_TENANT, create_database
+from bench.system import BENCH_TENANT, create_database, define_standards
 from bench.workers.protocol import AppendRun
 
 WRITERS = 10
@@ -12,7 +13,7 @@ WRITERS = 10
 
 class AppendVersusEventsourcing(Scenario):
     name = "append-vs-eventsourcing"
-    title = f"AttemptStore.record (event + idempotency + outbox rows), {WRITERS} writers"
+    title = f"AttemptRecorder.record (event + idempotency + outbox rows), {WRITERS} writers"
     baseline_title = (
         f"eventsourcing PostgresApplicationRecorder.insert_events (LOCK TABLE), {WRITERS} threads"
     )
@@ -23,6 +24,7 @@ class AppendVersusEventsourcing(Scenario):
 
     async def prepare(self, context: BenchContext) -> None:
         self._database_url = await create_database(context.system, "append")
+        await define_standards(self._database_url, context.system.bus, BENCH_TENANT, STANDARDS)
 
     async def run_once(self, context: BenchContext, run: int) -> RunMeasurement:
         duration = context.settings.seconds(full=10, quick=3)
@@ -38,6 +40,7 @@ class AppendVersusEventsourcing(Scenario):
                     window=schedule(warmup=1, duration=duration),
                 )
             )
+        require_success("append (ours)", results["ours"].completed, results["ours"].errors)
         return RunMeasurement(
             values={"events/s": rate(results["ours"])},
             baseline={"events/s": rate(results["eventsourcing"])},

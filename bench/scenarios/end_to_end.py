@@ -9,7 +9,7 @@ import msgspec
 import nats
 from nats.aio.msg import Msg
 
-from bench.launch import run_worker, schedule
+from bench.launch import require_success, run_worker, schedule
 from bench.scenarios.base import BenchContext, MetricSpec, RunMeasurement, Scenario, Target
 from bench.stats import percentile
 from bench.system import wait_until_drained
@@ -86,8 +86,10 @@ class EndToEnd(Scenario):
                 students=0,
             )
         )
+        require_success("POST /v1/attempts", load.completed, load.errors)
         lost = await watcher.wait_for({student for student, _ in load.sends}, STRAGGLER_SECONDS)
         await client.close()
+        require_success("mastery changes", len(load.sends) - len(lost), {"lost": len(lost)})
         await wait_until_drained(system, 120)
         latencies = [
             (watcher.received[student] - due_ns) / 1e6

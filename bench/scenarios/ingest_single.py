@@ -3,13 +3,11 @@
 import asyncio
 from typing import ClassVar
 
-import asyncpg
-
 from bench.cpu import cpu_shares, snapshot_at
-from bench.launch import merged, rate, run_workers, schedule
+from bench.launch import merged, rate, require_success, run_workers, schedule
 from bench.scenarios.base import BenchContext, MetricSpec, RunMeasurement, Scenario, Target
 from bench.stats import percentile
-from bench.system import BENCH_TENANT, wait_until_drained
+from bench.system import BENCH_TENANT, create_raw_events_table, wait_until_drained
 from bench.workers.protocol import HttpLoad, SingleRowInserts
 
 RAW_TABLE = "bench_raw_attempt_events"
@@ -29,14 +27,7 @@ class IngestSingle(Scenario):
     )
 
     async def prepare(self, context: BenchContext) -> None:
-        connection = await asyncpg.connect(context.system.database_url)
-        try:
-            await connection.execute(
-                f"CREATE TABLE IF NOT EXISTS {RAW_TABLE} (LIKE attempt_events "
-                "INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)"
-            )
-        finally:
-            await connection.close()
+        await create_raw_events_table(context.system.database_url, RAW_TABLE)
 
     async def run_once(self, context: BenchContext, run: int) -> RunMeasurement:
         settings, system = context.settings, context.system
@@ -61,6 +52,7 @@ class IngestSingle(Scenario):
             )
         )
         cpu = cpu_shares(await cpu_before, await cpu_after)
+        require_success("POST /v1/attempts", load.completed, load.errors)
         drain_seconds = await wait_until_drained(system, DRAIN_TIMEOUT)
         raw = merged(
             await run_workers(

@@ -10,8 +10,14 @@ import nats
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from bench.attempt_data import envelope_bytes, recorded_event, stream_of
-from bench.launch import rate, run_worker
+from bench.attempt_data import (
+    STANDARDS,
+    envelope_bytes,
+    recorded_event,
+    standard_defined,
+    stream_of,
+)
+from bench.launch import BenchFailure, rate, run_worker
 from bench.scenarios.base import BenchContext, MetricSpec, RunMeasurement, Scenario, Target
 from bench.system import BENCH_TENANT, create_database
 from bench.workers.protocol import FetchAckRun, ProjectorRun
@@ -64,7 +70,7 @@ class ProjectorThroughput(Scenario):
                 database_url=self._database_url,
                 nats_url=nats_url,
                 namespace=self._namespace,
-                expected=self._events,
+                expected=self._events + len(STANDARDS),
                 batch_size=BATCH_SIZE,
             )
         )
@@ -73,10 +79,12 @@ class ProjectorThroughput(Scenario):
                 nats_url=nats_url,
                 namespace=self._namespace,
                 durable=RAW_DURABLE,
-                expected=self._events,
+                expected=self._events + len(STANDARDS),
                 batch_size=BATCH_SIZE,
             )
         )
+        if projected.completed < self._events + len(STANDARDS):
+            raise BenchFailure(f"the projector applied only {projected.completed} events")
         return RunMeasurement(
             values={"events/s": rate(projected)},
             baseline={"events/s": rate(raw)},
@@ -100,14 +108,21 @@ class ProjectorThroughput(Scenario):
             await client.close()
         connection = await asyncpg.connect(self._database_url)
         try:
+            # Evidence rows too: left in place, every redelivered attempt would drop out as known.
             await connection.execute(
-                "TRUNCATE proficiencies, projector_checkpoints, mastery_outbox"
+                "TRUNCATE proficiencies, mastery_evidence, standard_policies, "
+                "tenant_default_policies, projector_checkpoints, mastery_outbox"
             )
         finally:
             await connection.close()
 
 
 async def _prefill(js: JetStreamContext, bus: BusNames, events: int) -> None:
+    """The standards first, as the attempts service would have published them, then attempts."""
+    for standard_id in STANDARDS:
+        standard = standard_defined(BENCH_TENANT, standard_id)
+        payload = envelope_bytes(standard, event_id=str(uuid.uuid4()), stream_version=1)
+        await js.publish(bus.attempts(BENCH_TENANT, "standard_defined"), payload)
     versions: dict[str, int] = {}
     subject = bus.attempts(BENCH_TENANT, "recorded")
     for chunk_start in range(0, events, PUBLISH_CHUNK):

@@ -1,38 +1,49 @@
 """`python -m bench.workers`: run the worker described by the JSON spec on stdin."""
 
 import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import msgspec
 import uvloop
 
 from bench.workers.append import run_append
+from bench.workers.batch_ingest import run_batch_http_load, run_copy_batches
 from bench.workers.consumers import run_fetch_ack, run_projector
 from bench.workers.http_load import run_http_load
 from bench.workers.protocol import (
     AppendRun,
+    BatchHttpLoad,
+    CopyBatches,
+    CursorScanRun,
     FetchAckRun,
     HttpLoad,
     ProjectorRun,
+    RebuildRun,
     SingleRowInserts,
     WorkerResult,
     WorkerSpec,
     with_process_usage,
 )
+from bench.workers.rebuild import run_cursor_scan, run_rebuild
 from bench.workers.single_row_inserts import run_single_row_inserts
+
+Runner = Callable[[Any], Awaitable[WorkerResult]]
+RUNNERS: dict[type[WorkerSpec], Runner] = {
+    HttpLoad: run_http_load,
+    SingleRowInserts: run_single_row_inserts,
+    ProjectorRun: run_projector,
+    FetchAckRun: run_fetch_ack,
+    AppendRun: run_append,
+    BatchHttpLoad: run_batch_http_load,
+    CopyBatches: run_copy_batches,
+    RebuildRun: run_rebuild,
+    CursorScanRun: run_cursor_scan,
+}
 
 
 async def run(spec: WorkerSpec) -> WorkerResult:
-    match spec:
-        case HttpLoad():
-            return await run_http_load(spec)
-        case SingleRowInserts():
-            return await run_single_row_inserts(spec)
-        case ProjectorRun():
-            return await run_projector(spec)
-        case FetchAckRun():
-            return await run_fetch_ack(spec)
-        case AppendRun():
-            return await run_append(spec)
+    return await RUNNERS[type(spec)](spec)
 
 
 def main() -> None:

@@ -1,8 +1,10 @@
 """The same appends of attempt events two ways: our event store, and the eventsourcing library.
 
-Ours is the attempts service's `AttemptStore.record` (idempotency row, event row, outbox row in
-one transaction). Theirs is eventsourcing's `PostgresApplicationRecorder`, which takes
-`LOCK TABLE ... IN EXCLUSIVE MODE` in every insert so its notification ids commit in order.
+Ours is the attempts service's `AttemptRecorder.record` (reads the stream, the idempotency row and
+the standard, then writes the event row, the outbox row and the idempotency row in one
+transaction); only recorded attempts count, refusals are reported as errors. Theirs is
+eventsourcing's `PostgresApplicationRecorder`, which takes `LOCK TABLE ... IN EXCLUSIVE MODE` in
+every insert so its notification ids commit in order.
 Each writer owns its own streams, so neither side measures races on one stream.
 """
 
@@ -19,7 +21,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from bench.attempt_data import event_json, recorded_event, stream_of
 from bench.workers.protocol import AppendRun, WorkerResult, sleep_until
 from services.attempts.adapters.recorder import AttemptRecorder
-from services.attempts.core.recording import RecordAttempt
+from services.attempts.core.recording import RecordAttempt, Refuse
 from shared.bus import BusNames
 from shared.postgres import create_pool
 
@@ -57,8 +59,12 @@ async def _append_ours(spec: AppendRun) -> WorkerResult:
                 points_possible=event.points_possible,
                 assessed_at=event.assessed_at,
             )
-            await store.record(command, now=datetime.now(UTC))
-            if spec.window.measures(started):
+            outcome = await store.record(command, now=datetime.now(UTC))
+            if not spec.window.measures(started):
+                continue
+            if isinstance(outcome, Refuse):
+                result.errors[outcome.slug] = result.errors.get(outcome.slug, 0) + 1
+            else:
                 result.completed += 1
 
     await sleep_until(spec.window.start_at)

@@ -47,7 +47,7 @@ async def run_fetch_ack(spec: FetchAckRun) -> WorkerResult:
     client = await nats.connect(spec.nats_url, name=spec.durable)
     js = client.jetstream()
     subscription = await js.pull_subscribe(
-        bus.all_attempts("recorded"),
+        bus.all_attempts(),
         durable=spec.durable,
         stream=bus.attempts_stream,
         config=ConsumerConfig(

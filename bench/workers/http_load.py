@@ -4,7 +4,7 @@ import asyncio
 import time
 from collections import Counter
 
-from bench.attempt_data import assessed_at, attempt_body, spread_attempt
+from bench.attempt_data import E2E_STANDARD, assessed_at, attempt_body, spread_attempt
 from bench.http_client import JsonPost, KeepAliveConnection
 from bench.workers.protocol import HttpLoad, WorkerResult, sleep_until
 
@@ -30,7 +30,7 @@ class _Tally:
         body = attempt_body(
             attempt_id=f"{self.spec.prefix}-{number}",
             student_id=student,
-            standard_id="math.e2e",
+            standard_id=E2E_STANDARD,
             score=3,
             when=self.when,
         )

@@ -78,7 +78,53 @@ class AppendRun(msgspec.Struct, frozen=True, kw_only=True, tag="append"):
     students: int = 5000
 
 
-WorkerSpec = HttpLoad | SingleRowInserts | ProjectorRun | FetchAckRun | AppendRun
+class BatchHttpLoad(msgspec.Struct, frozen=True, kw_only=True, tag="batch-http-load"):
+    """Closed loop: each connection posts a batch of attempts as soon as it has its answer."""
+
+    host: str
+    port: int
+    bearer: str
+    prefix: str
+    connections: int
+    window: Window
+    batch_size: int = 500
+    students: int = 5000
+
+
+class CopyBatches(msgspec.Struct, frozen=True, kw_only=True, tag="copy-batches"):
+    """The raw ceiling of batch ingest: asyncpg COPY of batches of event rows, closed loop."""
+
+    database_url: str
+    table: str
+    tenant_id: str
+    prefix: str
+    connections: int
+    window: Window
+    batch_size: int = 500
+    students: int = 5000
+
+
+class RebuildRun(msgspec.Struct, frozen=True, kw_only=True, tag="rebuild"):
+    database_url: str
+
+
+class CursorScanRun(msgspec.Struct, frozen=True, kw_only=True, tag="cursor-scan"):
+    database_url: str
+    query: str
+    prefetch: int
+
+
+WorkerSpec = (
+    HttpLoad
+    | SingleRowInserts
+    | ProjectorRun
+    | FetchAckRun
+    | AppendRun
+    | BatchHttpLoad
+    | CopyBatches
+    | RebuildRun
+    | CursorScanRun
+)
 
 
 class WorkerResult(msgspec.Struct, kw_only=True):

@@ -20,7 +20,7 @@ async def run_single_row_inserts(spec: SingleRowInserts) -> WorkerResult:
     insert = (
         f"INSERT INTO {spec.table} "  # noqa: S608 - the table name is the bench's own
         "(tenant_id, stream_id, stream_version, event_id, event_type, data, recorded_at) "
-        "VALUES ($1, $2, $3, $4, 'attempt_recorded.v1', $5, $6)"
+        "VALUES ($1, $2, $3, $4, 'attempt_recorded.v2', $5, $6)"
     )
 
     async def insert_until_done() -> None:

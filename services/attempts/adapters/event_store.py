@@ -85,9 +85,14 @@ async def read_streams(
 
 
 def _stored(row: asyncpg.Record) -> StoredEvent:
-    event = _decoder.decode(row["data"])
+    return stored_event(row["stream_version"], row["event_id"], row["data"])
+
+
+def stored_event(version: int, event_id: str, data: str) -> StoredEvent:
+    """An event as read from its row (the `data` column as text), upcast to its latest version."""
+    event = _decoder.decode(data)
     latest = event if isinstance(event, AnyStandardEvent) else upcast(event)
-    return StoredEvent(version=row["stream_version"], event_id=row["event_id"], event=latest)
+    return StoredEvent(version=version, event_id=event_id, event=latest)
 
 
 def attempt_events(stored: Sequence[StoredEvent]) -> list[LatestAttemptEvent]:
@@ -95,39 +100,56 @@ def attempt_events(stored: Sequence[StoredEvent]) -> list[LatestAttemptEvent]:
     return [item.event for item in stored if not isinstance(item.event, AnyStandardEvent)]
 
 
+# The event rows and their outbox rows, written by one statement (one round trip). Writers that
+# store more in the same statement add CTEs after these, numbering their parameters from $12.
+APPEND_CTES = """
+WITH appended_events AS (
+    INSERT INTO attempt_events
+        (tenant_id, stream_id, stream_version, event_id, event_type, data, recorded_at)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::uuid[], $5::text[],
+        $6::jsonb[], $7::timestamptz[])
+    RETURNING 1
+), appended_outbox AS (
+    INSERT INTO attempts_outbox (tenant_id, subject, msg_id, payload)
+    SELECT tenant_id, subject, msg_id, payload
+    FROM unnest($8::text[], $9::text[], $10::text[], $11::bytea[])
+        WITH ORDINALITY AS item (tenant_id, subject, msg_id, payload, n)
+    ORDER BY n  -- positions follow the events' order: the relay publishes by position
+    RETURNING 1
+)"""
+
+
+def append_arguments(events: Sequence[NewEvent], bus: BusNames) -> list[object]:
+    """The parameters $1-$11 of `APPEND_CTES` for these events."""
+    tenants = [item.event.tenant_id for item in events]
+    return [
+        tenants,
+        [item.stream_id for item in events],
+        [item.version for item in events],
+        [uuid.UUID(item.event_id) for item in events],
+        [type(item.event).__struct_config__.tag for item in events],
+        [_encoder.encode(item.event).decode() for item in events],
+        [_occurred_at(item.event) for item in events],
+        tenants,
+        [bus.attempts(item.event.tenant_id, subject_kind(item.event)) for item in events],
+        [item.event_id for item in events],
+        [_envelopes.encode(_envelope(item)) for item in events],
+    ]
+
+
 async def append(connection: DbConnection, events: Sequence[NewEvent], bus: BusNames) -> None:
-    """Append events (of one or many streams) and their outbox rows; the caller's transaction."""
+    """Append events (of one or many streams) and their outbox rows in one statement."""
     if not events:
         return
-    encoded = [_encoder.encode(item.event).decode() for item in events]
+    await execute_append(connection, APPEND_CTES + " SELECT 1", append_arguments(events, bus))
+
+
+async def execute_append(connection: DbConnection, sql: str, arguments: Sequence[object]) -> None:
+    """Run a statement that appends events; a taken stream version (or id) is a lost race."""
     try:
-        await connection.execute(
-            "INSERT INTO attempt_events "
-            "(tenant_id, stream_id, stream_version, event_id, event_type, data, recorded_at) "
-            "SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::uuid[], $5::text[], "
-            "$6::jsonb[], $7::timestamptz[])",
-            [item.event.tenant_id for item in events],
-            [item.stream_id for item in events],
-            [item.version for item in events],
-            [uuid.UUID(item.event_id) for item in events],
-            [type(item.event).__struct_config__.tag for item in events],
-            encoded,
-            [_occurred_at(item.event) for item in events],
-        )
+        await connection.execute(sql, *arguments)
     except asyncpg.UniqueViolationError as error:
         raise ConcurrencyConflict(str(error)) from error
-    await connection.executemany(
-        "INSERT INTO attempts_outbox (tenant_id, subject, msg_id, payload) VALUES ($1, $2, $3, $4)",
-        [
-            (
-                item.event.tenant_id,
-                bus.attempts(item.event.tenant_id, subject_kind(item.event)),
-                item.event_id,
-                _envelopes.encode(_envelope(item)),
-            )
-            for item in events
-        ],
-    )
 
 
 def _occurred_at(event: AnyGradebookEvent) -> datetime:
@@ -155,10 +177,35 @@ async def in_retried_transaction(
     pool: asyncpg.Pool, work: Callable[[DbConnection], Awaitable[T]], stream: str
 ) -> T:
     """Run `work` in a transaction; on a lost append race, read again and decide again."""
+    return await _retried(pool, work, stream, transaction=True)
+
+
+async def in_retried_statements(
+    pool: asyncpg.Pool, work: Callable[[DbConnection], Awaitable[T]], stream: str
+) -> T:
+    """Run `work` without a transaction around it; on a lost append race, run it again.
+
+    For work that reads, decides, then writes everything in one statement: that statement is
+    atomic and the expected versions guard what was read, so BEGIN and COMMIT would add two
+    round trips and no safety (each statement already reads its own snapshot in READ COMMITTED).
+    """
+    return await _retried(pool, work, stream, transaction=False)
+
+
+async def _retried(
+    pool: asyncpg.Pool,
+    work: Callable[[DbConnection], Awaitable[T]],
+    stream: str,
+    *,
+    transaction: bool,
+) -> T:
     for attempt in range(MAX_APPEND_RETRIES):
         try:
-            async with pool.acquire() as connection, connection.transaction():
-                return await work(connection)
+            async with pool.acquire() as connection:
+                if not transaction:
+                    return await work(connection)
+                async with connection.transaction():
+                    return await work(connection)
         except ConcurrencyConflict:
             # Jitter keeps the losers of one race from colliding again in lockstep.
             await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311

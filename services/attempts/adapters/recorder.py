@@ -13,16 +13,20 @@ import asyncpg
 import msgspec
 
 from services.attempts.adapters.event_store import (
-    ConcurrencyConflict,
+    APPEND_CTES,
     NewEvent,
+    StoredEvent,
     append,
+    append_arguments,
     attempt_events,
+    execute_append,
+    in_retried_statements,
     in_retried_transaction,
     new_event_id,
     read_stream,
-    read_streams,
+    stored_event,
 )
-from services.attempts.adapters.standards_store import load_standard, load_standards
+from services.attempts.adapters.standards_store import load_standard
 from services.attempts.core.recording import (
     AttemptLocation,
     AttemptReceipt,
@@ -47,6 +51,7 @@ from shared.ids import stream_id
 from shared.postgres import DbConnection
 
 _request = msgspec.json.Decoder(RecordAttempt)
+_standard = msgspec.json.Decoder(StandardDefined)
 _receipt = msgspec.json.Decoder(AttemptReceipt)
 _encoder = msgspec.json.Encoder()
 
@@ -88,7 +93,8 @@ class AttemptRecorder:
     async def record_batch(
         self, commands: Sequence[RecordAttempt], *, now: datetime
     ) -> list[Recorded | Refuse]:
-        """One transaction: refused items store nothing, the others are appended together."""
+        """Two round trips: one read, then one statement (so one transaction) that stores the
+        events, their outbox rows and the attempt ids. Refused items store nothing."""
         if not commands:
             return []
         tenant_id = commands[0].tenant_id
@@ -96,11 +102,10 @@ class AttemptRecorder:
         async def work(connection: DbConnection) -> list[Recorded | Refuse]:
             batch = await _BatchContext.load(connection, tenant_id, commands)
             results = [batch.decide(command, now) for command in commands]
-            await append(connection, batch.new_events, self._bus)
-            await _claim_attempt_ids(connection, tenant_id, batch.claims)
+            await _append_and_claim(connection, tenant_id, batch, self._bus)
             return results
 
-        return await in_retried_transaction(self._pool, work, f"attempts of {tenant_id}")
+        return await in_retried_statements(self._pool, work, f"attempts of {tenant_id}")
 
     async def void(self, command: VoidAttempt, *, now: datetime) -> Appended | Refuse:
         async def decide(
@@ -189,10 +194,25 @@ class _BatchContext:
     async def load(
         cls, connection: DbConnection, tenant_id: str, commands: Sequence[RecordAttempt]
     ) -> "_BatchContext":
-        priors = await _priors(connection, tenant_id, [c.attempt_id for c in commands])
-        streams = await read_streams(connection, list(dict.fromkeys(map(_stream_of, commands))))
-        states = {sid: fold_stream(attempt_events(stored)) for sid, stored in streams.items()}
-        standards = await load_standards(connection, tenant_id, [c.standard_id for c in commands])
+        streams = list(dict.fromkeys(map(_stream_of, commands)))
+        rows = await connection.fetch(
+            _LOAD_BATCH,
+            tenant_id,
+            [command.attempt_id for command in commands],
+            streams,
+            list({command.standard_id for command in commands}),
+        )
+        priors: dict[str, _Prior] = {}
+        stored: dict[str, list[StoredEvent]] = {stream: [] for stream in streams}
+        standards: dict[str, StandardDefined] = {}
+        for part, key, version, first, second in rows:
+            if part == _PRIOR:
+                priors[key] = _Prior(_request.decode(first), _receipt.decode(second))
+            elif part == _EVENT:
+                stored[key].append(stored_event(version, first, second))
+            else:
+                standards[key] = _standard.decode(first)
+        states = {sid: fold_stream(attempt_events(events)) for sid, events in stored.items()}
         return cls(priors, states, standards)
 
     def decide(self, command: RecordAttempt, now: datetime) -> Recorded | Refuse:
@@ -223,42 +243,53 @@ class _BatchContext:
         return Recorded(outcome="created", receipt=receipt)
 
 
-async def _priors(
-    connection: DbConnection, tenant_id: str, attempt_ids: Sequence[str]
-) -> dict[str, _Prior]:
-    rows = await connection.fetch(
-        "SELECT attempt_id, request::text, response::text FROM attempt_requests "
-        "WHERE tenant_id = $1 AND attempt_id = ANY($2::text[])",
-        tenant_id,
-        list(attempt_ids),
-    )
-    return {
-        row["attempt_id"]: _Prior(_request.decode(row["request"]), _receipt.decode(row["response"]))
-        for row in rows
-    }
+# What a batch's decisions read, in one round trip: the attempt ids already taken (with their
+# requests and receipts), the events of the batch's streams in order, and the standards used.
+_PRIOR, _EVENT = 0, 1  # the `part` of each row; 2 is a standard
+_LOAD_BATCH = """
+SELECT 0 AS part, attempt_id AS key, 0 AS version, request::text, response::text
+  FROM attempt_requests WHERE tenant_id = $1 AND attempt_id = ANY($2::text[])
+UNION ALL
+SELECT 1, stream_id, stream_version, event_id::text, data::text
+  FROM attempt_events WHERE stream_id = ANY($3::text[])
+UNION ALL
+SELECT 2, standard_id, version, definition::text, NULL
+  FROM standards WHERE tenant_id = $1 AND standard_id = ANY($4::text[])
+ORDER BY part, key, version
+"""
+# A concurrent request that took one of these attempt ids makes the statement fail on the
+# primary key (so nothing of it is stored): decide again, and the id is then a replay.
+_CLAIM_CTE = """, claimed AS (
+    INSERT INTO attempt_requests
+        (tenant_id, attempt_id, student_id, standard_id, request, response, event_id)
+    SELECT $12, * FROM unnest($13::text[], $14::text[], $15::text[], $16::jsonb[], $17::jsonb[],
+        $18::uuid[])
+    RETURNING 1
+) SELECT 1"""
+_APPEND_AND_CLAIM = APPEND_CTES + _CLAIM_CTE
 
 
-async def _claim_attempt_ids(
-    connection: DbConnection, tenant_id: str, claims: Sequence[tuple[RecordAttempt, AttemptReceipt]]
+async def _append_and_claim(
+    connection: DbConnection, tenant_id: str, batch: "_BatchContext", bus: BusNames
 ) -> None:
-    """Record the new attempt ids; one taken meanwhile by another request means: decide again."""
-    if not claims:
+    """The new events, their outbox rows and the new attempt ids, in one statement."""
+    if not batch.new_events:
         return
-    claimed = await connection.fetch(
-        "INSERT INTO attempt_requests "
-        "(tenant_id, attempt_id, student_id, standard_id, request, response, event_id) "
-        "SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], "
-        "$7::uuid[]) ON CONFLICT DO NOTHING RETURNING attempt_id",
-        tenant_id,
-        [command.attempt_id for command, _ in claims],
-        [command.student_id for command, _ in claims],
-        [command.standard_id for command, _ in claims],
-        [_encoder.encode(command).decode() for command, _ in claims],
-        [_encoder.encode(receipt).decode() for _, receipt in claims],
-        [uuid.UUID(receipt.event_id) for _, receipt in claims],
+    claims = batch.claims
+    await execute_append(
+        connection,
+        _APPEND_AND_CLAIM,
+        [
+            *append_arguments(batch.new_events, bus),
+            tenant_id,
+            [command.attempt_id for command, _ in claims],
+            [command.student_id for command, _ in claims],
+            [command.standard_id for command, _ in claims],
+            [_encoder.encode(command).decode() for command, _ in claims],
+            [_encoder.encode(receipt).decode() for _, receipt in claims],
+            [uuid.UUID(receipt.event_id) for _, receipt in claims],
+        ],
     )
-    if len(claimed) != len(claims):
-        raise ConcurrencyConflict("a concurrent request took one of these attempt ids")
 
 
 async def _location(pool: asyncpg.Pool, tenant_id: str, attempt_id: str) -> AttemptLocation | None:

@@ -158,21 +158,27 @@ async def apply_correction(
 async def save_states(
     connection: DbConnection, states: Sequence[StudentStandard], now: datetime
 ) -> None:
-    await connection.executemany(
-        """
-        INSERT INTO proficiencies (
-            tenant_id, student_id, standard_id, score, level, level_label, mastered, method,
-            evidence_count, last_assessed_at, last_bus_sequence, state, updated_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-        ON CONFLICT (tenant_id, student_id, standard_id) DO UPDATE SET
-            score = EXCLUDED.score, level = EXCLUDED.level, level_label = EXCLUDED.level_label,
-            mastered = EXCLUDED.mastered, method = EXCLUDED.method,
-            evidence_count = EXCLUDED.evidence_count, last_assessed_at = EXCLUDED.last_assessed_at,
-            last_bus_sequence = EXCLUDED.last_bus_sequence, state = EXCLUDED.state,
-            updated_at = EXCLUDED.updated_at
-        """,
-        [proficiency_row(state, now) for state in states],
-    )
+    """Upsert the states in one statement (arrays of columns), not one statement per row."""
+    if not states:
+        return
+    rows = [proficiency_row(state, now) for state in states]
+    await connection.execute(_SAVE_STATES, *(list(column) for column in zip(*rows, strict=True)))
+
+
+_SAVE_STATES = """
+INSERT INTO proficiencies (
+    tenant_id, student_id, standard_id, score, level, level_label, mastered, method,
+    evidence_count, last_assessed_at, last_bus_sequence, state, updated_at)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::float8[], $6::text[],
+    $7::bool[], $8::text[], $9::int[], $10::timestamptz[], $11::bigint[], $12::jsonb[],
+    $13::timestamptz[])
+ON CONFLICT (tenant_id, student_id, standard_id) DO UPDATE SET
+    score = EXCLUDED.score, level = EXCLUDED.level, level_label = EXCLUDED.level_label,
+    mastered = EXCLUDED.mastered, method = EXCLUDED.method,
+    evidence_count = EXCLUDED.evidence_count, last_assessed_at = EXCLUDED.last_assessed_at,
+    last_bus_sequence = EXCLUDED.last_bus_sequence, state = EXCLUDED.state,
+    updated_at = EXCLUDED.updated_at
+"""
 
 
 def proficiency_row(state: StudentStandard, now: datetime) -> tuple[object, ...]:
@@ -210,17 +216,16 @@ async def enqueue_changes(
 ) -> None:
     if not changes:
         return
-    await connection.executemany(
-        "INSERT INTO mastery_outbox (tenant_id, subject, msg_id, payload) VALUES ($1, $2, $3, $4)",
-        [
-            (
-                change.tenant_id,
-                bus.mastery_changed(change.tenant_id),
-                change.change_id,
-                _envelopes.encode(_envelope(change)),
-            )
-            for change in changes
-        ],
+    await connection.execute(
+        # Positions follow the changes' order: the relay publishes by position.
+        "INSERT INTO mastery_outbox (tenant_id, subject, msg_id, payload) "
+        "SELECT tenant_id, subject, msg_id, payload "
+        "FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[]) "
+        "WITH ORDINALITY AS item (tenant_id, subject, msg_id, payload, n) ORDER BY n",
+        [change.tenant_id for change in changes],
+        [bus.mastery_changed(change.tenant_id) for change in changes],
+        [change.change_id for change in changes],
+        [_envelopes.encode(_envelope(change)) for change in changes],
     )
 
 

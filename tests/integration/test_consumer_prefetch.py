@@ -1,0 +1,47 @@
+"""The consumer fetches the next batch while it handles one; stopping leaves nothing unacked."""
+
+import asyncio
+from collections.abc import Sequence
+
+import nats
+
+from shared.bus import BusNames, ensure_streams
+from shared.cloudevents import CloudEvent, EnvelopeCodec
+from shared.consumer import BatchConsumer, ConsumerSettings, Delivered
+from shared.events.gradebook import AnyGradebookEvent
+from tests.integration.test_consumers import _attempt_envelope
+from tests.support.servers import Servers
+
+CODEC = EnvelopeCodec[AnyGradebookEvent](AnyGradebookEvent)
+
+
+async def test_handled_in_order_and_a_batch_fetched_before_stop_is_handled_and_acked(
+    servers: Servers, bus: BusNames
+) -> None:
+    client = await nats.connect(servers.nats_url)
+    js = client.jetstream()
+    await ensure_streams(js, bus)
+    sent: list[CloudEvent[AnyGradebookEvent]] = []
+    for version in range(1, 9):
+        envelope = _attempt_envelope("school", 3, version=version)
+        sent.append(envelope)
+        await js.publish(bus.attempts("school", "recorded"), CODEC.encode(envelope))
+    stop = asyncio.Event()
+    handled: list[str] = []
+
+    async def handle(batch: Sequence[Delivered[AnyGradebookEvent]]) -> None:
+        await asyncio.sleep(0.2)  # the next fetch completes meanwhile
+        handled.extend(item.envelope.id for item in batch)
+        stop.set()
+
+    settings = ConsumerSettings(
+        nats_url=servers.nats_url, bus=bus, stream=bus.attempts_stream,
+        filter_subject=bus.all_attempts(), durable="prefetch-test", batch_size=2,
+    )  # fmt: skip
+    consumer = BatchConsumer(settings, CODEC, handle)
+    await asyncio.wait_for(consumer.run(stop), 10)
+
+    assert handled == [envelope.id for envelope in sent[:4]]  # the first batch and the prefetched
+    info = await js.consumer_info(bus.attempts_stream, "prefetch-test")
+    assert (info.num_ack_pending, info.num_pending) == (0, 4)
+    await client.close()
