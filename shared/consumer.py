@@ -105,18 +105,23 @@ class BatchConsumer(Generic[EventT]):
         while not stop.is_set():
             try:
                 await ensure_streams(js, self._settings.bus)
+                config = ConsumerConfig(
+                    durable_name=self._settings.durable,
+                    ack_policy=AckPolicy.EXPLICIT,
+                    deliver_policy=DeliverPolicy.ALL,
+                    ack_wait=self._settings.ack_wait,
+                    max_deliver=self._settings.max_deliver,
+                    max_ack_pending=self._settings.batch_size * 20,
+                    filter_subject=self._settings.filter_subject,
+                )
+                # Create or update: pull_subscribe alone binds an existing durable as it is, so
+                # a consumer whose filter changed between releases would silently keep the old one.
+                await js.add_consumer(self._settings.stream, config=config)
                 return await js.pull_subscribe(
                     self._settings.filter_subject,
                     durable=self._settings.durable,
                     stream=self._settings.stream,
-                    config=ConsumerConfig(
-                        durable_name=self._settings.durable,
-                        ack_policy=AckPolicy.EXPLICIT,
-                        deliver_policy=DeliverPolicy.ALL,
-                        ack_wait=self._settings.ack_wait,
-                        max_deliver=self._settings.max_deliver,
-                        max_ack_pending=self._settings.batch_size * 20,
-                    ),
+                    config=config,
                 )
             except (TimeoutError, nats.errors.Error) as error:
                 logger.warning("%s: cannot bind consumer yet (%s)", self._settings.durable, error)

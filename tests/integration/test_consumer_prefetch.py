@@ -4,6 +4,7 @@ import asyncio
 from collections.abc import Sequence
 
 import nats
+from nats.js.api import ConsumerConfig
 
 from shared.bus import BusNames, ensure_streams
 from shared.cloudevents import CloudEvent, EnvelopeCodec
@@ -44,4 +45,36 @@ async def test_handled_in_order_and_a_batch_fetched_before_stop_is_handled_and_a
     assert handled == [envelope.id for envelope in sent[:4]]  # the first batch and the prefetched
     info = await js.consumer_info(bus.attempts_stream, "prefetch-test")
     assert (info.num_ack_pending, info.num_pending) == (0, 4)
+    await client.close()
+
+
+async def test_a_durable_from_an_older_release_gets_the_new_filter(
+    servers: Servers, bus: BusNames
+) -> None:
+    client = await nats.connect(servers.nats_url)
+    js = client.jetstream()
+    await ensure_streams(js, bus)
+    # As an earlier release created it: attempts only.
+    await js.add_consumer(
+        bus.attempts_stream,
+        config=ConsumerConfig(durable_name="upgraded", filter_subject=bus.all_attempts("recorded")),
+    )
+    envelope = _attempt_envelope("school", 3)
+    await js.publish(bus.attempts("school", "standard_defined"), CODEC.encode(envelope))
+    stop = asyncio.Event()
+    handled: list[str] = []
+
+    async def handle(batch: Sequence[Delivered[AnyGradebookEvent]]) -> None:
+        handled.extend(item.envelope.id for item in batch)
+        stop.set()
+
+    settings = ConsumerSettings(
+        nats_url=servers.nats_url, bus=bus, stream=bus.attempts_stream,
+        filter_subject=bus.all_attempts(), durable="upgraded", batch_size=2,
+    )  # fmt: skip
+    await asyncio.wait_for(BatchConsumer(settings, CODEC, handle).run(stop), 10)
+
+    assert handled == [envelope.id]
+    info = await js.consumer_info(bus.attempts_stream, "upgraded")
+    assert info.config.filter_subject == bus.all_attempts()
     await client.close()
