@@ -21,6 +21,10 @@ OpaqueId = Annotated[
     ),
 ]
 
+# Free text (names, reasons, notes, titles): anything but control characters other than tab and
+# newlines. PostgreSQL text cannot hold NUL at all, and control codes have no place in an email.
+PLAIN_TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
 _TENANT_RE = re.compile(TENANT_ID_PATTERN)
 
 

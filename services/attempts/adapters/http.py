@@ -23,7 +23,7 @@ from services.attempts.core.recording import (
 )
 from shared.grading import AttemptStatus
 from shared.http import PROBLEM_TYPE_BASE, Problem
-from shared.ids import OpaqueId
+from shared.ids import PLAIN_TEXT_PATTERN, OpaqueId
 
 MAX_BATCH = 1_000
 Score = Annotated[
@@ -35,7 +35,7 @@ Score = Annotated[
     ),
 ]
 PointsPossible = Annotated[float, msgspec.Meta(gt=0, le=1_000_000)]
-Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=1_000)]
+Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=1_000, pattern=PLAIN_TEXT_PATTERN)]
 
 
 class AttemptIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -89,8 +89,10 @@ class CorrectiveWorkIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
         OpaqueId | None,
         msgspec.Meta(description="Chosen by the client for safe retries; generated if absent."),
     ] = None
-    note: Annotated[str, msgspec.Meta(max_length=2_000)] | None = None
-    reference: Annotated[str, msgspec.Meta(max_length=500)] | None = None
+    note: Annotated[str, msgspec.Meta(max_length=2_000, pattern=PLAIN_TEXT_PATTERN)] | None = None
+    reference: Annotated[str, msgspec.Meta(max_length=500, pattern=PLAIN_TEXT_PATTERN)] | None = (
+        None
+    )
 
 
 def problem_for(refusal: Refuse) -> Problem:

@@ -35,7 +35,7 @@ from shared.grading import (
     ProficiencyScale,
 )
 from shared.http import Problem
-from shared.ids import OpaqueId
+from shared.ids import PLAIN_TEXT_PATTERN, OpaqueId
 
 Bounded = Annotated[float, msgspec.Meta(ge=-1_000_000, le=1_000_000)]
 CASE_GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -43,7 +43,7 @@ CASE_GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a
 
 class LevelIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     value: Bounded
-    label: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    label: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=PLAIN_TEXT_PATTERN)]
     min_score: Bounded
 
 
@@ -54,7 +54,7 @@ class ScaleIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
 
 
 class LetterIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    letter: Annotated[str, msgspec.Meta(min_length=1, max_length=5)]
+    letter: Annotated[str, msgspec.Meta(min_length=1, max_length=5, pattern=PLAIN_TEXT_PATTERN)]
     min_fraction: Annotated[float, msgspec.Meta(ge=0, le=1)]
 
 
@@ -70,7 +70,7 @@ class ReassessmentIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
 
 class StandardIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    title: Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=300, pattern=PLAIN_TEXT_PATTERN)]
     case_guid: (
         Annotated[str, msgspec.Meta(pattern=CASE_GUID, description="1EdTech CASE item identifier.")]
         | None

@@ -10,12 +10,12 @@ from litestar.params import FromPath, JSONBody
 
 from services.notify.adapters.store import guardians_of, replace_guardians
 from services.notify.core.messages import Guardian
-from shared.ids import OpaqueId
+from shared.ids import PLAIN_TEXT_PATTERN, OpaqueId
 
 EmailAddress = Annotated[
     str,
     msgspec.Meta(
-        pattern=r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$",
+        pattern=r"^[^@\s<>,;\x00-\x1f\x7f]+@[^@\s<>,;\x00-\x1f\x7f]+\.[^@\s<>,;\x00-\x1f\x7f]+$",
         max_length=254,
         description="An email address.",
     ),
@@ -24,7 +24,7 @@ EmailAddress = Annotated[
 
 class GuardianIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     email: EmailAddress
-    name: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    name: Annotated[str, msgspec.Meta(max_length=200, pattern=PLAIN_TEXT_PATTERN)] = ""
 
 
 class GuardiansIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

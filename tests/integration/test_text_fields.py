@@ -1,0 +1,50 @@
+"""Free text with NUL or control codes is a 422, never a 500 from PostgreSQL (found by the fuzz)."""
+
+import asyncpg
+import pytest
+
+from shared.bus import BusNames
+from shared.embedded import SmtpSink
+from tests.support.servers import Servers
+from tests.support.system import running_system
+from tests.support.tenants import new_tenant
+
+BAD = ["nul\x00inside", "bell\x07", "esc\x1b[0m"]
+
+
+@pytest.mark.parametrize("text", BAD)
+async def test_control_characters_in_free_text_are_refused_by_every_service(
+    pool: asyncpg.Pool,
+    database_url: str,
+    servers: Servers,
+    bus: BusNames,
+    smtp_sink: SmtpSink,
+    text: str,
+) -> None:
+    _, auth = await new_tenant(pool)
+    async with running_system(database_url, servers.nats_url, smtp_sink.url, bus) as system:
+        answers = {
+            "guardian name": await system.notify.put(
+                "/v1/students/maya/guardians",
+                json={"guardians": [{"email": "a@example.org", "name": text}]},
+                headers=auth,
+            ),
+            "guardian email": await system.notify.put(
+                "/v1/students/maya/guardians",
+                json={"guardians": [{"email": f"a{text}@example.org"}]},
+                headers=auth,
+            ),
+            "standard title": await system.attempts.put(
+                "/v1/standards/math.1", json={"title": text}, headers=auth
+            ),
+        }
+        fine = await system.notify.put(
+            "/v1/students/maya/guardians",
+            json={"guardians": [{"email": "a@example.org", "name": "Zoë\tO'Neil"}]},
+            headers=auth,
+        )
+    assert {name: answer.status_code for name, answer in answers.items()} == {
+        name: 422 for name in answers
+    }
+    assert fine.status_code == 200
+    assert await pool.fetchval("SELECT count(*) FROM standards") == 0
