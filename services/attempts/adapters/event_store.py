@@ -70,20 +70,6 @@ async def read_stream(connection: DbConnection, stream_id: str) -> list[StoredEv
     return [_stored(row) for row in rows]
 
 
-async def read_streams(
-    connection: DbConnection, stream_ids: Sequence[str]
-) -> dict[str, list[StoredEvent]]:
-    rows = await connection.fetch(
-        "SELECT stream_id, stream_version, event_id::text, data::text FROM attempt_events "
-        "WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, stream_version",
-        list(stream_ids),
-    )
-    streams: dict[str, list[StoredEvent]] = {stream_id: [] for stream_id in stream_ids}
-    for row in rows:
-        streams[row["stream_id"]].append(_stored(row))
-    return streams
-
-
 def _stored(row: asyncpg.Record) -> StoredEvent:
     return stored_event(row["stream_version"], row["event_id"], row["data"])
 

@@ -9,11 +9,9 @@ from datetime import datetime
 
 import msgspec
 
-from services.mastery.core.calculation import CalculationPolicy, Evidence, calculate
+from services.mastery.core.calculation import CalculationPolicy, calculate
+from services.mastery.core.evidence import evidence_after_each, live
 from shared.events.attempts import (
-    AttemptRecorded,
-    AttemptRescored,
-    AttemptVoided,
     LatestAttemptEvent,
     upcast,
 )
@@ -62,24 +60,12 @@ def with_proficiency(
     history: list[tuple[int, str, datetime, LatestAttemptEvent]], policy: CalculationPolicy
 ) -> list[HistoryEntry]:
     """Each event with the proficiency the evidence so far gives (voided attempts left out)."""
-    evidence: dict[str, Evidence] = {}
-    voided: set[str] = set()
     entries = []
-    for version, event_id, recorded_at, event in history:
-        if isinstance(event, AttemptRecorded):
-            evidence[event.attempt_id] = Evidence(
-                attempt_id=event.attempt_id, assessed_at=event.assessed_at, recorded_seq=version,
-                status=event.status, score=event.score, points_possible=event.points_possible,
-            )  # fmt: skip
-        elif isinstance(event, AttemptVoided):
-            voided.add(event.attempt_id)
-        elif isinstance(event, AttemptRescored):
-            evidence[event.attempt_id] = msgspec.structs.replace(
-                evidence[event.attempt_id], status="scored", score=event.score,
-                points_possible=event.points_possible,
-            )  # fmt: skip
-        live = [item for attempt_id, item in evidence.items() if attempt_id not in voided]
-        result = calculate(live, policy)
+    steps = evidence_after_each(
+        (version, event_id, event) for version, event_id, _, event in history
+    )
+    for (version, event_id, recorded_at, event), records in zip(history, steps, strict=True):
+        result = calculate(live(records), policy)
         tag = type(event).__struct_config__.tag
         entries.append(
             HistoryEntry(

@@ -16,14 +16,10 @@ import msgspec
 
 from services.mastery.adapters import policies
 from services.mastery.adapters.read_model import proficiency_row
-from services.mastery.core.calculation import CalculationPolicy, Evidence
+from services.mastery.core.calculation import CalculationPolicy
+from services.mastery.core.evidence import EvidenceRecord, StreamEvent, live, with_event
 from services.mastery.core.projection import StudentStandardKey, state_from_evidence
 from shared.events.attempts import (
-    AttemptRecorded,
-    AttemptRescored,
-    AttemptVoided,
-    CorrectiveWorkRecorded,
-    LatestAttemptEvent,
     upcast,
 )
 from shared.events.gradebook import AnyGradebookEvent
@@ -47,13 +43,6 @@ class RebuildReport(msgspec.Struct, frozen=True, kw_only=True):
     events: int
     proficiencies: int
     seconds: float
-
-
-class _EvidenceRow(msgspec.Struct, kw_only=True):
-    evidence: Evidence
-    event_id: str
-    voided: bool = False
-    corrected_version: int = 0
 
 
 async def rebuild_read_model(
@@ -105,7 +94,7 @@ async def _rebuild_policies(connection: DbConnection) -> dict[tuple[str, str], C
     return known
 
 
-Stream = list[tuple[int, str, LatestAttemptEvent]]  # (stream version, event id, event)
+Stream = list[StreamEvent]
 
 
 async def _streams(cursor: AsyncIterable[asyncpg.Record]) -> AsyncIterator[Stream]:
@@ -121,31 +110,6 @@ async def _streams(cursor: AsyncIterable[asyncpg.Record]) -> AsyncIterator[Strea
         stream.append((row["stream_version"], row["event_id"], upcast(event)))
     if stream:
         yield stream
-
-
-def evidence_rows(stream: Stream) -> list[_EvidenceRow]:
-    """The stream's evidence after its corrections, as the live projector would have it."""
-    rows: dict[str, _EvidenceRow] = {}
-    for version, event_id, event in stream:
-        if isinstance(event, AttemptRecorded):
-            evidence = Evidence(
-                attempt_id=event.attempt_id, assessed_at=event.assessed_at, recorded_seq=version,
-                status=event.status, score=event.score, points_possible=event.points_possible,
-            )  # fmt: skip
-            rows[event.attempt_id] = _EvidenceRow(evidence=evidence, event_id=event_id)
-        elif isinstance(event, AttemptVoided):
-            rows[event.attempt_id].voided = True
-            rows[event.attempt_id].corrected_version = version
-        elif isinstance(event, AttemptRescored):
-            row = rows[event.attempt_id]
-            row.evidence = msgspec.structs.replace(
-                row.evidence, status="scored", score=event.score,
-                points_possible=event.points_possible,
-            )  # fmt: skip
-            row.corrected_version = version
-        else:
-            assert isinstance(event, CorrectiveWorkRecorded)
-    return list(rows.values())
 
 
 class _Writer:
@@ -173,12 +137,14 @@ class _Writer:
         key = StudentStandardKey(
             tenant_id=first.tenant_id, student_id=first.student_id, standard_id=first.standard_id
         )
-        rows = evidence_rows(stream)
+        records: dict[str, EvidenceRecord] = {}
+        for version, event_id, event in stream:
+            records = with_event(records, version, event_id, event)
+        rows = list(records.values())
         if not rows:
             return
         policy = self._known.get((key.tenant_id, key.standard_id), self._default)
-        live = [row.evidence for row in rows if not row.voided]
-        state = state_from_evidence(key, live, policy=policy)
+        state = state_from_evidence(key, live(records), policy=policy)
         self._evidence += [
             (key.tenant_id, key.student_id, key.standard_id, row.evidence.attempt_id,
              row.event_id, row.evidence.assessed_at, row.evidence.recorded_seq,

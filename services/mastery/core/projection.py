@@ -26,6 +26,7 @@ from services.mastery.core.calculation import (
     tally_of,
     validate_policy,
 )
+from services.mastery.core.evidence import evidence_of_attempt
 from services.mastery.core.tally import Tally
 from shared.events.attempts import AttemptRecorded
 from shared.events.mastery import MasteryChanged
@@ -93,15 +94,7 @@ def key_of(event: AttemptRecorded) -> StudentStandardKey:
 
 
 def evidence_of(applied: AttemptApplied) -> Evidence:
-    event = applied.event
-    return Evidence(
-        attempt_id=event.attempt_id,
-        assessed_at=event.assessed_at,
-        recorded_seq=applied.stream_version,
-        status=event.status,
-        score=event.score,
-        points_possible=event.points_possible,
-    )
+    return evidence_of_attempt(applied.event, applied.stream_version)
 
 
 def cause_of(applied: AttemptApplied) -> ChangeCause:
