@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -18,6 +18,7 @@ from shared.http import (
     BEARER_SECURITY,
     PROBLEM_HANDLERS,
     SECURITY_REQUIREMENT,
+    ExceptionHandler,
     Problem,
     TenantKeyCache,
     tenant_dependency,
@@ -58,6 +59,7 @@ def create_service_app(
     dependencies: dict[str, Provide] | None = None,
     pool: asyncpg.Pool | None = None,
     max_body_bytes: int = 1_048_576,
+    exception_handlers: Mapping[type[Exception], ExceptionHandler] | None = None,
 ) -> Litestar:
     """Assemble a service: its routes, a pool, its background workers, problem+json errors.
 
@@ -78,6 +80,10 @@ def create_service_app(
             if owned_pool:
                 await app.state.pool.close()
 
+    handlers: dict[type[Exception], ExceptionHandler] = {
+        **PROBLEM_HANDLERS,
+        **(exception_handlers or {}),
+    }
     return Litestar(
         route_handlers=[live, ready, *route_handlers],
         dependencies={
@@ -87,7 +93,7 @@ def create_service_app(
         },
         lifespan=[lifespan],
         request_max_body_size=max_body_bytes,
-        exception_handlers=PROBLEM_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=handlers,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(
             title=title,
             version="1.0.0",

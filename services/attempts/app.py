@@ -5,7 +5,12 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from services.attempts.adapters.http import AttemptsController, CorrectiveWorkController
+from services.attempts.adapters.event_store import StreamContended
+from services.attempts.adapters.http import (
+    AttemptsController,
+    CorrectiveWorkController,
+    stream_contended_handler,
+)
 from services.attempts.adapters.recorder import AttemptRecorder
 from services.attempts.adapters.standards_http import PolicyController, StandardsController
 from services.attempts.adapters.standards_store import StandardsStore
@@ -58,5 +63,6 @@ def create_app(config: AttemptsConfig, *, pool: asyncpg.Pool | None = None) -> L
         },
         # A full batch of 1,000 attempts is about 250 KB.
         max_body_bytes=1_048_576,
+        exception_handlers={StreamContended: stream_contended_handler},
         pool=pool,
     )

@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
+from services.attempts.adapters import event_store
 from services.attempts.adapters.event_store import ConcurrencyConflict, NewEvent, append
 from services.attempts.adapters.recorder import AttemptRecorder, Recorded
 from services.attempts.app import create_app
@@ -292,3 +293,19 @@ async def test_concurrent_reassessments_cannot_overrun_the_limit(
     assert len(created) == 2  # the first assessment and the one reassessment allowed
     assert {r.slug for r in refused} == {"reassessment-limit-reached"}
     assert sorted(r.receipt.stream_version for r in created) == [1, 2]
+
+
+async def test_writers_that_keep_losing_the_race_get_a_409_problem_on_every_write_endpoint(
+    client: Client, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auth = await _tenant_with_standard(client, pool)
+    monkeypatch.setattr(event_store, "MAX_APPEND_RETRIES", 0)  # as if every round was lost
+    answers = [
+        await client.post("/v1/attempts", json=_attempt("a1"), headers=auth),
+        await client.post("/v1/attempts/batch", json={"attempts": [_attempt("a2")]}, headers=auth),
+        await client.put("/v1/standards/math.2", json={"title": "T"}, headers=auth),
+        await client.put("/v1/policy", json={"method": "highest"}, headers=auth),
+    ]
+    assert [answer.status_code for answer in answers] == [409] * 4
+    assert {answer.json()["type"] for answer in answers} == {"/problems/stream-contended"}
+    assert await _events(pool) == 0

@@ -1,12 +1,11 @@
 """HTTP adapter for attempts: record one or a batch, void, rescore, corrective work."""
 
 import uuid
-from collections.abc import Awaitable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Response, post
+from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
@@ -22,7 +21,7 @@ from services.attempts.core.recording import (
     VoidAttempt,
 )
 from shared.grading import AttemptStatus
-from shared.http import PROBLEM_TYPE_BASE, Problem
+from shared.http import PROBLEM_TYPE_BASE, Problem, problem_response
 from shared.ids import PLAIN_TEXT_PATTERN, OpaqueId
 
 MAX_BATCH = 1_000
@@ -117,12 +116,16 @@ def _problem_body(refusal: Refuse) -> dict[str, object]:
     return body | problem.extensions
 
 
-def _contended(error: StreamContended) -> Problem:
-    return Problem(
-        409,
-        "stream-contended",
-        "Too many concurrent writes",
-        f"concurrent writers kept taking the next version of stream {error}; retry",
+def stream_contended_handler(
+    request: Request[Any, Any, Any], error: StreamContended
+) -> Response[dict[str, object]]:
+    """Writers kept racing for one stream past the retries: a 409 the client can retry."""
+    return problem_response(
+        request,
+        status=409,
+        slug="stream-contended",
+        title="Too many concurrent writes",
+        detail=f"concurrent writers kept taking the next version of stream {error}; retry",
     )
 
 
@@ -155,10 +158,7 @@ class AttemptsController(Controller):
         recorder: NamedDependency[AttemptRecorder],
     ) -> Response[AttemptReceipt]:
         command = RecordAttempt(tenant_id=tenant, **msgspec.structs.asdict(data))
-        try:
-            result = await recorder.record(command, now=datetime.now(UTC))
-        except StreamContended as error:
-            raise _contended(error) from error
+        result = await recorder.record(command, now=datetime.now(UTC))
         if isinstance(result, Refuse):
             raise problem_for(result)
         return Response(result.receipt, status_code=201 if result.outcome == "created" else 200)
@@ -182,10 +182,7 @@ class AttemptsController(Controller):
             RecordAttempt(tenant_id=tenant, **msgspec.structs.asdict(item))
             for item in data.attempts
         ]
-        try:
-            results = await recorder.record_batch(commands, now=datetime.now(UTC))
-        except StreamContended as error:
-            raise _contended(error) from error
+        results = await recorder.record_batch(commands, now=datetime.now(UTC))
         items = [_batch_item(n, command, result) for n, (command, result) in
                  enumerate(zip(commands, results, strict=True))]  # fmt: skip
         return BatchOut(
@@ -213,7 +210,7 @@ class AttemptsController(Controller):
         recorder: NamedDependency[AttemptRecorder],
     ) -> Appended:
         command = VoidAttempt(tenant_id=tenant, attempt_id=attempt_id, reason=data.reason)
-        return _appended(await _guarded(recorder.void(command, now=datetime.now(UTC))))
+        return _appended(await recorder.void(command, now=datetime.now(UTC)))
 
     @post(
         "/{attempt_id:str}/rescore",
@@ -235,7 +232,7 @@ class AttemptsController(Controller):
         command = RescoreAttempt(
             tenant_id=tenant, attempt_id=attempt_id, **msgspec.structs.asdict(data)
         )
-        return _appended(await _guarded(recorder.rescore(command, now=datetime.now(UTC))))
+        return _appended(await recorder.rescore(command, now=datetime.now(UTC)))
 
 
 class CorrectiveWorkController(Controller):
@@ -265,14 +262,7 @@ class CorrectiveWorkController(Controller):
             reference=data.reference,
         )
         now = datetime.now(UTC)
-        return _appended(await _guarded(recorder.record_corrective_work(command, now=now)))
-
-
-async def _guarded(result: Awaitable[Appended | Refuse]) -> Appended | Refuse:
-    try:
-        return await result
-    except StreamContended as error:
-        raise _contended(error) from error
+        return _appended(await recorder.record_corrective_work(command, now=now))
 
 
 def _appended(result: Appended | Refuse) -> Appended:

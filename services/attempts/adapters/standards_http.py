@@ -10,7 +10,6 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
-from services.attempts.adapters.event_store import StreamContended
 from services.attempts.adapters.http import problem_for
 from services.attempts.adapters.standards_store import (
     Saved,
@@ -166,12 +165,7 @@ class StandardsController(Controller):
             else None,
             reassessment=ReassessmentPolicy(**msgspec.structs.asdict(data.reassessment)),
         )
-        try:
-            saved = await _saved(await standards.define(command, now=datetime.now(UTC)))
-        except StreamContended as error:
-            raise Problem(
-                409, "stream-contended", "Too many concurrent writes", str(error)
-            ) from error
+        saved = await _saved(await standards.define(command, now=datetime.now(UTC)))
         view = await _standard_view(state, tenant, standard_id)
         return Response(view, status_code=201 if saved.outcome == "created" else 200)
 
