@@ -5,6 +5,12 @@ returns; only then are the messages acked. A message that cannot be decoded is p
 published to a dead-letter subject with the reason and terminated. A handler error that is
 transient naks the whole batch with a delay, so JetStream redelivers it; the handler's effects
 must therefore be idempotent (the projector and the notifier key everything by event ids).
+
+With `max_in_flight` > 1, up to that many batches are handled at once, each acked after its own
+commit, so a handler waiting on its database no longer holds up the next batch. The handler must
+then keep concurrent batches apart itself (the projector locks the student-standards it touches),
+and a batch the handler marks `runs_alone` waits for every batch before it and holds back every
+batch after it.
 """
 
 import asyncio
@@ -67,18 +73,33 @@ class ConsumerSettings:
     ack_wait: float = 30.0
     max_deliver: int = 10
     nak_delay: float = 1.0
+    max_in_flight: int = 1
 
 
 Handler = Callable[[Sequence[Delivered[EventT]]], Awaitable[None]]
+RunsAlone = Callable[[Sequence[Delivered[EventT]]], bool]
+
+
+def _never_alone(batch: Sequence[Delivered[EventT]]) -> bool:
+    return False
 
 
 class BatchConsumer(Generic[EventT]):
     def __init__(
-        self, settings: ConsumerSettings, codec: EnvelopeCodec[EventT], handle: Handler[EventT]
+        self,
+        settings: ConsumerSettings,
+        codec: EnvelopeCodec[EventT],
+        handle: Handler[EventT],
+        *,
+        runs_alone: RunsAlone[EventT] = _never_alone,
     ) -> None:
+        if settings.max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be at least 1, not {settings.max_in_flight}")
         self._settings = settings
         self._codec = codec
         self._handle = handle
+        self._runs_alone = runs_alone
+        self._in_flight: set[asyncio.Task[None]] = set()
         self.processed = 0
         self.deadlettered = 0
 
@@ -134,11 +155,11 @@ class BatchConsumer(Generic[EventT]):
         subscription: JetStreamContext.PullSubscription,
         stop: asyncio.Event,
     ) -> None:
-        """Fetch the next batch while the handler writes this one, then handle it in order.
+        """Fetch the next batch while this one is handled; start batches in stream order.
 
-        The fetch is the only thing overlapped: batches are still handled one at a time, in stream
-        order, and acked after their commit. On stop, a batch fetched meanwhile is handled too, so
-        nothing is left waiting out its ack_wait.
+        With `max_in_flight` 1, batches are handled one at a time; above it, up to that many at
+        once. Each is acked after its own commit. On stop, a batch fetched meanwhile is handled
+        too, and every batch in flight finishes, so nothing is left waiting out its ack_wait.
         """
         next_batch: asyncio.Task[list[Msg]] | None = None
         try:
@@ -158,16 +179,47 @@ class BatchConsumer(Generic[EventT]):
                     return
                 if not stop.is_set():
                     next_batch = asyncio.create_task(self._fetch(subscription))
-                await self.process(client, messages)
+                await self._start(client, messages)
             if next_batch is not None:
                 with contextlib.suppress(TimeoutError, nats.errors.Error):
-                    await self.process(client, await next_batch)
+                    await self._start(client, await next_batch)
                 next_batch = None
+            await self._settle(wait_for=0)
         finally:
             if next_batch is not None:
                 next_batch.cancel()
                 if next_batch.done() and not next_batch.cancelled():
                     next_batch.exception()  # retrieved: its messages will be redelivered
+            if self._in_flight:
+                # They ack or nak what they hold; what they hold and did not settle is redelivered.
+                results = await asyncio.gather(*self._in_flight, return_exceptions=True)
+                self._in_flight.clear()
+                for failure in (result for result in results if isinstance(result, Exception)):
+                    logger.error(
+                        "%s: a batch in flight failed: %r", self._settings.durable, failure
+                    )
+
+    async def _start(self, client: NatsClient, messages: list[Msg]) -> None:
+        """Handle a batch now, or as a task beside the ones in flight when the handler allows."""
+        batch, deliverable = await self._decode(client, messages)
+        if not batch:
+            return
+        if self._settings.max_in_flight == 1 or self._runs_alone(batch):
+            await self._settle(wait_for=0)
+            await self._handle_batch(client, batch, deliverable)
+            return
+        await self._settle(wait_for=self._settings.max_in_flight - 1)
+        self._in_flight.add(asyncio.create_task(self._handle_batch(client, batch, deliverable)))
+
+    async def _settle(self, *, wait_for: int) -> None:
+        """Wait until at most `wait_for` batches are in flight; a failure among them is raised."""
+        while True:
+            for task in [task for task in self._in_flight if task.done()]:
+                self._in_flight.discard(task)
+                task.result()
+            if len(self._in_flight) <= wait_for:
+                return
+            await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
 
     async def _fetch(self, subscription: JetStreamContext.PullSubscription) -> list[Msg]:
         return await subscription.fetch(
@@ -175,6 +227,15 @@ class BatchConsumer(Generic[EventT]):
         )
 
     async def process(self, client: NatsClient, messages: list[Msg]) -> None:
+        """Decode, handle and ack (or nak) one batch now."""
+        batch, deliverable = await self._decode(client, messages)
+        if batch:
+            await self._handle_batch(client, batch, deliverable)
+
+    async def _decode(
+        self, client: NatsClient, messages: list[Msg]
+    ) -> tuple[list[Delivered[EventT]], list[Msg]]:
+        """The batch's events with their messages; poison is dead-lettered on the way."""
         batch: list[Delivered[EventT]] = []
         deliverable: list[Msg] = []
         for message in messages:
@@ -185,8 +246,7 @@ class BatchConsumer(Generic[EventT]):
                 continue
             batch.append(Delivered(envelope, message.metadata.sequence.stream))
             deliverable.append(message)
-        if batch:
-            await self._handle_batch(client, batch, deliverable)
+        return batch, deliverable
 
     async def _handle_batch(
         self, client: NatsClient, batch: list[Delivered[EventT]], messages: list[Msg]

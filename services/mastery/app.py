@@ -34,9 +34,12 @@ def build_projector(
         durable=PROJECTOR_NAME,
         batch_size=config.projector_batch_size,
         max_deliver=config.projector_max_deliver,
+        max_in_flight=config.projector_batches_in_flight,
     )
     codec = EnvelopeCodec[AnyGradebookEvent](AnyGradebookEvent)
-    return BatchConsumer(settings, codec, projector.handle_gradebook_events)
+    return BatchConsumer(
+        settings, codec, projector.handle_gradebook_events, runs_alone=projector.runs_alone
+    )
 
 
 def create_app(config: MasteryConfig, *, pool: asyncpg.Pool | None = None) -> Litestar:

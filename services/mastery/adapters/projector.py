@@ -49,6 +49,12 @@ class MasteryProjector:
         self._bus = bus
         self._default = validate_policy(default_policy)
 
+    @staticmethod
+    def runs_alone(batch: Sequence[Delivered[AnyGradebookEvent]]) -> bool:
+        """Batches of new attempts only may be applied beside each other (each locks its keys);
+        corrections and policy changes wait for those before them and hold back those after."""
+        return any(not isinstance(run, list) for run in _runs(batch))
+
     async def handle_gradebook_events(self, batch: Sequence[Delivered[AnyGradebookEvent]]) -> None:
         now = datetime.now(UTC)
         async with self._pool.acquire() as connection, connection.transaction():
@@ -67,6 +73,7 @@ class MasteryProjector:
         self, connection: DbConnection, applied: list[AttemptApplied], now: datetime
     ) -> Changes:
         keys = list(dict.fromkeys(key_of(item.event) for item in applied))
+        await read_model.lock_student_standards(connection, keys)
         states = await read_model.load_states(connection, keys)
         fresh = await read_model.record_evidence(connection, applied)
         known = await policies.policies_for(
@@ -121,14 +128,15 @@ class MasteryProjector:
         now: datetime,
     ) -> Changes:
         version = delivered.envelope.streamversion or 0
+        key = StudentStandardKey(
+            tenant_id=event.tenant_id, student_id=event.student_id, standard_id=event.standard_id
+        )
+        await read_model.lock_student_standards(connection, [key])
         outcome = await read_model.apply_correction(connection, event, version)
         if outcome == "missing":
             raise RetryLater(f"{event.attempt_id!r} corrected before its evidence was projected")
         if outcome == "stale":
             return []
-        key = StudentStandardKey(
-            tenant_id=event.tenant_id, student_id=event.student_id, standard_id=event.standard_id
-        )
         [policy] = (await policies.policies_for(
             connection, [(key.tenant_id, key.standard_id)], self._default
         )).values()  # fmt: skip

@@ -28,33 +28,48 @@ _encoder = msgspec.json.Encoder()
 _envelopes = EnvelopeCodec[AnyMasteryEvent](AnyMasteryEvent)
 
 
+class _EvidenceRow(msgspec.Struct, frozen=True):
+    """A `mastery_evidence` row as the batch statements send it: one JSON array, not 10 arrays."""
+
+    tenant_id: str
+    student_id: str
+    standard_id: str
+    attempt_id: str
+    event_id: str
+    assessed_at: datetime
+    recorded_seq: int
+    status: str
+    score: float | None
+    points_possible: float | None
+
+
 async def record_evidence(
     connection: DbConnection, applied: Sequence[AttemptApplied]
 ) -> list[AttemptApplied]:
     """Insert the batch's evidence rows; returns the items that were new (redeliveries drop out)."""
-    evidence = [(key_of(item.event), evidence_of(item), item.event_id) for item in applied]
-    rows = await connection.fetch(
+    rows = []
+    for item in applied:
+        key, evidence = key_of(item.event), evidence_of(item)
+        rows.append(_EvidenceRow(
+            key.tenant_id, key.student_id, key.standard_id, evidence.attempt_id, item.event_id,
+            evidence.assessed_at, evidence.recorded_seq, evidence.status, evidence.score,
+            evidence.points_possible,
+        ))  # fmt: skip
+    inserted = await connection.fetch(
         """
         INSERT INTO mastery_evidence (
             tenant_id, student_id, standard_id, attempt_id, event_id, assessed_at, recorded_seq,
             status, score, points_possible)
-        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-            $6::timestamptz[], $7::bigint[], $8::text[], $9::float8[], $10::float8[])
+        SELECT * FROM json_to_recordset(convert_from($1::bytea, 'UTF8')::json) AS r(
+            tenant_id text, student_id text, standard_id text, attempt_id text, event_id text,
+            assessed_at timestamptz, recorded_seq bigint, status text, score float8,
+            points_possible float8)
         ON CONFLICT DO NOTHING
         RETURNING event_id
         """,
-        [key.tenant_id for key, _, _ in evidence],
-        [key.student_id for key, _, _ in evidence],
-        [key.standard_id for key, _, _ in evidence],
-        [item.attempt_id for _, item, _ in evidence],
-        [event_id for _, _, event_id in evidence],
-        [item.assessed_at for _, item, _ in evidence],
-        [item.recorded_seq for _, item, _ in evidence],
-        [item.status for _, item, _ in evidence],
-        [item.score for _, item, _ in evidence],
-        [item.points_possible for _, item, _ in evidence],
+        _encoder.encode(rows),
     )
-    fresh = {row["event_id"] for row in rows}
+    fresh = {row["event_id"] for row in inserted}
     one_per_event = {item.event_id: item for item in applied if item.event_id in fresh}
     return [item for item in applied if one_per_event.get(item.event_id) is item]
 
@@ -87,6 +102,28 @@ def _evidence_row(row: asyncpg.Record) -> Evidence:
         status=row["status"],
         score=row["score"],
         points_possible=row["points_possible"],
+    )
+
+
+STUDENT_STANDARD_LOCKS = 0x4D5354  # the class (first int4 key) of the projector's advisory locks
+
+
+async def lock_student_standards(
+    connection: DbConnection, keys: Sequence[StudentStandardKey]
+) -> None:
+    """Hold these student-standards until the transaction ends; others wait, then read after it.
+
+    Row locks cannot cover a student-standard that has no row yet, so two batches in flight (or
+    two projector instances) first take these, in one order. A shared hash only makes one wait.
+    """
+    await connection.execute(
+        "SELECT count(pg_advisory_xact_lock($1, h)) FROM ("
+        "SELECT DISTINCT hashtext(t || '/' || s || '/' || d) AS h "
+        "FROM unnest($2::text[], $3::text[], $4::text[]) AS k(t, s, d) ORDER BY h) AS ordered",
+        STUDENT_STANDARD_LOCKS,
+        [key.tenant_id for key in keys],
+        [key.student_id for key in keys],
+        [key.standard_id for key in keys],
     )
 
 
@@ -155,23 +192,50 @@ async def apply_correction(
     return "stale" if exists else "missing"
 
 
+class _ProficiencyRow(msgspec.Struct, frozen=True):
+    """A `proficiencies` row as `save_states` sends it, the state nested as JSON."""
+
+    tenant_id: str
+    student_id: str
+    standard_id: str
+    score: float | None
+    level: float | None
+    level_label: str | None
+    mastered: bool
+    method: str
+    evidence_count: int
+    last_assessed_at: datetime | None
+    last_bus_sequence: int
+    state: StudentStandard
+    updated_at: datetime
+
+
 async def save_states(
     connection: DbConnection, states: Sequence[StudentStandard], now: datetime
 ) -> None:
-    """Upsert the states in one statement (arrays of columns), not one statement per row."""
+    """Upsert the states in one statement: the rows go as one JSON document PostgreSQL unpacks."""
     if not states:
         return
-    rows = [proficiency_row(state, now) for state in states]
-    await connection.execute(_SAVE_STATES, *(list(column) for column in zip(*rows, strict=True)))
+    rows = []
+    for state in states:
+        standing = state.standing
+        rows.append(_ProficiencyRow(
+            state.key.tenant_id, state.key.student_id, state.key.standard_id, standing.score,
+            standing.level, standing.level_label, standing.mastered, state.policy.method,
+            state.evidence_count, state.newest.assessed_at if state.newest else None,
+            state.last_bus_sequence, state, now,
+        ))  # fmt: skip
+    await connection.execute(_SAVE_STATES, _encoder.encode(rows))
 
 
 _SAVE_STATES = """
 INSERT INTO proficiencies (
     tenant_id, student_id, standard_id, score, level, level_label, mastered, method,
     evidence_count, last_assessed_at, last_bus_sequence, state, updated_at)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::float8[], $6::text[],
-    $7::bool[], $8::text[], $9::int[], $10::timestamptz[], $11::bigint[], $12::jsonb[],
-    $13::timestamptz[])
+SELECT * FROM json_to_recordset(convert_from($1::bytea, 'UTF8')::json) AS r(
+    tenant_id text, student_id text, standard_id text, score float8, level float8,
+    level_label text, mastered bool, method text, evidence_count int, last_assessed_at timestamptz,
+    last_bus_sequence bigint, state jsonb, updated_at timestamptz)
 ON CONFLICT (tenant_id, student_id, standard_id) DO UPDATE SET
     score = EXCLUDED.score, level = EXCLUDED.level, level_label = EXCLUDED.level_label,
     mastered = EXCLUDED.mastered, method = EXCLUDED.method,
