@@ -8,7 +8,6 @@ import asyncpg
 import msgspec
 
 from services.mastery.core.calculation import Evidence
-from services.mastery.core.evidence import EvidenceRecord
 from services.mastery.core.projection import (
     AttemptApplied,
     StudentStandard,
@@ -30,7 +29,7 @@ _envelopes = EnvelopeCodec[AnyMasteryEvent](AnyMasteryEvent)
 
 
 class _EvidenceRow(msgspec.Struct, frozen=True):
-    """A `mastery_evidence` row as the batch statements send it: one JSON array, not 12 arrays."""
+    """A `mastery_evidence` row as `record_evidence` sends it (in one JSON array)."""
 
     tenant_id: str
     student_id: str
@@ -42,55 +41,37 @@ class _EvidenceRow(msgspec.Struct, frozen=True):
     status: str
     score: float | None
     points_possible: float | None
-    voided: bool
-    corrected_version: int
-
-
-def _row_of(key: StudentStandardKey, record: EvidenceRecord) -> _EvidenceRow:
-    evidence = record.evidence
-    return _EvidenceRow(
-        key.tenant_id, key.student_id, key.standard_id, evidence.attempt_id, record.event_id,
-        evidence.assessed_at, evidence.recorded_seq, evidence.status, evidence.score,
-        evidence.points_possible, record.voided, record.corrected_version,
-    )  # fmt: skip
-
-
-_INSERT_EVIDENCE = """
-INSERT INTO mastery_evidence (
-    tenant_id, student_id, standard_id, attempt_id, event_id, assessed_at, recorded_seq,
-    status, score, points_possible, voided, corrected_version)
-SELECT * FROM json_to_recordset(convert_from($1::bytea, 'UTF8')::json) AS r(
-    tenant_id text, student_id text, standard_id text, attempt_id text, event_id text,
-    assessed_at timestamptz, recorded_seq bigint, status text, score float8,
-    points_possible float8, voided bool, corrected_version bigint)
-"""
 
 
 async def record_evidence(
     connection: DbConnection, applied: Sequence[AttemptApplied]
 ) -> list[AttemptApplied]:
     """Insert the batch's evidence rows; returns the items that were new (redeliveries drop out)."""
-    rows = [
-        _row_of(
-            key_of(item.event), EvidenceRecord(evidence=evidence_of(item), event_id=item.event_id)
-        )
-        for item in applied
-    ]
+    rows = []
+    for item in applied:
+        key, evidence = key_of(item.event), evidence_of(item)
+        rows.append(_EvidenceRow(
+            key.tenant_id, key.student_id, key.standard_id, evidence.attempt_id, item.event_id,
+            evidence.assessed_at, evidence.recorded_seq, evidence.status, evidence.score,
+            evidence.points_possible,
+        ))  # fmt: skip
     inserted = await connection.fetch(
-        f"{_INSERT_EVIDENCE} ON CONFLICT DO NOTHING RETURNING event_id", _encoder.encode(rows)
+        """
+        INSERT INTO mastery_evidence (
+            tenant_id, student_id, standard_id, attempt_id, event_id, assessed_at, recorded_seq,
+            status, score, points_possible)
+        SELECT * FROM json_to_recordset(convert_from($1::bytea, 'UTF8')::json) AS r(
+            tenant_id text, student_id text, standard_id text, attempt_id text, event_id text,
+            assessed_at timestamptz, recorded_seq bigint, status text, score float8,
+            points_possible float8)
+        ON CONFLICT DO NOTHING
+        RETURNING event_id
+        """,
+        _encoder.encode(rows),
     )
     fresh = {row["event_id"] for row in inserted}
     one_per_event = {item.event_id: item for item in applied if item.event_id in fresh}
     return [item for item in applied if one_per_event.get(item.event_id) is item]
-
-
-async def insert_evidence_records(
-    connection: DbConnection, records: Sequence[tuple[StudentStandardKey, EvidenceRecord]]
-) -> None:
-    """Evidence rows as a rebuild derives them from the event store, corrections included."""
-    if records:
-        rows = [_row_of(key, record) for key, record in records]
-        await connection.execute(_INSERT_EVIDENCE, _encoder.encode(rows))
 
 
 async def load_evidence(
@@ -262,6 +243,25 @@ ON CONFLICT (tenant_id, student_id, standard_id) DO UPDATE SET
     last_bus_sequence = EXCLUDED.last_bus_sequence, state = EXCLUDED.state,
     updated_at = EXCLUDED.updated_at
 """
+
+
+def proficiency_row(state: StudentStandard, now: datetime) -> tuple[object, ...]:
+    standing = state.standing
+    return (
+        state.key.tenant_id,
+        state.key.student_id,
+        state.key.standard_id,
+        standing.score,
+        standing.level,
+        standing.level_label,
+        standing.mastered,
+        state.policy.method,
+        state.evidence_count,
+        state.newest.assessed_at if state.newest else None,
+        state.last_bus_sequence,
+        _encoder.encode(state).decode(),
+        now,
+    )
 
 
 async def save_checkpoint(connection: DbConnection, projector: str, sequence: int) -> None:

@@ -8,20 +8,17 @@ restates what is known, it is not news for families.
 """
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from datetime import datetime
 
 import asyncpg
 import msgspec
 
-from services.mastery.adapters import policies, read_model
+from services.mastery.adapters import policies
+from services.mastery.adapters.read_model import proficiency_row
 from services.mastery.core.calculation import CalculationPolicy
 from services.mastery.core.evidence import EvidenceRecord, StreamEvent, live, with_event
-from services.mastery.core.projection import (
-    StudentStandard,
-    StudentStandardKey,
-    state_from_evidence,
-)
+from services.mastery.core.projection import StudentStandardKey, state_from_evidence
 from shared.events.attempts import (
     upcast,
 )
@@ -31,6 +28,14 @@ from shared.postgres import DbConnection
 
 _events = msgspec.json.Decoder(AnyGradebookEvent)
 _FETCH = 5_000
+_EVIDENCE_COLUMNS = (
+    "tenant_id", "student_id", "standard_id", "attempt_id", "event_id", "assessed_at",
+    "recorded_seq", "status", "score", "points_possible", "voided", "corrected_version",
+)  # fmt: skip
+_PROFICIENCY_COLUMNS = (
+    "tenant_id", "student_id", "standard_id", "score", "level", "level_label", "mastered",
+    "method", "evidence_count", "last_assessed_at", "last_bus_sequence", "state", "updated_at",
+)  # fmt: skip
 # Standard and tenant-policy streams hold `//` after the tenant; student streams never do.
 
 
@@ -54,14 +59,14 @@ async def rebuild_read_model(
         )
         known = await _rebuild_policies(connection)
         writer = _Writer(connection, known, default_policy, now)
-        cursor = await connection.cursor(
+        cursor = connection.cursor(
             "SELECT stream_id, stream_version, event_id::text, data::text FROM attempt_events "
-            "WHERE stream_id NOT LIKE '%//%' ORDER BY stream_id, stream_version"
+            "WHERE stream_id NOT LIKE '%//%' ORDER BY stream_id, stream_version",
+            prefetch=_FETCH,
         )
-        async for streams in _streams(cursor):
-            for stream in streams:
-                writer.add_stream(stream)
-            await writer.flush()
+        async for stream in _streams(cursor):
+            await writer.add_stream(stream)
+        await writer.flush()
     return RebuildReport(
         events=writer.events, proficiencies=writer.proficiencies,
         seconds=time.perf_counter() - started,
@@ -92,29 +97,23 @@ async def _rebuild_policies(connection: DbConnection) -> dict[tuple[str, str], C
 Stream = list[StreamEvent]
 
 
-async def _streams(cursor: "asyncpg.cursor.Cursor[asyncpg.Record]") -> AsyncIterator[list[Stream]]:
-    """The streams of the next `_FETCH` rows (the cursor is ordered by stream), each whole.
-
-    The last stream of a chunk may go on in the next one, so it is held back until it ends.
-    """
+async def _streams(cursor: AsyncIterable[asyncpg.Record]) -> AsyncIterator[Stream]:
+    """Consecutive rows of one stream (the cursor is ordered by stream), one list per stream."""
     stream_id, stream = "", Stream()
-    while rows := await cursor.fetch(_FETCH):
-        streams: list[Stream] = []
-        for row in rows:
-            if row[0] != stream_id and stream:
-                streams.append(stream)
-                stream = []
-            stream_id = row[0]
-            event = _events.decode(row[3])
-            assert not isinstance(event, StandardDefined | TenantPolicySet)
-            stream.append((row[1], row[2], upcast(event)))
-        yield streams
+    async for row in cursor:
+        if row["stream_id"] != stream_id and stream:
+            yield stream
+            stream = []
+        stream_id = row["stream_id"]
+        event = _events.decode(row["data"])
+        assert not isinstance(event, StandardDefined | TenantPolicySet)
+        stream.append((row["stream_version"], row["event_id"], upcast(event)))
     if stream:
-        yield [stream]
+        yield stream
 
 
 class _Writer:
-    """Folds each stream into its state and writes evidence and proficiencies a chunk at a time."""
+    """Folds each stream into its state and COPYs evidence and proficiency rows in chunks."""
 
     def __init__(
         self,
@@ -127,12 +126,12 @@ class _Writer:
         self._known = known
         self._default = default_policy
         self._now = now
-        self._evidence: list[tuple[StudentStandardKey, EvidenceRecord]] = []
-        self._states: list[StudentStandard] = []
+        self._evidence: list[tuple[object, ...]] = []
+        self._proficiencies: list[tuple[object, ...]] = []
         self.events = 0
         self.proficiencies = 0
 
-    def add_stream(self, stream: Stream) -> None:
+    async def add_stream(self, stream: Stream) -> None:
         self.events += len(stream)
         first = stream[0][2]
         key = StudentStandardKey(
@@ -141,14 +140,28 @@ class _Writer:
         records: dict[str, EvidenceRecord] = {}
         for version, event_id, event in stream:
             records = with_event(records, version, event_id, event)
-        if not records:
+        rows = list(records.values())
+        if not rows:
             return
         policy = self._known.get((key.tenant_id, key.standard_id), self._default)
-        self._evidence += [(key, record) for record in records.values()]
-        self._states.append(state_from_evidence(key, live(records), policy=policy))
+        state = state_from_evidence(key, live(records), policy=policy)
+        self._evidence += [
+            (key.tenant_id, key.student_id, key.standard_id, row.evidence.attempt_id,
+             row.event_id, row.evidence.assessed_at, row.evidence.recorded_seq,
+             row.evidence.status, row.evidence.score, row.evidence.points_possible, row.voided,
+             row.corrected_version)
+            for row in rows
+        ]  # fmt: skip
+        self._proficiencies.append(proficiency_row(state, self._now))
         self.proficiencies += 1
+        if len(self._evidence) >= _FETCH:
+            await self.flush()
 
     async def flush(self) -> None:
-        await read_model.insert_evidence_records(self._connection, self._evidence)
-        await read_model.save_states(self._connection, self._states, self._now)
-        self._evidence, self._states = [], []
+        await self._connection.copy_records_to_table(
+            "mastery_evidence", records=self._evidence, columns=_EVIDENCE_COLUMNS
+        )
+        await self._connection.copy_records_to_table(
+            "proficiencies", records=self._proficiencies, columns=_PROFICIENCY_COLUMNS
+        )
+        self._evidence, self._proficiencies = [], []
