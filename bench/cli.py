@@ -26,6 +26,7 @@ from bench.system import (
     start_servers,
     start_services,
     stop_system,
+    warm_up,
 )
 
 DEFAULT_OUTPUT = Path(__file__).parent / "results" / "latest.json"
@@ -87,6 +88,8 @@ async def run_bench(context: BenchContext, args: argparse.Namespace) -> dict[str
     await asyncio.to_thread(start_services, system)
     context.sampler.pids = system.service_pids()
     context.sampler.start()
+    await warm_up(system)
+    context.sampler.checkpoint("after warm-up", await attempts_recorded(system))
     versions = await server_versions(system)
     chosen = [cls() for cls in SCENARIOS if not args.scenario or cls.name in args.scenario]
     outcomes = [await run_scenario(scenario, context, args.profile_dir) for scenario in chosen]

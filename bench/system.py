@@ -22,7 +22,8 @@ import nats
 from nats.aio.client import Client as NatsClient
 from nats.js.errors import NotFoundError
 
-from bench.attempt_data import E2E_STANDARD, STANDARDS
+from bench.attempt_data import E2E_STANDARD, STANDARDS, assessed_at, spread_attempt
+from bench.http_client import JsonPost, KeepAliveConnection
 from services.attempts.adapters.standards_store import Saved, StandardsStore
 from services.attempts.core.standards import DefineStandard
 from services.devstack import (
@@ -151,6 +152,36 @@ def start_services(system: BenchSystem) -> None:
         )
     for name, process in system.processes.items():
         wait_until_ready(f"http://127.0.0.1:{system.ports[name]}/health/ready", process)
+
+
+WARM_UP_BATCHES = 4
+WARM_UP_BATCH_SIZE = 500
+
+
+async def warm_up(system: BenchSystem) -> None:
+    """Post a few batches of 500 (and let them drain) before memory is first measured.
+
+    The first large requests grow each service's heap once; memory growth is measured from a
+    checkpoint after this, so it tells whether memory grows with the events processed.
+    """
+    post = JsonPost("127.0.0.1", system.ports["attempts"], "/v1/attempts/batch", system.api_key)
+    when = assessed_at()
+    connection = await KeepAliveConnection.open("127.0.0.1", system.ports["attempts"])
+    try:
+        for batch in range(WARM_UP_BATCHES):
+            first = batch * WARM_UP_BATCH_SIZE
+            items = [
+                spread_attempt("warm-up", number, WARM_UP_BATCH_SIZE, when)
+                for number in range(first, first + WARM_UP_BATCH_SIZE)
+            ]
+            status, body = await connection.exchange_with_body(
+                post.request(b'{"attempts":[' + b",".join(items) + b"]}")
+            )
+            if status != 200:
+                raise RuntimeError(f"warm-up batch answered {status}: {body[:200]!r}")
+    finally:
+        await connection.close()
+    await wait_until_drained(system, limit_seconds=120)
 
 
 async def wait_until_drained(system: BenchSystem, limit_seconds: float) -> float:
