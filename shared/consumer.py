@@ -244,7 +244,7 @@ class BatchConsumer(Generic[EventT]):
             except PoisonMessage as poison:
                 await self._deadletter(client, message, str(poison))
                 continue
-            batch.append(Delivered(envelope, message.metadata.sequence.stream))
+            batch.append(Delivered(envelope, stream_sequence(message)))
             deliverable.append(message)
         return batch, deliverable
 
@@ -293,6 +293,22 @@ class BatchConsumer(Generic[EventT]):
         )
         await message.term()
         self.deadlettered += 1
+
+
+def stream_sequence(message: Msg) -> int:
+    """The message's sequence in its stream, read off its ack subject.
+
+    `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>`: this
+    reads the one token the projector needs, where nats-py's `metadata` also builds a timestamp
+    and three objects per message. Any other form goes through `metadata`.
+    """
+    tokens = (message.reply or "").split(".")
+    if len(tokens) == _ACK_V1_TOKENS and tokens[0] == "$JS" and tokens[1] == "ACK":
+        return int(tokens[5])
+    return message.metadata.sequence.stream
+
+
+_ACK_V1_TOKENS = 9
 
 
 async def _flush_and_close(client: NatsClient) -> None:

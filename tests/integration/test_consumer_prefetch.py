@@ -8,7 +8,7 @@ from nats.js.api import ConsumerConfig
 
 from shared.bus import BusNames, ensure_streams
 from shared.cloudevents import CloudEvent, EnvelopeCodec
-from shared.consumer import BatchConsumer, ConsumerSettings, Delivered
+from shared.consumer import BatchConsumer, ConsumerSettings, Delivered, stream_sequence
 from shared.events.gradebook import AnyGradebookEvent
 from tests.integration.test_consumers import _attempt_envelope
 from tests.support.servers import Servers
@@ -77,4 +77,21 @@ async def test_a_durable_from_an_older_release_gets_the_new_filter(
     assert handled == [envelope.id]
     info = await js.consumer_info(bus.attempts_stream, "upgraded")
     assert info.config.filter_subject == bus.all_attempts()
+    await client.close()
+
+
+async def test_the_stream_sequence_read_off_the_ack_subject_is_the_one_nats_py_parses(
+    servers: Servers, bus: BusNames
+) -> None:
+    client = await nats.connect(servers.nats_url)
+    js = client.jetstream()
+    await ensure_streams(js, bus)
+    for version in range(1, 4):
+        envelope = _attempt_envelope("school", 3, version=version)
+        await js.publish(bus.attempts("school", "recorded"), CODEC.encode(envelope))
+    subscription = await js.pull_subscribe(bus.all_attempts(), stream=bus.attempts_stream)
+    messages = await subscription.fetch(3, timeout=5)
+
+    assert [stream_sequence(message) for message in messages] == [1, 2, 3]
+    assert [stream_sequence(m) for m in messages] == [m.metadata.sequence.stream for m in messages]
     await client.close()

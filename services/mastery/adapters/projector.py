@@ -27,6 +27,7 @@ from shared.bus import BusNames
 from shared.consumer import Delivered, RetryLater
 from shared.events.attempts import (
     AttemptRecorded,
+    AttemptRecordedV1,
     AttemptRescored,
     AttemptVoided,
     CorrectiveWorkRecorded,
@@ -53,7 +54,7 @@ class MasteryProjector:
     def runs_alone(batch: Sequence[Delivered[AnyGradebookEvent]]) -> bool:
         """Batches of new attempts only may be applied beside each other (each locks its keys);
         corrections and policy changes wait for those before them and hold back those after."""
-        return any(not isinstance(run, list) for run in _runs(batch))
+        return not all(isinstance(item.envelope.data, _NEW_ATTEMPTS) for item in batch)
 
     async def handle_gradebook_events(self, batch: Sequence[Delivered[AnyGradebookEvent]]) -> None:
         now = datetime.now(UTC)
@@ -230,6 +231,10 @@ def _runs(
         yield delivered  # corrections and standards have a single version so far
     if run:
         yield run
+
+
+# Every version of `attempt_recorded`: what `_runs` puts in a run.
+_NEW_ATTEMPTS = (AttemptRecorded, AttemptRecordedV1)
 
 
 def _applied(delivered: Delivered[AnyGradebookEvent], event: AttemptRecorded) -> AttemptApplied:
