@@ -52,12 +52,13 @@ async def _create_key(url: str, tenant_id: str, label: str) -> None:
 
 
 async def _rebuild(url: str) -> None:
-    connection = await asyncpg.connect(url)
+    connection, reader = await asyncpg.connect(url), await asyncpg.connect(url)
     try:
         report = await rebuild_read_model(
-            connection, default_policy=DEFAULT_POLICY, now=datetime.now(UTC)
+            connection, reader, default_policy=DEFAULT_POLICY, now=datetime.now(UTC)
         )
     finally:
+        await reader.close()
         await connection.close()
     rate = report.events / report.seconds if report.seconds else 0.0
     print(

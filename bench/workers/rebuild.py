@@ -12,13 +12,15 @@ from services.mastery.app import DEFAULT_POLICY
 
 async def run_rebuild(spec: RebuildRun) -> WorkerResult:
     connection = await asyncpg.connect(spec.database_url)
+    reader = await asyncpg.connect(spec.database_url)
     try:
         started = time.monotonic()
         report = await rebuild_read_model(
-            connection, default_policy=DEFAULT_POLICY, now=datetime.now(UTC)
+            connection, reader, default_policy=DEFAULT_POLICY, now=datetime.now(UTC)
         )
         elapsed = time.monotonic() - started
     finally:
+        await reader.close()
         await connection.close()
     # `errors` carries the proficiency count back, for the scenario's sanity check.
     return WorkerResult(

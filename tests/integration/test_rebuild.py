@@ -1,14 +1,17 @@
 """Rebuilding the read model from the event store gives what the live projector built."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
+import pytest
 
 from services.attempts.adapters.recorder import AttemptRecorder
 from services.attempts.core.recording import RecordAttempt, Refuse, RescoreAttempt, VoidAttempt
+from services.mastery.adapters import rebuild
 from services.mastery.adapters.projector import MasteryProjector
-from services.mastery.adapters.rebuild import rebuild_read_model
 from services.mastery.core.calculation import CalculationPolicy
+from services.mastery.core.projection import state_from_evidence
 from shared.bus import BusNames
 from shared.cloudevents import EnvelopeCodec
 from shared.consumer import Delivered
@@ -70,9 +73,11 @@ async def _read_model(pool: asyncpg.Pool) -> list[tuple[object, ...]]:
     return [tuple(row.values()) for row in rows]
 
 
+@pytest.mark.parametrize("chunk", [5_000, 2], ids=["one chunk", "streams across chunks"])
 async def test_rebuild_from_the_event_store_equals_the_live_read_model(
-    pool: asyncpg.Pool, bus: BusNames
+    pool: asyncpg.Pool, bus: BusNames, chunk: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(rebuild, "_FETCH", chunk)  # 2: a stream's events come in several chunks
     await _record_and_project(pool, bus)
     live = await _read_model(pool)
     live_evidence = await pool.fetchval("SELECT count(*) FROM mastery_evidence")
@@ -81,10 +86,37 @@ async def test_rebuild_from_the_event_store_equals_the_live_read_model(
     assert live[0][2] == 3.83  # ana: 3.5 then 4 (rescored; the voided 1 left), decayed at 65%
 
     await pool.execute("UPDATE proficiencies SET score = 0")  # a damaged read model
-    async with pool.acquire() as connection:
-        report = await rebuild_read_model(connection, default_policy=POLICY, now=NOW)
+    async with pool.acquire() as connection, pool.acquire() as reader:
+        report = await rebuild.rebuild_read_model(
+            connection, reader, default_policy=POLICY, now=NOW
+        )
 
     assert (report.events, report.proficiencies) == (10, 3)
     assert await _read_model(pool) == live
     assert await pool.fetchval("SELECT count(*) FROM mastery_evidence") == live_evidence == 8
     assert await pool.fetchval("SELECT count(*) FROM mastery_evidence WHERE voided") == 1
+
+
+async def test_a_rebuild_that_fails_midway_leaves_the_read_model_as_it_was(
+    pool: asyncpg.Pool, bus: BusNames, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _record_and_project(pool, bus)
+    before = await _read_model(pool)
+    monkeypatch.setattr(rebuild, "_FETCH", 2)  # so a chunk is being stored when the fold fails
+    folds = 0
+    fold = state_from_evidence
+
+    def failing_fold(*args: Any, **kwargs: Any) -> Any:
+        nonlocal folds
+        folds += 1
+        if folds == 3:
+            raise RuntimeError("a bug in the fold")
+        return fold(*args, **kwargs)
+
+    monkeypatch.setattr(rebuild, "state_from_evidence", failing_fold)
+    async with pool.acquire() as connection, pool.acquire() as reader:
+        with pytest.raises(RuntimeError, match="a bug in the fold"):
+            await rebuild.rebuild_read_model(connection, reader, default_policy=POLICY, now=NOW)
+        assert (await connection.fetchval("SELECT 1"), await reader.fetchval("SELECT 1")) == (1, 1)
+
+    assert await _read_model(pool) == before

@@ -7,9 +7,11 @@ anything it delivers again is already evidence and drops out. Nothing is emitted
 restates what is known, it is not news for families.
 """
 
+import asyncio
 import time
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterator
 from datetime import datetime
+from typing import TypeVar
 
 import asyncpg
 import msgspec
@@ -46,8 +48,19 @@ class RebuildReport(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def rebuild_read_model(
-    connection: DbConnection, *, default_policy: CalculationPolicy, now: datetime
+    connection: DbConnection,
+    reader: DbConnection,
+    *,
+    default_policy: CalculationPolicy,
+    now: datetime,
 ) -> RebuildReport:
+    """Refill the read model on `connection`, reading the event store on `reader`.
+
+    Three things overlap: PostgreSQL reading the next chunk of events (on `reader`), this process
+    folding the current one, and PostgreSQL storing the previous one (on `connection`). The
+    reader's snapshot is taken after the read model is locked, so every event projected before
+    the lock is in it, and the projector applies anything later once the rebuild commits.
+    """
     started = time.perf_counter()
     async with connection.transaction():
         await connection.execute(
@@ -59,14 +72,21 @@ async def rebuild_read_model(
         )
         known = await _rebuild_policies(connection)
         writer = _Writer(connection, known, default_policy, now)
-        cursor = connection.cursor(
-            "SELECT stream_id, stream_version, event_id::text, data::text FROM attempt_events "
-            "WHERE stream_id NOT LIKE '%//%' ORDER BY stream_id, stream_version",
-            prefetch=_FETCH,
-        )
-        async for stream in _streams(cursor):
-            await writer.add_stream(stream)
-        await writer.flush()
+        try:
+            async with reader.transaction(isolation="repeatable_read", readonly=True):
+                cursor = await reader.cursor(
+                    "SELECT stream_id, stream_version, event_id::text, data::text "
+                    "FROM attempt_events WHERE stream_id NOT LIKE '%//%' "
+                    "ORDER BY stream_id, stream_version"
+                )
+                async for streams in _one_ahead(_streams(cursor)):
+                    for stream in streams:
+                        writer.add_stream(stream)
+                    await writer.flush()
+            await writer.finish()
+        finally:
+            # After a failure, the chunk being stored must end before the rollback.
+            await writer.settle()
     return RebuildReport(
         events=writer.events, proficiencies=writer.proficiencies,
         seconds=time.perf_counter() - started,
@@ -95,25 +115,45 @@ async def _rebuild_policies(connection: DbConnection) -> dict[tuple[str, str], C
 
 
 Stream = list[StreamEvent]
+T = TypeVar("T")
 
 
-async def _streams(cursor: AsyncIterable[asyncpg.Record]) -> AsyncIterator[Stream]:
-    """Consecutive rows of one stream (the cursor is ordered by stream), one list per stream."""
+async def _streams(cursor: "asyncpg.cursor.Cursor[asyncpg.Record]") -> AsyncIterator[list[Stream]]:
+    """The streams of the next `_FETCH` rows (the cursor is ordered by stream), each whole.
+
+    The last stream of a chunk may go on in the next one, so it is held back until it ends.
+    """
     stream_id, stream = "", Stream()
-    async for row in cursor:
-        if row["stream_id"] != stream_id and stream:
-            yield stream
-            stream = []
-        stream_id = row["stream_id"]
-        event = _events.decode(row["data"])
-        assert not isinstance(event, StandardDefined | TenantPolicySet)
-        stream.append((row["stream_version"], row["event_id"], upcast(event)))
+    while rows := await cursor.fetch(_FETCH):
+        streams: list[Stream] = []
+        for row in rows:
+            if row[0] != stream_id and stream:
+                streams.append(stream)
+                stream = []
+            stream_id = row[0]
+            event = _events.decode(row[3])
+            assert not isinstance(event, StandardDefined | TenantPolicySet)
+            stream.append((row[1], row[2], upcast(event)))
+        yield streams
     if stream:
-        yield stream
+        yield [stream]
+
+
+async def _one_ahead(chunks: AsyncIterator[T]) -> AsyncIterator[T]:
+    """The same chunks, each next one already being fetched while the caller works on this one."""
+    following = asyncio.ensure_future(anext(chunks, None))
+    try:
+        while (chunk := await following) is not None:
+            following = asyncio.ensure_future(anext(chunks, None))
+            yield chunk
+    finally:
+        # After a failure the fetch under way ends before its transaction rolls back.
+        await asyncio.gather(following, return_exceptions=True)
 
 
 class _Writer:
-    """Folds each stream into its state and COPYs evidence and proficiency rows in chunks."""
+    """Folds each stream into its state and COPYs evidence and proficiency rows a chunk at a time,
+    one chunk stored while the next is folded."""
 
     def __init__(
         self,
@@ -128,10 +168,11 @@ class _Writer:
         self._now = now
         self._evidence: list[tuple[object, ...]] = []
         self._proficiencies: list[tuple[object, ...]] = []
+        self._storing: asyncio.Task[None] | None = None
         self.events = 0
         self.proficiencies = 0
 
-    async def add_stream(self, stream: Stream) -> None:
+    def add_stream(self, stream: Stream) -> None:
         self.events += len(stream)
         first = stream[0][2]
         key = StudentStandardKey(
@@ -140,28 +181,44 @@ class _Writer:
         records: dict[str, EvidenceRecord] = {}
         for version, event_id, event in stream:
             records = with_event(records, version, event_id, event)
-        rows = list(records.values())
-        if not rows:
+        if not records:
             return
         policy = self._known.get((key.tenant_id, key.standard_id), self._default)
         state = state_from_evidence(key, live(records), policy=policy)
-        self._evidence += [
-            (key.tenant_id, key.student_id, key.standard_id, row.evidence.attempt_id,
-             row.event_id, row.evidence.assessed_at, row.evidence.recorded_seq,
-             row.evidence.status, row.evidence.score, row.evidence.points_possible, row.voided,
-             row.corrected_version)
-            for row in rows
-        ]  # fmt: skip
+        for record in records.values():
+            evidence = record.evidence
+            self._evidence.append((
+                key.tenant_id, key.student_id, key.standard_id, evidence.attempt_id,
+                record.event_id, evidence.assessed_at, evidence.recorded_seq, evidence.status,
+                evidence.score, evidence.points_possible, record.voided, record.corrected_version,
+            ))  # fmt: skip
         self._proficiencies.append(proficiency_row(state, self._now))
         self.proficiencies += 1
-        if len(self._evidence) >= _FETCH:
-            await self.flush()
 
     async def flush(self) -> None:
-        await self._connection.copy_records_to_table(
-            "mastery_evidence", records=self._evidence, columns=_EVIDENCE_COLUMNS
-        )
-        await self._connection.copy_records_to_table(
-            "proficiencies", records=self._proficiencies, columns=_PROFICIENCY_COLUMNS
-        )
+        """Start storing the rows gathered so far, once the previous chunk is stored."""
+        await self.finish()
+        evidence, proficiencies = self._evidence, self._proficiencies
         self._evidence, self._proficiencies = [], []
+        self._storing = asyncio.create_task(self._store(evidence, proficiencies))
+
+    async def finish(self) -> None:
+        if self._storing is not None:
+            storing, self._storing = self._storing, None
+            await storing
+
+    async def settle(self) -> None:
+        """Wait for the chunk being stored, whatever its outcome (the caller is failing)."""
+        if self._storing is not None:
+            await asyncio.gather(self._storing, return_exceptions=True)
+            self._storing = None
+
+    async def _store(
+        self, evidence: list[tuple[object, ...]], proficiencies: list[tuple[object, ...]]
+    ) -> None:
+        await self._connection.copy_records_to_table(
+            "mastery_evidence", records=evidence, columns=_EVIDENCE_COLUMNS
+        )
+        await self._connection.copy_records_to_table(
+            "proficiencies", records=proficiencies, columns=_PROFICIENCY_COLUMNS
+        )
