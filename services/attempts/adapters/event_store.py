@@ -86,63 +86,48 @@ def attempt_events(stored: Sequence[StoredEvent]) -> list[LatestAttemptEvent]:
     return [item.event for item in stored if not isinstance(item.event, AnyStandardEvent)]
 
 
-class _AppendRow(msgspec.Struct, frozen=True):
-    """One event with its outbox row, as `APPEND_CTES` takes them: one JSON array of these."""
-
-    position: int  # the outbox rows take positions in this order: the relay publishes by them
-    tenant_id: str
-    stream_id: str
-    stream_version: int
-    event_id: str
-    event_type: str
-    data: msgspec.Raw  # the event as stored
-    recorded_at: datetime
-    subject: str
-    payload: str  # the CloudEvent as published
-
-
-# The event rows and their outbox rows, written by one statement (one round trip). The rows go as
-# one JSON document that PostgreSQL unpacks: one msgspec call, where column arrays cost asyncpg a
-# conversion per value. Writers that store more in the same statement add CTEs after these,
-# numbering their parameters from $2.
+# The event rows and their outbox rows, written by one statement (one round trip). Writers that
+# store more in the same statement add CTEs after these, numbering their parameters from $12.
 APPEND_CTES = """
-WITH appending AS MATERIALIZED (
-    SELECT * FROM json_to_recordset(convert_from($1::bytea, 'UTF8')::json) AS r(
-        position int, tenant_id text, stream_id text, stream_version int, event_id text,
-        event_type text, data jsonb, recorded_at timestamptz, subject text, payload text)
-), appended_events AS (
+WITH appended_events AS (
     INSERT INTO attempt_events
         (tenant_id, stream_id, stream_version, event_id, event_type, data, recorded_at)
-    SELECT tenant_id, stream_id, stream_version, event_id::uuid, event_type, data, recorded_at
-    FROM appending ORDER BY position
+    SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::uuid[], $5::text[],
+        $6::jsonb[], $7::timestamptz[])
     RETURNING 1
 ), appended_outbox AS (
     INSERT INTO attempts_outbox (tenant_id, subject, msg_id, payload)
-    SELECT tenant_id, subject, event_id, convert_to(payload, 'UTF8')
-    FROM appending ORDER BY position
+    SELECT tenant_id, subject, msg_id, payload
+    FROM unnest($8::text[], $9::text[], $10::text[], $11::bytea[])
+        WITH ORDINALITY AS item (tenant_id, subject, msg_id, payload, n)
+    ORDER BY n  -- positions follow the events' order: the relay publishes by position
     RETURNING 1
 )"""
 
 
-def append_argument(events: Sequence[NewEvent], bus: BusNames) -> bytes:
-    """The parameter $1 of `APPEND_CTES` for these events."""
-    return _encoder.encode([
-        _AppendRow(
-            position, item.event.tenant_id, item.stream_id, item.version, item.event_id,
-            type(item.event).__struct_config__.tag,  # type: ignore[arg-type]
-            msgspec.Raw(_encoder.encode(item.event)), _occurred_at(item.event),
-            bus.attempts(item.event.tenant_id, subject_kind(item.event)),
-            _envelopes.encode(_envelope(item)).decode(),
-        )
-        for position, item in enumerate(events)
-    ])  # fmt: skip
+def append_arguments(events: Sequence[NewEvent], bus: BusNames) -> list[object]:
+    """The parameters $1-$11 of `APPEND_CTES` for these events."""
+    tenants = [item.event.tenant_id for item in events]
+    return [
+        tenants,
+        [item.stream_id for item in events],
+        [item.version for item in events],
+        [uuid.UUID(item.event_id) for item in events],
+        [type(item.event).__struct_config__.tag for item in events],
+        [_encoder.encode(item.event).decode() for item in events],
+        [_occurred_at(item.event) for item in events],
+        tenants,
+        [bus.attempts(item.event.tenant_id, subject_kind(item.event)) for item in events],
+        [item.event_id for item in events],
+        [_envelopes.encode(_envelope(item)) for item in events],
+    ]
 
 
 async def append(connection: DbConnection, events: Sequence[NewEvent], bus: BusNames) -> None:
     """Append events (of one or many streams) and their outbox rows in one statement."""
     if not events:
         return
-    await execute_append(connection, APPEND_CTES + " SELECT 1", [append_argument(events, bus)])
+    await execute_append(connection, APPEND_CTES + " SELECT 1", append_arguments(events, bus))
 
 
 async def execute_append(connection: DbConnection, sql: str, arguments: Sequence[object]) -> None:

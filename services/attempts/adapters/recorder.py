@@ -4,6 +4,7 @@ Attempt ids are unique per tenant (`attempt_requests`), which makes posting an a
 and lets voids and rescores name an attempt by its id alone.
 """
 
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Literal
@@ -16,7 +17,7 @@ from services.attempts.adapters.event_store import (
     NewEvent,
     StoredEvent,
     append,
-    append_argument,
+    append_arguments,
     attempt_events,
     execute_append,
     in_retried_statements,
@@ -261,25 +262,10 @@ ORDER BY part, key, version
 _CLAIM_CTE = """, claimed AS (
     INSERT INTO attempt_requests
         (tenant_id, attempt_id, student_id, standard_id, request, response, event_id)
-    SELECT $2, attempt_id, student_id, standard_id, request, response, event_id::uuid
-    FROM json_to_recordset(convert_from($3::bytea, 'UTF8')::json) AS r(
-        attempt_id text, student_id text, standard_id text, request jsonb, response jsonb,
-        event_id text)
+    SELECT $12, * FROM unnest($13::text[], $14::text[], $15::text[], $16::jsonb[], $17::jsonb[],
+        $18::uuid[])
     RETURNING 1
 ) SELECT 1"""
-
-
-class _ClaimRow(msgspec.Struct, frozen=True):
-    """An attempt id taken by this batch, with its request and receipt, as `_CLAIM_CTE` takes it."""
-
-    attempt_id: str
-    student_id: str
-    standard_id: str
-    request: RecordAttempt
-    response: AttemptReceipt
-    event_id: str
-
-
 _APPEND_AND_CLAIM = APPEND_CTES + _CLAIM_CTE
 
 
@@ -289,15 +275,20 @@ async def _append_and_claim(
     """The new events, their outbox rows and the new attempt ids, in one statement."""
     if not batch.new_events:
         return
-    claims = [
-        _ClaimRow(command.attempt_id, command.student_id, command.standard_id, command, receipt,
-                  receipt.event_id)
-        for command, receipt in batch.claims
-    ]  # fmt: skip
+    claims = batch.claims
     await execute_append(
         connection,
         _APPEND_AND_CLAIM,
-        [append_argument(batch.new_events, bus), tenant_id, _encoder.encode(claims)],
+        [
+            *append_arguments(batch.new_events, bus),
+            tenant_id,
+            [command.attempt_id for command, _ in claims],
+            [command.student_id for command, _ in claims],
+            [command.standard_id for command, _ in claims],
+            [_encoder.encode(command).decode() for command, _ in claims],
+            [_encoder.encode(receipt).decode() for _, receipt in claims],
+            [uuid.UUID(receipt.event_id) for _, receipt in claims],
+        ],
     )
 
 
