@@ -51,7 +51,9 @@ class Rebuild(Scenario):
             for first in range(0, self._events, COPY_CHUNK):
                 chunk = range(first, min(self._events, first + COPY_CHUNK))
                 await connection.copy_records_to_table(
-                    "attempt_events", records=_event_rows(chunk, students), columns=COPY_COLUMNS
+                    "attempt_events",
+                    records=attempt_event_rows(chunk, students),
+                    columns=COPY_COLUMNS,
                 )
             await connection.execute("VACUUM ANALYZE attempt_events")
         finally:
@@ -76,7 +78,7 @@ class Rebuild(Scenario):
         )
 
 
-def _event_rows(numbers: range, students: int) -> Iterator[tuple[object, ...]]:
+def attempt_event_rows(numbers: range, students: int) -> Iterator[tuple[object, ...]]:
     """`attempt_recorded.v2` rows as the attempts service stores them, streams interleaved."""
     streams = students * len(STANDARDS)
     for number in numbers:
