@@ -154,34 +154,39 @@ def start_services(system: BenchSystem) -> None:
         wait_until_ready(f"http://127.0.0.1:{system.ports[name]}/health/ready", process)
 
 
-WARM_UP_BATCHES = 4
+WARM_UP_CONNECTIONS = 4
+WARM_UP_BATCHES = 4  # per connection
 WARM_UP_BATCH_SIZE = 500
 
 
 async def warm_up(system: BenchSystem) -> None:
-    """Post a few batches of 500 (and let them drain) before memory is first measured.
+    """Post batches of 500 on four connections at once, as ingest-batch does, and let them drain.
 
-    The first large requests grow each service's heap once; memory growth is measured from a
-    checkpoint after this, so it tells whether memory grows with the events processed.
+    The first large concurrent requests grow each service's heap once; memory growth is measured
+    from a checkpoint after this, so it tells whether memory grows with the events processed.
     """
     post = JsonPost("127.0.0.1", system.ports["attempts"], "/v1/attempts/batch", system.api_key)
     when = assessed_at()
-    connection = await KeepAliveConnection.open("127.0.0.1", system.ports["attempts"])
-    try:
-        for batch in range(WARM_UP_BATCHES):
-            first = batch * WARM_UP_BATCH_SIZE
-            items = [
-                spread_attempt("warm-up", number, WARM_UP_BATCH_SIZE, when)
-                for number in range(first, first + WARM_UP_BATCH_SIZE)
-            ]
-            status, body = await connection.exchange_with_body(
-                post.request(b'{"attempts":[' + b",".join(items) + b"]}")
-            )
-            if status != 200:
-                raise RuntimeError(f"warm-up batch answered {status}: {body[:200]!r}")
-    finally:
-        await connection.close()
-    await wait_until_drained(system, limit_seconds=120)
+
+    async def post_batches(connection_number: int) -> None:
+        connection = await KeepAliveConnection.open("127.0.0.1", system.ports["attempts"])
+        try:
+            for batch in range(WARM_UP_BATCHES):
+                first = (connection_number * WARM_UP_BATCHES + batch) * WARM_UP_BATCH_SIZE
+                items = [
+                    spread_attempt("warm-up", number, WARM_UP_BATCH_SIZE, when)
+                    for number in range(first, first + WARM_UP_BATCH_SIZE)
+                ]
+                status, body = await connection.exchange_with_body(
+                    post.request(b'{"attempts":[' + b",".join(items) + b"]}")
+                )
+                if status != 200:
+                    raise RuntimeError(f"warm-up batch answered {status}: {body[:200]!r}")
+        finally:
+            await connection.close()
+
+    await asyncio.gather(*(post_batches(number) for number in range(WARM_UP_CONNECTIONS)))
+    await wait_until_drained(system, limit_seconds=300)
 
 
 async def wait_until_drained(system: BenchSystem, limit_seconds: float) -> float:
