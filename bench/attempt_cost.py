@@ -14,7 +14,6 @@ Each row is reported as a ratio to its cost at the smallest n, measured in the s
 """
 
 import argparse
-import asyncio
 import json
 import os
 import statistics
@@ -46,6 +45,7 @@ from shared.embedded import EmbeddedPostgres
 from shared.events.attempts import AttemptRecorded
 from shared.events.gradebook import AnyGradebookEvent
 from shared.postgres import apply_migrations, create_pool
+from shared.service import run_until_complete
 
 START = datetime(2020, 1, 1, tzinfo=UTC)
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -206,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.sizes.split(",")]
-    rows = core_rows(sizes, args.runs) + asyncio.run(_with_database(sizes, args.runs))
+    rows = core_rows(sizes, args.runs) + run_until_complete(_with_database(sizes, args.runs))
     print_table(rows, sizes)
     if args.json:
         args.json.write_text(json.dumps({"sizes": sizes, "rows": rows}, indent=2) + "\n")

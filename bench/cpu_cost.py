@@ -18,7 +18,6 @@ PostgreSQL is embedded unless DATABASE_URL is set; then it works in a database o
 """
 
 import argparse
-import asyncio
 import json
 import os
 import statistics
@@ -50,6 +49,7 @@ from shared.consumer import Delivered
 from shared.embedded import EmbeddedPostgres
 from shared.events.gradebook import AnyGradebookEvent
 from shared.postgres import apply_migrations, create_pool
+from shared.service import run_until_complete
 from shared.tenancy import create_tenant
 
 BUS = BusNames("cpucost")
@@ -250,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rebuild-events", type=int, default=100_000)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    rows = summary(asyncio.run(_in_a_database(args.runs, args.rebuild_events)))
+    rows = summary(run_until_complete(_in_a_database(args.runs, args.rebuild_events)))
     print(f"{'path':<28}{'CPU µs/event':>14}{'PostgreSQL':>12}{'wall µs':>10}{'events/s':>10}")
     for row in rows:
         print(

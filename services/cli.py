@@ -1,7 +1,6 @@
 """The `mastery` command: run the system, migrate, rebuild, manage tenants and keys, calculate."""
 
 import argparse
-import asyncio
 import os
 import sys
 from datetime import UTC, datetime
@@ -14,6 +13,7 @@ from services.mastery.adapters.calculator import run_calc
 from services.mastery.adapters.rebuild import rebuild_read_model
 from services.mastery.app import DEFAULT_POLICY
 from shared.postgres import apply_migrations
+from shared.service import run_until_complete
 from shared.tenancy import create_tenant, issue_api_key
 
 
@@ -106,13 +106,13 @@ def main(argv: list[str] | None = None) -> int:
         return run_dev(os.environ, args.data_dir.resolve(), args.tenant)
     url = _database_url(args)
     if args.command == "migrate":
-        asyncio.run(_migrate(url))
+        run_until_complete(_migrate(url))
     elif args.command == "rebuild":
-        asyncio.run(_rebuild(url))
+        run_until_complete(_rebuild(url))
     elif args.command == "tenants":
-        asyncio.run(_create_tenant(url, args.tenant_id, args.name or args.tenant_id))
+        run_until_complete(_create_tenant(url, args.tenant_id, args.name or args.tenant_id))
     elif args.command == "keys":
-        asyncio.run(_create_key(url, args.tenant, args.label))
+        run_until_complete(_create_key(url, args.tenant, args.label))
     return 0
 
 
