@@ -7,18 +7,16 @@ For each history size n it measures, with the median of several runs:
 - core, late evidence: `replay` of the standard's n + 1 pieces of evidence (the O(n) path);
 - core, the old way: `calculate` over all n + 1 pieces of evidence, what a fold without a tally
   would pay per attempt;
-- projector on PostgreSQL (embedded unless DATABASE_URL is set): one `handle_gradebook_events`
-  transaction for one new attempt, the student having n attempts on that standard, and again
-  with the n attempts spread over n / 10 other standards.
+- projector on PostgreSQL (a database of its own, on DATABASE_URL's server if set, else
+  embedded): one `handle_gradebook_events` transaction for one new attempt, the student having
+  n attempts on that standard, and again with the n attempts spread over n / 10 other standards.
 Each row is reported as a ratio to its cost at the smallest n, measured in the same run.
 """
 
 import argparse
 import json
-import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -26,6 +24,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from bench.system import in_scratch_database
 from services.devstack import ALL_MIGRATIONS
 from services.mastery.adapters.projector import MasteryProjector
 from services.mastery.core.calculation import METHODS, CalculationPolicy, Evidence, calculate
@@ -41,7 +40,6 @@ from services.mastery.core.projection import (
 from shared.bus import BusNames
 from shared.cloudevents import CloudEvent, cloudevent_type
 from shared.consumer import Delivered
-from shared.embedded import EmbeddedPostgres
 from shared.events.attempts import AttemptRecorded
 from shared.events.gradebook import AnyGradebookEvent
 from shared.postgres import apply_migrations, create_pool
@@ -187,18 +185,6 @@ def print_table(rows: Sequence[Row], sizes: Sequence[int]) -> None:
         print(f"{row['scenario']:<48}{cells}")
 
 
-async def _with_database(sizes: Sequence[int], runs: int) -> list[Row]:
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        return await projector_rows(url, sizes, runs)
-    with tempfile.TemporaryDirectory() as scratch:
-        postgres = EmbeddedPostgres(Path(scratch) / "postgres").start()
-        try:
-            return await projector_rows(postgres.url, sizes, runs)
-        finally:
-            postgres.stop()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="10,100,1000,10000")
@@ -206,7 +192,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.sizes.split(",")]
-    rows = core_rows(sizes, args.runs) + run_until_complete(_with_database(sizes, args.runs))
+    rows = core_rows(sizes, args.runs) + run_until_complete(
+        in_scratch_database("attemptcost", lambda url: projector_rows(url, sizes, args.runs))
+    )
     print_table(rows, sizes)
     if args.json:
         args.json.write_text(json.dumps({"sizes": sizes, "rows": rows}, indent=2) + "\n")

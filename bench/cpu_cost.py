@@ -13,8 +13,8 @@ that runs both is no gain; the sum tells.
 - projector, batches of 200: `MasteryProjector.handle_gradebook_events` of new attempts over
   2,000 students and the 8 bench standards;
 - rebuild: `rebuild_read_model` of `--rebuild-events` attempt events (streams of 5).
-PostgreSQL is embedded unless DATABASE_URL is set; then it works in a database of its own
-(`cpucost<hex>`) and drops it at the end.
+PostgreSQL is embedded unless DATABASE_URL is set; either way it works in a database of its own
+(`in_scratch_database`).
 """
 
 import argparse
@@ -22,7 +22,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -34,7 +33,7 @@ import asyncpg
 from bench.attempt_cost import attempt
 from bench.attempt_data import STANDARDS
 from bench.scenarios.rebuild import ATTEMPTS_PER_STREAM, COPY_CHUNK, attempt_event_rows
-from bench.system import BENCH_TENANT, define_standards, with_database
+from bench.system import BENCH_TENANT, define_standards, in_scratch_database
 from bench.workers.batch_ingest import COPY_COLUMNS
 from services.attempts.adapters.recorder import AttemptRecorder
 from services.attempts.core.recording import RecordAttempt
@@ -46,7 +45,6 @@ from services.mastery.core.calculation import CalculationPolicy
 from shared.bus import BusNames
 from shared.cloudevents import CloudEvent, cloudevent_type
 from shared.consumer import Delivered
-from shared.embedded import EmbeddedPostgres
 from shared.events.gradebook import AnyGradebookEvent
 from shared.postgres import apply_migrations, create_pool
 from shared.service import run_until_complete
@@ -206,27 +204,6 @@ async def run_paths(database_url: str, runs: int, rebuild_events: int) -> dict[s
     return costs
 
 
-async def _in_a_database(runs: int, rebuild_events: int) -> dict[str, list[Cost]]:
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        name = f"cpucost{uuid.uuid4().hex[:8]}"
-        admin = await asyncpg.connect(url)
-        try:
-            await admin.execute(f'CREATE DATABASE "{name}"')
-            try:
-                return await run_paths(with_database(url, name), runs, rebuild_events)
-            finally:
-                await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
-    with tempfile.TemporaryDirectory() as scratch:
-        postgres = EmbeddedPostgres(Path(scratch) / "postgres").start()
-        try:
-            return await run_paths(postgres.url, runs, rebuild_events)
-        finally:
-            postgres.stop()
-
-
 def summary(costs: dict[str, list[Cost]]) -> list[dict[str, object]]:
     return [
         {
@@ -250,7 +227,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rebuild-events", type=int, default=100_000)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    rows = summary(run_until_complete(_in_a_database(args.runs, args.rebuild_events)))
+    rows = summary(
+        run_until_complete(
+            in_scratch_database(
+                "cpucost", lambda url: run_paths(url, args.runs, args.rebuild_events)
+            )
+        )
+    )
     print(f"{'path':<28}{'CPU µs/event':>14}{'PostgreSQL':>12}{'wall µs':>10}{'events/s':>10}")
     for row in rows:
         print(

@@ -9,12 +9,14 @@ import contextlib
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -37,17 +39,41 @@ from services.devstack import (
 from services.mastery.adapters.projector import PROJECTOR_NAME
 from services.notify.adapters.planner import PLANNER_NAME
 from shared.bus import BusNames
-from shared.embedded import free_port
+from shared.embedded import EmbeddedPostgres, free_port
 from shared.grading import DEFAULT_SCALE
 from shared.postgres import apply_migrations, create_pool
 from shared.tenancy import create_tenant, issue_api_key
 
 BENCH_TENANT = "bench-school"
+T = TypeVar("T")
 DRAIN_POLL_SECONDS = 0.2
 
 
 def with_database(url: str, database: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
+
+
+async def in_scratch_database(purpose: str, run: Callable[[str], Awaitable[T]]) -> T:
+    """`run(url)` in a database of its own: on DATABASE_URL's server (created, then dropped) when
+    it is set, else on an embedded PostgreSQL in a temporary directory."""
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        name = f"{purpose}{uuid.uuid4().hex[:8]}"
+        admin = await asyncpg.connect(url)
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+            try:
+                return await run(with_database(url, name))
+            finally:
+                await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+    with tempfile.TemporaryDirectory() as scratch:
+        postgres = EmbeddedPostgres(Path(scratch) / "postgres").start()
+        try:
+            return await run(postgres.url)
+        finally:
+            postgres.stop()
 
 
 @dataclass

@@ -10,14 +10,13 @@ import nats
 
 from services.mastery.adapters.projector import MasteryProjector
 from services.mastery.core.calculation import CalculationPolicy
-from shared.bus import BusNames, ensure_streams
-from shared.cloudevents import CloudEvent, EnvelopeCodec
+from shared.bus import BusNames
+from shared.cloudevents import CloudEvent
 from shared.consumer import BatchConsumer, ConsumerSettings, Delivered
 from shared.events.gradebook import AnyGradebookEvent
+from tests.integration.test_consumer_prefetch import CODEC, published_attempts
 from tests.integration.test_consumers import NOW, _attempt_envelope
 from tests.support.servers import Servers
-
-CODEC = EnvelopeCodec[AnyGradebookEvent](AnyGradebookEvent)
 
 
 async def test_a_second_batch_is_handled_while_the_first_waits_and_a_lone_batch_waits_for_both(
@@ -25,10 +24,7 @@ async def test_a_second_batch_is_handled_while_the_first_waits_and_a_lone_batch_
 ) -> None:
     client = await nats.connect(servers.nats_url)
     js = client.jetstream()
-    await ensure_streams(js, bus)
-    sent = [_attempt_envelope("school", 3, version=version) for version in range(1, 7)]
-    for envelope in sent:
-        await js.publish(bus.attempts("school", "recorded"), CODEC.encode(envelope))
+    sent = await published_attempts(js, bus, 6)
     lone = sent[4].id  # the third batch (items 5 and 6) must run alone
     stop = asyncio.Event()
     first_may_finish = asyncio.Event()

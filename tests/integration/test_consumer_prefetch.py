@@ -4,6 +4,7 @@ import asyncio
 from collections.abc import Sequence
 
 import nats
+from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig
 
 from shared.bus import BusNames, ensure_streams
@@ -16,17 +17,23 @@ from tests.support.servers import Servers
 CODEC = EnvelopeCodec[AnyGradebookEvent](AnyGradebookEvent)
 
 
+async def published_attempts(
+    js: JetStreamContext, bus: BusNames, count: int
+) -> list[CloudEvent[AnyGradebookEvent]]:
+    """`count` attempts of one stream (versions 1, 2, ...), published in order."""
+    await ensure_streams(js, bus)
+    sent = [_attempt_envelope("school", 3, version=version) for version in range(1, count + 1)]
+    for envelope in sent:
+        await js.publish(bus.attempts("school", "recorded"), CODEC.encode(envelope))
+    return sent
+
+
 async def test_handled_in_order_and_a_batch_fetched_before_stop_is_handled_and_acked(
     servers: Servers, bus: BusNames
 ) -> None:
     client = await nats.connect(servers.nats_url)
     js = client.jetstream()
-    await ensure_streams(js, bus)
-    sent: list[CloudEvent[AnyGradebookEvent]] = []
-    for version in range(1, 9):
-        envelope = _attempt_envelope("school", 3, version=version)
-        sent.append(envelope)
-        await js.publish(bus.attempts("school", "recorded"), CODEC.encode(envelope))
+    sent = await published_attempts(js, bus, 8)
     stop = asyncio.Event()
     handled: list[str] = []
 
@@ -85,10 +92,7 @@ async def test_the_stream_sequence_read_off_the_ack_subject_is_the_one_nats_py_p
 ) -> None:
     client = await nats.connect(servers.nats_url)
     js = client.jetstream()
-    await ensure_streams(js, bus)
-    for version in range(1, 4):
-        envelope = _attempt_envelope("school", 3, version=version)
-        await js.publish(bus.attempts("school", "recorded"), CODEC.encode(envelope))
+    await published_attempts(js, bus, 3)
     subscription = await js.pull_subscribe(bus.all_attempts(), stream=bus.attempts_stream)
     messages = await subscription.fetch(3, timeout=5)
 

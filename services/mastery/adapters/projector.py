@@ -219,10 +219,9 @@ def _runs(
     run: list[AttemptApplied] = []
     for delivered in batch:
         event = delivered.envelope.data
-        latest = (
-            upcast(event) if not isinstance(event, StandardDefined | TenantPolicySet) else event
-        )
-        if isinstance(latest, AttemptRecorded):
+        if isinstance(event, _NEW_ATTEMPTS):
+            latest = upcast(event)
+            assert isinstance(latest, AttemptRecorded), type(latest)
             run.append(_applied(delivered, latest))
             continue
         if run:
@@ -233,7 +232,7 @@ def _runs(
         yield run
 
 
-# Every version of `attempt_recorded`: what `_runs` puts in a run.
+# Every version of `attempt_recorded`: what `_runs` puts in a run and `runs_alone` lets through.
 _NEW_ATTEMPTS = (AttemptRecorded, AttemptRecordedV1)
 
 

@@ -28,7 +28,7 @@ _encoder = msgspec.json.Encoder()
 _envelopes = EnvelopeCodec[AnyMasteryEvent](AnyMasteryEvent)
 
 
-class _EvidenceRow(msgspec.Struct, frozen=True):
+class _EvidenceInsert(msgspec.Struct, frozen=True):
     """A `mastery_evidence` row as `record_evidence` sends it (in one JSON array)."""
 
     tenant_id: str
@@ -50,7 +50,7 @@ async def record_evidence(
     rows = []
     for item in applied:
         key, evidence = key_of(item.event), evidence_of(item)
-        rows.append(_EvidenceRow(
+        rows.append(_EvidenceInsert(
             key.tenant_id, key.student_id, key.standard_id, evidence.attempt_id, item.event_id,
             evidence.assessed_at, evidence.recorded_seq, evidence.status, evidence.score,
             evidence.points_possible,
