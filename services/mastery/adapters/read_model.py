@@ -235,7 +235,7 @@ INSERT INTO proficiencies (
 SELECT * FROM json_to_recordset(convert_from($1::bytea, 'UTF8')::json) AS r(
     tenant_id text, student_id text, standard_id text, score float8, level float8,
     level_label text, mastered bool, method text, evidence_count int, last_assessed_at timestamptz,
-    last_bus_sequence bigint, state jsonb, updated_at timestamptz)
+    last_bus_sequence bigint, state json, updated_at timestamptz)
 ON CONFLICT (tenant_id, student_id, standard_id) DO UPDATE SET
     score = EXCLUDED.score, level = EXCLUDED.level, level_label = EXCLUDED.level_label,
     mastered = EXCLUDED.mastered, method = EXCLUDED.method,
