@@ -1,5 +1,6 @@
 """Rebuilding the read model from the event store gives what the live projector built."""
 
+import gc
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -78,6 +79,7 @@ async def test_rebuild_from_the_event_store_equals_the_live_read_model(
     pool: asyncpg.Pool, bus: BusNames, chunk: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(rebuild, "_FETCH", chunk)  # 2: a stream's events come in several chunks
+    monkeypatch.setattr(rebuild, "_YIELD_EVERY", 1)  # the stores go on between streams
     await _record_and_project(pool, bus)
     live = await _read_model(pool)
     live_evidence = await pool.fetchval("SELECT count(*) FROM mastery_evidence")
@@ -105,18 +107,23 @@ async def test_a_rebuild_that_fails_midway_leaves_the_read_model_as_it_was(
     monkeypatch.setattr(rebuild, "_FETCH", 2)  # so a chunk is being stored when the fold fails
     folds = 0
     fold = state_from_evidence
+    thresholds_during: list[tuple[int, int, int]] = []
 
     def failing_fold(*args: Any, **kwargs: Any) -> Any:
         nonlocal folds
         folds += 1
+        thresholds_during.append(gc.get_threshold())
         if folds == 3:
             raise RuntimeError("a bug in the fold")
         return fold(*args, **kwargs)
 
     monkeypatch.setattr(rebuild, "state_from_evidence", failing_fold)
+    collection_thresholds = gc.get_threshold()
     async with pool.acquire() as connection, pool.acquire() as reader:
         with pytest.raises(RuntimeError, match="a bug in the fold"):
             await rebuild.rebuild_read_model(connection, reader, default_policy=POLICY, now=NOW)
         assert (await connection.fetchval("SELECT 1"), await reader.fetchval("SELECT 1")) == (1, 1)
+    assert thresholds_during[0][0] == rebuild._YOUNG_COLLECTION_EVERY
+    assert gc.get_threshold() == collection_thresholds != thresholds_during[0]
 
     assert await _read_model(pool) == before

@@ -8,8 +8,10 @@ restates what is known, it is not news for families.
 """
 
 import asyncio
+import gc
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TypeVar
 
@@ -30,6 +32,8 @@ from shared.postgres import DbConnection
 
 _events = msgspec.json.Decoder(AnyGradebookEvent)
 _FETCH = 5_000
+_YIELD_EVERY = 100  # streams folded between two turns of the event loop
+_YOUNG_COLLECTION_EVERY = 50_000  # allocations, against CPython's default 700
 _EVIDENCE_COLUMNS = (
     "tenant_id", "student_id", "standard_id", "attempt_id", "event_id", "assessed_at",
     "recorded_seq", "status", "score", "points_possible", "voided", "corrected_version",
@@ -62,6 +66,33 @@ async def rebuild_read_model(
     the lock is in it, and the projector applies anything later once the rebuild commits.
     """
     started = time.perf_counter()
+    with _young_collections_less_often():
+        events, proficiencies = await _rebuild(connection, reader, default_policy, now)
+    return RebuildReport(
+        events=events, proficiencies=proficiencies, seconds=time.perf_counter() - started
+    )
+
+
+@contextmanager
+def _young_collections_less_often() -> Iterator[None]:
+    """A rebuild allocates millions of short-lived, acyclic rows and records: collecting the
+    youngest generation every 700 allocations spent about a tenth of its time re-walking the
+    chunk in hand. Cycles are still collected, every `_YOUNG_COLLECTION_EVERY` allocations."""
+    thresholds = gc.get_threshold()
+    gc.set_threshold(_YOUNG_COLLECTION_EVERY, *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+
+
+async def _rebuild(
+    connection: DbConnection,
+    reader: DbConnection,
+    default_policy: CalculationPolicy,
+    now: datetime,
+) -> tuple[int, int]:
+    """The rebuild itself; returns how many events it folded and how many proficiencies it made."""
     async with connection.transaction():
         await connection.execute(
             "LOCK TABLE proficiencies, mastery_evidence, standard_policies, "
@@ -80,17 +111,13 @@ async def rebuild_read_model(
                     "ORDER BY stream_id, stream_version"
                 )
                 async for streams in _one_ahead(_streams(cursor)):
-                    for stream in streams:
-                        writer.add_stream(stream)
+                    await writer.add_streams(streams)
                     await writer.flush()
             await writer.finish()
         finally:
             # After a failure, the chunk being stored must end before the rollback.
             await writer.settle()
-    return RebuildReport(
-        events=writer.events, proficiencies=writer.proficiencies,
-        seconds=time.perf_counter() - started,
-    )  # fmt: skip
+    return writer.events, writer.proficiencies
 
 
 async def _rebuild_policies(connection: DbConnection) -> dict[tuple[str, str], CalculationPolicy]:
@@ -171,6 +198,17 @@ class _Writer:
         self._storing: asyncio.Task[None] | None = None
         self.events = 0
         self.proficiencies = 0
+
+    async def add_streams(self, streams: list[Stream]) -> None:
+        """Fold a chunk's streams, letting the chunk being stored go on every `_YIELD_EVERY`.
+
+        asyncpg encodes COPY rows in this thread and waits for the socket to drain: without these
+        turns of the event loop PostgreSQL would sit idle while a whole chunk is folded.
+        """
+        for index, stream in enumerate(streams, 1):
+            self.add_stream(stream)
+            if index % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
 
     def add_stream(self, stream: Stream) -> None:
         self.events += len(stream)
