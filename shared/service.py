@@ -1,6 +1,7 @@
 """What every service process shares: app assembly, health routes, background workers, serving."""
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -29,6 +30,9 @@ logger = logging.getLogger(__name__)
 
 Worker = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 T = TypeVar("T")
+
+# Allocations between two collections of the youngest generation (CPython's default is 700).
+YOUNG_COLLECTION_EVERY = 20_000
 
 
 @get("/health/live", tags=["health"], summary="The process is up")
@@ -116,7 +120,22 @@ def run_until_complete(main: Coroutine[Any, Any, T]) -> T:
     return uvloop.run(main)
 
 
+def tune_garbage_collector() -> None:
+    """Set up a service process's collector once its modules and app are built.
+
+    Requests, batches and events are short-lived and rarely cyclic, but CPython walks the young
+    generation every 700 allocations and, now and then, every object of the process. Freezing
+    what startup built (modules, the app) takes it out of those walks, and a younger generation
+    of 20,000 collects less often: together about 8 % less CPU per projected event and per
+    batched attempt on a 2-core machine (docs/benchmarks.md). Cycles are still collected.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION_EVERY, *gc.get_threshold()[1:])
+
+
 def serve(app: Litestar, host: str, port: int) -> None:
     """Run one service on uvicorn; SIGINT/SIGTERM trigger the lifespan's graceful shutdown."""
+    tune_garbage_collector()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     uvicorn.run(app, host=host, port=port, log_level="warning", loop="auto", http="auto")

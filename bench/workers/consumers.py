@@ -13,6 +13,7 @@ from services.mastery.app import build_projector
 from services.mastery.config import MasteryConfig
 from shared.bus import BusNames
 from shared.postgres import create_pool
+from shared.service import tune_garbage_collector
 
 POLL_SECONDS = 0.005
 
@@ -26,6 +27,7 @@ async def run_projector(spec: ProjectorRun) -> WorkerResult:
     )
     pool = await create_pool(spec.database_url)
     projector = build_projector(config, pool)
+    tune_garbage_collector()  # as `serve` does in the mastery service's process
     stop = asyncio.Event()
     started = time.monotonic()
     task = asyncio.create_task(projector.run(stop))
