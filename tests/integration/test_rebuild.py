@@ -9,14 +9,17 @@ import pytest
 
 from services.attempts.adapters.recorder import AttemptRecorder
 from services.attempts.core.recording import RecordAttempt, Refuse, RescoreAttempt, VoidAttempt
+from services.devstack import ALL_MIGRATIONS
 from services.mastery.adapters import rebuild
 from services.mastery.adapters.projector import MasteryProjector
+from services.mastery.adapters.read_model import load_states
 from services.mastery.core.calculation import CalculationPolicy
-from services.mastery.core.projection import state_from_evidence
+from services.mastery.core.projection import StudentStandardKey, state_from_evidence
 from shared.bus import BusNames
 from shared.cloudevents import EnvelopeCodec
 from shared.consumer import Delivered
 from shared.events.gradebook import AnyGradebookEvent
+from shared.postgres import apply_migrations
 from tests.support.tenants import define_standard
 
 NOW = datetime(2026, 10, 20, 12, 0, tzinfo=UTC)
@@ -127,3 +130,35 @@ async def test_a_rebuild_that_fails_midway_leaves_the_read_model_as_it_was(
     assert gc.get_threshold() == collection_thresholds != thresholds_during[0]
 
     assert await _read_model(pool) == before
+
+
+async def test_states_stored_before_the_json_migration_load_the_same_after_it(
+    pool: asyncpg.Pool, bus: BusNames, database_url: str
+) -> None:
+    # The read model as it was before mastery/004: the state column still jsonb.
+    await pool.execute("ALTER TABLE proficiencies ALTER COLUMN state TYPE jsonb USING state::jsonb")
+    await pool.execute("DELETE FROM schema_migrations WHERE component = 'mastery' AND version = 4")
+    await _record_and_project(pool, bus)
+    keys = [
+        StudentStandardKey(tenant_id=row[0], student_id=row[1], standard_id=row[2])
+        for row in await pool.fetch("SELECT tenant_id, student_id, standard_id FROM proficiencies")
+    ]
+    async with pool.acquire() as connection, connection.transaction():
+        before = await load_states(connection, keys)
+
+    applied = await apply_migrations(database_url, ALL_MIGRATIONS)
+
+    assert applied == ["mastery/004_state_as_json.sql"]
+    fresh = await asyncpg.connect(database_url)  # no statements prepared against jsonb
+    try:
+        column_type = await fresh.fetchval(
+            "SELECT data_type FROM information_schema.columns "
+            "WHERE table_name = 'proficiencies' AND column_name = 'state'"
+        )
+        async with fresh.transaction():
+            after = await load_states(fresh, keys)
+    finally:
+        await fresh.close()
+    assert column_type == "json"
+    assert len(before) == 3
+    assert after == before
