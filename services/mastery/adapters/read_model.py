@@ -43,18 +43,25 @@ class _EvidenceInsert(msgspec.Struct, frozen=True):
     points_possible: float | None
 
 
+def evidence_columns(
+    key: StudentStandardKey, evidence: Evidence, event_id: str
+) -> tuple[str, str, str, str, str, datetime, int, str, float | None, float | None]:
+    """A `mastery_evidence` row up to `points_possible`, as the projector and rebuild write it."""
+    return (
+        key.tenant_id, key.student_id, key.standard_id, evidence.attempt_id, event_id,
+        evidence.assessed_at, evidence.recorded_seq, evidence.status, evidence.score,
+        evidence.points_possible,
+    )  # fmt: skip
+
+
 async def record_evidence(
     connection: DbConnection, applied: Sequence[AttemptApplied]
 ) -> list[AttemptApplied]:
     """Insert the batch's evidence rows; returns the items that were new (redeliveries drop out)."""
-    rows = []
-    for item in applied:
-        key, evidence = key_of(item.event), evidence_of(item)
-        rows.append(_EvidenceInsert(
-            key.tenant_id, key.student_id, key.standard_id, evidence.attempt_id, item.event_id,
-            evidence.assessed_at, evidence.recorded_seq, evidence.status, evidence.score,
-            evidence.points_possible,
-        ))  # fmt: skip
+    rows = [
+        _EvidenceInsert(*evidence_columns(key_of(item.event), evidence_of(item), item.event_id))
+        for item in applied
+    ]
     inserted = await connection.fetch(
         """
         INSERT INTO mastery_evidence (
@@ -216,15 +223,7 @@ async def save_states(
     """Upsert the states in one statement: the rows go as one JSON document PostgreSQL unpacks."""
     if not states:
         return
-    rows = []
-    for state in states:
-        standing = state.standing
-        rows.append(_ProficiencyRow(
-            state.key.tenant_id, state.key.student_id, state.key.standard_id, standing.score,
-            standing.level, standing.level_label, standing.mastered, state.policy.method,
-            state.evidence_count, state.newest.assessed_at if state.newest else None,
-            state.last_bus_sequence, state, now,
-        ))  # fmt: skip
+    rows = [_ProficiencyRow(*_standing_columns(state), state, now) for state in states]
     await connection.execute(_SAVE_STATES, _encoder.encode(rows))
 
 
@@ -246,22 +245,23 @@ ON CONFLICT (tenant_id, student_id, standard_id) DO UPDATE SET
 
 
 def proficiency_row(state: StudentStandard, now: datetime) -> tuple[object, ...]:
+    """A `proficiencies` row for COPY (the rebuild), the state as JSON text."""
+    return (*_standing_columns(state), _encoder.encode(state).decode(), now)
+
+
+def _standing_columns(
+    state: StudentStandard,
+) -> tuple[
+    str, str, str, float | None, float | None, str | None, bool, str, int, datetime | None, int
+]:
+    """The `proficiencies` columns read off a state, up to `last_bus_sequence`."""
     standing = state.standing
     return (
-        state.key.tenant_id,
-        state.key.student_id,
-        state.key.standard_id,
-        standing.score,
-        standing.level,
-        standing.level_label,
-        standing.mastered,
-        state.policy.method,
-        state.evidence_count,
-        state.newest.assessed_at if state.newest else None,
+        state.key.tenant_id, state.key.student_id, state.key.standard_id, standing.score,
+        standing.level, standing.level_label, standing.mastered, state.policy.method,
+        state.evidence_count, state.newest.assessed_at if state.newest else None,
         state.last_bus_sequence,
-        _encoder.encode(state).decode(),
-        now,
-    )
+    )  # fmt: skip
 
 
 async def save_checkpoint(connection: DbConnection, projector: str, sequence: int) -> None:

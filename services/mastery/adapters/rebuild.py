@@ -19,7 +19,7 @@ import asyncpg
 import msgspec
 
 from services.mastery.adapters import policies
-from services.mastery.adapters.read_model import proficiency_row
+from services.mastery.adapters.read_model import evidence_columns, proficiency_row
 from services.mastery.core.calculation import CalculationPolicy
 from services.mastery.core.evidence import EvidenceRecord, StreamEvent, live, with_event
 from services.mastery.core.projection import StudentStandardKey, state_from_evidence
@@ -224,11 +224,9 @@ class _Writer:
         policy = self._known.get((key.tenant_id, key.standard_id), self._default)
         state = state_from_evidence(key, live(records), policy=policy)
         for record in records.values():
-            evidence = record.evidence
             self._evidence.append((
-                key.tenant_id, key.student_id, key.standard_id, evidence.attempt_id,
-                record.event_id, evidence.assessed_at, evidence.recorded_seq, evidence.status,
-                evidence.score, evidence.points_possible, record.voided, record.corrected_version,
+                *evidence_columns(key, record.evidence, record.event_id),
+                record.voided, record.corrected_version,
             ))  # fmt: skip
         self._proficiencies.append(proficiency_row(state, self._now))
         self.proficiencies += 1

@@ -12,10 +12,11 @@ from services.notify.adapters.store import guardians_of, replace_guardians
 from services.notify.core.messages import Guardian
 from shared.ids import PLAIN_TEXT_PATTERN, OpaqueId
 
+_ADDRESS_PART = r"[^@\s<>,;\x00-\x1f\x7f]+"  # no separators, spaces or control characters
 EmailAddress = Annotated[
     str,
     msgspec.Meta(
-        pattern=r"^[^@\s<>,;\x00-\x1f\x7f]+@[^@\s<>,;\x00-\x1f\x7f]+\.[^@\s<>,;\x00-\x1f\x7f]+$",
+        pattern=rf"^{_ADDRESS_PART}@{_ADDRESS_PART}\.{_ADDRESS_PART}$",
         max_length=254,
         description="An email address.",
     ),
