@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 from bench.system import in_scratch_database
-from services.devstack import ALL_MIGRATIONS
 from services.mastery.adapters.projector import MasteryProjector
 from services.mastery.core.calculation import METHODS, CalculationPolicy, Evidence, calculate
 from services.mastery.core.projection import (
@@ -37,13 +36,14 @@ from services.mastery.core.projection import (
     key_of,
     replay,
 )
-from shared.bus import BusNames
-from shared.cloudevents import CloudEvent, cloudevent_type
-from shared.consumer import Delivered
-from shared.events.attempts import AttemptRecorded
-from shared.events.gradebook import AnyGradebookEvent
-from shared.postgres import apply_migrations, create_pool
-from shared.service import run_until_complete
+from services.migrations import ALL_MIGRATIONS
+from shared.contract.cloudevents import CloudEvent, cloudevent_type
+from shared.contract.events.attempts import AttemptRecorded
+from shared.contract.events.gradebook import AnyGradebookEvent
+from shared.platform.bus import BusNames
+from shared.platform.consumer import Delivered
+from shared.platform.postgres import apply_migrations, create_pool
+from shared.platform.service import run_until_complete
 
 START = datetime(2020, 1, 1, tzinfo=UTC)
 NOW = datetime(2026, 11, 1, tzinfo=UTC)

@@ -4,12 +4,12 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 
-from shared.cloudevents import CloudEvent, EnvelopeCodec, cloudevent_type
-from shared.events.attempts import AttemptRecorded
-from shared.events.gradebook import AnyGradebookEvent
-from shared.events.standards import StandardDefined, standard_stream_id
-from shared.grading import DEFAULT_SCALE
-from shared.ids import stream_id
+from shared.contract.cloudevents import CloudEvent, EnvelopeCodec, cloudevent_type
+from shared.contract.events.attempts import AttemptRecorded
+from shared.contract.events.gradebook import AnyGradebookEvent
+from shared.contract.events.standards import StandardDefined, standard_stream_id
+from shared.contract.grading import DEFAULT_SCALE
+from shared.contract.ids import stream_id
 
 # Every standard the scenarios use; each is defined before any attempt is posted for it
 # (an attempt for an unknown standard is refused).

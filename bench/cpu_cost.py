@@ -37,18 +37,18 @@ from bench.system import BENCH_TENANT, define_standards, in_scratch_database
 from bench.workers.batch_ingest import COPY_COLUMNS
 from services.attempts.adapters.recorder import AttemptRecorder
 from services.attempts.core.recording import RecordAttempt
-from services.devstack import ALL_MIGRATIONS
 from services.mastery.adapters.projector import MasteryProjector
 from services.mastery.adapters.rebuild import rebuild_read_model
 from services.mastery.app import DEFAULT_POLICY
 from services.mastery.core.calculation import CalculationPolicy
-from shared.bus import BusNames
-from shared.cloudevents import CloudEvent, cloudevent_type
-from shared.consumer import Delivered
-from shared.events.gradebook import AnyGradebookEvent
-from shared.postgres import apply_migrations, create_pool
-from shared.service import run_until_complete
-from shared.tenancy import create_tenant
+from services.migrations import ALL_MIGRATIONS
+from shared.contract.cloudevents import CloudEvent, cloudevent_type
+from shared.contract.events.gradebook import AnyGradebookEvent
+from shared.platform.bus import BusNames
+from shared.platform.consumer import Delivered
+from shared.platform.postgres import apply_migrations, create_pool
+from shared.platform.service import run_until_complete
+from shared.platform.tenancy import create_tenant
 
 BUS = BusNames("cpucost")
 Cost = tuple[float, float, float]  # (this process's CPU, PostgreSQL's CPU, wall) µs per event

@@ -26,23 +26,23 @@ from nats.js.errors import NotFoundError
 
 from bench.attempt_data import E2E_STANDARD, STANDARDS, assessed_at, spread_attempt
 from bench.http_client import JsonPost, KeepAliveConnection
-from services.attempts.adapters.standards_store import Saved, StandardsStore
-from services.attempts.core.standards import DefineStandard
-from services.devstack import (
-    ALL_MIGRATIONS,
+from devtools.devstack import (
     SERVICES,
     Infrastructure,
     start_infrastructure,
     stop_services,
     wait_until_ready,
 )
+from devtools.embedded import EmbeddedPostgres, free_port
+from services.attempts.adapters.standards_store import Saved, StandardsStore
+from services.attempts.core.standards import DefineStandard
 from services.mastery.adapters.projector import PROJECTOR_NAME
+from services.migrations import ALL_MIGRATIONS
 from services.notify.adapters.planner import PLANNER_NAME
-from shared.bus import BusNames
-from shared.embedded import EmbeddedPostgres, free_port
-from shared.grading import DEFAULT_SCALE
-from shared.postgres import apply_migrations, create_pool
-from shared.tenancy import create_tenant, issue_api_key
+from shared.contract.grading import DEFAULT_SCALE
+from shared.platform.bus import BusNames
+from shared.platform.postgres import apply_migrations, create_pool
+from shared.platform.tenancy import create_tenant, issue_api_key
 
 BENCH_TENANT = "bench-school"
 T = TypeVar("T")

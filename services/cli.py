@@ -8,13 +8,13 @@ from pathlib import Path
 
 import asyncpg
 
-from services.devstack import ALL_MIGRATIONS, run_dev
 from services.mastery.adapters.calculator import run_calc
 from services.mastery.adapters.rebuild import rebuild_read_model
 from services.mastery.app import DEFAULT_POLICY
-from shared.postgres import apply_migrations
-from shared.service import run_until_complete
-from shared.tenancy import create_tenant, issue_api_key
+from services.migrations import ALL_MIGRATIONS
+from shared.platform.postgres import apply_migrations
+from shared.platform.service import run_until_complete
+from shared.platform.tenancy import create_tenant, issue_api_key
 
 
 def _database_url(args: argparse.Namespace) -> str:
@@ -97,13 +97,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run_dev(args: argparse.Namespace) -> int:
+    try:
+        from devtools.devstack import run_dev  # noqa: PLC0415 - the dev extra is optional
+    except ImportError as error:
+        raise SystemExit(
+            f"`mastery dev` needs the dev extra (pip install 'mastery-gradebook[dev]'): {error}"
+        ) from error
+    return run_dev(os.environ, args.data_dir.resolve(), args.tenant)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["calc"]:
         return run_calc(argv[1:], sys.stdout, sys.stderr)
     args = _parser().parse_args(argv)
     if args.command == "dev":
-        return run_dev(os.environ, args.data_dir.resolve(), args.tenant)
+        return _run_dev(args)
     url = _database_url(args)
     if args.command == "migrate":
         run_until_complete(_migrate(url))

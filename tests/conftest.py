@@ -8,10 +8,10 @@ import nats
 import pytest
 from nats.js.errors import NotFoundError
 
-from services.devstack import ALL_MIGRATIONS
-from shared.bus import BusNames
-from shared.embedded import SmtpSink
-from shared.postgres import apply_migrations
+from devtools.embedded import SmtpSink
+from services.migrations import ALL_MIGRATIONS
+from shared.platform.bus import BusNames
+from shared.platform.postgres import apply_migrations
 from tests.support.servers import Servers, test_servers
 
 TEMPLATE_DATABASE = "mastery_test_template"

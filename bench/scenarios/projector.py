@@ -22,7 +22,7 @@ from bench.scenarios.base import BenchContext, MetricSpec, RunMeasurement, Scena
 from bench.system import BENCH_TENANT, create_database
 from bench.workers.protocol import FetchAckRun, ProjectorRun
 from services.mastery.adapters.projector import PROJECTOR_NAME
-from shared.bus import BusNames, ensure_streams
+from shared.platform.bus import BusNames, ensure_streams
 
 BATCH_SIZE = 200
 STUDENTS = 2000

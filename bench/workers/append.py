@@ -22,11 +22,11 @@ from bench.attempt_data import event_json, recorded_event, stream_of
 from bench.workers.protocol import AppendRun, WorkerResult, sleep_until
 from services.attempts.adapters.recorder import AttemptRecorder
 from services.attempts.core.recording import RecordAttempt, Refuse
-from shared.bus import BusNames
-from shared.postgres import create_pool
+from shared.platform.bus import BusNames
+from shared.platform.postgres import create_pool
 
 EVENTSOURCING_TABLE = "es_attempt_events"
-EVENT_TOPIC = "shared.events.attempts:AttemptRecorded"
+EVENT_TOPIC = "shared.contract.events.attempts:AttemptRecorded"
 
 
 def _numbers_of(writer: int, writers: int) -> "range":

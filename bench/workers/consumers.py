@@ -11,9 +11,9 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from bench.workers.protocol import FetchAckRun, ProjectorRun, WorkerResult
 from services.mastery.app import build_projector
 from services.mastery.config import MasteryConfig
-from shared.bus import BusNames
-from shared.postgres import create_pool
-from shared.service import tune_garbage_collector
+from shared.platform.bus import BusNames
+from shared.platform.postgres import create_pool
+from shared.platform.service import tune_garbage_collector
 
 POLL_SECONDS = 0.005
 

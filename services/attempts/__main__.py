@@ -2,8 +2,8 @@ import os
 
 from services.attempts.app import create_app
 from services.attempts.config import AttemptsConfig
-from shared.config import load_config
-from shared.service import serve
+from shared.platform.config import load_config
+from shared.platform.service import serve
 
 
 def main() -> None:

@@ -16,9 +16,9 @@ from services.attempts.adapters.standards_http import PolicyController, Standard
 from services.attempts.adapters.standards_store import StandardsStore
 from services.attempts.config import AttemptsConfig
 from services.attempts.migrations import MIGRATIONS
-from shared.bus import BusNames
-from shared.outbox import OutboxRelay, RelaySettings
-from shared.service import Worker, create_service_app
+from shared.platform.bus import BusNames
+from shared.platform.outbox import OutboxRelay, RelaySettings
+from shared.platform.service import Worker, create_service_app
 
 __all__ = ["MIGRATIONS", "create_app"]
 

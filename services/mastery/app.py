@@ -9,12 +9,12 @@ from services.mastery.adapters.projector import PROJECTOR_NAME, MasteryProjector
 from services.mastery.config import MasteryConfig
 from services.mastery.core.calculation import FALLBACK_POLICY, CalculationPolicy
 from services.mastery.migrations import MIGRATIONS
-from shared.bus import BusNames
-from shared.cloudevents import EnvelopeCodec
-from shared.consumer import BatchConsumer, ConsumerSettings
-from shared.events.gradebook import AnyGradebookEvent
-from shared.outbox import OutboxRelay, RelaySettings
-from shared.service import Worker, create_service_app
+from shared.contract.cloudevents import EnvelopeCodec
+from shared.contract.events.gradebook import AnyGradebookEvent
+from shared.platform.bus import BusNames
+from shared.platform.consumer import BatchConsumer, ConsumerSettings
+from shared.platform.outbox import OutboxRelay, RelaySettings
+from shared.platform.service import Worker, create_service_app
 
 __all__ = ["MIGRATIONS", "build_projector", "create_app"]
 

@@ -2,8 +2,8 @@ import os
 
 from services.notify.app import create_app
 from services.notify.config import NotifyConfig
-from shared.config import load_config
-from shared.service import serve
+from shared.platform.config import load_config
+from shared.platform.service import serve
 
 
 def main() -> None:

@@ -8,11 +8,11 @@ from services.notify.adapters.mailer import SmtpMailer
 from services.notify.adapters.planner import PLANNER_NAME, NotificationPlanner
 from services.notify.config import NotifyConfig
 from services.notify.migrations import MIGRATIONS
-from shared.bus import BusNames
-from shared.cloudevents import EnvelopeCodec
-from shared.consumer import BatchConsumer, ConsumerSettings
-from shared.events.mastery import AnyMasteryEvent
-from shared.service import Worker, create_service_app
+from shared.contract.cloudevents import EnvelopeCodec
+from shared.contract.events.mastery import AnyMasteryEvent
+from shared.platform.bus import BusNames
+from shared.platform.consumer import BatchConsumer, ConsumerSettings
+from shared.platform.service import Worker, create_service_app
 
 __all__ = ["MIGRATIONS", "create_app"]
 

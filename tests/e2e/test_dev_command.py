@@ -13,7 +13,7 @@ from typing import IO, Any
 
 import pytest
 
-from shared.embedded import free_port
+from devtools.embedded import free_port
 
 
 def _read_until(stream: IO[str], pattern: str, within: float) -> dict[str, str]:

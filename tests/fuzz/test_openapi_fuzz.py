@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.core.result import Ok
 
-from services.devstack import stop_services, wait_until_ready
-from shared.embedded import SmtpSink, free_port
-from shared.tenancy import create_tenant, issue_api_key
+from devtools.devstack import stop_services, wait_until_ready
+from devtools.embedded import SmtpSink, free_port
+from shared.platform.tenancy import create_tenant, issue_api_key
 from tests.support.servers import Servers
 
 SERVICES = ("attempts", "mastery", "notify")

@@ -13,7 +13,7 @@ from services.attempts.adapters.recorder import AttemptRecorder, Recorded
 from services.attempts.app import create_app
 from services.attempts.config import AttemptsConfig
 from services.attempts.core.recording import RecordAttempt
-from shared.bus import BusNames
+from shared.platform.bus import BusNames
 from tests.support.servers import Servers
 from tests.support.tenants import attempt_events_sql, define_standard, new_tenant
 

@@ -10,10 +10,10 @@ import nats
 
 from services.mastery.adapters.projector import MasteryProjector
 from services.mastery.core.calculation import CalculationPolicy
-from shared.bus import BusNames
-from shared.cloudevents import CloudEvent
-from shared.consumer import BatchConsumer, ConsumerSettings, Delivered
-from shared.events.gradebook import AnyGradebookEvent
+from shared.contract.cloudevents import CloudEvent
+from shared.contract.events.gradebook import AnyGradebookEvent
+from shared.platform.bus import BusNames
+from shared.platform.consumer import BatchConsumer, ConsumerSettings, Delivered
 from tests.integration.test_consumer_prefetch import CODEC, published_attempts
 from tests.integration.test_consumers import NOW, _attempt_envelope
 from tests.support.servers import Servers

@@ -9,7 +9,7 @@ from litestar.testing import AsyncTestClient
 
 from services.mastery.app import create_app
 from services.mastery.config import MasteryConfig
-from shared.bus import BusNames
+from shared.platform.bus import BusNames
 from tests.support.servers import Servers
 from tests.support.tenants import new_tenant
 

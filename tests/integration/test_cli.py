@@ -7,7 +7,7 @@ import asyncpg
 import pytest
 
 from services.cli import main
-from shared.tenancy import tenant_for_key
+from shared.platform.tenancy import tenant_for_key
 
 
 def test_cli_creates_a_tenant_and_a_working_key(

@@ -7,10 +7,10 @@ import nats
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig
 
-from shared.bus import BusNames, ensure_streams
-from shared.cloudevents import CloudEvent, EnvelopeCodec
-from shared.consumer import BatchConsumer, ConsumerSettings, Delivered, stream_sequence
-from shared.events.gradebook import AnyGradebookEvent
+from shared.contract.cloudevents import CloudEvent, EnvelopeCodec
+from shared.contract.events.gradebook import AnyGradebookEvent
+from shared.platform.bus import BusNames, ensure_streams
+from shared.platform.consumer import BatchConsumer, ConsumerSettings, Delivered, stream_sequence
 from tests.integration.test_consumers import _attempt_envelope
 from tests.support.servers import Servers
 

@@ -7,19 +7,19 @@ import asyncpg
 import nats
 from nats.aio.client import Client as NatsClient
 
+from devtools.embedded import SmtpSink
 from services.mastery.adapters.projector import MasteryProjector
 from services.mastery.app import build_projector
 from services.mastery.config import MasteryConfig
 from services.mastery.core.calculation import CalculationPolicy
 from services.notify.adapters.mailer import SmtpMailer
 from services.notify.adapters.planner import NotificationPlanner
-from shared.bus import BusNames, ensure_streams
-from shared.cloudevents import CloudEvent, EnvelopeCodec, cloudevent_type
-from shared.consumer import REASON_HEADER, Delivered
-from shared.embedded import SmtpSink
-from shared.events.attempts import AttemptRecorded, AttemptRecordedV1
-from shared.events.gradebook import AnyGradebookEvent
-from shared.events.mastery import MasteryChanged
+from shared.contract.cloudevents import CloudEvent, EnvelopeCodec, cloudevent_type
+from shared.contract.events.attempts import AttemptRecorded, AttemptRecordedV1
+from shared.contract.events.gradebook import AnyGradebookEvent
+from shared.contract.events.mastery import MasteryChanged
+from shared.platform.bus import BusNames, ensure_streams
+from shared.platform.consumer import REASON_HEADER, Delivered
 from tests.support.servers import Servers
 
 NOW = datetime(2026, 10, 9, 12, 0, tzinfo=UTC)

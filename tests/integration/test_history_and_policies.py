@@ -17,11 +17,11 @@ from services.mastery.adapters.projector import MasteryProjector
 from services.mastery.app import create_app
 from services.mastery.config import MasteryConfig
 from services.mastery.core.calculation import FALLBACK_POLICY
-from shared.bus import BusNames
-from shared.cloudevents import EnvelopeCodec
-from shared.consumer import Delivered
-from shared.events.gradebook import AnyGradebookEvent
-from shared.events.mastery import AnyMasteryEvent
+from shared.contract.cloudevents import EnvelopeCodec
+from shared.contract.events.gradebook import AnyGradebookEvent
+from shared.contract.events.mastery import AnyMasteryEvent
+from shared.platform.bus import BusNames
+from shared.platform.consumer import Delivered
 from tests.support.servers import Servers
 from tests.support.tenants import define_standard, new_tenant
 

@@ -11,10 +11,10 @@ import nats
 import pytest
 from nats.js import JetStreamContext
 
-from shared.bus import BusNames, ensure_streams
-from shared.embedded import EmbeddedNats
-from shared.outbox import OutboxRelay, RelaySettings
-from shared.postgres import DbConnection
+from devtools.embedded import EmbeddedNats
+from shared.platform.bus import BusNames, ensure_streams
+from shared.platform.outbox import OutboxRelay, RelaySettings
+from shared.platform.postgres import DbConnection
 from tests.support.polling import eventually
 from tests.support.servers import Servers
 

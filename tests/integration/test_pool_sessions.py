@@ -6,9 +6,9 @@ import asyncio
 
 import asyncpg
 
-from shared.bus import BusNames
-from shared.outbox import OutboxRelay, RelaySettings
-from shared.postgres import create_pool
+from shared.platform.bus import BusNames
+from shared.platform.outbox import OutboxRelay, RelaySettings
+from shared.platform.postgres import create_pool
 from tests.support.polling import eventually
 from tests.support.servers import Servers
 

@@ -9,17 +9,17 @@ import pytest
 
 from services.attempts.adapters.recorder import AttemptRecorder
 from services.attempts.core.recording import RecordAttempt, Refuse, RescoreAttempt, VoidAttempt
-from services.devstack import ALL_MIGRATIONS
 from services.mastery.adapters import rebuild
 from services.mastery.adapters.projector import MasteryProjector
 from services.mastery.adapters.read_model import load_states
 from services.mastery.core.calculation import CalculationPolicy
 from services.mastery.core.projection import StudentStandardKey, state_from_evidence
-from shared.bus import BusNames
-from shared.cloudevents import EnvelopeCodec
-from shared.consumer import Delivered
-from shared.events.gradebook import AnyGradebookEvent
-from shared.postgres import apply_migrations
+from services.migrations import ALL_MIGRATIONS
+from shared.contract.cloudevents import EnvelopeCodec
+from shared.contract.events.gradebook import AnyGradebookEvent
+from shared.platform.bus import BusNames
+from shared.platform.consumer import Delivered
+from shared.platform.postgres import apply_migrations
 from tests.support.tenants import define_standard
 
 NOW = datetime(2026, 10, 20, 12, 0, tzinfo=UTC)

@@ -7,9 +7,9 @@ import msgspec
 
 from services.attempts.adapters.recorder import AttemptRecorder, Recorded
 from services.attempts.core.recording import RecordAttempt
-from shared.bus import BusNames
-from shared.cloudevents import EnvelopeCodec
-from shared.events.gradebook import AnyGradebookEvent
+from shared.contract.cloudevents import EnvelopeCodec
+from shared.contract.events.gradebook import AnyGradebookEvent
+from shared.platform.bus import BusNames
 from tests.support.tenants import define_standard, new_tenant
 
 NOW = datetime.now(UTC).replace(microsecond=0)

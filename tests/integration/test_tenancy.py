@@ -4,8 +4,8 @@ from typing import Any
 
 import asyncpg
 
-from shared.bus import BusNames
-from shared.embedded import SmtpSink
+from devtools.embedded import SmtpSink
+from shared.platform.bus import BusNames
 from tests.support.polling import eventually
 from tests.support.servers import Servers
 from tests.support.system import System, running_system

@@ -3,8 +3,8 @@
 import asyncpg
 import pytest
 
-from shared.bus import BusNames
-from shared.embedded import SmtpSink
+from devtools.embedded import SmtpSink
+from shared.platform.bus import BusNames
 from tests.support.servers import Servers
 from tests.support.system import running_system
 from tests.support.tenants import new_tenant

@@ -15,9 +15,9 @@ from services.attempts.adapters.recorder import AttemptRecorder, Recorded
 from services.attempts.app import create_app
 from services.attempts.config import AttemptsConfig
 from services.attempts.core.recording import RecordAttempt, Refuse
-from shared.bus import BusNames
-from shared.events.attempts import AttemptRecorded
-from shared.events.standards import ReassessmentPolicy
+from shared.contract.events.attempts import AttemptRecorded
+from shared.contract.events.standards import ReassessmentPolicy
+from shared.platform.bus import BusNames
 from tests.support.servers import Servers
 from tests.support.tenants import attempt_events_sql, define_standard, new_tenant
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.embedded import EmbeddedNats, EmbeddedPostgres
+from devtools.embedded import EmbeddedNats, EmbeddedPostgres
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from services.mastery.app import create_app as create_mastery_app
 from services.mastery.config import MasteryConfig
 from services.notify.app import create_app as create_notify_app
 from services.notify.config import NotifyConfig
-from shared.bus import BusNames
+from shared.platform.bus import BusNames
 
 
 @dataclass

@@ -6,9 +6,9 @@ import msgspec
 
 from services.attempts.adapters.standards_store import Saved, StandardsStore
 from services.attempts.core.standards import DefineStandard
-from shared.bus import BusNames
-from shared.grading import DEFAULT_SCALE
-from shared.tenancy import create_tenant, issue_api_key
+from shared.contract.grading import DEFAULT_SCALE
+from shared.platform.bus import BusNames
+from shared.platform.tenancy import create_tenant, issue_api_key
 
 
 async def new_tenant(pool: asyncpg.Pool, prefix: str = "school") -> tuple[str, dict[str, str]]:

@@ -6,12 +6,12 @@ import msgspec
 import pytest
 
 from services.notify.core.messages import Guardian, compose_change_email
-from shared.cloudevents import CloudEvent, EnvelopeCodec, PoisonMessage, cloudevent_type
-from shared.events.attempts import AnyAttemptEvent, AttemptRecorded
-from shared.events.mastery import MasteryChanged
-from shared.http import _field_error
-from shared.ids import stream_id
-from shared.tenancy import parse_key
+from shared.contract.cloudevents import CloudEvent, EnvelopeCodec, PoisonMessage, cloudevent_type
+from shared.contract.events.attempts import AnyAttemptEvent, AttemptRecorded
+from shared.contract.events.mastery import MasteryChanged
+from shared.contract.ids import stream_id
+from shared.platform.http import _field_error
+from shared.platform.tenancy import parse_key
 
 NOW = datetime(2026, 10, 10, 12, 0, tzinfo=UTC)
 

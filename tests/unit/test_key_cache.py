@@ -1,6 +1,6 @@
 """The short-lived key -> tenant cache in front of the API-key lookup, and its revocation window."""
 
-from shared.http import KEY_CACHE_SECONDS, TenantKeyCache
+from shared.platform.http import KEY_CACHE_SECONDS, TenantKeyCache
 
 
 class _Keys:

@@ -24,7 +24,7 @@ from services.mastery.core.projection import (
     replay,
     state_from_evidence,
 )
-from shared.events.attempts import AttemptRecorded
+from shared.contract.events.attempts import AttemptRecorded
 
 NOW = datetime(2026, 10, 10, 12, 0, tzinfo=UTC)
 POLICY = CalculationPolicy()

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.service import YOUNG_COLLECTION_EVERY, tune_garbage_collector
+from shared.platform.service import YOUNG_COLLECTION_EVERY, tune_garbage_collector
 
 
 @pytest.fixture

@@ -27,9 +27,9 @@ from services.attempts.core.standards import (
     decide_set_policy,
 )
 from services.attempts.core.stream import StreamState, evolve_stream, fold_stream
-from shared.events.attempts import AttemptRecorded, AttemptRecordedV1, upcast
-from shared.events.standards import ReassessmentPolicy, StandardDefined
-from shared.grading import DEFAULT_SCALE, ProficiencyScale
+from shared.contract.events.attempts import AttemptRecorded, AttemptRecordedV1, upcast
+from shared.contract.events.standards import ReassessmentPolicy, StandardDefined
+from shared.contract.grading import DEFAULT_SCALE, ProficiencyScale
 
 NOW = datetime(2026, 10, 10, 12, 0, tzinfo=UTC)
 STANDARD = StandardDefined(

@@ -18,12 +18,12 @@ from typing import TypeVar
 import asyncpg
 import msgspec
 
-from shared.bus import BusNames
-from shared.cloudevents import CloudEvent, EnvelopeCodec, cloudevent_type
-from shared.events.attempts import LatestAttemptEvent, upcast
-from shared.events.gradebook import AnyGradebookEvent, LatestGradebookEvent, subject_kind
-from shared.events.standards import AnyStandardEvent
-from shared.postgres import DbConnection
+from shared.contract.cloudevents import CloudEvent, EnvelopeCodec, cloudevent_type
+from shared.contract.events.attempts import LatestAttemptEvent, upcast
+from shared.contract.events.gradebook import AnyGradebookEvent, LatestGradebookEvent, subject_kind
+from shared.contract.events.standards import AnyStandardEvent
+from shared.platform.bus import BusNames
+from shared.platform.postgres import DbConnection
 
 EVENT_SOURCE = "/services/attempts"
 # Each lost race means another writer won, so n concurrent writers need at most n rounds.

@@ -20,9 +20,9 @@ from services.attempts.core.recording import (
     RescoreAttempt,
     VoidAttempt,
 )
-from shared.grading import AttemptStatus
-from shared.http import PROBLEM_TYPE_BASE, Problem, problem_response
-from shared.ids import PLAIN_TEXT_PATTERN, OpaqueId
+from shared.contract.grading import AttemptStatus
+from shared.contract.ids import PLAIN_TEXT_PATTERN, OpaqueId
+from shared.platform.http import PROBLEM_TYPE_BASE, Problem, problem_response
 
 MAX_BATCH = 1_000
 Score = Annotated[

@@ -44,11 +44,11 @@ from services.attempts.core.recording import (
     receipt_for,
 )
 from services.attempts.core.stream import StreamState, evolve_stream, fold_stream
-from shared.bus import BusNames
-from shared.events.attempts import AttemptRecorded, LatestAttemptEvent
-from shared.events.standards import StandardDefined
-from shared.ids import stream_id
-from shared.postgres import DbConnection
+from shared.contract.events.attempts import AttemptRecorded, LatestAttemptEvent
+from shared.contract.events.standards import StandardDefined
+from shared.contract.ids import stream_id
+from shared.platform.bus import BusNames
+from shared.platform.postgres import DbConnection
 
 _request = msgspec.json.Decoder(RecordAttempt)
 _standard = msgspec.json.Decoder(StandardDefined)

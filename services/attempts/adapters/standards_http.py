@@ -20,21 +20,21 @@ from services.attempts.adapters.standards_store import (
 )
 from services.attempts.core.recording import Refuse
 from services.attempts.core.standards import DefineStandard, SetTenantPolicy
-from shared.events.standards import (
+from shared.contract.events.standards import (
     ReassessmentPolicy,
     StandardDefined,
     TenantPolicySet,
     effective_policy,
 )
-from shared.grading import (
+from shared.contract.grading import (
     DEFAULT_SCALE,
     LetterGrade,
     Level,
     Method,
     ProficiencyScale,
 )
-from shared.http import Problem
-from shared.ids import PLAIN_TEXT_PATTERN, OpaqueId
+from shared.contract.ids import PLAIN_TEXT_PATTERN, OpaqueId
+from shared.platform.http import Problem
 
 Bounded = Annotated[float, msgspec.Meta(ge=-1_000_000, le=1_000_000)]
 CASE_GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"

@@ -23,14 +23,14 @@ from services.attempts.core.standards import (
     decide_define_standard,
     decide_set_policy,
 )
-from shared.bus import BusNames
-from shared.events.standards import (
+from shared.contract.events.standards import (
     StandardDefined,
     TenantPolicySet,
     policy_stream_id,
     standard_stream_id,
 )
-from shared.postgres import DbConnection
+from shared.platform.bus import BusNames
+from shared.platform.postgres import DbConnection
 
 _standard = msgspec.json.Decoder(StandardDefined)
 _policy = msgspec.json.Decoder(TenantPolicySet)

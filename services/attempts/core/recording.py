@@ -9,15 +9,15 @@ from datetime import datetime, timedelta
 import msgspec
 
 from services.attempts.core.stream import AttemptOnRecord, StreamState
-from shared.events.attempts import (
+from shared.contract.events.attempts import (
     AttemptRecorded,
     AttemptRescored,
     AttemptVoided,
     CorrectiveWorkRecorded,
     LatestAttemptEvent,
 )
-from shared.events.standards import StandardDefined
-from shared.grading import AttemptStatus
+from shared.contract.events.standards import StandardDefined
+from shared.contract.grading import AttemptStatus
 
 # Clocks in classrooms drift; evidence dated slightly ahead of the server is still accepted.
 FUTURE_SKEW = timedelta(minutes=5)

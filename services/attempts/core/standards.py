@@ -10,13 +10,13 @@ from datetime import datetime
 import msgspec
 
 from services.attempts.core.recording import Refuse, unprocessable
-from shared.events.standards import (
+from shared.contract.events.standards import (
     ReassessmentPolicy,
     StandardDefined,
     TenantPolicySet,
     effective_policy,
 )
-from shared.grading import (
+from shared.contract.grading import (
     DEFAULT_SCALE,
     METHODS,
     InvalidPolicy,

@@ -5,14 +5,14 @@ from datetime import datetime
 
 import msgspec
 
-from shared.events.attempts import (
+from shared.contract.events.attempts import (
     AttemptRecorded,
     AttemptRescored,
     AttemptVoided,
     CorrectiveWorkRecorded,
     LatestAttemptEvent,
 )
-from shared.grading import AttemptStatus
+from shared.contract.grading import AttemptStatus
 
 
 class AttemptOnRecord(msgspec.Struct, frozen=True, kw_only=True):

@@ -21,7 +21,7 @@ from services.mastery.core.calculation import (
     percentage_scale,
     points_scale,
 )
-from shared.http import Problem
+from shared.platform.http import Problem
 
 _START = datetime(2000, 1, 1, tzinfo=UTC)
 _encoder = msgspec.json.Encoder()

@@ -11,14 +11,14 @@ import msgspec
 
 from services.mastery.core.calculation import CalculationPolicy, calculate
 from services.mastery.core.evidence import evidence_after_each, live
-from shared.events.attempts import (
+from shared.contract.events.attempts import (
     LatestAttemptEvent,
     upcast,
 )
-from shared.events.gradebook import AnyGradebookEvent
-from shared.events.standards import StandardDefined, TenantPolicySet
-from shared.ids import stream_id
-from shared.postgres import DbConnection
+from shared.contract.events.gradebook import AnyGradebookEvent
+from shared.contract.events.standards import StandardDefined, TenantPolicySet
+from shared.contract.ids import stream_id
+from shared.platform.postgres import DbConnection
 
 _events = msgspec.json.Decoder(AnyGradebookEvent)
 

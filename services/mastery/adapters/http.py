@@ -13,8 +13,8 @@ from services.mastery.adapters.history import HistoryEntry, stream_history, with
 from services.mastery.adapters.policies import policies_for
 from services.mastery.adapters.read_model import StoredStanding, standings_of
 from services.mastery.core.calculation import FALLBACK_POLICY, Marker, calculate
-from shared.http import Problem
-from shared.ids import OpaqueId
+from shared.contract.ids import OpaqueId
+from shared.platform.http import Problem
 
 
 class StandardMastery(msgspec.Struct, frozen=True, kw_only=True):

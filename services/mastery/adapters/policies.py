@@ -5,8 +5,8 @@ from collections.abc import Iterable
 import msgspec
 
 from services.mastery.core.calculation import CalculationPolicy, validate_policy
-from shared.events.standards import StandardDefined, TenantPolicySet, effective_policy
-from shared.postgres import DbConnection
+from shared.contract.events.standards import StandardDefined, TenantPolicySet, effective_policy
+from shared.platform.postgres import DbConnection
 
 _policy = msgspec.json.Decoder(CalculationPolicy)
 _standard = msgspec.json.Decoder(StandardDefined)

@@ -23,9 +23,7 @@ from services.mastery.core.projection import (
     newest_evidence,
     replay,
 )
-from shared.bus import BusNames
-from shared.consumer import Delivered, RetryLater
-from shared.events.attempts import (
+from shared.contract.events.attempts import (
     AttemptRecorded,
     AttemptRecordedV1,
     AttemptRescored,
@@ -33,10 +31,12 @@ from shared.events.attempts import (
     CorrectiveWorkRecorded,
     upcast,
 )
-from shared.events.gradebook import AnyGradebookEvent
-from shared.events.mastery import MasteryChanged
-from shared.events.standards import StandardDefined, TenantPolicySet
-from shared.postgres import DbConnection
+from shared.contract.events.gradebook import AnyGradebookEvent
+from shared.contract.events.mastery import MasteryChanged
+from shared.contract.events.standards import StandardDefined, TenantPolicySet
+from shared.platform.bus import BusNames
+from shared.platform.consumer import Delivered, RetryLater
+from shared.platform.postgres import DbConnection
 
 PROJECTOR_NAME = "mastery-projector"
 Changes = list[MasteryChanged]

@@ -15,11 +15,11 @@ from services.mastery.core.projection import (
     evidence_of,
     key_of,
 )
-from shared.bus import BusNames
-from shared.cloudevents import CloudEvent, EnvelopeCodec, cloudevent_type
-from shared.events.attempts import AttemptRescored, AttemptVoided
-from shared.events.mastery import AnyMasteryEvent, MasteryChanged
-from shared.postgres import DbConnection
+from shared.contract.cloudevents import CloudEvent, EnvelopeCodec, cloudevent_type
+from shared.contract.events.attempts import AttemptRescored, AttemptVoided
+from shared.contract.events.mastery import AnyMasteryEvent, MasteryChanged
+from shared.platform.bus import BusNames
+from shared.platform.postgres import DbConnection
 
 EVENT_SOURCE = "/services/mastery"
 

@@ -23,12 +23,12 @@ from services.mastery.adapters.read_model import evidence_columns, proficiency_r
 from services.mastery.core.calculation import CalculationPolicy
 from services.mastery.core.evidence import EvidenceRecord, StreamEvent, live, with_event
 from services.mastery.core.projection import StudentStandardKey, state_from_evidence
-from shared.events.attempts import (
+from shared.contract.events.attempts import (
     upcast,
 )
-from shared.events.gradebook import AnyGradebookEvent
-from shared.events.standards import StandardDefined, TenantPolicySet
-from shared.postgres import DbConnection
+from shared.contract.events.gradebook import AnyGradebookEvent
+from shared.contract.events.standards import StandardDefined, TenantPolicySet
+from shared.platform.postgres import DbConnection
 
 _events = msgspec.json.Decoder(AnyGradebookEvent)
 _FETCH = 5_000

@@ -30,7 +30,7 @@ from services.mastery.core.tally import (
     power_fit,
     raw_result,
 )
-from shared.grading import (
+from shared.contract.grading import (
     DEFAULT_LETTERS,
     DEFAULT_SCALE,
     METHODS,

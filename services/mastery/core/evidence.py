@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping
 import msgspec
 
 from services.mastery.core.calculation import Evidence
-from shared.events.attempts import (
+from shared.contract.events.attempts import (
     AttemptRecorded,
     AttemptRescored,
     AttemptVoided,

@@ -28,8 +28,8 @@ from services.mastery.core.calculation import (
 )
 from services.mastery.core.evidence import evidence_of_attempt
 from services.mastery.core.tally import Tally
-from shared.events.attempts import AttemptRecorded
-from shared.events.mastery import MasteryChanged
+from shared.contract.events.attempts import AttemptRecorded
+from shared.contract.events.mastery import MasteryChanged
 
 # Change ids derive from the causing event, so replays produce the same ids (and bus dedupe works).
 _CHANGE_NAMESPACE = uuid.UUID("6f1f3c2e-2b61-4c41-9d0a-6d1c5a0b7e21")

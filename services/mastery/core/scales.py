@@ -4,7 +4,7 @@ A points-based score converts proportionally to the scale maximum: 3 of 4 points
 is 3, 8 of 10 is 3.2, and 8 of 10 on a percentage scale is 80.
 """
 
-from shared.grading import (
+from shared.contract.grading import (
     DEFAULT_LETTERS,
     DEFAULT_SCALE,
     LetterGrade,

@@ -1,3 +1,3 @@
-from shared.postgres import MigrationSet
+from shared.platform.postgres import MigrationSet
 
 MIGRATIONS = MigrationSet("mastery", __name__)

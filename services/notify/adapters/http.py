@@ -10,7 +10,7 @@ from litestar.params import FromPath, JSONBody
 
 from services.notify.adapters.store import guardians_of, replace_guardians
 from services.notify.core.messages import Guardian
-from shared.ids import PLAIN_TEXT_PATTERN, OpaqueId
+from shared.contract.ids import PLAIN_TEXT_PATTERN, OpaqueId
 
 _ADDRESS_PART = r"[^@\s<>,;\x00-\x1f\x7f]+"  # no separators, spaces or control characters
 EmailAddress = Annotated[

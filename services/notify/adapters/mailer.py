@@ -16,7 +16,7 @@ import asyncpg
 
 from services.notify.adapters import store
 from services.notify.core.messages import Email
-from shared.bus import sleep_unless_stopped
+from shared.platform.bus import sleep_unless_stopped
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import asyncpg
 
 from services.notify.adapters import store
 from services.notify.core.messages import compose_change_email
-from shared.consumer import Delivered
-from shared.events.mastery import AnyMasteryEvent
+from shared.contract.events.mastery import AnyMasteryEvent
+from shared.platform.consumer import Delivered
 
 PLANNER_NAME = "notify-planner"
 

@@ -9,8 +9,8 @@ import asyncpg
 import msgspec
 
 from services.notify.core.messages import Email, Guardian
-from shared.events.mastery import MasteryChanged
-from shared.postgres import DbConnection
+from shared.contract.events.mastery import MasteryChanged
+from shared.platform.postgres import DbConnection
 
 
 class PendingEmail(msgspec.Struct, frozen=True, kw_only=True):

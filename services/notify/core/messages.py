@@ -2,7 +2,7 @@
 
 import msgspec
 
-from shared.events.mastery import MasteryChanged
+from shared.contract.events.mastery import MasteryChanged
 
 
 class Guardian(msgspec.Struct, frozen=True, kw_only=True):

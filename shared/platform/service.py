@@ -15,7 +15,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
 
-from shared.http import (
+from shared.platform.http import (
     BEARER_SECURITY,
     PROBLEM_HANDLERS,
     SECURITY_REQUIREMENT,
@@ -24,7 +24,7 @@ from shared.http import (
     TenantKeyCache,
     tenant_dependency,
 )
-from shared.postgres import create_pool
+from shared.platform.postgres import create_pool
 
 logger = logging.getLogger(__name__)
 

@@ -14,14 +14,11 @@ from pathlib import Path
 
 import asyncpg
 
-from services.attempts.migrations import MIGRATIONS as ATTEMPTS_MIGRATIONS
-from services.mastery.migrations import MIGRATIONS as MASTERY_MIGRATIONS
-from services.notify.migrations import MIGRATIONS as NOTIFY_MIGRATIONS
-from shared.embedded import EmbeddedNats, EmbeddedPostgres, SmtpSink, free_port
-from shared.postgres import SHARED_MIGRATIONS, apply_migrations
-from shared.tenancy import IssuedKey, create_tenant, issue_api_key
+from devtools.embedded import EmbeddedNats, EmbeddedPostgres, SmtpSink, free_port
+from services.migrations import ALL_MIGRATIONS
+from shared.platform.postgres import apply_migrations
+from shared.platform.tenancy import IssuedKey, create_tenant, issue_api_key
 
-ALL_MIGRATIONS = [SHARED_MIGRATIONS, ATTEMPTS_MIGRATIONS, MASTERY_MIGRATIONS, NOTIFY_MIGRATIONS]
 SERVICES = ("attempts", "mastery", "notify")
 DEFAULT_PORTS = {"attempts": 8001, "mastery": 8002, "notify": 8003}
 

@@ -16,7 +16,7 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, Validatio
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from shared.tenancy import tenant_for_key
+from shared.platform.tenancy import tenant_for_key
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "/problems/"

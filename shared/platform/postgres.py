@@ -34,7 +34,7 @@ class MigrationSet:
         return sorted(found, key=lambda item: item[0])
 
 
-SHARED_MIGRATIONS = MigrationSet("shared", "shared.migrations")
+SHARED_MIGRATIONS = MigrationSet("shared", "shared.platform.migrations")
 
 
 async def keep_session(connection: "asyncpg.Connection[asyncpg.Record]") -> None:

@@ -1,7 +1,11 @@
 """Everything the attempts service writes to the ATTEMPTS stream: attempts and standards."""
 
-from shared.events.attempts import ATTEMPTS_SUBJECT_KIND, AnyAttemptEvent, LatestAttemptEvent
-from shared.events.standards import STANDARDS_SUBJECT_KIND, AnyStandardEvent
+from shared.contract.events.attempts import (
+    ATTEMPTS_SUBJECT_KIND,
+    AnyAttemptEvent,
+    LatestAttemptEvent,
+)
+from shared.contract.events.standards import STANDARDS_SUBJECT_KIND, AnyStandardEvent
 
 AnyGradebookEvent = AnyAttemptEvent | AnyStandardEvent
 

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import msgspec
 
-from shared.grading import AttemptStatus
+from shared.contract.grading import AttemptStatus
 
 
 class AttemptEvent(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from shared.ids import is_valid_tenant_id
-from shared.postgres import DbConnection
+from shared.contract.ids import is_valid_tenant_id
+from shared.platform.postgres import DbConnection
 
 KEY_PREFIX = "mk"
 

@@ -16,8 +16,8 @@ import nats.errors
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
-from shared.bus import BusNames, connect_with_retry, ensure_streams, sleep_unless_stopped
-from shared.postgres import DbConnection
+from shared.platform.bus import BusNames, connect_with_retry, ensure_streams, sleep_unless_stopped
+from shared.platform.postgres import DbConnection
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from datetime import datetime
 
 import msgspec
 
-from shared.grading import (
+from shared.contract.grading import (
     DEFAULT_LETTERS,
     CalculationPolicy,
     LetterGrade,

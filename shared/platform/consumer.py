@@ -28,8 +28,8 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from shared.bus import BusNames, connect_with_retry, ensure_streams, sleep_unless_stopped
-from shared.cloudevents import CloudEvent, EnvelopeCodec, PoisonMessage
+from shared.contract.cloudevents import CloudEvent, EnvelopeCodec, PoisonMessage
+from shared.platform.bus import BusNames, connect_with_retry, ensure_streams, sleep_unless_stopped
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""The platform the services run on: bus, consumer, outbox relay, PostgreSQL, HTTP, tenancy."""
