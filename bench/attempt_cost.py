@@ -3,8 +3,10 @@
     python -m bench.attempt_cost [--sizes 10,100,1000,10000] [--runs 5] [--json PATH]
 
 For each history size n it measures, with the median of several runs:
-- core, every method: `evolve` of one attempt newer than all n earlier ones (the incremental path);
-- core, late evidence: `replay` of the standard's n + 1 pieces of evidence (the O(n) path);
+- core, every method: `fold_attempt` of one attempt newer than all n earlier ones (the
+  incremental path);
+- core, late evidence: `state_from_evidence` over the standard's n + 1 pieces of evidence (the
+  O(n) path);
 - core, the old way: `calculate` over all n + 1 pieces of evidence, what a fold without a tally
   would pay per attempt;
 - projector on PostgreSQL (a database of its own, on DATABASE_URL's server if set, else
@@ -24,22 +26,24 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from bench.system import in_scratch_database
 from services.mastery.adapters.projector import MasteryProjector
 from services.mastery.core.calculation import METHODS, CalculationPolicy, Evidence, calculate
-from services.mastery.core.projection import (
-    AttemptApplied,
+from services.mastery.core.evidence import evidence_of_attempt
+from services.mastery.core.student_standard import (
+    NeedsHistory,
     StudentStandard,
-    cause_of,
-    evidence_of,
-    evolve,
-    key_of,
-    replay,
+    StudentStandardKey,
+    empty_state,
+    fold_attempt,
+    state_from_evidence,
 )
 from services.migrations import ALL_MIGRATIONS
 from shared.contract.cloudevents import CloudEvent, cloudevent_type
 from shared.contract.events.attempts import AttemptRecorded
-from shared.contract.events.gradebook import AnyGradebookEvent
+from shared.contract.events.gradebook import LatestGradebookEvent
 from shared.platform.bus import BusNames
 from shared.platform.consumer import Delivered
 from shared.platform.postgres import apply_migrations, create_pool
@@ -50,7 +54,17 @@ NOW = datetime(2026, 11, 1, tzinfo=UTC)
 Row = dict[str, Any]
 
 
-def attempt(n: int, *, standard: str = "math.1", student: str = "maya") -> AttemptApplied:
+class Attempt(msgspec.Struct, frozen=True, kw_only=True):
+    event: AttemptRecorded
+    event_id: str
+    stream_version: int
+
+    @property
+    def evidence(self) -> Evidence:
+        return evidence_of_attempt(self.event, self.stream_version)
+
+
+def attempt(n: int, *, standard: str = "math.1", student: str = "maya") -> Attempt:
     event = AttemptRecorded(
         tenant_id="bench",
         student_id=student,
@@ -61,8 +75,7 @@ def attempt(n: int, *, standard: str = "math.1", student: str = "maya") -> Attem
         assessed_at=START + timedelta(minutes=n),
         recorded_at=NOW,
     )
-    return AttemptApplied(event=event, event_id=f"e-{student}-{standard}-{n}", stream_version=n,
-                          bus_sequence=n)  # fmt: skip
+    return Attempt(event=event, event_id=f"e-{student}-{standard}-{n}", stream_version=n)
 
 
 def per_call_us(operation: Callable[[], object], calls: int) -> float:
@@ -77,44 +90,44 @@ def core_rows(sizes: Sequence[int], runs: int) -> list[Row]:
     for method in METHODS:
         parameter = 2 if method == "n_mastery" else None
         policy = CalculationPolicy(method=method, parameter=parameter)
-        rows.append(_core_row(f"core evolve, newest ({method})", sizes, runs, policy, "evolve"))
+        rows.append(_core_row(f"core fold, newest ({method})", sizes, runs, policy, "fold"))
     latest = CalculationPolicy(method="latest")
-    rows.append(_core_row("core replay, late evidence (latest)", sizes, runs, latest, "replay"))
+    rows.append(_core_row("core recalculate, late evidence (latest)", sizes, runs, latest, "all"))
     rows.append(_core_row("core calculate over all evidence", sizes, runs, latest, "calculate"))
     return rows
 
 
-def _core_row(name: str, sizes: Sequence[int], runs: int, policy: CalculationPolicy,
-              path: str) -> Row:  # fmt: skip
+def _core_row(
+    name: str, sizes: Sequence[int], runs: int, policy: CalculationPolicy, path: str
+) -> Row:
     medians = []
+    key = StudentStandardKey(tenant_id="bench", student_id="maya", standard_id="math.1")
     for n in sizes:
         history = [attempt(k) for k in range(1, n + 1)]
-        state: StudentStandard | None = None
+        state = empty_state(key, policy)
         for item in history:
-            outcome = evolve(state, item, policy=policy, now=NOW)
-            assert isinstance(outcome, tuple)
-            state = outcome[0]
+            folded = fold_attempt(state, item.evidence, policy)
+            assert not isinstance(folded, NeedsHistory)
+            state = folded
         new = attempt(n + 1)
-        evidence = [evidence_of(item) for item in (*history, new)]
+        evidence = [item.evidence for item in (*history, new)]
         operation = _operation(path, state, new, evidence, policy)
-        calls = max(3, 20_000 // (n if path != "evolve" else 1) // 10)
+        calls = max(3, 20_000 // (n if path != "fold" else 1) // 10)
         medians.append(statistics.median(per_call_us(operation, calls) for _ in range(runs)))
     return _row(name, sizes, medians)
 
 
 def _operation(
     path: str,
-    state: StudentStandard | None,
-    new: AttemptApplied,
+    state: StudentStandard,
+    new: Attempt,
     evidence: list[Evidence],
     policy: CalculationPolicy,
 ) -> Callable[[], object]:
-    if path == "evolve":
-        return partial(evolve, state, new, policy=policy, now=NOW)
-    if path == "replay":
-        key = key_of(new.event)
-        cause = cause_of(new)
-        return partial(replay, key, evidence, before=state, cause=cause, policy=policy, now=NOW)
+    if path == "fold":
+        return partial(fold_attempt, state, new.evidence, policy)
+    if path == "all":
+        return partial(state_from_evidence, state.key, evidence, policy=policy)
     return partial(calculate, evidence, policy)
 
 
@@ -127,12 +140,12 @@ def _row(name: str, sizes: Sequence[int], medians: Sequence[float]) -> Row:
     }
 
 
-def _delivered(item: AttemptApplied) -> Delivered[AnyGradebookEvent]:
-    envelope = CloudEvent[AnyGradebookEvent](
+def _delivered(item: Attempt) -> Delivered[LatestGradebookEvent]:
+    envelope = CloudEvent[LatestGradebookEvent](
         id=item.event_id, source="/bench", type=cloudevent_type(item.event), subject="bench",
         time=NOW, tenantid="bench", streamversion=item.stream_version, data=item.event,
     )  # fmt: skip
-    return Delivered(envelope, item.bus_sequence)
+    return Delivered(envelope, item.stream_version)
 
 
 async def projector_rows(database_url: str, sizes: Sequence[int], runs: int) -> list[Row]:

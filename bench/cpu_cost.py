@@ -43,7 +43,7 @@ from services.mastery.app import DEFAULT_POLICY
 from services.mastery.core.calculation import CalculationPolicy
 from services.migrations import ALL_MIGRATIONS
 from shared.contract.cloudevents import CloudEvent, cloudevent_type
-from shared.contract.events.gradebook import AnyGradebookEvent
+from shared.contract.events.gradebook import LatestGradebookEvent
 from shared.platform.bus import BusNames
 from shared.platform.consumer import Delivered
 from shared.platform.postgres import apply_migrations, create_pool
@@ -130,7 +130,7 @@ class Paths:
                 for _ in range(batch_size):
                     n = next(self.numbers)
                     item = attempt(n, student=f"s{n % 2000}", standard=STANDARDS[n % 8])
-                    envelope = CloudEvent[AnyGradebookEvent](
+                    envelope = CloudEvent[LatestGradebookEvent](
                         id=str(uuid.uuid4()), source="/bench", type=cloudevent_type(item.event),
                         subject="bench", time=item.event.recorded_at, tenantid=BENCH_TENANT,
                         streamversion=n, data=item.event,

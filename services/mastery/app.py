@@ -9,8 +9,7 @@ from services.mastery.adapters.projector import PROJECTOR_NAME, MasteryProjector
 from services.mastery.config import MasteryConfig
 from services.mastery.core.calculation import FALLBACK_POLICY, CalculationPolicy
 from services.mastery.migrations import MIGRATIONS
-from shared.contract.cloudevents import EnvelopeCodec
-from shared.contract.events.gradebook import AnyGradebookEvent
+from shared.contract.events.gradebook import LatestGradebookEvent, gradebook_envelopes
 from shared.platform.bus import BusNames
 from shared.platform.consumer import BatchConsumer, ConsumerSettings
 from shared.platform.outbox import OutboxRelay, RelaySettings
@@ -23,7 +22,7 @@ DEFAULT_POLICY = FALLBACK_POLICY
 
 def build_projector(
     config: MasteryConfig, pool: asyncpg.Pool, policy: CalculationPolicy = DEFAULT_POLICY
-) -> BatchConsumer[AnyGradebookEvent]:
+) -> BatchConsumer[LatestGradebookEvent]:
     bus = BusNames(config.bus_namespace)
     projector = MasteryProjector(pool, bus, policy)
     settings = ConsumerSettings(
@@ -36,9 +35,11 @@ def build_projector(
         max_deliver=config.projector_max_deliver,
         max_in_flight=config.projector_batches_in_flight,
     )
-    codec = EnvelopeCodec[AnyGradebookEvent](AnyGradebookEvent)
     return BatchConsumer(
-        settings, codec, projector.handle_gradebook_events, runs_alone=projector.runs_alone
+        settings,
+        gradebook_envelopes(),
+        projector.handle_gradebook_events,
+        runs_alone=projector.runs_alone,
     )
 
 

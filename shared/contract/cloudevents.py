@@ -1,7 +1,8 @@
 """CloudEvents 1.0 (structured JSON mode) envelopes for everything that travels on the bus."""
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
@@ -38,10 +39,17 @@ class PoisonMessage(ValueError):
 class EnvelopeCodec(Generic[EventT]):
     """Encodes and decodes one event family; built once per consumer, not per message."""
 
-    def __init__(self, event_type: object) -> None:
-        """`event_type` is a Struct type or a tagged union; annotate: `EnvelopeCodec[T](T)`."""
+    def __init__(
+        self, event_type: object, *, upcast: Callable[[Any], EventT] | None = None
+    ) -> None:
+        """`event_type` is a Struct type or a tagged union; annotate: `EnvelopeCodec[T](T)`.
+
+        With `upcast`, `event_type` may hold every version of the family and `EventT` only the
+        latest ones: decoding upcasts at this edge, so what lies behind it sees the latest only.
+        """
         self._decoder = msgspec.json.Decoder(CloudEvent[event_type])  # type: ignore[valid-type]
         self._encoder = msgspec.json.Encoder()
+        self._upcast = upcast
 
     def encode(self, envelope: CloudEvent[EventT]) -> bytes:
         return self._encoder.encode(envelope)
@@ -58,4 +66,8 @@ class EnvelopeCodec(Generic[EventT]):
             raise PoisonMessage(
                 f"tenant mismatch: envelope says {envelope.tenantid!r}, data says {data_tenant!r}"
             )
+        if self._upcast is not None:
+            latest = self._upcast(envelope.data)
+            if latest is not envelope.data:
+                envelope = msgspec.structs.replace(envelope, data=latest)
         return envelope

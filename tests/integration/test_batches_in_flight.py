@@ -11,7 +11,7 @@ import nats
 from services.mastery.adapters.projector import MasteryProjector
 from services.mastery.core.calculation import CalculationPolicy
 from shared.contract.cloudevents import CloudEvent
-from shared.contract.events.gradebook import AnyGradebookEvent
+from shared.contract.events.gradebook import LatestGradebookEvent
 from shared.platform.bus import BusNames
 from shared.platform.consumer import BatchConsumer, ConsumerSettings, Delivered
 from tests.integration.test_consumer_prefetch import CODEC, published_attempts
@@ -30,7 +30,7 @@ async def test_a_second_batch_is_handled_while_the_first_waits_and_a_lone_batch_
     first_may_finish = asyncio.Event()
     log: list[str] = []
 
-    async def handle(batch: Sequence[Delivered[AnyGradebookEvent]]) -> None:
+    async def handle(batch: Sequence[Delivered[LatestGradebookEvent]]) -> None:
         name = batch[0].envelope.id
         log.append(f"start {sent.index(batch[0].envelope)}")
         if name == sent[0].id:
@@ -41,7 +41,7 @@ async def test_a_second_batch_is_handled_while_the_first_waits_and_a_lone_batch_
         if name == lone:
             stop.set()
 
-    def runs_alone(batch: Sequence[Delivered[AnyGradebookEvent]]) -> bool:
+    def runs_alone(batch: Sequence[Delivered[LatestGradebookEvent]]) -> bool:
         return batch[0].envelope.id == lone
 
     settings = ConsumerSettings(
@@ -58,7 +58,7 @@ async def test_a_second_batch_is_handled_while_the_first_waits_and_a_lone_batch_
     await client.close()
 
 
-def _student_attempts(student: str, count: int) -> list[CloudEvent[AnyGradebookEvent]]:
+def _student_attempts(student: str, count: int) -> list[CloudEvent[LatestGradebookEvent]]:
     envelopes = []
     for version in range(1, count + 1):
         envelope = _attempt_envelope("school", version % 4 + 1, NOW + timedelta(days=version))

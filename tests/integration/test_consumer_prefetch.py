@@ -8,18 +8,18 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig
 
 from shared.contract.cloudevents import CloudEvent, EnvelopeCodec
-from shared.contract.events.gradebook import AnyGradebookEvent
+from shared.contract.events.gradebook import LatestGradebookEvent
 from shared.platform.bus import BusNames, ensure_streams
 from shared.platform.consumer import BatchConsumer, ConsumerSettings, Delivered, stream_sequence
 from tests.integration.test_consumers import _attempt_envelope
 from tests.support.servers import Servers
 
-CODEC = EnvelopeCodec[AnyGradebookEvent](AnyGradebookEvent)
+CODEC = EnvelopeCodec[LatestGradebookEvent](LatestGradebookEvent)
 
 
 async def published_attempts(
     js: JetStreamContext, bus: BusNames, count: int
-) -> list[CloudEvent[AnyGradebookEvent]]:
+) -> list[CloudEvent[LatestGradebookEvent]]:
     """`count` attempts of one stream (versions 1, 2, ...), published in order."""
     await ensure_streams(js, bus)
     sent = [_attempt_envelope("school", 3, version=version) for version in range(1, count + 1)]
@@ -37,7 +37,7 @@ async def test_handled_in_order_and_a_batch_fetched_before_stop_is_handled_and_a
     stop = asyncio.Event()
     handled: list[str] = []
 
-    async def handle(batch: Sequence[Delivered[AnyGradebookEvent]]) -> None:
+    async def handle(batch: Sequence[Delivered[LatestGradebookEvent]]) -> None:
         await asyncio.sleep(0.2)  # the next fetch completes meanwhile
         handled.extend(item.envelope.id for item in batch)
         stop.set()
@@ -71,7 +71,7 @@ async def test_a_durable_from_an_older_release_gets_the_new_filter(
     stop = asyncio.Event()
     handled: list[str] = []
 
-    async def handle(batch: Sequence[Delivered[AnyGradebookEvent]]) -> None:
+    async def handle(batch: Sequence[Delivered[LatestGradebookEvent]]) -> None:
         handled.extend(item.envelope.id for item in batch)
         stop.set()
 

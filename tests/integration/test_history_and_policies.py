@@ -18,7 +18,7 @@ from services.mastery.app import create_app
 from services.mastery.config import MasteryConfig
 from services.mastery.core.calculation import FALLBACK_POLICY
 from shared.contract.cloudevents import EnvelopeCodec
-from shared.contract.events.gradebook import AnyGradebookEvent
+from shared.contract.events.gradebook import gradebook_envelopes
 from shared.contract.events.mastery import AnyMasteryEvent
 from shared.platform.bus import BusNames
 from shared.platform.consumer import Delivered
@@ -26,7 +26,7 @@ from tests.support.servers import Servers
 from tests.support.tenants import define_standard, new_tenant
 
 NOW = datetime(2026, 10, 20, 12, 0, tzinfo=UTC)
-_gradebook = EnvelopeCodec[AnyGradebookEvent](AnyGradebookEvent)
+_gradebook = gradebook_envelopes()
 _mastery = EnvelopeCodec[AnyMasteryEvent](AnyMasteryEvent)
 
 

@@ -13,10 +13,9 @@ from services.mastery.adapters import rebuild
 from services.mastery.adapters.projector import MasteryProjector
 from services.mastery.adapters.read_model import load_states
 from services.mastery.core.calculation import CalculationPolicy
-from services.mastery.core.projection import StudentStandardKey, state_from_evidence
+from services.mastery.core.student_standard import StudentStandardKey, state_from_evidence
 from services.migrations import ALL_MIGRATIONS
-from shared.contract.cloudevents import EnvelopeCodec
-from shared.contract.events.gradebook import AnyGradebookEvent
+from shared.contract.events.gradebook import gradebook_envelopes
 from shared.platform.bus import BusNames
 from shared.platform.consumer import Delivered
 from shared.platform.postgres import apply_migrations
@@ -24,7 +23,7 @@ from tests.support.tenants import define_standard
 
 NOW = datetime(2026, 10, 20, 12, 0, tzinfo=UTC)
 POLICY = CalculationPolicy(method="latest")
-_envelopes = EnvelopeCodec[AnyGradebookEvent](AnyGradebookEvent)
+_envelopes = gradebook_envelopes()
 
 # (student, standard, score, days before NOW): lee's third attempt arrives late and older; ana's
 # second is voided, her third rescored, and a missing marker sits beside them.

@@ -8,12 +8,12 @@ import msgspec
 from services.attempts.adapters.recorder import AttemptRecorder, Recorded
 from services.attempts.core.recording import RecordAttempt
 from shared.contract.cloudevents import EnvelopeCodec
-from shared.contract.events.gradebook import AnyGradebookEvent
+from shared.contract.events.gradebook import LatestGradebookEvent
 from shared.platform.bus import BusNames
 from tests.support.tenants import define_standard, new_tenant
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-_envelopes = EnvelopeCodec[AnyGradebookEvent](AnyGradebookEvent)
+_envelopes = EnvelopeCodec[LatestGradebookEvent](LatestGradebookEvent)
 
 
 def _attempt(tenant_id: str, number: int, student: str = "lee") -> RecordAttempt:

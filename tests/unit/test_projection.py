@@ -1,134 +1,335 @@
-"""The projection fold: changes when mastery moves, late evidence replays, tally == recompute."""
+"""The projection fold: one pure function over batches of any gradebook event.
 
+Changes are emitted when mastery moves, late evidence and corrections are folded from the
+history, policies recalculate everyone on a standard, and whatever the events and however they
+are batched or redelivered, the fold equals a recompute from the evidence.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.mastery.core.calculation import (
-    METHODS,
-    CalculationPolicy,
-    Evidence,
-    calculate,
-    percentage_scale,
+from services.mastery.core.calculation import CalculationPolicy
+from services.mastery.core.evidence import (
+    StreamEvent,
+    evidence_of_attempt,
+    evidence_of_stream,
+    live,
 )
-from services.mastery.core.projection import (
-    AttemptApplied,
-    Evolved,
+from services.mastery.core.plan import GradebookEntry, NotYetApplicable, Plan
+from services.mastery.core.projection import key_of, resolved_policy
+from services.mastery.core.student_standard import (
     NeedsHistory,
-    StudentStandard,
-    cause_of,
-    evidence_of,
-    evolve,
-    key_of,
-    replay,
+    StudentStandardKey,
+    empty_state,
+    fold_attempt,
     state_from_evidence,
 )
-from shared.contract.events.attempts import AttemptRecorded
+from shared.contract.events.attempts import AttemptRecorded, AttemptRescored, AttemptVoided
+from shared.contract.events.standards import StandardDefined, TenantPolicySet
+from shared.contract.grading import DEFAULT_SCALE, METHODS, Method
+from tests.support.memory_read_model import MemoryReadModel
 
 NOW = datetime(2026, 10, 10, 12, 0, tzinfo=UTC)
+START = datetime(2026, 9, 1, tzinfo=UTC)
 POLICY = CalculationPolicy()
+TENANT = "school"
 
 
-def _applied(event_id: str, score: float, day: int, version: int) -> AttemptApplied:
-    return AttemptApplied(
-        event=AttemptRecorded(
-            tenant_id="school",
-            student_id="maya",
-            standard_id="math.1",
-            attempt_id=f"attempt-{event_id}",
-            score=score,
-            points_possible=4,
-            assessed_at=datetime(2026, 9, 1, tzinfo=UTC) + timedelta(days=day),
-            recorded_at=NOW,
-        ),
-        event_id=event_id,
-        stream_version=version,
-        bus_sequence=version,
+@dataclass
+class Gradebook:
+    """Writes events as the attempts service would: stream versions per stream, unique ids."""
+
+    versions: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    entries: list[GradebookEntry] = field(default_factory=list)
+
+    def _entry(self, stream: str, event: Any) -> GradebookEntry:
+        self.versions[stream] += 1
+        entry = GradebookEntry(
+            event=event,
+            event_id=f"event-{len(self.entries) + 1}",
+            stream_version=self.versions[stream],
+        )
+        self.entries.append(entry)
+        return entry
+
+    def attempt(
+        self, student: str, score: float | None, day: int, *, standard: str = "math.1",
+        attempt_id: str | None = None,
+    ) -> GradebookEntry:  # fmt: skip
+        event = AttemptRecorded(
+            tenant_id=TENANT, student_id=student, standard_id=standard,
+            attempt_id=attempt_id or f"attempt-{len(self.entries) + 1}",
+            status="scored" if score is not None else "missing",
+            score=score, points_possible=4 if score is not None else None,
+            assessed_at=START + timedelta(days=day), recorded_at=NOW,
+        )  # fmt: skip
+        return self._entry(f"{student}/{standard}", event)
+
+    def void(self, attempt: AttemptRecorded) -> GradebookEntry:
+        event = AttemptVoided(
+            tenant_id=TENANT, student_id=attempt.student_id, standard_id=attempt.standard_id,
+            attempt_id=attempt.attempt_id, reason="wrong student", voided_at=NOW,
+        )  # fmt: skip
+        return self._entry(f"{attempt.student_id}/{attempt.standard_id}", event)
+
+    def rescore(self, attempt: AttemptRecorded, score: float) -> GradebookEntry:
+        event = AttemptRescored(
+            tenant_id=TENANT, student_id=attempt.student_id, standard_id=attempt.standard_id,
+            attempt_id=attempt.attempt_id, score=score, points_possible=4, reason="regraded",
+            rescored_at=NOW,
+        )  # fmt: skip
+        return self._entry(f"{attempt.student_id}/{attempt.standard_id}", event)
+
+    def define(self, standard: str, method: Method | None) -> GradebookEntry:
+        event = StandardDefined(
+            tenant_id=TENANT, standard_id=standard, title=standard, scale=DEFAULT_SCALE,
+            method=method, parameter=2 if method == "n_mastery" else None, defined_at=NOW,
+        )  # fmt: skip
+        return self._entry(f"//standards/{standard}", event)
+
+    def tenant_default(self, method: Method) -> GradebookEntry:
+        event = TenantPolicySet(
+            tenant_id=TENANT, method=method, parameter=2 if method == "n_mastery" else None,
+            allowed_methods=METHODS, set_at=NOW,
+        )  # fmt: skip
+        return self._entry("//policy", event)
+
+
+def _project(model: MemoryReadModel, *entries: GradebookEntry) -> Plan | NotYetApplicable:
+    return model.handle(entries, default_policy=POLICY, now=NOW)
+
+
+def _moves(model: MemoryReadModel) -> list[tuple[float | None, float | None, bool]]:
+    return [(c.previous_level, c.level, c.mastered) for c in model.changes]
+
+
+def test_a_change_is_emitted_only_when_level_or_mastery_moves() -> None:
+    book, model = Gradebook(), MemoryReadModel()
+    _project(model, book.attempt("maya", 2, 1))
+    _project(model, book.attempt("maya", 3, 2))
+    _project(model, book.attempt("maya", 3.5, 3))  # 3.5 is still level 3
+    assert _moves(model) == [(None, 2, False), (2, 3, True)]
+    [state] = model.states.values()
+    assert (state.standing.score, state.evidence_count) == (3.5, 3)
+    assert model.loads == [1, 1, 1]  # newest evidence: folded on the tally, no history read
+
+
+def test_late_evidence_is_folded_from_the_history_and_does_not_become_latest() -> None:
+    book, model = Gradebook(), MemoryReadModel()
+    _project(model, book.attempt("maya", 4, 20))
+    _project(model, book.attempt("maya", 1, 2))
+    [state] = model.states.values()
+    assert (state.standing.score, state.evidence_count) == (4, 2)
+    assert _moves(model) == [(None, 4, True)]
+    assert model.loads == [1, 2]  # the second asked for the history
+
+
+def test_a_redelivered_batch_changes_nothing_and_emits_nothing() -> None:
+    book, model = Gradebook(), MemoryReadModel()
+    batch = (book.attempt("maya", 2, 1), book.attempt("maya", 3, 2))
+    _project(model, *batch)
+    before, changes = dict(model.states), list(model.changes)
+    plan = _project(model, *batch)
+    assert isinstance(plan, Plan)
+    assert plan.new_evidence == ()
+    assert plan.changes == ()
+    assert model.states == before
+    assert model.changes == changes
+
+
+def test_change_ids_derive_from_the_causing_event() -> None:
+    book = Gradebook()
+    entry = book.attempt("maya", 3, 1)
+    first, second = MemoryReadModel(), MemoryReadModel()
+    _project(first, entry)
+    _project(second, entry)
+    assert [c.change_id for c in first.changes] == [c.change_id for c in second.changes]
+    assert first.changes[0].caused_by_event_id == entry.event_id
+
+
+def test_a_correction_before_its_attempt_is_not_yet_applicable() -> None:
+    book, model = Gradebook(), MemoryReadModel()
+    attempt = book.attempt("maya", 3, 1)
+    assert isinstance(attempt.event, AttemptRecorded)
+    outcome = _project(model, book.void(attempt.event))
+    assert isinstance(outcome, NotYetApplicable)
+    assert model.states == {}
+
+
+def test_a_void_and_a_rescore_recalculate_and_name_the_correction() -> None:
+    book, model = Gradebook(), MemoryReadModel()
+    first, second = book.attempt("maya", 2, 1), book.attempt("maya", 4, 2)
+    _project(model, first, second)
+    assert isinstance(second.event, AttemptRecorded)
+    assert isinstance(first.event, AttemptRecorded)
+    _project(model, book.void(second.event))
+    _project(model, book.rescore(first.event, 3))
+    [state] = model.states.values()
+    assert (state.standing.score, state.evidence_count) == (3, 1)
+    assert [(c.reason, c.previous_level, c.level) for c in model.changes] == [
+        ("evidence", None, 2), ("evidence", 2, 4), ("correction", 4, 2), ("correction", 2, 3),
+    ]  # fmt: skip
+
+
+def test_an_older_rescore_redelivered_after_a_newer_one_changes_nothing() -> None:
+    book, model = Gradebook(), MemoryReadModel()
+    attempt = book.attempt("maya", 2, 1)
+    assert isinstance(attempt.event, AttemptRecorded)
+    older, newer = book.rescore(attempt.event, 3), book.rescore(attempt.event, 4)
+    _project(model, attempt, older, newer)
+    _project(model, older)
+    [state] = model.states.values()
+    assert state.standing.score == 4
+
+
+def test_a_changed_policy_recalculates_every_student_on_the_standard() -> None:
+    book, model = Gradebook(), MemoryReadModel()
+    _project(model, book.define("math.1", "latest"))
+    _project(model, book.attempt("ana", 4, 1), book.attempt("ana", 2, 2))
+    _project(model, book.attempt("ben", 2, 1), book.attempt("ben", 2, 2))
+    model.changes.clear()
+    _project(model, book.define("math.1", "highest"))
+    scores = {key.student_id: state.standing.score for key, state in model.states.items()}
+    assert scores == {"ana": 4, "ben": 2}
+    assert [(c.student_id, c.reason, c.level, c.caused_by_attempt_id) for c in model.changes] == [
+        ("ana", "policy", 4, "attempt-3"),
+    ]
+
+
+def test_a_tenant_default_moves_only_the_standards_that_follow_it() -> None:
+    book, model = Gradebook(), MemoryReadModel()
+    _project(model, book.define("math.1", None), book.define("math.2", "latest"))
+    for standard in ("math.1", "math.2"):
+        _project(model, book.attempt("ana", 4, 1, standard=standard))
+        _project(model, book.attempt("ana", 1, 2, standard=standard))
+    _project(model, book.tenant_default("highest"))
+    scores = {key.standard_id: state.standing.score for key, state in model.states.items()}
+    assert scores == {"math.1": 4, "math.2": 1}
+    assert model.policies[(TENANT, "math.1")].method == "highest"
+
+
+def test_fold_attempt_needs_the_history_under_another_policy() -> None:
+    key = StudentStandardKey(tenant_id=TENANT, student_id="maya", standard_id="math.1")
+    state = empty_state(key, POLICY)
+    attempt = Gradebook().attempt("maya", 3, 1).event
+    assert isinstance(attempt, AttemptRecorded)
+    evidence = evidence_of_attempt(attempt, 1)
+    assert isinstance(
+        fold_attempt(state, evidence, CalculationPolicy(method="highest")), NeedsHistory
     )
-
-
-def _folded(outcome: Evolved | NeedsHistory) -> Evolved:
-    assert not isinstance(outcome, NeedsHistory), outcome
-    return outcome
-
-
-def test_fold_emits_a_change_only_when_level_or_mastery_moves() -> None:
-    state, first = _folded(evolve(None, _applied("e1", 2, 1, 1), policy=POLICY, now=NOW))
-    assert [(c.previous_level, c.level, c.mastered) for c in first] == [(None, 2, False)]
-    state, second = _folded(evolve(state, _applied("e2", 3, 2, 2), policy=POLICY, now=NOW))
-    assert [(c.previous_level, c.level, c.mastered) for c in second] == [(2, 3, True)]
-    state, third = _folded(evolve(state, _applied("e3", 3.5, 3, 3), policy=POLICY, now=NOW))
-    assert third == ()  # 3.5 is still level 3
-    assert state.standing.score == 3.5
-    assert state.evidence_count == 3
-
-
-def test_late_arriving_older_evidence_needs_the_history_and_does_not_become_latest() -> None:
-    newer, older = _applied("new", 4, 20, 1), _applied("old", 1, 2, 2)
-    state, _ = _folded(evolve(None, newer, policy=POLICY, now=NOW))
-    assert isinstance(evolve(state, older, policy=POLICY, now=NOW), NeedsHistory)
-    history = [evidence_of(newer), evidence_of(older)]
-    replayed, emitted = replay(
-        key_of(older.event), history, before=state, cause=cause_of(older), policy=POLICY, now=NOW
-    )
-    assert replayed.standing.score == 4
-    assert replayed.evidence_count == 2
-    assert emitted == ()
-
-
-def test_a_changed_policy_needs_the_history() -> None:
-    state, _ = _folded(evolve(None, _applied("e1", 2, 1, 1), policy=POLICY, now=NOW))
-    highest = CalculationPolicy(method="highest")
-    assert isinstance(evolve(state, _applied("e2", 3, 2, 2), policy=highest, now=NOW), NeedsHistory)
-
-
-def test_change_ids_are_stable_across_replays() -> None:
-    _, once = _folded(evolve(None, _applied("e1", 3, 1, 1), policy=POLICY, now=NOW))
-    _, twice = _folded(evolve(None, _applied("e1", 3, 1, 1), policy=POLICY, now=NOW))
-    assert once[0].change_id == twice[0].change_id
 
 
 def test_the_state_stays_the_same_size_as_history_grows() -> None:
-    state: StudentStandard | None = None
+    book, model = Gradebook(), MemoryReadModel()
     for n in range(1, 201):
-        state, _ = _folded(
-            evolve(state, _applied(f"e{n}", 1 + n % 4, n, n), policy=POLICY, now=NOW)
-        )
+        _project(model, book.attempt("maya", 1 + n % 4, n))
         if n == 10:
-            size_at_10 = len(repr(state))
-    assert state is not None
-    assert len(repr(state)) <= size_at_10 + 20  # digits of the counters grow, nothing else
+            size_at_10 = len(msgspec.json.encode(next(iter(model.states.values()))))
+    size_at_200 = len(msgspec.json.encode(next(iter(model.states.values()))))
+    assert size_at_200 <= size_at_10 + 40  # digits of the counters grow, nothing else
 
 
-arrivals = st.lists(
-    st.tuples(st.integers(0, 400).map(lambda n: n / 100), st.integers(0, 30)),
-    min_size=1,
-    max_size=15,
-)
+# An operation of the generated gradebook: what happens next, in the order the log holds it.
+operations = st.one_of(
+    st.tuples(
+        st.just("attempt"), st.sampled_from(["ana", "ben"]), st.sampled_from(["s1", "s2"]),
+        st.one_of(st.none(), st.integers(2, 8).map(lambda n: n / 2)), st.integers(0, 20),
+    ),
+    st.tuples(st.just("void"), st.integers(0, 50)),
+    st.tuples(st.just("rescore"), st.integers(0, 50), st.integers(2, 8).map(lambda n: n / 2)),
+    st.tuples(st.just("define"), st.sampled_from(["s1", "s2"]), st.sampled_from([None, *METHODS])),
+    st.tuples(st.just("tenant"), st.sampled_from(METHODS)),
+    st.tuples(st.just("redeliver"), st.integers(0, 50)),
+)  # fmt: skip
 
 
-@settings(max_examples=150)
-@given(arrivals, st.sampled_from(METHODS))
-def test_folding_in_any_arrival_order_equals_calculating_from_scratch(
-    attempts: list[tuple[float, int]], method: str
+_STUDENT_EVENTS = (AttemptRecorded, AttemptVoided, AttemptRescored)
+
+
+def _log(ops: list[tuple[Any, ...]]) -> tuple[Gradebook, list[GradebookEntry]]:
+    """The log the operations write, and the deliveries (the log plus redeliveries)."""
+    book, attempts, deliveries = Gradebook(), list[AttemptRecorded](), list[GradebookEntry]()
+    for op in ops:
+        if op[0] == "attempt":
+            entry = book.attempt(str(op[1]), op[3], int(op[4]), standard=str(op[2]))
+            assert isinstance(entry.event, AttemptRecorded)
+            attempts.append(entry.event)
+        elif op[0] in ("void", "rescore") and attempts:
+            target = attempts[int(op[1]) % len(attempts)]
+            entry = book.void(target) if op[0] == "void" else book.rescore(target, op[2])
+        elif op[0] == "define":
+            entry = book.define(str(op[1]), op[2])
+        elif op[0] == "tenant":
+            entry = book.tenant_default(op[1])
+        elif op[0] == "redeliver" and deliveries:
+            candidates = [
+                e
+                for e in deliveries
+                if isinstance(e.event, AttemptRecorded | AttemptVoided | AttemptRescored)
+            ]
+            if not candidates:
+                continue
+            deliveries.append(candidates[int(op[1]) % len(candidates)])
+            continue
+        else:
+            continue
+        deliveries.append(entry)
+    return book, deliveries
+
+
+def _expected_states(book: Gradebook) -> dict[StudentStandardKey, object]:
+    streams: dict[StudentStandardKey, list[StreamEvent]] = defaultdict(list)
+    definitions: dict[str, StandardDefined] = {}
+    tenant_default: TenantPolicySet | None = None
+    for entry in book.entries:
+        event = entry.event
+        if isinstance(event, StandardDefined):
+            definitions[event.standard_id] = event
+        elif isinstance(event, TenantPolicySet):
+            tenant_default = event
+        elif isinstance(event, AttemptRecorded | AttemptVoided | AttemptRescored):
+            streams[key_of(event)].append((entry.stream_version, entry.event_id, event))
+    expected: dict[StudentStandardKey, object] = {}
+    for key, stream in streams.items():
+        definition = definitions.get(key.standard_id)
+        policy = resolved_policy(definition, tenant_default) if definition else POLICY
+        records = evidence_of_stream(stream)
+        expected[key] = state_from_evidence(key, live(records), policy=policy)
+    return expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(operations, min_size=1, max_size=40), st.lists(st.integers(1, 6), min_size=1))
+def test_any_events_in_any_batches_fold_to_the_recompute_from_the_evidence(
+    ops: list[tuple[Any, ...]], batch_sizes: list[int]
 ) -> None:
-    parameter = 2 if method == "n_mastery" else None
-    policy = CalculationPolicy(method=method, parameter=parameter, scale=percentage_scale())  # type: ignore[arg-type]
-    state: StudentStandard | None = None
-    seen: list[Evidence] = []
-    for n, (score, day) in enumerate(attempts, start=1):
-        item = _applied(f"e{n}", score, day, n)
-        seen.append(evidence_of(item))
-        outcome = evolve(state, item, policy=policy, now=NOW)
-        if isinstance(outcome, NeedsHistory):
-            outcome = replay(
-                key_of(item.event), seen, before=state, cause=cause_of(item), policy=policy, now=NOW
-            )
-        state = outcome[0]
-    assert state is not None
-    expected = calculate(seen, policy)
-    assert state.standing.score == expected.score
-    assert state.standing.mastered == expected.mastered
-    from_scratch = state_from_evidence(state.key, seen, policy=policy)
-    assert state.tally == from_scratch.tally
+    book, deliveries = _log(ops)
+    model = MemoryReadModel()
+    start, sizes = 0, iter(batch_sizes * (len(deliveries) + 1))
+    while start < len(deliveries):
+        size = next(sizes)
+        outcome = _project(model, *deliveries[start : start + size])
+        assert isinstance(outcome, Plan), outcome  # corrections never precede their attempt here
+        start += size
+    assert model.states == _expected_states(book)
+    by_key: dict[tuple[str, str], list[tuple[float | None, bool, float | None, bool]]] = (
+        defaultdict(list)
+    )
+    for change in model.changes:
+        by_key[(change.student_id, change.standard_id)].append(
+            (change.previous_level, change.previous_mastered, change.level, change.mastered)
+        )
+    for key, state in model.states.items():
+        chain = by_key[(key.student_id, key.standard_id)]
+        level, mastered = None, False  # mastery as families last heard of it
+        for previous_level, previous_mastered, new_level, new_mastered in chain:
+            assert (previous_level, previous_mastered) == (level, mastered)
+            assert (new_level, new_mastered) != (level, mastered)
+            level, mastered = new_level, new_mastered
+        assert (level, mastered) == (state.standing.level, state.standing.mastered)

@@ -1,8 +1,8 @@
 """A student-standard stream as it happened: every event with the proficiency after it.
 
-Reads the attempt event store read-only (as `mastery rebuild` does) and replays the stream with the
-pure calculation, under the standard's current policy, so a teacher can show growth attempt by
-attempt and explain every step.
+Reads the attempts service's read contract (the `attempt_log` view, as `mastery rebuild` does) and
+replays the stream with the pure evidence rules and calculation, under the standard's current
+policy, so a teacher can show growth attempt by attempt and explain every step.
 """
 
 from datetime import datetime
@@ -11,16 +11,11 @@ import msgspec
 
 from services.mastery.core.calculation import CalculationPolicy, calculate
 from services.mastery.core.evidence import evidence_after_each, live
-from shared.contract.events.attempts import (
-    LatestAttemptEvent,
-    upcast,
-)
-from shared.contract.events.gradebook import AnyGradebookEvent
+from shared.contract.events.attempts import LatestAttemptEvent
+from shared.contract.events.gradebook import decode_gradebook_event
 from shared.contract.events.standards import StandardDefined, TenantPolicySet
 from shared.contract.ids import stream_id
 from shared.platform.postgres import DbConnection
-
-_events = msgspec.json.Decoder(AnyGradebookEvent)
 
 
 class ProficiencyAfter(msgspec.Struct, frozen=True, kw_only=True):
@@ -44,15 +39,15 @@ async def stream_history(
     connection: DbConnection, tenant_id: str, student_id: str, standard_id: str
 ) -> list[tuple[int, str, datetime, LatestAttemptEvent]]:
     rows = await connection.fetch(
-        "SELECT stream_version, event_id::text, recorded_at, data::text FROM attempt_events "
+        "SELECT stream_version, event_id::text, recorded_at, data::text FROM attempt_log "
         "WHERE stream_id = $1 ORDER BY stream_version",
         stream_id(tenant_id, student_id, standard_id),
     )
     history = []
     for row in rows:
-        event = _events.decode(row["data"])
+        event = decode_gradebook_event(row["data"])
         assert not isinstance(event, StandardDefined | TenantPolicySet)
-        history.append((row["stream_version"], row["event_id"], row["recorded_at"], upcast(event)))
+        history.append((row["stream_version"], row["event_id"], row["recorded_at"], event))
     return history
 
 

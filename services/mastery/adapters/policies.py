@@ -4,8 +4,9 @@ from collections.abc import Iterable
 
 import msgspec
 
-from services.mastery.core.calculation import CalculationPolicy, validate_policy
-from shared.contract.events.standards import StandardDefined, TenantPolicySet, effective_policy
+from services.mastery.core.calculation import CalculationPolicy
+from services.mastery.core.plan import StandardRef
+from shared.contract.events.standards import StandardDefined, TenantPolicySet
 from shared.platform.postgres import DbConnection
 
 _policy = msgspec.json.Decoder(CalculationPolicy)
@@ -13,14 +14,11 @@ _standard = msgspec.json.Decoder(StandardDefined)
 _tenant_policy = msgspec.json.Decoder(TenantPolicySet)
 _encoder = msgspec.json.Encoder()
 
-StandardRef = tuple[str, str]  # (tenant_id, standard_id)
 
-
-async def policies_for(
-    connection: DbConnection, standards: Iterable[StandardRef], default: CalculationPolicy
+async def stored_policies(
+    connection: DbConnection, standards: Iterable[StandardRef]
 ) -> dict[StandardRef, CalculationPolicy]:
-    """Effective policies; a standard never announced (attempts from before standards) gets
-    `default`."""
+    """The effective policies stored for these standards (a standard never announced is absent)."""
     refs = list(dict.fromkeys(standards))
     rows = await connection.fetch(
         "SELECT p.tenant_id, p.standard_id, p.policy::text FROM standard_policies p "
@@ -29,27 +27,48 @@ async def policies_for(
         [tenant for tenant, _ in refs],
         [standard for _, standard in refs],
     )
-    found = {(row["tenant_id"], row["standard_id"]): _policy.decode(row["policy"]) for row in rows}
-    return {ref: found.get(ref, default) for ref in refs}
+    return {(row["tenant_id"], row["standard_id"]): _policy.decode(row["policy"]) for row in rows}
 
 
-async def tenant_default(connection: DbConnection, tenant_id: str) -> TenantPolicySet | None:
-    raw = await connection.fetchval(
-        "SELECT policy::text FROM tenant_default_policies WHERE tenant_id = $1", tenant_id
+async def policies_for(
+    connection: DbConnection, standards: Iterable[StandardRef], default: CalculationPolicy
+) -> dict[StandardRef, CalculationPolicy]:
+    """Effective policies, `default` for a standard never announced (attempts from before
+    standards existed)."""
+    refs = list(dict.fromkeys(standards))
+    stored = await stored_policies(connection, refs)
+    return {ref: stored.get(ref, default) for ref in refs}
+
+
+async def tenant_defaults(
+    connection: DbConnection, tenants: Iterable[str]
+) -> dict[str, TenantPolicySet]:
+    rows = await connection.fetch(
+        "SELECT tenant_id, policy::text FROM tenant_default_policies WHERE tenant_id = ANY($1)",
+        list(tenants),
     )
-    return _tenant_policy.decode(raw) if raw else None
+    return {row["tenant_id"]: _tenant_policy.decode(row["policy"]) for row in rows}
+
+
+async def standards_of_tenants(
+    connection: DbConnection, tenants: Iterable[str]
+) -> tuple[dict[StandardRef, StandardDefined], dict[StandardRef, CalculationPolicy]]:
+    """Every stored standard definition of these tenants, with its stored effective policy."""
+    rows = await connection.fetch(
+        "SELECT tenant_id, standard_id, definition::text, policy::text FROM standard_policies "
+        "WHERE tenant_id = ANY($1) ORDER BY tenant_id, standard_id",
+        list(tenants),
+    )
+    definitions = {
+        (r["tenant_id"], r["standard_id"]): _standard.decode(r["definition"]) for r in rows
+    }
+    stored = {(r["tenant_id"], r["standard_id"]): _policy.decode(r["policy"]) for r in rows}
+    return definitions, stored
 
 
 async def save_standard(
     connection: DbConnection, event: StandardDefined, policy: CalculationPolicy
-) -> CalculationPolicy | None:
-    """Store the standard and its effective policy; returns the policy it had before, if any."""
-    before = await connection.fetchval(
-        "SELECT policy::text FROM standard_policies WHERE tenant_id = $1 AND standard_id = $2 "
-        "FOR UPDATE",
-        event.tenant_id,
-        event.standard_id,
-    )
+) -> None:
     await connection.execute(
         "INSERT INTO standard_policies (tenant_id, standard_id, definition, policy) "
         "VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, standard_id) DO UPDATE "
@@ -59,7 +78,6 @@ async def save_standard(
         _encoder.encode(event).decode(),
         _encoder.encode(policy).decode(),
     )
-    return _policy.decode(before) if before else None
 
 
 async def save_tenant_default(connection: DbConnection, event: TenantPolicySet) -> None:
@@ -69,18 +87,3 @@ async def save_tenant_default(connection: DbConnection, event: TenantPolicySet) 
         event.tenant_id,
         _encoder.encode(event).decode(),
     )
-
-
-async def standards_following_default(
-    connection: DbConnection, tenant_id: str
-) -> list[StandardDefined]:
-    rows = await connection.fetch(
-        "SELECT definition::text FROM standard_policies "
-        "WHERE tenant_id = $1 AND definition->>'method' IS NULL ORDER BY standard_id",
-        tenant_id,
-    )
-    return [_standard.decode(row["definition"]) for row in rows]
-
-
-def resolved(standard: StandardDefined, tenant_policy: TenantPolicySet | None) -> CalculationPolicy:
-    return validate_policy(effective_policy(standard, tenant_policy))

@@ -1,22 +1,21 @@
-"""PostgreSQL read model of the mastery service: proficiencies, checkpoint and outbox, one txn."""
+"""PostgreSQL read model of the mastery service: what the projection loads, and its plan written.
 
-from collections.abc import Sequence
+Every multi-column statement takes its rows as one JSON document that PostgreSQL unpacks with
+`json_to_recordset`; the column list and the record definition come from the row Struct beside it.
+"""
+
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Literal
 
 import asyncpg
 import msgspec
 
+from services.mastery.adapters.recordset import Recordset
 from services.mastery.core.calculation import Evidence
-from services.mastery.core.projection import (
-    AttemptApplied,
-    StudentStandard,
-    StudentStandardKey,
-    evidence_of,
-    key_of,
-)
+from services.mastery.core.evidence import EvidenceRecord
+from services.mastery.core.plan import EvidenceRow, Plan
+from services.mastery.core.student_standard import StudentStandard, StudentStandardKey
 from shared.contract.cloudevents import CloudEvent, EnvelopeCodec, cloudevent_type
-from shared.contract.events.attempts import AttemptRescored, AttemptVoided
 from shared.contract.events.mastery import AnyMasteryEvent, MasteryChanged
 from shared.platform.bus import BusNames
 from shared.platform.postgres import DbConnection
@@ -28,8 +27,14 @@ _encoder = msgspec.json.Encoder()
 _envelopes = EnvelopeCodec[AnyMasteryEvent](AnyMasteryEvent)
 
 
-class _EvidenceInsert(msgspec.Struct, frozen=True):
-    """A `mastery_evidence` row as `record_evidence` sends it (in one JSON array)."""
+class StudentStandardRow(msgspec.Struct, frozen=True):
+    tenant_id: str
+    student_id: str
+    standard_id: str
+
+
+class EvidenceTableRow(msgspec.Struct, frozen=True):
+    """A `mastery_evidence` row."""
 
     tenant_id: str
     student_id: str
@@ -41,68 +46,116 @@ class _EvidenceInsert(msgspec.Struct, frozen=True):
     status: str
     score: float | None
     points_possible: float | None
+    voided: bool
+    corrected_version: int
 
 
-def evidence_columns(
-    key: StudentStandardKey, evidence: Evidence, event_id: str
-) -> tuple[str, str, str, str, str, datetime, int, str, float | None, float | None]:
-    """A `mastery_evidence` row up to `points_possible`, as the projector and rebuild write it."""
-    return (
-        key.tenant_id, key.student_id, key.standard_id, evidence.attempt_id, event_id,
-        evidence.assessed_at, evidence.recorded_seq, evidence.status, evidence.score,
-        evidence.points_possible,
+class ProficiencyTableRow(msgspec.Struct, frozen=True):
+    """A `proficiencies` row; the state nested as JSON."""
+
+    tenant_id: str
+    student_id: str
+    standard_id: str
+    score: float | None
+    level: float | None
+    level_label: str | None
+    mastered: bool
+    method: str
+    evidence_count: int
+    last_assessed_at: datetime | None
+    state: StudentStandard
+    updated_at: datetime
+
+
+class OutboxTableRow(msgspec.Struct, frozen=True):
+    tenant_id: str
+    subject: str
+    msg_id: str
+    payload: str  # the CloudEvents envelope, JSON text
+
+
+KEYS = Recordset(StudentStandardRow)
+EVIDENCE = Recordset(EvidenceTableRow)
+PROFICIENCIES = Recordset(ProficiencyTableRow)
+OUTBOX = Recordset(OutboxTableRow)
+_CORRECTABLE = ("status", "score", "points_possible", "voided", "corrected_version")
+
+# The statements, built once from the row Structs (no input reaches them: S608 does not apply).
+_LOCK_KEYS = (
+    "SELECT count(pg_advisory_xact_lock($1, h)) FROM ("  # noqa: S608
+    "SELECT DISTINCT hashtext(tenant_id || '/' || student_id || '/' || standard_id) AS h "
+    f"FROM {KEYS.from_document('$2')} ORDER BY h) AS ordered"
+)
+_LOAD_STATES = (
+    f"SELECT p.state FROM proficiencies p JOIN {KEYS.from_document('$1')} "  # noqa: S608
+    "USING (tenant_id, student_id, standard_id) "
+    "ORDER BY p.tenant_id, p.student_id, p.standard_id FOR UPDATE OF p"
+)
+_LOAD_ATTEMPT_RECORDS = (
+    f"SELECT {EVIDENCE.columns('e')} FROM mastery_evidence e "  # noqa: S608
+    "JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) "
+    "AS k(tenant_id, student_id, standard_id, attempt_id) "
+    "USING (tenant_id, student_id, standard_id, attempt_id)"
+)
+_LOAD_RECORDS = (
+    f"SELECT {EVIDENCE.columns('e')} FROM mastery_evidence e "  # noqa: S608
+    f"JOIN {KEYS.from_document('$1')} USING (tenant_id, student_id, standard_id)"
+)
+_LOAD_STANDARD_RECORDS = (
+    f"SELECT {EVIDENCE.columns()} FROM mastery_evidence "  # noqa: S608
+    "WHERE tenant_id = $1 AND standard_id = $2"
+)
+_INSERT_EVIDENCE = (
+    f"INSERT INTO mastery_evidence ({EVIDENCE.columns()}) "  # noqa: S608
+    f"SELECT * FROM {EVIDENCE.from_document('$1')} ON CONFLICT DO NOTHING"
+)
+_CORRECT_EVIDENCE = (
+    f"UPDATE mastery_evidence e SET {EVIDENCE.assignments('r', _CORRECTABLE)} "  # noqa: S608
+    f"FROM {EVIDENCE.from_document('$1', 'r')} "
+    "WHERE (e.tenant_id, e.student_id, e.standard_id, e.attempt_id) "
+    "= (r.tenant_id, r.student_id, r.standard_id, r.attempt_id)"
+)
+_SAVE_STATES = (
+    f"INSERT INTO proficiencies ({PROFICIENCIES.columns()}) "  # noqa: S608
+    f"SELECT * FROM {PROFICIENCIES.from_document('$1')} "
+    "ON CONFLICT (tenant_id, student_id, standard_id) DO UPDATE SET "
+    + PROFICIENCIES.assignments("EXCLUDED", PROFICIENCIES.names[3:])
+)
+# Positions follow the changes' order: the relay publishes by position.
+_ENQUEUE_CHANGES = (
+    f"INSERT INTO mastery_outbox ({OUTBOX.columns()}) "  # noqa: S608
+    "SELECT tenant_id, subject, msg_id, convert_to(payload, 'UTF8') "
+    f"FROM {OUTBOX.from_document('$1', ordinality=True)} ORDER BY n"
+)
+
+
+def evidence_row(key: StudentStandardKey, record: EvidenceRecord) -> EvidenceTableRow:
+    item = record.evidence
+    return EvidenceTableRow(
+        key.tenant_id, key.student_id, key.standard_id, item.attempt_id, record.event_id,
+        item.assessed_at, item.recorded_seq, item.status, item.score, item.points_possible,
+        record.voided, record.corrected_version,
     )  # fmt: skip
 
 
-async def record_evidence(
-    connection: DbConnection, applied: Sequence[AttemptApplied]
-) -> list[AttemptApplied]:
-    """Insert the batch's evidence rows; returns the items that were new (redeliveries drop out)."""
-    rows = [
-        _EvidenceInsert(*evidence_columns(key_of(item.event), evidence_of(item), item.event_id))
-        for item in applied
-    ]
-    inserted = await connection.fetch(
-        """
-        INSERT INTO mastery_evidence (
-            tenant_id, student_id, standard_id, attempt_id, event_id, assessed_at, recorded_seq,
-            status, score, points_possible)
-        SELECT * FROM json_to_recordset(convert_from($1::bytea, 'UTF8')::json) AS r(
-            tenant_id text, student_id text, standard_id text, attempt_id text, event_id text,
-            assessed_at timestamptz, recorded_seq bigint, status text, score float8,
-            points_possible float8)
-        ON CONFLICT DO NOTHING
-        RETURNING event_id
-        """,
-        _encoder.encode(rows),
+def proficiency_row(state: StudentStandard, now: datetime) -> ProficiencyTableRow:
+    standing, key = state.standing, state.key
+    return ProficiencyTableRow(
+        key.tenant_id, key.student_id, key.standard_id, standing.score, standing.level,
+        standing.level_label, standing.mastered, state.policy.method, state.evidence_count,
+        state.newest.assessed_at if state.newest else None, state, now,
+    )  # fmt: skip
+
+
+def _keys_document(keys: Iterable[StudentStandardKey]) -> bytes:
+    return KEYS.document(StudentStandardRow(k.tenant_id, k.student_id, k.standard_id) for k in keys)
+
+
+def record_of_row(row: asyncpg.Record) -> tuple[StudentStandardKey, EvidenceRecord]:
+    key = StudentStandardKey(
+        tenant_id=row["tenant_id"], student_id=row["student_id"], standard_id=row["standard_id"]
     )
-    fresh = {row["event_id"] for row in inserted}
-    one_per_event = {item.event_id: item for item in applied if item.event_id in fresh}
-    return [item for item in applied if one_per_event.get(item.event_id) is item]
-
-
-async def load_evidence(
-    connection: DbConnection, keys: Sequence[StudentStandardKey]
-) -> dict[StudentStandardKey, list[Evidence]]:
-    rows = await connection.fetch(
-        "SELECT e.* FROM mastery_evidence e "
-        "JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(tenant_id, student_id, standard_id) "
-        "USING (tenant_id, student_id, standard_id) WHERE NOT e.voided",
-        [key.tenant_id for key in keys],
-        [key.student_id for key in keys],
-        [key.standard_id for key in keys],
-    )
-    evidence: dict[StudentStandardKey, list[Evidence]] = {key: [] for key in keys}
-    for row in rows:
-        key = StudentStandardKey(
-            tenant_id=row["tenant_id"], student_id=row["student_id"], standard_id=row["standard_id"]
-        )
-        evidence[key].append(_evidence_row(row))
-    return evidence
-
-
-def _evidence_row(row: asyncpg.Record) -> Evidence:
-    return Evidence(
+    evidence = Evidence(
         attempt_id=row["attempt_id"],
         assessed_at=row["assessed_at"],
         recorded_seq=row["recorded_seq"],
@@ -110,6 +163,13 @@ def _evidence_row(row: asyncpg.Record) -> Evidence:
         score=row["score"],
         points_possible=row["points_possible"],
     )
+    record = EvidenceRecord(
+        evidence=evidence,
+        event_id=row["event_id"],
+        voided=row["voided"],
+        corrected_version=row["corrected_version"],
+    )
+    return key, record
 
 
 STUDENT_STANDARD_LOCKS = 0x4D5354  # the class (first int4 key) of the projector's advisory locks
@@ -124,154 +184,87 @@ async def lock_student_standards(
     two projector instances) first take these, in one order. A shared hash only makes one wait.
     """
     await connection.execute(
-        "SELECT count(pg_advisory_xact_lock($1, h)) FROM ("
-        "SELECT DISTINCT hashtext(t || '/' || s || '/' || d) AS h "
-        "FROM unnest($2::text[], $3::text[], $4::text[]) AS k(t, s, d) ORDER BY h) AS ordered",
+        _LOCK_KEYS,
         STUDENT_STANDARD_LOCKS,
-        [key.tenant_id for key in keys],
-        [key.student_id for key in keys],
-        [key.standard_id for key in keys],
+        _keys_document(keys),
     )
 
 
 async def load_states(
-    connection: DbConnection, keys: Sequence[StudentStandardKey]
+    connection: DbConnection, keys: Iterable[StudentStandardKey]
 ) -> dict[StudentStandardKey, StudentStandard]:
-    """Lock and load the states a batch touches; the lock orders concurrent projector instances."""
+    """Lock and load the states of these student-standards (those that have one)."""
     rows = await connection.fetch(
-        "SELECT p.state FROM proficiencies p "
-        "JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(tenant_id, student_id, standard_id) "
-        "USING (tenant_id, student_id, standard_id) "
-        "ORDER BY p.tenant_id, p.student_id, p.standard_id FOR UPDATE OF p",
-        [key.tenant_id for key in keys],
-        [key.student_id for key in keys],
-        [key.standard_id for key in keys],
+        _LOAD_STATES,
+        _keys_document(keys),
     )
     states = [_state_decoder.decode(row["state"]) for row in rows]
     return {state.key: state for state in states}
 
 
-async def load_states_of_standard(
-    connection: DbConnection, tenant_id: str, standard_id: str
-) -> dict[StudentStandardKey, StudentStandard]:
+async def load_records_of_attempts(
+    connection: DbConnection, attempts: Iterable[tuple[StudentStandardKey, str]]
+) -> list[tuple[StudentStandardKey, EvidenceRecord]]:
+    """The evidence records of these attempts, where they are on record."""
+    refs = [(key.tenant_id, key.student_id, key.standard_id, attempt) for key, attempt in attempts]
     rows = await connection.fetch(
+        _LOAD_ATTEMPT_RECORDS,
+        *([ref[column] for ref in refs] for column in range(4)),
+    )
+    return [record_of_row(row) for row in rows]
+
+
+async def load_records(
+    connection: DbConnection, keys: Iterable[StudentStandardKey]
+) -> list[tuple[StudentStandardKey, EvidenceRecord]]:
+    """Every evidence record (voided ones too) of these student-standards."""
+    rows = await connection.fetch(
+        _LOAD_RECORDS,
+        _keys_document(keys),
+    )
+    return [record_of_row(row) for row in rows]
+
+
+async def load_standard(
+    connection: DbConnection, tenant_id: str, standard_id: str
+) -> tuple[list[StudentStandard], list[tuple[StudentStandardKey, EvidenceRecord]]]:
+    """Every state on a standard (locked) and every evidence record on it."""
+    states = await connection.fetch(
         "SELECT state FROM proficiencies WHERE tenant_id = $1 AND standard_id = $2 "
         "ORDER BY student_id FOR UPDATE",
         tenant_id,
         standard_id,
     )
-    states = [_state_decoder.decode(row["state"]) for row in rows]
-    return {state.key: state for state in states}
-
-
-CorrectionOutcome = Literal["applied", "stale", "missing"]
-
-
-async def apply_correction(
-    connection: DbConnection, event: AttemptVoided | AttemptRescored, stream_version: int
-) -> CorrectionOutcome:
-    """Void or rescore an evidence row, unless a newer correction of it was applied already."""
-    keys = (event.tenant_id, event.student_id, event.standard_id, event.attempt_id, stream_version)
-    if isinstance(event, AttemptVoided):
-        done = await connection.fetchval(
-            "UPDATE mastery_evidence SET voided = true, corrected_version = $5 "
-            "WHERE tenant_id = $1 AND student_id = $2 AND standard_id = $3 AND attempt_id = $4 "
-            "AND corrected_version < $5 RETURNING 1",
-            *keys,
-        )
-    else:
-        done = await connection.fetchval(
-            "UPDATE mastery_evidence SET status = 'scored', score = $6, points_possible = $7, "
-            "corrected_version = $5 "
-            "WHERE tenant_id = $1 AND student_id = $2 AND standard_id = $3 AND attempt_id = $4 "
-            "AND corrected_version < $5 RETURNING 1",
-            *keys,
-            event.score,
-            event.points_possible,
-        )
-    if done:
-        return "applied"
-    exists = await connection.fetchval(
-        "SELECT 1 FROM mastery_evidence WHERE tenant_id = $1 AND student_id = $2 "
-        "AND standard_id = $3 AND attempt_id = $4",
-        *keys[:4],
+    records = await connection.fetch(_LOAD_STANDARD_RECORDS, tenant_id, standard_id)
+    return (
+        [_state_decoder.decode(row["state"]) for row in states],
+        [record_of_row(row) for row in records],
     )
-    return "stale" if exists else "missing"
 
 
-class _ProficiencyRow(msgspec.Struct, frozen=True):
-    """A `proficiencies` row as `save_states` sends it, the state nested as JSON."""
+async def write_plan(connection: DbConnection, plan: Plan, now: datetime, bus: BusNames) -> None:
+    """The batch's evidence, states and outbox rows (policies: `policies.write_plan_policies`)."""
+    if plan.new_evidence:
+        await connection.execute(_INSERT_EVIDENCE, _evidence_document(plan.new_evidence))
+    if plan.corrected_evidence:
+        await connection.execute(_CORRECT_EVIDENCE, _evidence_document(plan.corrected_evidence))
+    await save_states(connection, plan.states, now)
+    await enqueue_changes(connection, plan.changes, bus)
 
-    tenant_id: str
-    student_id: str
-    standard_id: str
-    score: float | None
-    level: float | None
-    level_label: str | None
-    mastered: bool
-    method: str
-    evidence_count: int
-    last_assessed_at: datetime | None
-    last_bus_sequence: int
-    state: StudentStandard
-    updated_at: datetime
+
+def _evidence_document(rows: Iterable[EvidenceRow]) -> bytes:
+    return EVIDENCE.document(evidence_row(row.key, row.record) for row in rows)
 
 
 async def save_states(
     connection: DbConnection, states: Sequence[StudentStandard], now: datetime
 ) -> None:
-    """Upsert the states in one statement: the rows go as one JSON document PostgreSQL unpacks."""
+    """Upsert the states in one statement."""
     if not states:
         return
-    rows = [_ProficiencyRow(*_standing_columns(state), state, now) for state in states]
-    await connection.execute(_SAVE_STATES, _encoder.encode(rows))
-
-
-_SAVE_STATES = """
-INSERT INTO proficiencies (
-    tenant_id, student_id, standard_id, score, level, level_label, mastered, method,
-    evidence_count, last_assessed_at, last_bus_sequence, state, updated_at)
-SELECT * FROM json_to_recordset(convert_from($1::bytea, 'UTF8')::json) AS r(
-    tenant_id text, student_id text, standard_id text, score float8, level float8,
-    level_label text, mastered bool, method text, evidence_count int, last_assessed_at timestamptz,
-    last_bus_sequence bigint, state json, updated_at timestamptz)
-ON CONFLICT (tenant_id, student_id, standard_id) DO UPDATE SET
-    score = EXCLUDED.score, level = EXCLUDED.level, level_label = EXCLUDED.level_label,
-    mastered = EXCLUDED.mastered, method = EXCLUDED.method,
-    evidence_count = EXCLUDED.evidence_count, last_assessed_at = EXCLUDED.last_assessed_at,
-    last_bus_sequence = EXCLUDED.last_bus_sequence, state = EXCLUDED.state,
-    updated_at = EXCLUDED.updated_at
-"""
-
-
-def proficiency_row(state: StudentStandard, now: datetime) -> tuple[object, ...]:
-    """A `proficiencies` row for COPY (the rebuild), the state as JSON text."""
-    return (*_standing_columns(state), _encoder.encode(state).decode(), now)
-
-
-def _standing_columns(
-    state: StudentStandard,
-) -> tuple[
-    str, str, str, float | None, float | None, str | None, bool, str, int, datetime | None, int
-]:
-    """The `proficiencies` columns read off a state, up to `last_bus_sequence`."""
-    standing = state.standing
-    return (
-        state.key.tenant_id, state.key.student_id, state.key.standard_id, standing.score,
-        standing.level, standing.level_label, standing.mastered, state.policy.method,
-        state.evidence_count, state.newest.assessed_at if state.newest else None,
-        state.last_bus_sequence,
-    )  # fmt: skip
-
-
-async def save_checkpoint(connection: DbConnection, projector: str, sequence: int) -> None:
     await connection.execute(
-        "INSERT INTO projector_checkpoints (projector, last_sequence) VALUES ($1, $2) "
-        "ON CONFLICT (projector) DO UPDATE SET "
-        "last_sequence = greatest(projector_checkpoints.last_sequence, EXCLUDED.last_sequence), "
-        "updated_at = now()",
-        projector,
-        sequence,
+        _SAVE_STATES,
+        PROFICIENCIES.document(proficiency_row(state, now) for state in states),
     )
 
 
@@ -280,17 +273,16 @@ async def enqueue_changes(
 ) -> None:
     if not changes:
         return
-    await connection.execute(
-        # Positions follow the changes' order: the relay publishes by position.
-        "INSERT INTO mastery_outbox (tenant_id, subject, msg_id, payload) "
-        "SELECT tenant_id, subject, msg_id, payload "
-        "FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[]) "
-        "WITH ORDINALITY AS item (tenant_id, subject, msg_id, payload, n) ORDER BY n",
-        [change.tenant_id for change in changes],
-        [bus.mastery_changed(change.tenant_id) for change in changes],
-        [change.change_id for change in changes],
-        [_envelopes.encode(_envelope(change)) for change in changes],
+    rows = (
+        OutboxTableRow(
+            change.tenant_id,
+            bus.mastery_changed(change.tenant_id),
+            change.change_id,
+            _envelopes.encode(_envelope(change)).decode(),
+        )
+        for change in changes
     )
+    await connection.execute(_ENQUEUE_CHANGES, OUTBOX.document(rows))
 
 
 def _envelope(change: MasteryChanged) -> CloudEvent[AnyMasteryEvent]:
@@ -313,7 +305,7 @@ class StoredStanding(msgspec.Struct, frozen=True, kw_only=True):
 async def standings_of(
     connection: DbConnection, tenant_id: str, student_id: str
 ) -> list[StoredStanding]:
-    """Every standard of one student with its evidence, for explaining each result on read."""
+    """Every standard of one student with its live evidence, for explaining each result on read."""
     rows = await connection.fetch(
         "SELECT state FROM proficiencies WHERE tenant_id = $1 AND student_id = $2 "
         "ORDER BY standard_id",
@@ -321,5 +313,8 @@ async def standings_of(
         student_id,
     )
     states = [_state_decoder.decode(row["state"]) for row in rows]
-    evidence = await load_evidence(connection, [state.key for state in states])
+    evidence: dict[StudentStandardKey, list[Evidence]] = {state.key: [] for state in states}
+    for key, record in await load_records(connection, evidence):
+        if not record.voided:
+            evidence[key].append(record.evidence)
     return [StoredStanding(state=state, evidence=evidence[state.key]) for state in states]

@@ -1,9 +1,9 @@
 """Rebuild the read model from the attempt event store, the system of record.
 
-This is the one place the mastery service reads the attempts service's table, read-only, through
-its documented columns (`stream_id`, `stream_version`, `event_id`, `data`). The rebuild holds an
-exclusive lock on the read model while it runs, so a running projector waits and then goes on:
-anything it delivers again is already evidence and drops out. Nothing is emitted: a rebuild
+It reads the attempts service's read contract, the `attempt_log` view, never its tables, and folds
+each stream with the same pure evidence rules and calculation as the live projection. The rebuild
+holds an exclusive lock on the read model while it runs, so a running projector waits and then goes
+on: anything it delivers again is already evidence and drops out. Nothing is emitted: a rebuild
 restates what is known, it is not news for families.
 """
 
@@ -19,30 +19,23 @@ import asyncpg
 import msgspec
 
 from services.mastery.adapters import policies
-from services.mastery.adapters.read_model import evidence_columns, proficiency_row
-from services.mastery.core.calculation import CalculationPolicy
-from services.mastery.core.evidence import EvidenceRecord, StreamEvent, live, with_event
-from services.mastery.core.projection import StudentStandardKey, state_from_evidence
-from shared.contract.events.attempts import (
-    upcast,
+from services.mastery.adapters.read_model import (
+    EVIDENCE,
+    PROFICIENCIES,
+    evidence_row,
+    proficiency_row,
 )
-from shared.contract.events.gradebook import AnyGradebookEvent
+from services.mastery.core.calculation import CalculationPolicy
+from services.mastery.core.evidence import StreamEvent, evidence_of_stream, live
+from services.mastery.core.projection import resolved_policy
+from services.mastery.core.student_standard import StudentStandardKey, state_from_evidence
+from shared.contract.events.gradebook import decode_gradebook_event
 from shared.contract.events.standards import StandardDefined, TenantPolicySet
 from shared.platform.postgres import DbConnection
 
-_events = msgspec.json.Decoder(AnyGradebookEvent)
 _FETCH = 5_000
 _YIELD_EVERY = 100  # streams folded between two turns of the event loop
 _YOUNG_COLLECTION_EVERY = 50_000  # allocations, against CPython's default 700
-_EVIDENCE_COLUMNS = (
-    "tenant_id", "student_id", "standard_id", "attempt_id", "event_id", "assessed_at",
-    "recorded_seq", "status", "score", "points_possible", "voided", "corrected_version",
-)  # fmt: skip
-_PROFICIENCY_COLUMNS = (
-    "tenant_id", "student_id", "standard_id", "score", "level", "level_label", "mastered",
-    "method", "evidence_count", "last_assessed_at", "last_bus_sequence", "state", "updated_at",
-)  # fmt: skip
-# Standard and tenant-policy streams hold `//` after the tenant; student streams never do.
 
 
 class RebuildReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -107,8 +100,7 @@ async def _rebuild(
             async with reader.transaction(isolation="repeatable_read", readonly=True):
                 cursor = await reader.cursor(
                     "SELECT stream_id, stream_version, event_id::text, data::text "
-                    "FROM attempt_events WHERE stream_id NOT LIKE '%//%' "
-                    "ORDER BY stream_id, stream_version"
+                    "FROM attempt_log WHERE student_stream ORDER BY stream_id, stream_version"
                 )
                 async for streams in _one_ahead(_streams(cursor)):
                     await writer.add_streams(streams)
@@ -122,12 +114,12 @@ async def _rebuild(
 
 async def _rebuild_policies(connection: DbConnection) -> dict[tuple[str, str], CalculationPolicy]:
     rows = await connection.fetch(
-        "SELECT data::text FROM attempt_events WHERE stream_id LIKE '%//%' ORDER BY global_position"
+        "SELECT data::text FROM attempt_log WHERE NOT student_stream ORDER BY position"
     )
     standards: dict[tuple[str, str], StandardDefined] = {}
     tenants: dict[str, TenantPolicySet] = {}
     for row in rows:
-        event = _events.decode(row["data"])
+        event = decode_gradebook_event(row["data"])
         if isinstance(event, StandardDefined):
             standards[(event.tenant_id, event.standard_id)] = event
         elif isinstance(event, TenantPolicySet):
@@ -136,7 +128,7 @@ async def _rebuild_policies(connection: DbConnection) -> dict[tuple[str, str], C
         await policies.save_tenant_default(connection, tenant_policy)
     known = {}
     for ref, standard in standards.items():
-        known[ref] = policies.resolved(standard, tenants.get(standard.tenant_id))
+        known[ref] = resolved_policy(standard, tenants.get(standard.tenant_id))
         await policies.save_standard(connection, standard, known[ref])
     return known
 
@@ -158,9 +150,9 @@ async def _streams(cursor: "asyncpg.cursor.Cursor[asyncpg.Record]") -> AsyncIter
                 streams.append(stream)
                 stream = []
             stream_id = row[0]
-            event = _events.decode(row[3])
+            event = decode_gradebook_event(row[3])
             assert not isinstance(event, StandardDefined | TenantPolicySet)
-            stream.append((row[1], row[2], upcast(event)))
+            stream.append((row[1], row[2], event))
         yield streams
     if stream:
         yield [stream]
@@ -216,19 +208,14 @@ class _Writer:
         key = StudentStandardKey(
             tenant_id=first.tenant_id, student_id=first.student_id, standard_id=first.standard_id
         )
-        records: dict[str, EvidenceRecord] = {}
-        for version, event_id, event in stream:
-            records = with_event(records, version, event_id, event)
+        records = evidence_of_stream(stream)
         if not records:
             return
         policy = self._known.get((key.tenant_id, key.standard_id), self._default)
         state = state_from_evidence(key, live(records), policy=policy)
         for record in records.values():
-            self._evidence.append((
-                *evidence_columns(key, record.evidence, record.event_id),
-                record.voided, record.corrected_version,
-            ))  # fmt: skip
-        self._proficiencies.append(proficiency_row(state, self._now))
+            self._evidence.append(EVIDENCE.record(evidence_row(key, record)))
+        self._proficiencies.append(PROFICIENCIES.record(proficiency_row(state, self._now)))
         self.proficiencies += 1
 
     async def flush(self) -> None:
@@ -253,8 +240,8 @@ class _Writer:
         self, evidence: list[tuple[object, ...]], proficiencies: list[tuple[object, ...]]
     ) -> None:
         await self._connection.copy_records_to_table(
-            "mastery_evidence", records=evidence, columns=_EVIDENCE_COLUMNS
+            "mastery_evidence", records=evidence, columns=EVIDENCE.names
         )
         await self._connection.copy_records_to_table(
-            "proficiencies", records=proficiencies, columns=_PROFICIENCY_COLUMNS
+            "proficiencies", records=proficiencies, columns=PROFICIENCIES.names
         )

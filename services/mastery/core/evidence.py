@@ -1,7 +1,7 @@
 """A student-standard stream's events as evidence: attempts add it, voids and rescores correct it.
 
-The one statement of these rules, used by the rebuild (the final evidence), the history (the
-evidence after each event) and the live projector (`evidence_of_attempt`). Pure.
+The one statement of these rules, used by the live projection, the rebuild (the final evidence)
+and the history (the evidence after each event). Pure.
 """
 
 from collections.abc import Iterable, Iterator, Mapping
@@ -17,6 +17,7 @@ from shared.contract.events.attempts import (
 )
 
 StreamEvent = tuple[int, str, LatestAttemptEvent]  # (stream version, event id, event)
+Records = Mapping[str, "EvidenceRecord"]  # by attempt id
 
 
 class EvidenceRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -37,27 +38,56 @@ def evidence_of_attempt(event: AttemptRecorded, stream_version: int) -> Evidence
     )
 
 
-def with_event(
-    records: Mapping[str, EvidenceRecord], version: int, event_id: str, event: LatestAttemptEvent
-) -> dict[str, EvidenceRecord]:
-    """The stream's evidence after one more of its events (corrective work changes none)."""
-    if isinstance(event, AttemptRecorded):
-        record = EvidenceRecord(evidence=evidence_of_attempt(event, version), event_id=event_id)
-        return {**records, event.attempt_id: record}
+def record_of_attempt(event: AttemptRecorded, stream_version: int, event_id: str) -> EvidenceRecord:
+    return EvidenceRecord(evidence=evidence_of_attempt(event, stream_version), event_id=event_id)
+
+
+def corrected(
+    record: EvidenceRecord, event: AttemptVoided | AttemptRescored, version: int
+) -> EvidenceRecord | None:
+    """The record after a correction, or None when a newer correction was applied already (so a
+    redelivered older rescore cannot undo a newer one)."""
+    if version <= record.corrected_version:
+        return None
     if isinstance(event, AttemptVoided):
-        record = msgspec.structs.replace(
-            records[event.attempt_id], voided=True, corrected_version=version
-        )
-        return {**records, event.attempt_id: record}
-    if isinstance(event, AttemptRescored):
-        before = records[event.attempt_id]
-        evidence = msgspec.structs.replace(
-            before.evidence, status="scored", score=event.score,
-            points_possible=event.points_possible,
-        )  # fmt: skip
-        record = msgspec.structs.replace(before, evidence=evidence, corrected_version=version)
-        return {**records, event.attempt_id: record}
-    return dict(records)
+        return msgspec.structs.replace(record, voided=True, corrected_version=version)
+    evidence = msgspec.structs.replace(
+        record.evidence, status="scored", score=event.score, points_possible=event.points_possible
+    )
+    return msgspec.structs.replace(record, evidence=evidence, corrected_version=version)
+
+
+def record_after(
+    records: Records, version: int, event_id: str, event: LatestAttemptEvent
+) -> EvidenceRecord | None:
+    """The one record an event adds or corrects, or None when it changes no evidence: corrective
+    work, an attempt already on record, a correction of an attempt not on record, or a correction
+    older than the last one applied."""
+    if isinstance(event, AttemptRecorded):
+        return None if event.attempt_id in records else record_of_attempt(event, version, event_id)
+    if isinstance(event, AttemptVoided | AttemptRescored) and event.attempt_id in records:
+        return corrected(records[event.attempt_id], event, version)
+    return None
+
+
+def with_event(
+    records: Records, version: int, event_id: str, event: LatestAttemptEvent
+) -> dict[str, EvidenceRecord]:
+    """The stream's evidence after one more of its events."""
+    record = record_after(records, version, event_id, event)
+    if record is None:
+        return dict(records)
+    return {**records, record.evidence.attempt_id: record}
+
+
+def evidence_of_stream(stream: Iterable[StreamEvent]) -> dict[str, EvidenceRecord]:
+    """The evidence a whole stream leaves (the rebuild): one dict, not one per event."""
+    records: dict[str, EvidenceRecord] = {}
+    for version, event_id, event in stream:
+        record = record_after(records, version, event_id, event)
+        if record is not None:
+            records[record.evidence.attempt_id] = record
+    return records
 
 
 def evidence_after_each(stream: Iterable[StreamEvent]) -> Iterator[dict[str, EvidenceRecord]]:
@@ -67,6 +97,6 @@ def evidence_after_each(stream: Iterable[StreamEvent]) -> Iterator[dict[str, Evi
         yield records
 
 
-def live(records: Mapping[str, EvidenceRecord]) -> list[Evidence]:
+def live(records: Records) -> list[Evidence]:
     """What calculations see: every piece of evidence that was not voided."""
     return [record.evidence for record in records.values() if not record.voided]

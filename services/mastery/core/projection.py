@@ -1,227 +1,248 @@
-"""The mastery projector as a fold: evolve(state | None, event) -> (state, emitted events). Pure.
+"""The mastery projection: a batch of any gradebook event in, one plan of writes out. Pure.
 
-The state keeps a running tally, not the evidence, so an attempt that is the newest evidence costs
-the same however long the history. Evidence that is older than the newest (a late arrival), or a
-policy that differs from the one the tally was built under, cannot be folded on top: `evolve`
-answers `NeedsHistory`, and the shell calls `replay` with every piece of evidence on that one
-standard (O(n) in those attempts). Whether mastery changed is decided here, never inferred in SQL.
+`project(batch, loaded)` answers what else it needs loaded (`NeedsLoading`), that a correction came
+before its attempt (`NotYetApplicable`), or a `Plan`: the evidence to insert and correct, the states
+to save, the policies to store and the `MasteryChanged` events, all decided here. The shell's loop
+is short: lock, load, project, load more if asked, write the plan once, ack.
 """
 
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal
 
-import msgspec
-
-from services.mastery.core.calculation import (
-    NO_STANDING,
-    CalculationPolicy,
-    Evidence,
-    Standing,
-    add_to_tally,
-    result_of,
-    score_on_scale,
-    standing_of,
-    tally_of,
-    validate_policy,
+from services.mastery.core.calculation import CalculationPolicy, validate_policy
+from services.mastery.core.evidence import corrected, live, record_of_attempt
+from services.mastery.core.plan import (
+    AttemptRef,
+    EvidenceRow,
+    GradebookEntry,
+    Loaded,
+    NeedsLoading,
+    NotYetApplicable,
+    Plan,
+    Projected,
+    StandardPolicy,
+    StandardRef,
 )
-from services.mastery.core.evidence import evidence_of_attempt
-from services.mastery.core.tally import Tally
-from shared.contract.events.attempts import AttemptRecorded
+from services.mastery.core.student_standard import (
+    ChangeCause,
+    NeedsHistory,
+    StudentStandard,
+    StudentStandardKey,
+    change_between,
+    empty_state,
+    fold_attempt,
+    newest_evidence,
+    state_from_evidence,
+)
+from shared.contract.events.attempts import AttemptRecorded, AttemptRescored, AttemptVoided
 from shared.contract.events.mastery import MasteryChanged
-
-# Change ids derive from the causing event, so replays produce the same ids (and bus dedupe works).
-_CHANGE_NAMESPACE = uuid.UUID("6f1f3c2e-2b61-4c41-9d0a-6d1c5a0b7e21")
+from shared.contract.events.standards import StandardDefined, TenantPolicySet, effective_policy
 
 
-class StudentStandardKey(msgspec.Struct, frozen=True, kw_only=True):
-    tenant_id: str
-    student_id: str
-    standard_id: str
+def project(
+    batch: Sequence[GradebookEntry],
+    loaded: Loaded,
+    *,
+    default_policy: CalculationPolicy,
+    now: datetime,
+) -> Projected:
+    """Project a batch in stream order onto what was loaded for the keys it touches."""
+    missing = needs_of(batch) - loaded.asked
+    if missing:
+        return missing
+    fold = _Fold(loaded, validate_policy(default_policy), now)
+    for entry in batch:
+        fold.apply(entry)
+    return fold.outcome()
 
 
-class EvidenceOrder(msgspec.Struct, frozen=True, array_like=True, order=True):
-    """Where evidence sits in the calculation: by assessed_at, ties by recorded order."""
-
-    assessed_at: datetime
-    recorded_seq: int
-
-
-class StudentStandard(msgspec.Struct, frozen=True, kw_only=True):
-    """The projector's state for one student on one standard: constant size."""
-
-    key: StudentStandardKey
-    policy: CalculationPolicy
-    tally: Tally
-    newest: EvidenceOrder | None
-    standing: Standing
-    evidence_count: int
-    last_bus_sequence: int
-
-
-class AttemptApplied(msgspec.Struct, frozen=True, kw_only=True):
-    """An attempt event as the projector sees it: the event plus where it was recorded."""
-
-    event: AttemptRecorded
-    event_id: str
-    stream_version: int
-    bus_sequence: int
-
-
-class ChangeCause(msgspec.Struct, frozen=True, kw_only=True):
-    """What a MasteryChanged names as its cause: new evidence, a correction or a policy change."""
-
-    event_id: str
-    attempt_id: str
-    assessed_at: datetime
-    reason: Literal["evidence", "correction", "policy"]
-
-
-class NeedsHistory(msgspec.Struct, frozen=True):
-    """The event cannot be folded onto the tally; replay the standard's evidence instead."""
-
-    reason: str
-
-
-Evolved = tuple[StudentStandard, tuple[MasteryChanged, ...]]
-
-
-def key_of(event: AttemptRecorded) -> StudentStandardKey:
+def key_of(event: AttemptRecorded | AttemptVoided | AttemptRescored) -> StudentStandardKey:
     return StudentStandardKey(
         tenant_id=event.tenant_id, student_id=event.student_id, standard_id=event.standard_id
     )
 
 
-def evidence_of(applied: AttemptApplied) -> Evidence:
-    return evidence_of_attempt(applied.event, applied.stream_version)
-
-
-def cause_of(applied: AttemptApplied) -> ChangeCause:
-    return ChangeCause(
-        event_id=applied.event_id,
-        attempt_id=applied.event.attempt_id,
-        assessed_at=applied.event.assessed_at,
-        reason="evidence",
+def needs_of(batch: Sequence[GradebookEntry]) -> NeedsLoading:
+    """What any batch needs before its fold starts; the fold may ask for more."""
+    states, attempts, histories, refs = set(), set(), set(), set()
+    tenants, tenants_standards = set(), set()
+    for entry in batch:
+        event = entry.event
+        if isinstance(event, AttemptRecorded | AttemptVoided | AttemptRescored):
+            key = key_of(event)
+            states.add(key)
+            attempts.add((key, event.attempt_id))
+            refs.add((event.tenant_id, event.standard_id))
+            if not isinstance(event, AttemptRecorded):
+                histories.add(key)  # a correction recalculates from the whole evidence
+        elif isinstance(event, StandardDefined):
+            refs.add((event.tenant_id, event.standard_id))
+            tenants.add(event.tenant_id)
+        elif isinstance(event, TenantPolicySet):
+            tenants.add(event.tenant_id)
+            tenants_standards.add(event.tenant_id)
+    return NeedsLoading(
+        states=frozenset(states),
+        attempts=frozenset(attempts),
+        histories=frozenset(histories),
+        policies=frozenset(refs),
+        tenant_defaults=frozenset(tenants),
+        tenant_standards=frozenset(tenants_standards),
     )
 
 
-def newest_evidence(evidence: Sequence[Evidence]) -> Evidence | None:
-    return max(evidence, key=lambda item: (item.assessed_at, item.recorded_seq), default=None)
+def resolved_policy(
+    standard: StandardDefined, tenant_policy: TenantPolicySet | None
+) -> CalculationPolicy:
+    """A standard's effective policy: its own method, else the tenant default, else `latest`."""
+    return validate_policy(effective_policy(standard, tenant_policy))
 
 
-def evolve(
-    state: StudentStandard | None,
-    applied: AttemptApplied,
-    *,
-    policy: CalculationPolicy,
-    now: datetime,
-) -> Evolved | NeedsHistory:
-    """Fold one new attempt (the shell has already dropped redeliveries) onto the tally."""
-    policy = validate_policy(policy)
-    if state is not None and state.policy != policy:
-        return NeedsHistory("the policy changed since the tally was built")
-    if applied.event.status != "scored" or applied.event.score is None:
-        return _with_marker(state, applied, policy), ()
-    order = EvidenceOrder(applied.event.assessed_at, applied.stream_version)
-    if state is not None and state.newest is not None and order < state.newest:
-        return NeedsHistory("evidence older than the newest: its place in the order changed")
-    item = evidence_of(applied)
-    tally = add_to_tally(state.tally if state else Tally(), score_on_scale(item, policy), policy)
-    new_state = StudentStandard(
-        key=key_of(applied.event),
-        policy=policy,
-        tally=tally,
-        newest=order,
-        standing=standing_of(result_of(tally, policy), policy),
-        evidence_count=tally.count,
-        last_bus_sequence=max(applied.bus_sequence, state.last_bus_sequence if state else 0),
-    )
-    return new_state, _changes(state, new_state, cause_of(applied), now)
+class _Fold:
+    """The batch's working view: the loaded data as the batch's events change it, in order."""
 
+    def __init__(self, loaded: Loaded, default_policy: CalculationPolicy, now: datetime) -> None:
+        self._loaded, self._default, self._now = loaded, default_policy, now
+        self._states = dict(loaded.states)
+        self._records = {key: dict(found) for key, found in loaded.records.items()}
+        self._policies = dict(loaded.policies)
+        self._tenant_defaults = dict(loaded.tenant_defaults)
+        self._definitions = dict(loaded.definitions)
+        self._new: dict[AttemptRef, EvidenceRow] = {}
+        self._corrected: dict[AttemptRef, EvidenceRow] = {}
+        self._touched: dict[StudentStandardKey, None] = {}
+        self._standards: dict[StandardRef, StandardPolicy] = {}
+        self._tenants: dict[str, TenantPolicySet] = {}
+        self._changes: list[MasteryChanged] = []
+        self._histories: set[StudentStandardKey] = set()
+        self._students: set[StandardRef] = set()
+        self._not_yet: list[str] = []
 
-def _with_marker(
-    state: StudentStandard | None, applied: AttemptApplied, policy: CalculationPolicy
-) -> StudentStandard:
-    """Missing, excused or incomplete work: shown beside the result, never in the tally."""
-    if state is None:
-        state = state_from_evidence(key_of(applied.event), (), policy=policy)
-    return msgspec.structs.replace(
-        state, last_bus_sequence=max(applied.bus_sequence, state.last_bus_sequence)
-    )
+    def outcome(self) -> Projected:
+        if self._histories or self._students:
+            return NeedsLoading(
+                histories=frozenset(self._histories), standard_students=frozenset(self._students)
+            )
+        if self._not_yet:
+            return NotYetApplicable("; ".join(self._not_yet))
+        return Plan(
+            new_evidence=tuple(self._new.values()),
+            corrected_evidence=tuple(self._corrected.values()),
+            states=tuple(self._states[key] for key in self._touched),
+            standards=tuple(self._standards.values()),
+            tenant_defaults=tuple(self._tenants.values()),
+            changes=tuple(self._changes),
+        )
 
+    def apply(self, entry: GradebookEntry) -> None:
+        event = entry.event
+        if isinstance(event, AttemptRecorded):
+            self._record(event, entry)
+        elif isinstance(event, AttemptVoided | AttemptRescored):
+            self._correct(event, entry)
+        elif isinstance(event, StandardDefined):
+            self._define(event, entry.event_id)
+        elif isinstance(event, TenantPolicySet):
+            self._set_tenant_default(event, entry.event_id)
+        # Corrective work opens reassessments on the write side; it is not evidence.
 
-def replay(
-    key: StudentStandardKey,
-    evidence: Sequence[Evidence],
-    *,
-    before: StudentStandard | None,
-    cause: ChangeCause,
-    policy: CalculationPolicy,
-    now: datetime,
-    bus_sequence: int = 0,
-) -> Evolved:
-    """The state from the standard's whole evidence set; a change if the standing moved."""
-    new_state = state_from_evidence(key, evidence, policy=policy)
-    new_state = msgspec.structs.replace(
-        new_state,
-        last_bus_sequence=max(bus_sequence, before.last_bus_sequence if before else 0),
-    )
-    return new_state, _changes(before, new_state, cause, now)
+    def _record(self, event: AttemptRecorded, entry: GradebookEntry) -> None:
+        key = key_of(event)
+        records = self._records.setdefault(key, {})
+        if event.attempt_id in records or key in self._histories:
+            return  # a redelivery, or a key that is folded again once its history is loaded
+        record = record_of_attempt(event, entry.stream_version, entry.event_id)
+        records[event.attempt_id] = record
+        self._new[(key, event.attempt_id)] = EvidenceRow(key=key, record=record)
+        cause = ChangeCause(
+            event_id=entry.event_id,
+            attempt_id=event.attempt_id,
+            assessed_at=event.assessed_at,
+            reason="evidence",
+        )
+        policy = self._policy(key)
+        if self._loaded.complete(key):
+            self._recalculate(key, policy, cause)
+            return
+        state = self._states.get(key) or empty_state(key, policy)
+        folded = fold_attempt(state, record.evidence, policy)
+        if isinstance(folded, NeedsHistory):
+            self._histories.add(key)
+            return
+        self._settle(key, folded, cause)
 
+    def _correct(self, event: AttemptVoided | AttemptRescored, entry: GradebookEntry) -> None:
+        key = key_of(event)
+        record = self._records.get(key, {}).get(event.attempt_id)
+        if record is None:
+            self._not_yet.append(f"{event.attempt_id!r} corrected before its evidence")
+            return
+        after = corrected(record, event, entry.stream_version)
+        if after is None:
+            return  # a newer correction of this attempt was applied already
+        self._records[key][event.attempt_id] = after
+        ref = (key, event.attempt_id)
+        rows = self._new if ref in self._new else self._corrected
+        rows[ref] = EvidenceRow(key=key, record=after)
+        at = event.voided_at if isinstance(event, AttemptVoided) else event.rescored_at
+        cause = ChangeCause(
+            event_id=entry.event_id,
+            attempt_id=event.attempt_id,
+            assessed_at=at,
+            reason="correction",
+        )
+        self._recalculate(key, self._policy(key), cause)
 
-def state_from_evidence(
-    key: StudentStandardKey, evidence: Sequence[Evidence], *, policy: CalculationPolicy
-) -> StudentStandard:
-    policy = validate_policy(policy)
-    ordered = sorted(evidence, key=lambda item: (item.assessed_at, item.recorded_seq))
-    scored = [item for item in ordered if item.status == "scored" and item.score is not None]
-    tally = tally_of([score_on_scale(item, policy) for item in scored], policy)
-    newest = scored[-1] if scored else None
-    return StudentStandard(
-        key=key,
-        policy=policy,
-        tally=tally,
-        newest=EvidenceOrder(newest.assessed_at, newest.recorded_seq) if newest else None,
-        standing=standing_of(result_of(tally, policy), policy) if scored else NO_STANDING,
-        evidence_count=len(scored),
-        last_bus_sequence=0,
-    )
+    def _define(self, standard: StandardDefined, event_id: str) -> None:
+        """Store the standard's policy; if it changed, recalculate everyone on the standard."""
+        ref = (standard.tenant_id, standard.standard_id)
+        policy = resolved_policy(standard, self._tenant_defaults.get(standard.tenant_id))
+        before = self._policies.get(ref)
+        self._definitions[ref] = standard
+        self._policies[ref] = policy
+        self._standards[ref] = StandardPolicy(definition=standard, policy=policy)
+        if before == policy:
+            return
+        if ref not in self._loaded.asked.standard_students:
+            self._students.add(ref)
+            return
+        for key in [key for key in self._records if (key.tenant_id, key.standard_id) == ref]:
+            newest = newest_evidence(live(self._records[key]))
+            cause = ChangeCause(
+                event_id=event_id,
+                attempt_id=newest.attempt_id if newest else "",
+                assessed_at=newest.assessed_at if newest else self._now,
+                reason="policy",
+            )
+            self._recalculate(key, policy, cause)
 
+    def _set_tenant_default(self, event: TenantPolicySet, event_id: str) -> None:
+        self._tenant_defaults[event.tenant_id] = event
+        self._tenants[event.tenant_id] = event
+        following = [
+            standard
+            for (tenant, _), standard in sorted(self._definitions.items())
+            if tenant == event.tenant_id and standard.method is None
+        ]
+        for standard in following:
+            self._define(standard, event_id)
 
-def mastery_moved(before: Standing, after: Standing) -> bool:
-    """A change for families and SIS: the level or the mastered flag moved, not the score."""
-    return (before.level, before.mastered) != (after.level, after.mastered)
+    def _policy(self, key: StudentStandardKey) -> CalculationPolicy:
+        # A standard never announced (attempts from before standards existed) gets the default.
+        return self._policies.get((key.tenant_id, key.standard_id), self._default)
 
+    def _recalculate(
+        self, key: StudentStandardKey, policy: CalculationPolicy, cause: ChangeCause
+    ) -> None:
+        if not self._loaded.complete(key):
+            self._histories.add(key)
+            return
+        evidence = live(self._records.get(key, {}))
+        self._settle(key, state_from_evidence(key, evidence, policy=policy), cause)
 
-def _changes(
-    before: StudentStandard | None, after: StudentStandard, cause: ChangeCause, now: datetime
-) -> tuple[MasteryChanged, ...]:
-    previous = before.standing if before else NO_STANDING
-    if not mastery_moved(previous, after.standing):
-        return ()
-    key, standing = after.key, after.standing
-    # One event can move many students (a policy change): the change id names both.
-    change_name = (
-        f"{cause.event_id}/{key.student_id}" if cause.reason == "policy" else cause.event_id
-    )
-    return (
-        MasteryChanged(
-            tenant_id=key.tenant_id,
-            student_id=key.student_id,
-            standard_id=key.standard_id,
-            change_id=str(uuid.uuid5(_CHANGE_NAMESPACE, change_name)),
-            previous_level=previous.level,
-            previous_mastered=previous.mastered,
-            level=standing.level,
-            level_label=standing.level_label,
-            mastered=standing.mastered,
-            score=standing.score,
-            method=after.policy.method,
-            caused_by_attempt_id=cause.attempt_id,
-            caused_by_event_id=cause.event_id,
-            assessed_at=cause.assessed_at,
-            changed_at=now,
-            reason=cause.reason,
-        ),
-    )
+    def _settle(self, key: StudentStandardKey, state: StudentStandard, cause: ChangeCause) -> None:
+        change = change_between(self._states.get(key), state, cause, self._now)
+        self._states[key] = state
+        self._touched[key] = None
+        if change is not None:
+            self._changes.append(change)
