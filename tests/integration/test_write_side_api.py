@@ -15,6 +15,7 @@ from services.attempts.adapters.recorder import AttemptRecorder, Recorded
 from services.attempts.app import create_app
 from services.attempts.config import AttemptsConfig
 from services.attempts.core.recording import RecordAttempt, Refuse
+from services.attempts.core.refusals import RuleRefused
 from shared.contract.events.attempts import AttemptRecorded
 from shared.contract.events.standards import ReassessmentPolicy
 from shared.platform.bus import BusNames
@@ -291,7 +292,8 @@ async def test_concurrent_reassessments_cannot_overrun_the_limit(
     created = [r for r in results if isinstance(r, Recorded)]
     refused = [r for r in results if isinstance(r, Refuse)]
     assert len(created) == 2  # the first assessment and the one reassessment allowed
-    assert {r.slug for r in refused} == {"reassessment-limit-reached"}
+    assert {r.rule for r in refused if isinstance(r, RuleRefused)} == {"max_reassessments"}
+    assert len(refused) == 4
     assert sorted(r.receipt.stream_version for r in created) == [1, 2]
 
 

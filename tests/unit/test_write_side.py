@@ -19,6 +19,13 @@ from services.attempts.core.recording import (
     decide_rescore,
     decide_void,
 )
+from services.attempts.core.refusals import (
+    Conflict,
+    InvalidField,
+    MethodNotAllowed,
+    RuleRefused,
+    UndefinedStandard,
+)
 from services.attempts.core.standards import (
     DefineStandard,
     SetTenantPolicy,
@@ -97,8 +104,8 @@ def test_a_new_attempt_is_accepted_as_a_v2_event_stamped_now() -> None:
 def test_same_body_replays_and_other_body_conflicts() -> None:
     assert isinstance(_record(prior=COMMAND), Replay)
     refusal = _record(msgspec.structs.replace(COMMAND, score=2), prior=COMMAND)
-    assert isinstance(refusal, Refuse)
-    assert (refusal.status, refusal.slug) == (409, "attempt-id-conflict")
+    assert isinstance(refusal, Conflict)
+    assert refusal.reason == "attempt_id_reused"
 
 
 @pytest.mark.parametrize(
@@ -119,8 +126,11 @@ def test_invalid_attempts_are_refused_naming_the_field(
     command = msgspec.structs.replace(COMMAND, **change)
     standard = None if field == "standard_id" else STANDARD
     refusal = _record(command, standard=standard)
-    assert isinstance(refusal, Refuse), refusal
-    assert (refusal.status, refusal.field) == (422, field)
+    if field == "standard_id":
+        assert refusal == UndefinedStandard(standard_id="nope")
+    else:
+        assert isinstance(refusal, InvalidField), refusal
+        assert refusal.field == field
 
 
 def test_a_score_on_the_scale_needs_no_points_and_small_clock_skew_is_fine() -> None:
@@ -141,20 +151,19 @@ def test_markers_are_recorded_without_a_score_and_are_not_reassessments(status: 
     assert (decision.event.status, decision.event.score) == (status, None)
 
 
-def test_the_reassessment_limit_refuses_with_the_rule_and_the_remedy() -> None:
+def test_the_reassessment_limit_refuses_with_the_rule_and_the_student_standard() -> None:
     limited = msgspec.structs.replace(
         STANDARD, reassessment=ReassessmentPolicy(max_reassessments=2)
     )
     state = _after(_nth(1), _nth(2), _nth(3))  # the first assessment and 2 reassessments
     refusal = _record(_nth(4), state=state, standard=limited)
-    assert isinstance(refusal, Refuse)
-    assert (refusal.status, refusal.slug, refusal.rule) == (
-        409,
-        "reassessment-limit-reached",
+    assert isinstance(refusal, RuleRefused)
+    assert (refusal.rule, refusal.student_id, refusal.standard_id) == (
         "max_reassessments",
+        "maya",
+        "math.1",
     )
-    assert refusal.remedy is not None
-    assert "void" in refusal.remedy
+    assert "used 2 of 2 reassessments" in refusal.detail
 
 
 def test_a_voided_attempt_gives_its_reassessment_back() -> None:
@@ -181,10 +190,12 @@ def test_corrective_work_is_required_before_each_reassessment_when_the_standard_
     first = _after(_nth(1))
     assert isinstance(_record(_nth(1), state=StreamState(), standard=strict), Accept)
     refusal = _record(_nth(2), state=first, standard=strict)
-    assert isinstance(refusal, Refuse)
-    assert (refusal.slug, refusal.rule) == ("corrective-work-required", "corrective_work_required")
-    assert refusal.remedy is not None
-    assert "/corrective-work" in refusal.remedy
+    assert isinstance(refusal, RuleRefused)
+    assert (refusal.rule, refusal.student_id, refusal.standard_id) == (
+        "corrective_work_required",
+        "maya",
+        "math.1",
+    )
     assert isinstance(_record(_nth(2), state=_after(_nth(1), work=True), standard=strict), Accept)
     # The work is used up by that reassessment: the next one needs new corrective work.
     used = _after(_nth(1), _nth(2), work=False)
@@ -195,8 +206,7 @@ def test_voids_need_a_reason_and_happen_once() -> None:
     state = _after(_nth(1))
     blank = VoidAttempt(tenant_id="school", attempt_id="a1", reason="  ")
     refusal = decide_void(blank, state.attempts["a1"], WHERE, NOW)
-    assert isinstance(refusal, Refuse)
-    assert refusal.field == "reason"
+    assert refusal == InvalidField(field="reason", message="a void needs a reason")
     void = decide_void(
         msgspec.structs.replace(blank, reason="typo"), state.attempts["a1"], WHERE, NOW
     )
@@ -205,8 +215,8 @@ def test_voids_need_a_reason_and_happen_once() -> None:
     again = decide_void(
         msgspec.structs.replace(blank, reason="typo"), state.attempts["a1"], WHERE, NOW
     )
-    assert isinstance(again, Refuse)
-    assert again.slug == "attempt-voided"
+    assert isinstance(again, Conflict)
+    assert again.reason == "attempt_voided"
 
 
 def test_a_rescore_is_validated_against_the_scale_and_keeps_the_original_in_the_log() -> None:
@@ -215,7 +225,7 @@ def test_a_rescore_is_validated_against_the_scale_and_keeps_the_original_in_the_
         tenant_id="school", attempt_id="a1", score=9, points_possible=None, reason="regraded"
     )
     refusal = decide_rescore(rescore, state.attempts["a1"], WHERE, STANDARD, NOW)
-    assert isinstance(refusal, Refuse)
+    assert isinstance(refusal, InvalidField)
     assert refusal.field == "score"
     decision = decide_rescore(
         msgspec.structs.replace(rescore, score=4), state.attempts["a1"], WHERE, STANDARD, NOW
@@ -266,8 +276,8 @@ def test_a_standard_with_an_out_of_range_parameter_or_a_bad_scale_is_refused() -
         (_define(scale=BAD_SCALE), "scale"),
     ]:
         refusal = decide_define_standard(command, current=None, tenant_policy=None, now=NOW)
-        assert isinstance(refusal, Refuse), command
-        assert (refusal.status, refusal.field) == (422, field)
+        assert isinstance(refusal, InvalidField), command
+        assert refusal.field == field
 
 
 def test_the_allow_list_limits_methods_and_an_identical_put_changes_nothing() -> None:
@@ -281,8 +291,7 @@ def test_the_allow_list_limits_methods_and_an_identical_put_changes_nothing() ->
     refusal = decide_define_standard(
         _define(method="mode"), current=None, tenant_policy=policy, now=NOW
     )
-    assert isinstance(refusal, Refuse)
-    assert "not allowed" in refusal.detail
+    assert refusal == MethodNotAllowed(method="mode", allowed=("latest", "highest"))
     defined = decide_define_standard(_define(), current=None, tenant_policy=policy, now=NOW)
     assert isinstance(defined, StandardDefined)
     later = NOW + timedelta(hours=1)
@@ -298,5 +307,6 @@ def test_an_allow_list_cannot_drop_a_method_a_standard_uses() -> None:
         standards=[uses_mode],
         now=NOW,
     )
-    assert isinstance(refusal, Refuse)
-    assert (refusal.status, refusal.slug) == (409, "method-in-use")
+    assert isinstance(refusal, RuleRefused)
+    assert refusal.rule == "allowed_methods"
+    assert "math.1" in refusal.detail

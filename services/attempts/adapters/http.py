@@ -11,9 +11,17 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
 from services.attempts.adapters.event_store import StreamContended
+from services.attempts.adapters.problems import problem_body, problem_for
 from services.attempts.adapters.recorder import Appended, AttemptRecorder, Recorded
+from services.attempts.adapters.views import (
+    AppendedOut,
+    AttemptOut,
+    BatchItemOut,
+    BatchOut,
+    appended_view,
+    attempt_view,
+)
 from services.attempts.core.recording import (
-    AttemptReceipt,
     RecordAttempt,
     RecordCorrectiveWork,
     Refuse,
@@ -22,7 +30,7 @@ from services.attempts.core.recording import (
 )
 from shared.contract.grading import AttemptStatus
 from shared.contract.ids import PLAIN_TEXT_PATTERN, OpaqueId
-from shared.platform.http import PROBLEM_TYPE_BASE, Problem, problem_response
+from shared.platform.http import problem_response
 
 MAX_BATCH = 1_000
 Score = Annotated[
@@ -58,21 +66,6 @@ class BatchIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     attempts: Annotated[list[AttemptIn], msgspec.Meta(min_length=1, max_length=MAX_BATCH)]
 
 
-class BatchItemOut(msgspec.Struct, frozen=True, kw_only=True):
-    index: int
-    attempt_id: str
-    status: int
-    receipt: AttemptReceipt | None = None
-    problem: dict[str, object] | None = None
-
-
-class BatchOut(msgspec.Struct, frozen=True, kw_only=True):
-    created: int
-    replayed: int
-    refused: int
-    results: list[BatchItemOut]
-
-
 class VoidIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     reason: Reason
 
@@ -92,28 +85,6 @@ class CorrectiveWorkIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     reference: Annotated[str, msgspec.Meta(max_length=500, pattern=PLAIN_TEXT_PATTERN)] | None = (
         None
     )
-
-
-def problem_for(refusal: Refuse) -> Problem:
-    extensions: dict[str, object] = {}
-    if refusal.field:
-        message = refusal.detail.removeprefix(f"{refusal.field}: ")
-        extensions["errors"] = [{"field": refusal.field, "message": message}]
-    if refusal.rule:
-        extensions["rule"] = refusal.rule
-        extensions["remedy"] = refusal.remedy
-    return Problem(refusal.status, refusal.slug, refusal.title, refusal.detail, **extensions)
-
-
-def _problem_body(refusal: Refuse) -> dict[str, object]:
-    problem = problem_for(refusal)
-    body: dict[str, object] = {
-        "type": PROBLEM_TYPE_BASE + refusal.slug,
-        "title": refusal.title,
-        "status": refusal.status,
-        "detail": refusal.detail,
-    }
-    return body | problem.extensions
 
 
 def stream_contended_handler(
@@ -145,7 +116,7 @@ class AttemptsController(Controller):
         summary="Record an assessment attempt (or a missing, excused or incomplete marker)",
         responses={
             **_RESPONSES,
-            200: ResponseSpec(AttemptReceipt, description="Already recorded with this body"),
+            200: ResponseSpec(AttemptOut, description="Already recorded with this body"),
             409: ResponseSpec(
                 None, description="attempt_id used with another body, or a reassessment rule"
             ),
@@ -156,12 +127,13 @@ class AttemptsController(Controller):
         data: JSONBody[AttemptIn],
         tenant: NamedDependency[str],
         recorder: NamedDependency[AttemptRecorder],
-    ) -> Response[AttemptReceipt]:
+    ) -> Response[AttemptOut]:
         command = RecordAttempt(tenant_id=tenant, **msgspec.structs.asdict(data))
         result = await recorder.record(command, now=datetime.now(UTC))
         if isinstance(result, Refuse):
             raise problem_for(result)
-        return Response(result.receipt, status_code=201 if result.outcome == "created" else 200)
+        status = 201 if result.outcome == "created" else 200
+        return Response(attempt_view(result.receipt), status_code=status)
 
     @post(
         "/batch",
@@ -208,7 +180,7 @@ class AttemptsController(Controller):
         data: JSONBody[VoidIn],
         tenant: NamedDependency[str],
         recorder: NamedDependency[AttemptRecorder],
-    ) -> Appended:
+    ) -> AppendedOut:
         command = VoidAttempt(tenant_id=tenant, attempt_id=attempt_id, reason=data.reason)
         return _appended(await recorder.void(command, now=datetime.now(UTC)))
 
@@ -228,7 +200,7 @@ class AttemptsController(Controller):
         data: JSONBody[RescoreIn],
         tenant: NamedDependency[str],
         recorder: NamedDependency[AttemptRecorder],
-    ) -> Appended:
+    ) -> AppendedOut:
         command = RescoreAttempt(
             tenant_id=tenant, attempt_id=attempt_id, **msgspec.structs.asdict(data)
         )
@@ -252,7 +224,7 @@ class CorrectiveWorkController(Controller):
         data: JSONBody[CorrectiveWorkIn],
         tenant: NamedDependency[str],
         recorder: NamedDependency[AttemptRecorder],
-    ) -> Appended:
+    ) -> AppendedOut:
         command = RecordCorrectiveWork(
             tenant_id=tenant,
             student_id=student_id,
@@ -265,21 +237,22 @@ class CorrectiveWorkController(Controller):
         return _appended(await recorder.record_corrective_work(command, now=now))
 
 
-def _appended(result: Appended | Refuse) -> Appended:
+def _appended(result: Appended | Refuse) -> AppendedOut:
     if isinstance(result, Refuse):
         raise problem_for(result)
-    return result
+    return appended_view(result)
 
 
 def _batch_item(index: int, command: RecordAttempt, result: Recorded | Refuse) -> BatchItemOut:
     if isinstance(result, Refuse):
+        problem = problem_body(result)
         return BatchItemOut(
-            index=index,
-            attempt_id=command.attempt_id,
-            status=result.status,
-            problem=_problem_body(result),
+            index=index, attempt_id=command.attempt_id, status=problem.status, problem=problem
         )
     status = 201 if result.outcome == "created" else 200
     return BatchItemOut(
-        index=index, attempt_id=command.attempt_id, status=status, receipt=result.receipt
+        index=index,
+        attempt_id=command.attempt_id,
+        status=status,
+        receipt=attempt_view(result.receipt),
     )

@@ -43,6 +43,7 @@ from services.attempts.core.recording import (
     decide_void,
     receipt_for,
 )
+from services.attempts.core.refusals import NotFound
 from services.attempts.core.stream import StreamState, evolve_stream, fold_stream
 from shared.contract.events.attempts import AttemptRecorded, LatestAttemptEvent
 from shared.contract.events.standards import StandardDefined
@@ -67,9 +68,6 @@ class Appended(msgspec.Struct, frozen=True, kw_only=True):
     outcome: Literal["created", "replayed"]
     stream_version: int
     event: LatestAttemptEvent | None = None
-
-
-NOT_FOUND = Refuse(status=404, slug="not-found", title="No such attempt", detail="")
 
 
 class _Prior(msgspec.Struct, frozen=True):
@@ -134,7 +132,7 @@ class AttemptRecorder:
         async def work(connection: DbConnection) -> Appended | Refuse:
             found = await load_standard(connection, command.tenant_id, command.standard_id)
             if found is None:
-                return _unknown_standard(command.standard_id)
+                return NotFound(missing="standard", id=command.standard_id)
             state = fold_stream(attempt_events(await read_stream(connection, stream)))
             decision = decide_corrective_work(command, state, now)
             return await self._append_one(connection, stream, state, decision)
@@ -149,8 +147,7 @@ class AttemptRecorder:
     ) -> Appended | Refuse:
         where = await _location(self._pool, tenant_id, attempt_id)
         if where is None:
-            detail = f"no attempt {attempt_id!r} in this tenant"
-            return msgspec.structs.replace(NOT_FOUND, detail=detail)
+            return NotFound(missing="attempt", id=attempt_id)
         stream = stream_id(tenant_id, where.student_id, where.standard_id)
 
         async def work(connection: DbConnection) -> Appended | Refuse:
@@ -302,13 +299,3 @@ async def _location(pool: asyncpg.Pool, tenant_id: str, attempt_id: str) -> Atte
     if row is None:
         return None
     return AttemptLocation(student_id=row["student_id"], standard_id=row["standard_id"])
-
-
-def _unknown_standard(standard_id: str) -> Refuse:
-    return Refuse(
-        status=404,
-        slug="unknown-standard",
-        title="No such standard",
-        detail=f"unknown standard {standard_id!r}: "
-        f"define it first with PUT /v1/standards/{standard_id}",
-    )

@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
-from services.attempts.adapters.http import problem_for
+from services.attempts.adapters.problems import problem_for
 from services.attempts.adapters.standards_store import (
     Saved,
     StandardsStore,
@@ -18,14 +18,16 @@ from services.attempts.adapters.standards_store import (
     load_standard,
     load_standards,
 )
+from services.attempts.adapters.views import (
+    PolicyOut,
+    StandardList,
+    StandardOut,
+    policy_view,
+    standard_view,
+)
 from services.attempts.core.recording import Refuse
 from services.attempts.core.standards import DefineStandard, SetTenantPolicy
-from shared.contract.events.standards import (
-    ReassessmentPolicy,
-    StandardDefined,
-    TenantPolicySet,
-    effective_policy,
-)
+from shared.contract.events.standards import ReassessmentPolicy, effective_policy
 from shared.contract.grading import (
     DEFAULT_SCALE,
     LetterGrade,
@@ -85,17 +87,6 @@ class StandardIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     floor_percent: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
     letters: Annotated[list[LetterIn], msgspec.Meta(min_length=1, max_length=20)] | None = None
     reassessment: ReassessmentIn = ReassessmentIn()
-
-
-class StandardOut(msgspec.Struct, frozen=True, kw_only=True):
-    standard: StandardDefined
-    effective_method: str
-    effective_parameter: float | None
-    version: int
-
-
-class StandardList(msgspec.Struct, frozen=True, kw_only=True):
-    standards: list[StandardDefined]
 
 
 class PolicyIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -178,7 +169,7 @@ class StandardsController(Controller):
     @get("/", summary="Every standard of the tenant")
     async def list_standards(self, tenant: NamedDependency[str], state: State) -> StandardList:
         standards = await load_standards(state.pool, tenant, None)
-        return StandardList(standards=list(standards.values()))
+        return StandardList(standards=[standard_view(item) for item in standards.values()])
 
 
 async def _standard_view(state: State, tenant: str, standard_id: str) -> StandardOut:
@@ -190,7 +181,7 @@ async def _standard_view(state: State, tenant: str, standard_id: str) -> Standar
     standard, version = found
     effective = effective_policy(standard, policy[0] if policy else None)
     return StandardOut(
-        standard=standard,
+        standard=standard_view(standard),
         effective_method=effective.method,
         effective_parameter=effective.parameter,
         version=version,
@@ -208,7 +199,7 @@ class PolicyController(Controller):
         tenant: NamedDependency[str],
         standards: NamedDependency[StandardsStore],
         state: State,
-    ) -> TenantPolicySet:
+    ) -> PolicyOut:
         command = SetTenantPolicy(
             tenant_id=tenant,
             method=data.method,
@@ -219,13 +210,13 @@ class PolicyController(Controller):
         return await _policy_view(state, tenant)
 
     @get("/", summary="The tenant's default method and allowed methods")
-    async def get_policy(self, tenant: NamedDependency[str], state: State) -> TenantPolicySet:
+    async def get_policy(self, tenant: NamedDependency[str], state: State) -> PolicyOut:
         return await _policy_view(state, tenant)
 
 
-async def _policy_view(state: State, tenant: str) -> TenantPolicySet:
+async def _policy_view(state: State, tenant: str) -> PolicyOut:
     found = await load_policy(state.pool, tenant)
     if found is None:
         raise Problem(404, "no-policy", "No tenant policy",
                       "no default policy set: standards without a method use `latest`")  # fmt: skip
-    return found[0]
+    return policy_view(found[0])

@@ -1,13 +1,21 @@
 """Deciding what a write to a student-standard stream means, given what the stream holds. Pure.
 
 Each decision is Accept (the events to append), Replay (the same request again: answer as before,
-store nothing) or Refuse (a problem to answer, nothing stored).
+store nothing) or a refusal (`core/refusals.py`: why, in the domain's terms; nothing stored).
 """
 
 from datetime import datetime, timedelta
 
 import msgspec
 
+from services.attempts.core.refusals import (
+    Conflict,
+    InvalidField,
+    MethodNotAllowed,
+    NotFound,
+    RuleRefused,
+    UndefinedStandard,
+)
 from services.attempts.core.stream import AttemptOnRecord, StreamState
 from shared.contract.events.attempts import (
     AttemptRecorded,
@@ -65,17 +73,8 @@ class Replay(msgspec.Struct, frozen=True, kw_only=True):
     """The same request again: answer as before, store nothing."""
 
 
-class Refuse(msgspec.Struct, frozen=True, kw_only=True):
-    status: int
-    slug: str
-    title: str
-    detail: str
-    field: str | None = None
-    # For policy refusals: which rule refused it and what would allow it.
-    rule: str | None = None
-    remedy: str | None = None
-
-
+# Why nothing is stored, in the domain's terms (`core/refusals.py`).
+Refuse = InvalidField | UndefinedStandard | MethodNotAllowed | RuleRefused | Conflict | NotFound
 Decision = Accept | Replay | Refuse
 
 
@@ -109,11 +108,9 @@ def decide_record(
     )
 
 
-def _attempt_id_conflict(attempt_id: str) -> Refuse:
-    return Refuse(
-        status=409,
-        slug="attempt-id-conflict",
-        title="Attempt id already used",
+def _attempt_id_conflict(attempt_id: str) -> Conflict:
+    return Conflict(
+        reason="attempt_id_reused",
         detail=f"attempt_id {attempt_id!r} was recorded with a different body; "
         "use a new attempt_id for new evidence",
     )
@@ -121,26 +118,24 @@ def _attempt_id_conflict(attempt_id: str) -> Refuse:
 
 def _invalid_evidence(
     command: RecordAttempt, standard: StandardDefined | None, now: datetime
-) -> Refuse | None:
+) -> InvalidField | UndefinedStandard | None:
     if standard is None:
-        return unprocessable(
-            "standard_id",
-            f"unknown standard {command.standard_id!r}: define it first with "
-            f"PUT /v1/standards/{command.standard_id}",
-        )
+        return UndefinedStandard(standard_id=command.standard_id)
     if command.status != "scored":
         if command.score is not None or command.points_possible is not None:
-            return unprocessable("score", f"a {command.status!r} marker carries no score")
+            return InvalidField(
+                field="score", message=f"a {command.status!r} marker carries no score"
+            )
     elif command.score is None:
-        return unprocessable("score", "a scored attempt needs a score")
+        return InvalidField(field="score", message="a scored attempt needs a score")
     else:
         refusal = score_refusal(command.score, command.points_possible, standard)
         if refusal is not None:
             return refusal
     if command.assessed_at > now + FUTURE_SKEW:
-        return unprocessable(
-            "assessed_at",
-            f"assessed_at {command.assessed_at.isoformat()} is in the future "
+        return InvalidField(
+            field="assessed_at",
+            message=f"assessed_at {command.assessed_at.isoformat()} is in the future "
             f"(more than {int(FUTURE_SKEW.total_seconds() // 60)} minutes ahead of the server)",
         )
     return None
@@ -148,19 +143,20 @@ def _invalid_evidence(
 
 def score_refusal(
     score: float, points_possible: float | None, standard: StandardDefined
-) -> Refuse | None:
+) -> InvalidField | None:
     """Points must not exceed points_possible; a score without points must lie on the scale."""
     if points_possible is not None:
         if score > points_possible:
-            return unprocessable(
-                "score", f"score {score:g} exceeds points_possible {points_possible:g}"
+            return InvalidField(
+                field="score",
+                message=f"score {score:g} exceeds points_possible {points_possible:g}",
             )
         return None
     scale = standard.scale
     if not scale.minimum <= score <= scale.maximum:
-        return unprocessable(
-            "score",
-            f"score {score:g} is outside the scale of {standard.standard_id!r} "
+        return InvalidField(
+            field="score",
+            message=f"score {score:g} is outside the scale of {standard.standard_id!r} "
             f"({scale.minimum:g} to {scale.maximum:g}); send points_possible for points",
         )
     return None
@@ -168,32 +164,27 @@ def score_refusal(
 
 def _reassessment_refusal(
     command: RecordAttempt, state: StreamState, standard: StandardDefined | None
-) -> Refuse | None:
+) -> RuleRefused | None:
     if command.status != "scored" or standard is None or state.assessments == 0:
         return None  # a first assessment and markers are never reassessments
     policy = standard.reassessment
     done = state.assessments - 1
     limit = policy.max_reassessments
     if limit is not None and done >= limit:
-        return Refuse(
-            status=409,
-            slug="reassessment-limit-reached",
-            title="No reassessments left",
+        return RuleRefused(
+            rule="max_reassessments",
             detail=f"{command.student_id!r} has used {done} of {limit} reassessments on "
             f"{command.standard_id!r}",
-            rule="max_reassessments",
-            remedy="void an attempt recorded in error, or raise max_reassessments on the standard",
+            student_id=command.student_id,
+            standard_id=command.standard_id,
         )
     if policy.corrective_work_required and not state.corrective_work_pending:
-        return Refuse(
-            status=409,
-            slug="corrective-work-required",
-            title="Corrective work comes first",
+        return RuleRefused(
+            rule="corrective_work_required",
             detail=f"{command.standard_id!r} accepts a reassessment only after corrective work "
             "recorded since the previous attempt",
-            rule="corrective_work_required",
-            remedy=f"POST /v1/students/{command.student_id}/standards/{command.standard_id}"
-            "/corrective-work, then post the reassessment again",
+            student_id=command.student_id,
+            standard_id=command.standard_id,
         )
     return None
 
@@ -209,7 +200,7 @@ def decide_void(
     command: VoidAttempt, attempt: AttemptOnRecord, where: AttemptLocation, now: datetime
 ) -> Decision:
     if not command.reason.strip():
-        return unprocessable("reason", "a void needs a reason")
+        return InvalidField(field="reason", message="a void needs a reason")
     if attempt.voided:
         return _already_voided(command.attempt_id)
     return Accept(
@@ -232,7 +223,7 @@ def decide_rescore(
     now: datetime,
 ) -> Decision:
     if not command.reason.strip():
-        return unprocessable("reason", "a rescore needs a reason")
+        return InvalidField(field="reason", message="a rescore needs a reason")
     if attempt.voided:
         return _already_voided(command.attempt_id)
     refusal = score_refusal(command.score, command.points_possible, standard)
@@ -270,22 +261,10 @@ def decide_corrective_work(
     )
 
 
-def _already_voided(attempt_id: str) -> Refuse:
-    return Refuse(
-        status=409,
-        slug="attempt-voided",
-        title="Attempt already voided",
+def _already_voided(attempt_id: str) -> Conflict:
+    return Conflict(
+        reason="attempt_voided",
         detail=f"attempt {attempt_id!r} was voided; it cannot be voided or rescored again",
-    )
-
-
-def unprocessable(field: str, detail: str) -> Refuse:
-    return Refuse(
-        status=422,
-        slug="validation-error",
-        title="The request is not valid",
-        detail=f"{field}: {detail}",
-        field=field,
     )
 
 

@@ -9,7 +9,8 @@ from datetime import datetime
 
 import msgspec
 
-from services.attempts.core.recording import Refuse, unprocessable
+from services.attempts.core.recording import Refuse
+from services.attempts.core.refusals import InvalidField, MethodNotAllowed, RuleRefused
 from shared.contract.events.standards import (
     ReassessmentPolicy,
     StandardDefined,
@@ -65,18 +66,14 @@ def decide_define_standard(
     try:
         validate_scale(command.scale)
     except InvalidPolicy as error:
-        return unprocessable("scale", str(error))
+        return InvalidField(field="scale", message=str(error))
     try:
         validate_policy(effective_policy(event, tenant_policy))
     except InvalidPolicy as error:
-        return unprocessable("parameter", str(error))
+        return InvalidField(field="parameter", message=str(error))
     allowed = tenant_policy.allowed_methods if tenant_policy else METHODS
     if command.method is not None and command.method not in allowed:
-        return unprocessable(
-            "method",
-            f"method {command.method!r} is not allowed for this tenant "
-            f"(allowed: {', '.join(allowed)}); PUT /v1/policy changes the allow-list",
-        )
+        return MethodNotAllowed(method=command.method, allowed=tuple(allowed))
     return event
 
 
@@ -98,20 +95,18 @@ def decide_set_policy(
     if current is not None and msgspec.structs.replace(current, set_at=now) == event:
         return Unchanged()
     if command.method not in allowed:
-        return unprocessable("method", f"the default method {command.method!r} is not allowed")
+        return InvalidField(
+            field="method", message=f"the default method {command.method!r} is not allowed"
+        )
     try:
         validate_policy(effective_policy(_any_standard(command.tenant_id, now), event))
     except InvalidPolicy as error:
-        return unprocessable("parameter", str(error))
+        return InvalidField(field="parameter", message=str(error))
     using = sorted(s.standard_id for s in standards if s.method and s.method not in allowed)
     if using:
-        return Refuse(
-            status=409,
-            slug="method-in-use",
-            title="A standard uses a method this allow-list removes",
-            detail=f"standards {', '.join(using)} use methods outside the new allow-list",
+        return RuleRefused(
             rule="allowed_methods",
-            remedy="change those standards' method first, or keep their method allowed",
+            detail=f"standards {', '.join(using)} use methods outside the new allow-list",
         )
     return event
 

@@ -1,0 +1,171 @@
+"""What the attempts API answers: one view per response body, never an event or a core value.
+
+Events evolve by their own rules (a new tag per breaking change); a view changes only when the
+API does. Views are filled from the events and values by field name (`msgspec.convert` with
+`from_attributes`), so a field the event gains stays out of the API until a view names it.
+"""
+
+from datetime import datetime
+from typing import Literal
+
+import msgspec
+
+from services.attempts.adapters.problems import ProblemOut
+from services.attempts.adapters.recorder import Appended
+from services.attempts.core.recording import AttemptReceipt
+from shared.contract.events.attempts import (
+    AttemptRescored,
+    AttemptVoided,
+    CorrectiveWorkRecorded,
+    LatestAttemptEvent,
+)
+from shared.contract.events.standards import StandardDefined, TenantPolicySet
+from shared.contract.grading import AttemptStatus, Method
+
+
+class AttemptOut(msgspec.Struct, frozen=True, kw_only=True):
+    attempt_id: str
+    event_id: str
+    student_id: str
+    standard_id: str
+    status: AttemptStatus
+    score: float | None
+    points_possible: float | None
+    assessed_at: datetime
+    recorded_at: datetime
+    stream_version: int
+
+
+class BatchItemOut(msgspec.Struct, frozen=True, kw_only=True):
+    index: int
+    attempt_id: str
+    status: int
+    receipt: AttemptOut | None = None
+    problem: ProblemOut | None = None
+
+
+class BatchOut(msgspec.Struct, frozen=True, kw_only=True):
+    created: int
+    replayed: int
+    refused: int
+    results: list[BatchItemOut]
+
+
+# A correction or corrective work as appended. `type` tells the three apart; its values are the
+# API's own names (the ones clients have always seen), not whatever tag the event carries now.
+class ChangeOut(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    tenant_id: str
+    student_id: str
+    standard_id: str
+
+
+class VoidedOut(ChangeOut, frozen=True, kw_only=True, tag="attempt_voided.v1"):
+    attempt_id: str
+    reason: str
+    voided_at: datetime
+
+
+class RescoredOut(ChangeOut, frozen=True, kw_only=True, tag="attempt_rescored.v1"):
+    attempt_id: str
+    score: float
+    points_possible: float | None
+    reason: str
+    rescored_at: datetime
+
+
+class CorrectiveWorkOut(ChangeOut, frozen=True, kw_only=True, tag="corrective_work_recorded.v1"):
+    work_id: str
+    note: str | None
+    reference: str | None
+    recorded_at: datetime
+
+
+class AppendedOut(msgspec.Struct, frozen=True, kw_only=True):
+    outcome: Literal["created", "replayed"]
+    stream_version: int
+    event: VoidedOut | RescoredOut | CorrectiveWorkOut | None = None
+
+
+class LevelOut(msgspec.Struct, frozen=True, kw_only=True):
+    value: float
+    label: str
+    min_score: float
+
+
+class ScaleOut(msgspec.Struct, frozen=True, kw_only=True):
+    levels: list[LevelOut]
+    mastery_threshold: float
+    minimum: float
+    maximum: float
+
+
+class LetterOut(msgspec.Struct, frozen=True, kw_only=True):
+    letter: str
+    min_fraction: float
+
+
+class ReassessmentOut(msgspec.Struct, frozen=True, kw_only=True):
+    max_reassessments: int | None
+    corrective_work_required: bool
+
+
+class StandardDefinitionOut(msgspec.Struct, frozen=True, kw_only=True):
+    tenant_id: str
+    standard_id: str
+    title: str
+    case_guid: str | None
+    scale: ScaleOut
+    method: Method | None
+    parameter: float | None
+    floor_percent: float | None
+    letters: list[LetterOut] | None
+    reassessment: ReassessmentOut
+    defined_at: datetime
+
+
+class StandardOut(msgspec.Struct, frozen=True, kw_only=True):
+    standard: StandardDefinitionOut
+    effective_method: str
+    effective_parameter: float | None
+    version: int
+
+
+class StandardList(msgspec.Struct, frozen=True, kw_only=True):
+    standards: list[StandardDefinitionOut]
+
+
+class PolicyOut(msgspec.Struct, frozen=True, kw_only=True):
+    tenant_id: str
+    method: Method
+    parameter: float | None
+    allowed_methods: list[Method]
+    set_at: datetime
+
+
+def attempt_view(receipt: AttemptReceipt) -> AttemptOut:
+    return msgspec.convert(receipt, AttemptOut, from_attributes=True)
+
+
+def appended_view(appended: Appended) -> AppendedOut:
+    return AppendedOut(
+        outcome=appended.outcome,
+        stream_version=appended.stream_version,
+        event=None if appended.event is None else _change_view(appended.event),
+    )
+
+
+def _change_view(event: LatestAttemptEvent) -> VoidedOut | RescoredOut | CorrectiveWorkOut:
+    if isinstance(event, AttemptVoided):
+        return msgspec.convert(event, VoidedOut, from_attributes=True)
+    if isinstance(event, AttemptRescored):
+        return msgspec.convert(event, RescoredOut, from_attributes=True)
+    assert isinstance(event, CorrectiveWorkRecorded), "attempts are answered with a receipt"
+    return msgspec.convert(event, CorrectiveWorkOut, from_attributes=True)
+
+
+def standard_view(standard: StandardDefined) -> StandardDefinitionOut:
+    return msgspec.convert(standard, StandardDefinitionOut, from_attributes=True)
+
+
+def policy_view(policy: TenantPolicySet) -> PolicyOut:
+    return msgspec.convert(policy, PolicyOut, from_attributes=True)
