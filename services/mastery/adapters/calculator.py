@@ -9,6 +9,7 @@ from litestar import Controller, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
+from services.mastery.adapters.views import ProficiencyOut, proficiency_view
 from services.mastery.core.calculation import (
     DEFAULT_SCALE,
     CalculationPolicy,
@@ -89,9 +90,9 @@ class CalculatorController(Controller):
     @post("/", status_code=200, summary="Calculate a proficiency from scores (stores nothing)")
     async def calculate_proficiency(
         self, data: JSONBody[CalculationIn], tenant: NamedDependency[str]
-    ) -> Proficiency:
+    ) -> ProficiencyOut:
         try:
-            return evaluate(data)
+            return proficiency_view(evaluate(data))
         except InvalidPolicy as error:
             raise Problem(
                 422, "invalid-policy", "The calculation policy is not valid", str(error),
@@ -135,7 +136,7 @@ def run_calc(argv: list[str], out: TextIO, err: TextIO) -> int:
         print(f"mastery calc: {error}", file=err)
         return 2
     if args.json:
-        out.write(_encoder.encode(result).decode() + "\n")
+        out.write(_encoder.encode(proficiency_view(result)).decode() + "\n")
     else:
         out.write("\n".join(result.steps) + "\n")
     return 0

@@ -9,10 +9,11 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 
-from services.mastery.adapters.history import HistoryEntry, stream_history, with_proficiency
+from services.mastery.adapters.history import stream_history, with_proficiency
 from services.mastery.adapters.policies import policies_for
 from services.mastery.adapters.read_model import StoredStanding, standings_of
-from services.mastery.core.calculation import FALLBACK_POLICY, Marker, calculate
+from services.mastery.adapters.views import HistoryEntryOut, MarkerOut, history_view
+from services.mastery.core.calculation import FALLBACK_POLICY, calculate
 from shared.contract.ids import OpaqueId
 from shared.platform.http import Problem
 
@@ -28,7 +29,7 @@ class StandardMastery(msgspec.Struct, frozen=True, kw_only=True):
     evidence_count: int
     plain_average: float | None
     last_assessed_at: datetime | None
-    markers: tuple[Marker, ...]
+    markers: tuple[MarkerOut, ...]
     explanation: tuple[str, ...]
 
 
@@ -52,7 +53,10 @@ def _view(stored: StoredStanding) -> StandardMastery:
         evidence_count=proficiency.evidence_count,
         plain_average=proficiency.plain_average,
         last_assessed_at=state.newest.assessed_at if state.newest else None,
-        markers=proficiency.markers,
+        markers=tuple(
+            msgspec.convert(marker, MarkerOut, from_attributes=True)
+            for marker in proficiency.markers
+        ),
         explanation=proficiency.steps,
     )
 
@@ -61,7 +65,7 @@ class StandardHistory(msgspec.Struct, frozen=True, kw_only=True):
     student_id: str
     standard_id: str
     method: str
-    events: list[HistoryEntry]
+    events: list[HistoryEntryOut]
 
 
 class MasteryController(Controller):
@@ -103,5 +107,5 @@ class MasteryController(Controller):
             student_id=student_id,
             standard_id=standard_id,
             method=policy.method,
-            events=with_proficiency(events, policy),
+            events=[history_view(entry) for entry in with_proficiency(events, policy)],
         )

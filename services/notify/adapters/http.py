@@ -32,9 +32,21 @@ class GuardiansIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     guardians: Annotated[list[GuardianIn], msgspec.Meta(max_length=10)]
 
 
+class GuardianOut(msgspec.Struct, frozen=True, kw_only=True):
+    email: str
+    name: str
+
+
 class GuardiansOut(msgspec.Struct, frozen=True, kw_only=True):
     student_id: str
-    guardians: list[Guardian]
+    guardians: list[GuardianOut]
+
+
+def _guardians_view(student_id: str, guardians: list[Guardian]) -> GuardiansOut:
+    return GuardiansOut(
+        student_id=student_id,
+        guardians=[GuardianOut(email=item.email, name=item.name) for item in guardians],
+    )
 
 
 class GuardiansController(Controller):
@@ -54,12 +66,10 @@ class GuardiansController(Controller):
             for item in data.guardians
         }
         await replace_guardians(state.pool, tenant, student_id, list(unique.values()))
-        return GuardiansOut(student_id=student_id, guardians=list(unique.values()))
+        return _guardians_view(student_id, list(unique.values()))
 
     @get("/{student_id:str}/guardians", summary="The guardians of a student")
     async def get_guardians(
         self, student_id: FromPath[OpaqueId], tenant: NamedDependency[str], state: State
     ) -> GuardiansOut:
-        return GuardiansOut(
-            student_id=student_id, guardians=await guardians_of(state.pool, tenant, student_id)
-        )
+        return _guardians_view(student_id, await guardians_of(state.pool, tenant, student_id))

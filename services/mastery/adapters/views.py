@@ -1,0 +1,129 @@
+"""What the mastery API answers about evidence: views of its own, never an event or a core value.
+
+Views are filled by field name (`msgspec.convert` with `from_attributes`), so a field an event or
+the core gains stays out of the API until a view names it.
+"""
+
+from datetime import datetime
+
+import msgspec
+
+from services.mastery.adapters.history import HistoryEntry
+from services.mastery.core.calculation import Proficiency
+from shared.contract.events.attempts import (
+    AttemptRecorded,
+    AttemptRescored,
+    AttemptVoided,
+    CorrectiveWorkRecorded,
+    LatestAttemptEvent,
+)
+from shared.contract.grading import AttemptStatus
+
+
+class MarkerOut(msgspec.Struct, frozen=True, kw_only=True):
+    attempt_id: str
+    status: AttemptStatus
+    assessed_at: datetime
+
+
+class ProficiencyOut(msgspec.Struct, frozen=True, kw_only=True):
+    score: float | None
+    level: float | None
+    level_label: str | None
+    mastered: bool
+    letter: str | None
+    method: str
+    evidence_count: int
+    plain_average: float | None
+    steps: tuple[str, ...]
+    markers: tuple[MarkerOut, ...]
+
+
+# One event of a student-standard stream. `type` tells them apart; its values are the API's own
+# names (the ones clients have always seen), not whatever tag the event carries now.
+class StreamEventOut(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    tenant_id: str
+    student_id: str
+    standard_id: str
+
+
+class RecordedOut(StreamEventOut, frozen=True, kw_only=True, tag="attempt_recorded.v2"):
+    attempt_id: str
+    status: AttemptStatus
+    score: float | None
+    points_possible: float | None
+    assessed_at: datetime
+    recorded_at: datetime
+
+
+class VoidedOut(StreamEventOut, frozen=True, kw_only=True, tag="attempt_voided.v1"):
+    attempt_id: str
+    reason: str
+    voided_at: datetime
+
+
+class RescoredOut(StreamEventOut, frozen=True, kw_only=True, tag="attempt_rescored.v1"):
+    attempt_id: str
+    score: float
+    points_possible: float | None
+    reason: str
+    rescored_at: datetime
+
+
+class CorrectiveWorkOut(
+    StreamEventOut, frozen=True, kw_only=True, tag="corrective_work_recorded.v1"
+):
+    work_id: str
+    note: str | None
+    reference: str | None
+    recorded_at: datetime
+
+
+EventOut = RecordedOut | VoidedOut | RescoredOut | CorrectiveWorkOut
+
+
+class ProficiencyAfterOut(msgspec.Struct, frozen=True, kw_only=True):
+    score: float | None
+    level: float | None
+    level_label: str | None
+    mastered: bool
+    evidence_count: int
+
+
+class HistoryEntryOut(msgspec.Struct, frozen=True, kw_only=True):
+    stream_version: int
+    event_id: str
+    type: str  # the event's `type`, repeated for clients that list the entries
+    recorded_at: datetime
+    event: EventOut
+    proficiency: ProficiencyAfterOut
+
+
+def proficiency_view(proficiency: Proficiency) -> ProficiencyOut:
+    return msgspec.convert(proficiency, ProficiencyOut, from_attributes=True)
+
+
+def history_view(entry: HistoryEntry) -> HistoryEntryOut:
+    event = event_view(entry.event)
+    return HistoryEntryOut(
+        stream_version=entry.stream_version,
+        event_id=entry.event_id,
+        type=str(event.__struct_config__.tag),
+        recorded_at=entry.recorded_at,
+        event=event,
+        proficiency=msgspec.convert(entry.proficiency, ProficiencyAfterOut, from_attributes=True),
+    )
+
+
+def event_view(event: LatestAttemptEvent) -> EventOut:
+    view: type[EventOut]
+    if isinstance(event, AttemptRecorded):
+        view = RecordedOut
+    elif isinstance(event, AttemptVoided):
+        view = VoidedOut
+    elif isinstance(event, AttemptRescored):
+        view = RescoredOut
+    else:
+        assert isinstance(event, CorrectiveWorkRecorded)
+        view = CorrectiveWorkOut
+    return msgspec.convert(event, view, from_attributes=True)
