@@ -20,6 +20,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 
 from bench.attempt_data import event_json, recorded_event, stream_of
 from bench.workers.protocol import AppendRun, WorkerResult, sleep_until
+from services.attempts.adapters.problems import kind_of
 from services.attempts.adapters.recorder import AttemptRecorder
 from services.attempts.core.recording import RecordAttempt, Refuse
 from shared.platform.bus import BusNames
@@ -63,7 +64,8 @@ async def _append_ours(spec: AppendRun) -> WorkerResult:
             if not spec.window.measures(started):
                 continue
             if isinstance(outcome, Refuse):
-                result.errors[outcome.slug] = result.errors.get(outcome.slug, 0) + 1
+                kind = kind_of(outcome)
+                result.errors[kind] = result.errors.get(kind, 0) + 1
             else:
                 result.completed += 1
 
