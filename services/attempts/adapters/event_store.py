@@ -93,7 +93,8 @@ class EventRow(msgspec.Struct, frozen=True, kw_only=True):
     tenant_id: str
     stream_id: str
     stream_version: int
-    event_id: uuid.UUID
+    # Ids travel as text: asyncpg encodes a str as uuid in C, where uuid.UUID() parses in Python.
+    event_id: Annotated[str, sql("uuid")]
     event_type: str
     data: Annotated[str, sql("jsonb")]
     recorded_at: datetime
@@ -134,7 +135,7 @@ def _event_row(item: NewEvent) -> EventRow:
         tenant_id=item.event.tenant_id,
         stream_id=item.stream_id,
         stream_version=item.version,
-        event_id=uuid.UUID(item.event_id),
+        event_id=item.event_id,
         event_type=_event_type(item.event),
         data=_encoder.encode(item.event).decode(),
         recorded_at=_occurred_at(item.event),

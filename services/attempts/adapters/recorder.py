@@ -4,7 +4,6 @@ Attempt ids are unique per tenant (`attempt_requests`), which makes posting an a
 and lets voids and rescores name an attempt by its id alone.
 """
 
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Literal
@@ -270,7 +269,7 @@ class ClaimRow(msgspec.Struct, frozen=True, kw_only=True):
     standard_id: str
     request: Annotated[str, sql("jsonb")]
     response: Annotated[str, sql("jsonb")]
-    event_id: uuid.UUID
+    event_id: Annotated[str, sql("uuid")]
 
 
 _CLAIMS = Columns(ClaimRow)
@@ -291,7 +290,7 @@ def _claim_row(tenant_id: str, command: RecordAttempt, receipt: AttemptReceipt) 
         standard_id=command.standard_id,
         request=_encoder.encode(command).decode(),
         response=_encoder.encode(receipt).decode(),
-        event_id=uuid.UUID(receipt.event_id),
+        event_id=receipt.event_id,
     )
 
 
