@@ -126,7 +126,7 @@ WITH appended_events AS (
         WITH ORDINALITY AS item ({_OUTBOX.listed}, n)
     ORDER BY n  -- positions follow the events' order: the relay publishes by position
     RETURNING 1
-)"""  # noqa: S608 - the names are the row Structs' fields
+)"""  # noqa: S608 - names from the row Structs
 APPEND_PARAMETERS = len(EVENT_COLUMNS) + len(_OUTBOX)
 
 

@@ -279,7 +279,7 @@ _APPEND_AND_CLAIM = f"""{APPEND_CTES}, claimed AS (
     INSERT INTO attempt_requests ({_CLAIMS.listed})
     SELECT * FROM unnest({_CLAIMS.arrays(APPEND_PARAMETERS + 1)})
     RETURNING 1
-) SELECT 1"""  # noqa: S608 - the names are the row Struct's fields
+) SELECT 1"""  # noqa: S608 - names from the row Struct
 
 
 def _claim_row(tenant_id: str, command: RecordAttempt, receipt: AttemptReceipt) -> ClaimRow:

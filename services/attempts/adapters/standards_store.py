@@ -153,12 +153,12 @@ class PolicyRow(msgspec.Struct, frozen=True, kw_only=True):
 _STANDARDS = Columns(StandardRow)
 _POLICIES = Columns(PolicyRow)
 _UPSERT_STANDARD = (
-    f"INSERT INTO standards ({_STANDARDS.listed}) VALUES ({_STANDARDS.placeholders()}) "  # noqa: S608 - the names are the row Struct's fields
+    f"INSERT INTO standards ({_STANDARDS.listed}) VALUES ({_STANDARDS.placeholders()}) "  # noqa: S608 - names from the row Struct
     "ON CONFLICT (tenant_id, standard_id) DO UPDATE "
     "SET definition = EXCLUDED.definition, version = EXCLUDED.version"
 )
 _UPSERT_POLICY = (
-    f"INSERT INTO tenant_policies ({_POLICIES.listed}) VALUES ({_POLICIES.placeholders()}) "  # noqa: S608 - the names are the row Struct's fields
+    f"INSERT INTO tenant_policies ({_POLICIES.listed}) VALUES ({_POLICIES.placeholders()}) "  # noqa: S608 - names from the row Struct
     "ON CONFLICT (tenant_id) DO UPDATE SET policy = EXCLUDED.policy, version = EXCLUDED.version"
 )
 

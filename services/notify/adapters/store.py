@@ -32,7 +32,7 @@ class GuardianRow(msgspec.Struct, frozen=True, kw_only=True):
 
 _GUARDIANS = Columns(GuardianRow)
 _INSERT_GUARDIAN = (
-    f"INSERT INTO guardians ({_GUARDIANS.listed}) VALUES ({_GUARDIANS.placeholders()})"  # noqa: S608 - the names are the row Struct's fields
+    f"INSERT INTO guardians ({_GUARDIANS.listed}) VALUES ({_GUARDIANS.placeholders()})"  # noqa: S608 - names from the row Struct
 )
 
 
@@ -77,7 +77,7 @@ class NotificationRow(msgspec.Struct, frozen=True, kw_only=True):
 
 _NOTIFICATIONS = Columns(NotificationRow)
 _INSERT_NOTIFICATION = (
-    f"INSERT INTO notifications ({_NOTIFICATIONS.listed}) "  # noqa: S608 - the names are the row Struct's fields
+    f"INSERT INTO notifications ({_NOTIFICATIONS.listed}) "  # noqa: S608 - names from the row Struct
     f"VALUES ({_NOTIFICATIONS.placeholders()}) ON CONFLICT DO NOTHING"
 )
 
