@@ -1,9 +1,11 @@
 """Attempt bodies and events for the scenarios: unique ids, realistic spread over streams."""
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import msgspec
 
+from services.attempts.adapters.event_store import EventRow
 from shared.contract.cloudevents import CloudEvent, EnvelopeCodec, cloudevent_type
 from shared.contract.events.attempts import AttemptRecorded
 from shared.contract.events.gradebook import AnyGradebookEvent
@@ -80,6 +82,19 @@ def stream_of(event: AttemptRecorded | StandardDefined) -> str:
     if isinstance(event, StandardDefined):
         return standard_stream_id(event.tenant_id, event.standard_id)
     return stream_id(event.tenant_id, event.student_id, event.standard_id)
+
+
+def event_row(event: AttemptRecorded, *, version: int) -> EventRow:
+    """The `attempt_events` row the attempts service would append for this event."""
+    return EventRow(
+        tenant_id=event.tenant_id,
+        stream_id=stream_of(event),
+        stream_version=version,
+        event_id=str(uuid.uuid4()),
+        event_type="attempt_recorded.v2",
+        data=event_json(event).decode(),
+        recorded_at=event.recorded_at,
+    )
 
 
 def envelope_bytes(

@@ -1,18 +1,18 @@
 """Rebuilding the read model from a large event store, against a raw cursor scan of that store."""
 
 import time
-import uuid
 from collections.abc import Iterator
 from typing import ClassVar
 
 import asyncpg
 
-from bench.attempt_data import STANDARDS, event_json, recorded_event, stream_of
+from bench.attempt_data import STANDARDS, event_row, recorded_event
 from bench.launch import BenchFailure, rate, run_worker
 from bench.scenarios.base import BenchContext, MetricSpec, RunMeasurement, Scenario, Target
 from bench.system import BENCH_TENANT, create_database, define_standards
 from bench.workers.batch_ingest import COPY_COLUMNS
 from bench.workers.protocol import CursorScanRun, RebuildRun
+from services.attempts.adapters.event_store import EVENT_COLUMNS
 
 # Each student-standard stream gets this many attempts (the log interleaves the streams).
 ATTEMPTS_PER_STREAM = 5
@@ -83,7 +83,4 @@ def attempt_event_rows(numbers: range, students: int) -> Iterator[tuple[object, 
     streams = students * len(STANDARDS)
     for number in numbers:
         event = recorded_event(BENCH_TENANT, "rebuild", number, students)
-        yield (
-            event.tenant_id, stream_of(event), number // streams + 1, uuid.uuid4(),
-            "attempt_recorded.v2", event_json(event).decode(), event.recorded_at,
-        )  # fmt: skip
+        yield EVENT_COLUMNS.values(event_row(event, version=number // streams + 1))

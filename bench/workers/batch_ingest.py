@@ -2,20 +2,18 @@
 
 import asyncio
 import time
-import uuid
 from collections import Counter
 
 import asyncpg
 import msgspec
 
-from bench.attempt_data import assessed_at, event_json, recorded_event, spread_attempt, stream_of
+from bench.attempt_data import assessed_at, event_row, recorded_event, spread_attempt
 from bench.http_client import JsonPost, KeepAliveConnection
 from bench.workers.protocol import BatchHttpLoad, CopyBatches, WorkerResult, sleep_until
+from services.attempts.adapters.event_store import EVENT_COLUMNS
 
 BATCH_PATH = "/v1/attempts/batch"
-COPY_COLUMNS = (
-    "tenant_id", "stream_id", "stream_version", "event_id", "event_type", "data", "recorded_at",
-)  # fmt: skip
+COPY_COLUMNS = EVENT_COLUMNS.names
 
 
 class _BatchCounts(msgspec.Struct):
@@ -92,10 +90,7 @@ async def run_copy_batches(spec: CopyBatches) -> WorkerResult:
         for number in range(first, first + spec.batch_size):
             event = recorded_event(spec.tenant_id, spec.prefix, number, spec.students)
             # Each row gets a version of its own: the ceiling measures writes, not races.
-            rows.append((
-                event.tenant_id, stream_of(event), number + 1, uuid.uuid4(),
-                "attempt_recorded.v2", event_json(event).decode(), event.recorded_at,
-            ))  # fmt: skip
+            rows.append(EVENT_COLUMNS.values(event_row(event, version=number + 1)))
         return rows
 
     async def copy_until_done() -> None:

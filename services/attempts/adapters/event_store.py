@@ -13,7 +13,7 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import TypeVar
+from typing import Annotated, Any, TypeVar
 
 import asyncpg
 import msgspec
@@ -24,6 +24,7 @@ from shared.contract.events.gradebook import AnyGradebookEvent, LatestGradebookE
 from shared.contract.events.standards import AnyStandardEvent
 from shared.platform.bus import BusNames
 from shared.platform.postgres import DbConnection
+from shared.platform.rows import Columns, sql
 
 EVENT_SOURCE = "/services/attempts"
 # Each lost race means another writer won, so n concurrent writers need at most n rounds.
@@ -86,40 +87,75 @@ def attempt_events(stored: Sequence[StoredEvent]) -> list[LatestAttemptEvent]:
     return [item.event for item in stored if not isinstance(item.event, AnyStandardEvent)]
 
 
+class EventRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A row of `attempt_events` as appended."""
+
+    tenant_id: str
+    stream_id: str
+    stream_version: int
+    # Ids travel as text: asyncpg encodes a str as uuid in C, where uuid.UUID() parses in Python.
+    event_id: Annotated[str, sql("uuid")]
+    event_type: str
+    data: Annotated[str, sql("jsonb")]
+    recorded_at: datetime
+
+
+class OutboxRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A row of `attempts_outbox` (its position and transaction id are the table's defaults)."""
+
+    tenant_id: str
+    subject: str
+    msg_id: str
+    payload: bytes
+
+
+EVENT_COLUMNS = Columns(EventRow)
+_OUTBOX = Columns(OutboxRow)
 # The event rows and their outbox rows, written by one statement (one round trip). Writers that
-# store more in the same statement add CTEs after these, numbering their parameters from $12.
-APPEND_CTES = """
+# store more in the same statement add CTEs after these, numbering their parameters from
+# APPEND_PARAMETERS + 1.
+APPEND_CTES = f"""
 WITH appended_events AS (
-    INSERT INTO attempt_events
-        (tenant_id, stream_id, stream_version, event_id, event_type, data, recorded_at)
-    SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::uuid[], $5::text[],
-        $6::jsonb[], $7::timestamptz[])
+    INSERT INTO attempt_events ({EVENT_COLUMNS.listed})
+    SELECT * FROM unnest({EVENT_COLUMNS.arrays(1)})
     RETURNING 1
 ), appended_outbox AS (
-    INSERT INTO attempts_outbox (tenant_id, subject, msg_id, payload)
-    SELECT tenant_id, subject, msg_id, payload
-    FROM unnest($8::text[], $9::text[], $10::text[], $11::bytea[])
-        WITH ORDINALITY AS item (tenant_id, subject, msg_id, payload, n)
+    INSERT INTO attempts_outbox ({_OUTBOX.listed})
+    SELECT {_OUTBOX.listed}
+    FROM unnest({_OUTBOX.arrays(len(EVENT_COLUMNS) + 1)})
+        WITH ORDINALITY AS item ({_OUTBOX.listed}, n)
     ORDER BY n  -- positions follow the events' order: the relay publishes by position
     RETURNING 1
-)"""
+)"""  # noqa: S608 - names from the row Structs
+APPEND_PARAMETERS = len(EVENT_COLUMNS) + len(_OUTBOX)
 
 
-def append_arguments(events: Sequence[NewEvent], bus: BusNames) -> list[object]:
-    """The parameters $1-$11 of `APPEND_CTES` for these events."""
-    tenants = [item.event.tenant_id for item in events]
+def _event_row(item: NewEvent) -> EventRow:
+    return EventRow(
+        tenant_id=item.event.tenant_id,
+        stream_id=item.stream_id,
+        stream_version=item.version,
+        event_id=item.event_id,
+        event_type=_event_type(item.event),
+        data=_encoder.encode(item.event).decode(),
+        recorded_at=_occurred_at(item.event),
+    )
+
+
+def _outbox_row(item: NewEvent, bus: BusNames) -> OutboxRow:
+    return OutboxRow(
+        tenant_id=item.event.tenant_id,
+        subject=bus.attempts(item.event.tenant_id, subject_kind(item.event)),
+        msg_id=item.event_id,
+        payload=_envelopes.encode(_envelope(item)),
+    )
+
+
+def append_arguments(events: Sequence[NewEvent], bus: BusNames) -> list[list[Any]]:
+    """The parameters of `APPEND_CTES` (APPEND_PARAMETERS of them) for these events."""
     return [
-        tenants,
-        [item.stream_id for item in events],
-        [item.version for item in events],
-        [uuid.UUID(item.event_id) for item in events],
-        [type(item.event).__struct_config__.tag for item in events],
-        [_encoder.encode(item.event).decode() for item in events],
-        [_occurred_at(item.event) for item in events],
-        tenants,
-        [bus.attempts(item.event.tenant_id, subject_kind(item.event)) for item in events],
-        [item.event_id for item in events],
-        [_envelopes.encode(_envelope(item)) for item in events],
+        *EVENT_COLUMNS.array_values([_event_row(item) for item in events]),
+        *_OUTBOX.array_values([_outbox_row(item, bus) for item in events]),
     ]
 
 
@@ -136,6 +172,12 @@ async def execute_append(connection: DbConnection, sql: str, arguments: Sequence
         await connection.execute(sql, *arguments)
     except asyncpg.UniqueViolationError as error:
         raise ConcurrencyConflict(str(error)) from error
+
+
+def _event_type(event: AnyGradebookEvent) -> str:
+    tag = type(event).__struct_config__.tag
+    assert isinstance(tag, str), f"{type(event).__name__} has no string tag"
+    return tag
 
 
 def _occurred_at(event: AnyGradebookEvent) -> datetime:

@@ -4,16 +4,16 @@ Attempt ids are unique per tenant (`attempt_requests`), which makes posting an a
 and lets voids and rescores name an attempt by its id alone.
 """
 
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import asyncpg
 import msgspec
 
 from services.attempts.adapters.event_store import (
     APPEND_CTES,
+    APPEND_PARAMETERS,
     NewEvent,
     StoredEvent,
     append,
@@ -50,6 +50,7 @@ from shared.contract.events.standards import StandardDefined
 from shared.contract.ids import stream_id
 from shared.platform.bus import BusNames
 from shared.platform.postgres import DbConnection
+from shared.platform.rows import Columns, sql
 
 _request = msgspec.json.Decoder(RecordAttempt)
 _standard = msgspec.json.Decoder(StandardDefined)
@@ -254,16 +255,40 @@ SELECT 2, standard_id, version, definition::text, NULL
   FROM standards WHERE tenant_id = $1 AND standard_id = ANY($4::text[])
 ORDER BY part, key, version
 """
+
+
+class ClaimRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A row of `attempt_requests`: an attempt id taken, with its request and receipt."""
+
+    tenant_id: str
+    attempt_id: str
+    student_id: str
+    standard_id: str
+    request: Annotated[str, sql("jsonb")]
+    response: Annotated[str, sql("jsonb")]
+    event_id: Annotated[str, sql("uuid")]
+
+
+_CLAIMS = Columns(ClaimRow)
 # A concurrent request that took one of these attempt ids makes the statement fail on the
 # primary key (so nothing of it is stored): decide again, and the id is then a replay.
-_CLAIM_CTE = """, claimed AS (
-    INSERT INTO attempt_requests
-        (tenant_id, attempt_id, student_id, standard_id, request, response, event_id)
-    SELECT $12, * FROM unnest($13::text[], $14::text[], $15::text[], $16::jsonb[], $17::jsonb[],
-        $18::uuid[])
+_APPEND_AND_CLAIM = f"""{APPEND_CTES}, claimed AS (
+    INSERT INTO attempt_requests ({_CLAIMS.listed})
+    SELECT * FROM unnest({_CLAIMS.arrays(APPEND_PARAMETERS + 1)})
     RETURNING 1
-) SELECT 1"""
-_APPEND_AND_CLAIM = APPEND_CTES + _CLAIM_CTE
+) SELECT 1"""  # noqa: S608 - names from the row Struct
+
+
+def _claim_row(tenant_id: str, command: RecordAttempt, receipt: AttemptReceipt) -> ClaimRow:
+    return ClaimRow(
+        tenant_id=tenant_id,
+        attempt_id=command.attempt_id,
+        student_id=command.student_id,
+        standard_id=command.standard_id,
+        request=_encoder.encode(command).decode(),
+        response=_encoder.encode(receipt).decode(),
+        event_id=receipt.event_id,
+    )
 
 
 async def _append_and_claim(
@@ -272,21 +297,9 @@ async def _append_and_claim(
     """The new events, their outbox rows and the new attempt ids, in one statement."""
     if not batch.new_events:
         return
-    claims = batch.claims
-    await execute_append(
-        connection,
-        _APPEND_AND_CLAIM,
-        [
-            *append_arguments(batch.new_events, bus),
-            tenant_id,
-            [command.attempt_id for command, _ in claims],
-            [command.student_id for command, _ in claims],
-            [command.standard_id for command, _ in claims],
-            [_encoder.encode(command).decode() for command, _ in claims],
-            [_encoder.encode(receipt).decode() for _, receipt in claims],
-            [uuid.UUID(receipt.event_id) for _, receipt in claims],
-        ],
-    )
+    claims = [_claim_row(tenant_id, command, receipt) for command, receipt in batch.claims]
+    arguments = [*append_arguments(batch.new_events, bus), *_CLAIMS.array_values(claims)]
+    await execute_append(connection, _APPEND_AND_CLAIM, arguments)
 
 
 async def _location(pool: asyncpg.Pool, tenant_id: str, attempt_id: str) -> AttemptLocation | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import asyncpg
 import msgspec
@@ -31,6 +31,7 @@ from shared.contract.events.standards import (
 )
 from shared.platform.bus import BusNames
 from shared.platform.postgres import DbConnection
+from shared.platform.rows import Columns, sql
 
 _standard = msgspec.json.Decoder(StandardDefined)
 _policy = msgspec.json.Decoder(TenantPolicySet)
@@ -94,15 +95,7 @@ class StandardsStore:
                 tenant_policy=policy[0] if policy else None,
                 now=now,
             )
-            sql = (
-                "INSERT INTO standards (tenant_id, standard_id, definition, version) "
-                "VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, standard_id) DO UPDATE "
-                "SET definition = EXCLUDED.definition, version = EXCLUDED.version"
-            )
-            keys = (command.tenant_id, command.standard_id)
-            return await self._record(
-                connection, stream, current, decision, upsert_sql=sql, keys=keys
-            )
+            return await self._record(connection, stream, current, decision)
 
         return await in_retried_transaction(self._pool, work, stream)
 
@@ -118,14 +111,7 @@ class StandardsStore:
                 standards=list(standards.values()),
                 now=now,
             )
-            sql = (
-                "INSERT INTO tenant_policies (tenant_id, policy, version) VALUES ($1, $2, $3) "
-                "ON CONFLICT (tenant_id) DO UPDATE "
-                "SET policy = EXCLUDED.policy, version = EXCLUDED.version"
-            )
-            return await self._record(
-                connection, stream, current, decision, upsert_sql=sql, keys=(command.tenant_id,)
-            )
+            return await self._record(connection, stream, current, decision)
 
         return await in_retried_transaction(self._pool, work, stream)
 
@@ -135,9 +121,6 @@ class StandardsStore:
         stream: str,
         current: tuple[object, int] | None,
         decision: StandardDefined | TenantPolicySet | Unchanged | Refuse,
-        *,
-        upsert_sql: str,
-        keys: tuple[str, ...],
     ) -> Saved | Refuse:
         """Append the decided event at the next version and upsert the current-state row."""
         version = current[1] if current else 0
@@ -146,8 +129,56 @@ class StandardsStore:
         if isinstance(decision, Unchanged):
             return Saved(outcome="unchanged", version=version)
         await append(connection, [_new(stream, version + 1, decision)], self._bus)
-        await connection.execute(upsert_sql, *keys, _encoder.encode(decision).decode(), version + 1)
+        await _store_current(connection, decision, version + 1)
         return Saved(outcome="updated" if current else "created", version=version + 1)
+
+
+class StandardRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A row of `standards`: a standard's current definition."""
+
+    tenant_id: str
+    standard_id: str
+    definition: Annotated[str, sql("jsonb")]
+    version: int
+
+
+class PolicyRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A row of `tenant_policies`: the tenant's current default policy."""
+
+    tenant_id: str
+    policy: Annotated[str, sql("jsonb")]
+    version: int
+
+
+_STANDARDS = Columns(StandardRow)
+_POLICIES = Columns(PolicyRow)
+_UPSERT_STANDARD = (
+    f"INSERT INTO standards ({_STANDARDS.listed}) VALUES ({_STANDARDS.placeholders()}) "  # noqa: S608 - names from the row Struct
+    "ON CONFLICT (tenant_id, standard_id) DO UPDATE "
+    "SET definition = EXCLUDED.definition, version = EXCLUDED.version"
+)
+_UPSERT_POLICY = (
+    f"INSERT INTO tenant_policies ({_POLICIES.listed}) VALUES ({_POLICIES.placeholders()}) "  # noqa: S608 - names from the row Struct
+    "ON CONFLICT (tenant_id) DO UPDATE SET policy = EXCLUDED.policy, version = EXCLUDED.version"
+)
+
+
+async def _store_current(
+    connection: DbConnection, event: StandardDefined | TenantPolicySet, version: int
+) -> None:
+    """The current-state row beside the event, at the event's version."""
+    encoded = _encoder.encode(event).decode()
+    if isinstance(event, StandardDefined):
+        row = StandardRow(
+            tenant_id=event.tenant_id,
+            standard_id=event.standard_id,
+            definition=encoded,
+            version=version,
+        )
+        await connection.execute(_UPSERT_STANDARD, *_STANDARDS.values(row))
+    else:
+        policy = PolicyRow(tenant_id=event.tenant_id, policy=encoded, version=version)
+        await connection.execute(_UPSERT_POLICY, *_POLICIES.values(policy))
 
 
 def _new(stream: str, version: int, event: StandardDefined | TenantPolicySet) -> NewEvent:

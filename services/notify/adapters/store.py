@@ -11,6 +11,7 @@ import msgspec
 from services.notify.core.messages import Email, Guardian
 from shared.contract.events.mastery import MasteryChanged
 from shared.platform.postgres import DbConnection
+from shared.platform.rows import Columns
 
 
 class PendingEmail(msgspec.Struct, frozen=True, kw_only=True):
@@ -20,6 +21,21 @@ class PendingEmail(msgspec.Struct, frozen=True, kw_only=True):
     send_attempts: int
 
 
+class GuardianRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A row of `guardians` as written."""
+
+    tenant_id: str
+    student_id: str
+    email: str
+    name: str
+
+
+_GUARDIANS = Columns(GuardianRow)
+_INSERT_GUARDIAN = (
+    f"INSERT INTO guardians ({_GUARDIANS.listed}) VALUES ({_GUARDIANS.placeholders()})"  # noqa: S608 - names from the row Struct
+)
+
+
 async def replace_guardians(
     pool: asyncpg.Pool, tenant_id: str, student_id: str, guardians: Sequence[Guardian]
 ) -> None:
@@ -27,10 +43,13 @@ async def replace_guardians(
         await connection.execute(
             "DELETE FROM guardians WHERE tenant_id = $1 AND student_id = $2", tenant_id, student_id
         )
-        await connection.executemany(
-            "INSERT INTO guardians (tenant_id, student_id, email, name) VALUES ($1, $2, $3, $4)",
-            [(tenant_id, student_id, guardian.email, guardian.name) for guardian in guardians],
-        )
+        rows = [
+            GuardianRow(
+                tenant_id=tenant_id, student_id=student_id, email=each.email, name=each.name
+            )
+            for each in guardians
+        ]
+        await connection.executemany(_INSERT_GUARDIAN, map(_GUARDIANS.values, rows))
 
 
 async def guardians_of(
@@ -44,27 +63,43 @@ async def guardians_of(
     return [Guardian(email=row["email"], name=row["name"]) for row in rows]
 
 
+class NotificationRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A row of `notifications` as planned (its sending state starts at the table's defaults)."""
+
+    tenant_id: str
+    change_id: str
+    guardian_email: str
+    student_id: str
+    standard_id: str
+    subject: str
+    body: str
+
+
+_NOTIFICATIONS = Columns(NotificationRow)
+_INSERT_NOTIFICATION = (
+    f"INSERT INTO notifications ({_NOTIFICATIONS.listed}) "  # noqa: S608 - names from the row Struct
+    f"VALUES ({_NOTIFICATIONS.placeholders()}) ON CONFLICT DO NOTHING"
+)
+
+
+def _notification(change: MasteryChanged, email: Email) -> NotificationRow:
+    return NotificationRow(
+        tenant_id=change.tenant_id,
+        change_id=change.change_id,
+        guardian_email=email.to,
+        student_id=change.student_id,
+        standard_id=change.standard_id,
+        subject=email.subject,
+        body=email.body,
+    )
+
+
 async def enqueue_emails(
     connection: DbConnection, change: MasteryChanged, emails: Sequence[Email]
 ) -> None:
     """Plan the emails of one change; a redelivered change finds its rows and adds nothing."""
-    await connection.executemany(
-        "INSERT INTO notifications "
-        "(tenant_id, change_id, guardian_email, student_id, standard_id, subject, body) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-        [
-            (
-                change.tenant_id,
-                change.change_id,
-                email.to,
-                change.student_id,
-                change.standard_id,
-                email.subject,
-                email.body,
-            )
-            for email in emails
-        ],
-    )
+    rows = [_notification(change, email) for email in emails]
+    await connection.executemany(_INSERT_NOTIFICATION, map(_NOTIFICATIONS.values, rows))
 
 
 async def claim_due(pool: asyncpg.Pool, limit: int, lease: timedelta) -> list[PendingEmail]:
