@@ -5,15 +5,19 @@ position; adding a column then means editing both in step. Here the Struct's fie
 the columns: the SQL text (column list, placeholders, `unnest` arrays) and the parameters (a row as
 a tuple, rows as one array per column) are both read off it, so a column is one edit.
 
-The PostgreSQL type of a field comes from `SQL_TYPES` by its annotation, or from
-`Annotated[..., sql("jsonb")]`; any other annotation is refused when the columns are built (at
-import), not at the first statement.
+The PostgreSQL type of a field comes from `SQL_TYPES` by its annotation (`X | None` is a nullable
+X), or from `Annotated[..., sql("json")]`; any other annotation is refused when the columns are
+built (at import), not at the first statement.
+
+Rows can also travel as one JSON document that PostgreSQL unpacks (`json_to_recordset`): one
+parameter for any number of rows, which costs PostgreSQL less than one array per column.
 """
 
+import types
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar, get_args, get_origin
+from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
 
 import msgspec
 
@@ -41,6 +45,10 @@ def _sql_type(row: type, name: str, annotation: Any) -> str:
             if isinstance(meta, msgspec.Meta) and meta.extra and "sql" in meta.extra:
                 return str(meta.extra["sql"])
         annotation = get_args(annotation)[0]
+    if get_origin(annotation) in (Union, types.UnionType):
+        present = [arg for arg in get_args(annotation) if arg is not type(None)]
+        if len(present) == 1 and len(get_args(annotation)) == 2:
+            return _sql_type(row, name, present[0])
     try:
         return SQL_TYPES[annotation]
     except (KeyError, TypeError):
@@ -61,6 +69,11 @@ class Columns(Generic[R]):
         self.names = tuple(field.name for field in fields)
         self.sql_types = tuple(_sql_type(row, field.name, field.type) for field in fields)
         self.listed = ", ".join(self.names)
+        self._definition = ", ".join(
+            f"{name} {kind}" for name, kind in zip(self.names, self.sql_types, strict=True)
+        )
+        self._json = {n for n, kind in enumerate(self.sql_types) if kind in ("json", "jsonb")}
+        self._encoder = msgspec.json.Encoder()
 
     def __len__(self) -> int:
         return len(self.names)
@@ -82,3 +95,37 @@ class Columns(Generic[R]):
         if not rows:
             return [[] for _ in self.names]
         return [list(column) for column in zip(*map(msgspec.structs.astuple, rows), strict=True)]
+
+    def qualified(self, alias: str) -> str:
+        """`alias.a, alias.b, ...`."""
+        return ", ".join(f"{alias}.{name}" for name in self.names)
+
+    def assignments(self, source: str, names: Sequence[str]) -> str:
+        """`a = source.a, ...` for an UPDATE or an upsert's DO UPDATE."""
+        unknown = set(names) - set(self.names)
+        if unknown:
+            raise ValueError(f"not columns of {self.row.__name__}: {sorted(unknown)}")
+        return ", ".join(f"{name} = {source}.{name}" for name in names)
+
+    def recordset(self, parameter: str, alias: str = "r", *, ordinality: bool = False) -> str:
+        """The rows of a `document()` parameter as a FROM item; with `ordinality`, numbered `n`
+        in the document's order."""
+        rows = f"json_to_recordset(convert_from({parameter}::bytea, 'UTF8')::json)"
+        if ordinality:
+            numbered = f"ROWS FROM ({rows} AS ({self._definition})) WITH ORDINALITY"
+            return f"{numbered} AS {alias}({self.listed}, n)"
+        return f"{rows} AS {alias}({self._definition})"
+
+    def document(self, rows: Iterable[R]) -> bytes:
+        """The rows as one JSON array of objects keyed by column, for `recordset()`."""
+        return self._encoder.encode(list(rows))
+
+    def record(self, row: R) -> tuple[Any, ...]:
+        """The row as a COPY record, json columns as JSON text."""
+        values = msgspec.structs.astuple(row)
+        if not self._json:
+            return values
+        return tuple(
+            self._encoder.encode(value).decode() if n in self._json else value
+            for n, value in enumerate(values)
+        )

@@ -101,8 +101,10 @@ class Unfrozen(msgspec.Struct):
 def test_a_field_of_an_unmapped_type_is_refused_by_name() -> None:
     with pytest.raises(TypeError, match=r"Unmapped\.tags"):
         Columns(Unmapped)
-    with pytest.raises(TypeError, match=r"Nullable\.note"):
-        Columns(Nullable)
+
+
+def test_an_optional_field_is_a_nullable_column_of_its_type() -> None:
+    assert Columns(Nullable).sql_types == ("text",)
 
 
 def test_an_explicit_sql_type_maps_any_annotation() -> None:

@@ -6,11 +6,11 @@ Every multi-column statement takes its rows as one JSON document that PostgreSQL
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Annotated
 
 import asyncpg
 import msgspec
 
-from services.mastery.adapters.recordset import Recordset
 from services.mastery.core.calculation import Evidence
 from services.mastery.core.evidence import EvidenceRecord
 from services.mastery.core.plan import EvidenceRow, Plan
@@ -19,6 +19,7 @@ from shared.contract.cloudevents import CloudEvent, EnvelopeCodec, cloudevent_ty
 from shared.contract.events.mastery import AnyMasteryEvent, MasteryChanged
 from shared.platform.bus import BusNames
 from shared.platform.postgres import DbConnection
+from shared.platform.rows import Columns, sql
 
 EVENT_SOURCE = "/services/mastery"
 
@@ -42,12 +43,12 @@ class EvidenceTableRow(msgspec.Struct, frozen=True):
     attempt_id: str
     event_id: str
     assessed_at: datetime
-    recorded_seq: int
+    recorded_seq: Annotated[int, sql("bigint")]
     status: str
     score: float | None
     points_possible: float | None
     voided: bool
-    corrected_version: int
+    corrected_version: Annotated[int, sql("bigint")]
 
 
 class ProficiencyTableRow(msgspec.Struct, frozen=True):
@@ -63,7 +64,7 @@ class ProficiencyTableRow(msgspec.Struct, frozen=True):
     method: str
     evidence_count: int
     last_assessed_at: datetime | None
-    state: StudentStandard
+    state: Annotated[StudentStandard, sql("json")]
     updated_at: datetime
 
 
@@ -74,58 +75,58 @@ class OutboxTableRow(msgspec.Struct, frozen=True):
     payload: str  # the CloudEvents envelope, JSON text
 
 
-KEYS = Recordset(StudentStandardRow)
-EVIDENCE = Recordset(EvidenceTableRow)
-PROFICIENCIES = Recordset(ProficiencyTableRow)
-OUTBOX = Recordset(OutboxTableRow)
+KEYS = Columns(StudentStandardRow)
+EVIDENCE = Columns(EvidenceTableRow)
+PROFICIENCIES = Columns(ProficiencyTableRow)
+OUTBOX = Columns(OutboxTableRow)
 _CORRECTABLE = ("status", "score", "points_possible", "voided", "corrected_version")
 
 # The statements, built once from the row Structs (no input reaches them: S608 does not apply).
 _LOCK_KEYS = (
     "SELECT count(pg_advisory_xact_lock($1, h)) FROM ("  # noqa: S608
     "SELECT DISTINCT hashtext(tenant_id || '/' || student_id || '/' || standard_id) AS h "
-    f"FROM {KEYS.from_document('$2')} ORDER BY h) AS ordered"
+    f"FROM {KEYS.recordset('$2')} ORDER BY h) AS ordered"
 )
 _LOAD_STATES = (
-    f"SELECT p.state FROM proficiencies p JOIN {KEYS.from_document('$1')} "  # noqa: S608
+    f"SELECT p.state FROM proficiencies p JOIN {KEYS.recordset('$1')} "  # noqa: S608
     "USING (tenant_id, student_id, standard_id) "
     "ORDER BY p.tenant_id, p.student_id, p.standard_id FOR UPDATE OF p"
 )
 _LOAD_ATTEMPT_RECORDS = (
-    f"SELECT {EVIDENCE.columns('e')} FROM mastery_evidence e "  # noqa: S608
+    f"SELECT {EVIDENCE.qualified('e')} FROM mastery_evidence e "  # noqa: S608
     "JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) "
     "AS k(tenant_id, student_id, standard_id, attempt_id) "
     "USING (tenant_id, student_id, standard_id, attempt_id)"
 )
 _LOAD_RECORDS = (
-    f"SELECT {EVIDENCE.columns('e')} FROM mastery_evidence e "  # noqa: S608
-    f"JOIN {KEYS.from_document('$1')} USING (tenant_id, student_id, standard_id)"
+    f"SELECT {EVIDENCE.qualified('e')} FROM mastery_evidence e "  # noqa: S608
+    f"JOIN {KEYS.recordset('$1')} USING (tenant_id, student_id, standard_id)"
 )
 _LOAD_STANDARD_RECORDS = (
-    f"SELECT {EVIDENCE.columns()} FROM mastery_evidence "  # noqa: S608
+    f"SELECT {EVIDENCE.listed} FROM mastery_evidence "  # noqa: S608
     "WHERE tenant_id = $1 AND standard_id = $2"
 )
 _INSERT_EVIDENCE = (
-    f"INSERT INTO mastery_evidence ({EVIDENCE.columns()}) "  # noqa: S608
-    f"SELECT * FROM {EVIDENCE.from_document('$1')} ON CONFLICT DO NOTHING"
+    f"INSERT INTO mastery_evidence ({EVIDENCE.listed}) "  # noqa: S608
+    f"SELECT * FROM {EVIDENCE.recordset('$1')} ON CONFLICT DO NOTHING"
 )
 _CORRECT_EVIDENCE = (
     f"UPDATE mastery_evidence e SET {EVIDENCE.assignments('r', _CORRECTABLE)} "  # noqa: S608
-    f"FROM {EVIDENCE.from_document('$1', 'r')} "
+    f"FROM {EVIDENCE.recordset('$1', 'r')} "
     "WHERE (e.tenant_id, e.student_id, e.standard_id, e.attempt_id) "
     "= (r.tenant_id, r.student_id, r.standard_id, r.attempt_id)"
 )
 _SAVE_STATES = (
-    f"INSERT INTO proficiencies ({PROFICIENCIES.columns()}) "  # noqa: S608
-    f"SELECT * FROM {PROFICIENCIES.from_document('$1')} "
+    f"INSERT INTO proficiencies ({PROFICIENCIES.listed}) "  # noqa: S608
+    f"SELECT * FROM {PROFICIENCIES.recordset('$1')} "
     "ON CONFLICT (tenant_id, student_id, standard_id) DO UPDATE SET "
     + PROFICIENCIES.assignments("EXCLUDED", PROFICIENCIES.names[3:])
 )
 # Positions follow the changes' order: the relay publishes by position.
 _ENQUEUE_CHANGES = (
-    f"INSERT INTO mastery_outbox ({OUTBOX.columns()}) "  # noqa: S608
+    f"INSERT INTO mastery_outbox ({OUTBOX.listed}) "  # noqa: S608
     "SELECT tenant_id, subject, msg_id, convert_to(payload, 'UTF8') "
-    f"FROM {OUTBOX.from_document('$1', ordinality=True)} ORDER BY n"
+    f"FROM {OUTBOX.recordset('$1', ordinality=True)} ORDER BY n"
 )
 
 
