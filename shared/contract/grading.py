@@ -9,6 +9,8 @@ from typing import Literal, NamedTuple, get_args
 import msgspec
 
 AttemptStatus = Literal["scored", "missing", "excused", "incomplete"]
+# A new method: its name here, its parameter range below if it takes one, and its object in the
+# mastery core's registry (services/mastery/core/methods.py), which holds everything it does.
 Method = Literal[
     "latest",
     "highest",
