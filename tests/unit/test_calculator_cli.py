@@ -48,3 +48,14 @@ def test_bad_parameter_is_a_clear_error_and_exit_2() -> None:
 def test_mastery_command_dispatches_calc(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["calc", "--json", "3"]) == 0
     assert json.loads(capsys.readouterr().out)["score"] == 3
+
+
+def test_help_offers_every_method_and_each_parameter_range(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert _run("--help")[0] == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    methods = "{latest,highest,average,decaying_average,weighted_average,n_mastery,power_law,mode}"
+    assert methods in help_text
+    assert "decaying_average 50-99 (default 65)" in help_text
+    assert "n_mastery 1-10 (default 5)" in help_text

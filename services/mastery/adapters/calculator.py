@@ -2,7 +2,7 @@
 
 import argparse
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal, TextIO, get_args
+from typing import Annotated, Literal, TextIO
 
 import msgspec
 from litestar import Controller, post
@@ -11,6 +11,7 @@ from litestar.params import JSONBody
 
 from services.mastery.adapters.views import ProficiencyOut, proficiency_view
 from services.mastery.core.calculation import (
+    CALCULATION_METHODS,
     DEFAULT_SCALE,
     CalculationPolicy,
     Evidence,
@@ -105,13 +106,22 @@ def _calc_parser() -> argparse.ArgumentParser:
         prog="mastery calc",
         description="Calculate a proficiency from scores in chronological order.",
     )
-    parser.add_argument("--method", choices=get_args(Method), default="latest")
-    parser.add_argument("--param", type=float, default=None)
+    parser.add_argument("--method", choices=tuple(CALCULATION_METHODS), default="latest")
+    parser.add_argument("--param", type=float, default=None, help=_parameter_help())
     parser.add_argument("--mastery-threshold", type=float, default=None)
     parser.add_argument("--scale-max", type=float, default=None, help="plain points 0..MAX")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("scores", nargs="+", type=float, metavar="SCORE")
     return parser
+
+
+def _parameter_help() -> str:
+    ranges = [
+        f"{name} {bounds.low:g}-{bounds.high:g} (default {bounds.default:g})"
+        for name, method in CALCULATION_METHODS.items()
+        if (bounds := method.parameter) is not None
+    ]
+    return "the method's parameter: " + ", ".join(ranges) + "; the others take none"
 
 
 def run_calc(argv: list[str], out: TextIO, err: TextIO) -> int:
