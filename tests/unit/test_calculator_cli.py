@@ -45,6 +45,13 @@ def test_bad_parameter_is_a_clear_error_and_exit_2() -> None:
     assert "between 1 and 99" in err
 
 
+def test_scores_beyond_float_arithmetic_are_an_error_not_a_crash() -> None:
+    code, out, err = _run("1e26")
+    assert (code, out) == (2, "")
+    assert "too large" in err
+    assert _run("--scale-max", "100", "1e308", "1e308")[0] == 2
+
+
 def test_mastery_command_dispatches_calc(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["calc", "--json", "3"]) == 0
     assert json.loads(capsys.readouterr().out)["score"] == 3

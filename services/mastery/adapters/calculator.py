@@ -2,6 +2,7 @@
 
 import argparse
 from datetime import UTC, datetime, timedelta
+from decimal import InvalidOperation
 from typing import Annotated, Literal, TextIO
 
 import msgspec
@@ -62,6 +63,10 @@ def build_scale(scale: ScaleIn) -> ProficiencyScale:
     return msgspec.structs.replace(DEFAULT_SCALE, mastery_threshold=scale.mastery_threshold)
 
 
+class ScoresOutOfRange(ValueError):
+    """Scores that float arithmetic cannot carry through the calculation."""
+
+
 def evaluate(request: CalculationIn) -> Proficiency:
     """Scores without a date are taken as given, one day apart, in the order listed."""
     evidence = [
@@ -81,7 +86,12 @@ def evaluate(request: CalculationIn) -> Proficiency:
         scale=build_scale(request.scale),
         floor_percent=request.floor_percent,
     )
-    return calculate(evidence, policy)
+    try:
+        return calculate(evidence, policy)
+    except (OverflowError, InvalidOperation) as error:
+        # Numbers near the float limits (a score of 1e26, 1 of 1e-300 points) overflow the exact
+        # sums or the decimal rounding: the request is out of range, not a fault of the server.
+        raise ScoresOutOfRange("the scores are too large to calculate with") from error
 
 
 class CalculatorController(Controller):
@@ -98,6 +108,11 @@ class CalculatorController(Controller):
             raise Problem(
                 422, "invalid-policy", "The calculation policy is not valid", str(error),
                 errors=[{"field": "parameter", "message": str(error)}],
+            ) from error  # fmt: skip
+        except ScoresOutOfRange as error:
+            raise Problem(
+                422, "scores-out-of-range", "The scores are out of range", str(error),
+                errors=[{"field": "scores", "message": str(error)}],
             ) from error  # fmt: skip
 
 
@@ -142,7 +157,7 @@ def run_calc(argv: list[str], out: TextIO, err: TextIO) -> int:
     )
     try:
         result = evaluate(request)
-    except InvalidPolicy as error:
+    except (InvalidPolicy, ScoresOutOfRange) as error:
         print(f"mastery calc: {error}", file=err)
         return 2
     if args.json:
