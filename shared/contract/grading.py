@@ -4,11 +4,13 @@ Shared because standards carry a policy in their events: the attempts service va
 records it, the mastery service calculates with it. Pure data and validation, no calculation.
 """
 
-from typing import Literal, get_args
+from typing import Literal, NamedTuple, get_args
 
 import msgspec
 
 AttemptStatus = Literal["scored", "missing", "excused", "incomplete"]
+# A new method: its name here, its parameter range below if it takes one, and its object in the
+# mastery core's registry (services/mastery/core/methods.py), which holds everything it does.
 Method = Literal[
     "latest",
     "highest",
@@ -21,11 +23,18 @@ Method = Literal[
 ]
 METHODS: tuple[Method, ...] = get_args(Method)
 
-# method -> (lowest, highest, default) of its parameter; methods absent here take none.
-PARAMETER_RANGES: dict[str, tuple[float, float, float]] = {
-    "decaying_average": (50, 99, 65),
-    "weighted_average": (1, 99, 65),
-    "n_mastery": (1, 10, 5),
+
+class ParameterRange(NamedTuple):
+    low: float
+    high: float
+    default: float
+
+
+# Public, because both services refuse a policy out of range; methods absent here take none.
+PARAMETER_RANGES: dict[Method, ParameterRange] = {
+    "decaying_average": ParameterRange(low=50, high=99, default=65),
+    "weighted_average": ParameterRange(low=1, high=99, default=65),
+    "n_mastery": ParameterRange(low=1, high=10, default=5),
 }
 
 

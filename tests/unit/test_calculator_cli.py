@@ -45,6 +45,24 @@ def test_bad_parameter_is_a_clear_error_and_exit_2() -> None:
     assert "between 1 and 99" in err
 
 
+def test_scores_beyond_float_arithmetic_are_an_error_not_a_crash() -> None:
+    code, out, err = _run("1e26")
+    assert (code, out) == (2, "")
+    assert "too large" in err
+    assert _run("--scale-max", "100", "1e308", "1e308")[0] == 2
+
+
 def test_mastery_command_dispatches_calc(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["calc", "--json", "3"]) == 0
     assert json.loads(capsys.readouterr().out)["score"] == 3
+
+
+def test_help_offers_every_method_and_each_parameter_range(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert _run("--help")[0] == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    methods = "{latest,highest,average,decaying_average,weighted_average,n_mastery,power_law,mode}"
+    assert methods in help_text
+    assert "decaying_average 50-99 (default 65)" in help_text
+    assert "n_mastery 1-10 (default 5)" in help_text

@@ -2,7 +2,8 @@
 
 import argparse
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal, TextIO, get_args
+from decimal import InvalidOperation
+from typing import Annotated, Literal, TextIO
 
 import msgspec
 from litestar import Controller, post
@@ -11,6 +12,7 @@ from litestar.params import JSONBody
 
 from services.mastery.adapters.views import ProficiencyOut, proficiency_view
 from services.mastery.core.calculation import (
+    CALCULATION_METHODS,
     DEFAULT_SCALE,
     CalculationPolicy,
     Evidence,
@@ -61,6 +63,10 @@ def build_scale(scale: ScaleIn) -> ProficiencyScale:
     return msgspec.structs.replace(DEFAULT_SCALE, mastery_threshold=scale.mastery_threshold)
 
 
+class ScoresOutOfRange(ValueError):
+    """Scores that float arithmetic cannot carry through the calculation."""
+
+
 def evaluate(request: CalculationIn) -> Proficiency:
     """Scores without a date are taken as given, one day apart, in the order listed."""
     evidence = [
@@ -80,7 +86,12 @@ def evaluate(request: CalculationIn) -> Proficiency:
         scale=build_scale(request.scale),
         floor_percent=request.floor_percent,
     )
-    return calculate(evidence, policy)
+    try:
+        return calculate(evidence, policy)
+    except (OverflowError, InvalidOperation) as error:
+        # Numbers near the float limits (a score of 1e26, 1 of 1e-300 points) overflow the exact
+        # sums or the decimal rounding: the request is out of range, not a fault of the server.
+        raise ScoresOutOfRange("the scores are too large to calculate with") from error
 
 
 class CalculatorController(Controller):
@@ -98,6 +109,11 @@ class CalculatorController(Controller):
                 422, "invalid-policy", "The calculation policy is not valid", str(error),
                 errors=[{"field": "parameter", "message": str(error)}],
             ) from error  # fmt: skip
+        except ScoresOutOfRange as error:
+            raise Problem(
+                422, "scores-out-of-range", "The scores are out of range", str(error),
+                errors=[{"field": "scores", "message": str(error)}],
+            ) from error  # fmt: skip
 
 
 def _calc_parser() -> argparse.ArgumentParser:
@@ -105,13 +121,22 @@ def _calc_parser() -> argparse.ArgumentParser:
         prog="mastery calc",
         description="Calculate a proficiency from scores in chronological order.",
     )
-    parser.add_argument("--method", choices=get_args(Method), default="latest")
-    parser.add_argument("--param", type=float, default=None)
+    parser.add_argument("--method", choices=tuple(CALCULATION_METHODS), default="latest")
+    parser.add_argument("--param", type=float, default=None, help=_parameter_help())
     parser.add_argument("--mastery-threshold", type=float, default=None)
     parser.add_argument("--scale-max", type=float, default=None, help="plain points 0..MAX")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("scores", nargs="+", type=float, metavar="SCORE")
     return parser
+
+
+def _parameter_help() -> str:
+    ranges = [
+        f"{name} {bounds.low:g}-{bounds.high:g} (default {bounds.default:g})"
+        for name, method in CALCULATION_METHODS.items()
+        if (bounds := method.parameter) is not None
+    ]
+    return "the method's parameter: " + ", ".join(ranges) + "; the others take none"
 
 
 def run_calc(argv: list[str], out: TextIO, err: TextIO) -> int:
@@ -132,7 +157,7 @@ def run_calc(argv: list[str], out: TextIO, err: TextIO) -> int:
     )
     try:
         result = evaluate(request)
-    except InvalidPolicy as error:
+    except (InvalidPolicy, ScoresOutOfRange) as error:
         print(f"mastery calc: {error}", file=err)
         return 2
     if args.json:

@@ -3,18 +3,17 @@
 Scores are taken in the order of `assessed_at`, ties broken by recorded order, never arrival order.
 Only `scored` evidence enters a calculation; missing and incomplete work shows as markers, excused
 work is neither counted nor marked; no scored evidence is "no evidence" (None), never 0. Results
-round half-up to 2 decimals. `power_law` with one score returns it, with two it is the exact curve
-through them (so the latest score), and from three on it is the least-squares fit; a score of 0
-shifts all scores by 1 for the fit (ln 0 is undefined).
+round half-up to 2 decimals. What each method folds, returns and explains is its object's
+(`methods.py`); here is what every method shares.
 """
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
 
 import msgspec
 
+from services.mastery.core.methods import CALCULATION_METHODS, method_of
 from services.mastery.core.scales import (
     letter_for,
     level_for,
@@ -22,14 +21,8 @@ from services.mastery.core.scales import (
     percentage_scale,
     points_scale,
 )
-from services.mastery.core.tally import (
-    Tally,
-    add_score,
-    earlier_mean,
-    mode_of,
-    power_fit,
-    raw_result,
-)
+from services.mastery.core.steps import Steps, listed, number, round_half_up
+from services.mastery.core.tally import Tally
 from shared.contract.grading import (
     DEFAULT_LETTERS,
     DEFAULT_SCALE,
@@ -81,127 +74,6 @@ class Proficiency(msgspec.Struct, frozen=True, kw_only=True):
     markers: tuple[Marker, ...] = ()
 
 
-def round_half_up(value: float) -> float:
-    return float(Decimal(repr(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
-
-
-def _number(value: float) -> str:
-    return f"{value:g}"
-
-
-Steps = list[str]
-Explainer = Callable[[list[float], Tally, CalculationPolicy], Steps]
-
-
-def _explain_latest(scores: list[float], tally: Tally, policy: CalculationPolicy) -> Steps:
-    return [f"Most recent score: {_number(tally.latest)}"]
-
-
-def _explain_highest(scores: list[float], tally: Tally, policy: CalculationPolicy) -> Steps:
-    return [f"Highest of {_list(scores)}: {_number(tally.highest)}"]
-
-
-def _explain_average(scores: list[float], tally: Tally, policy: CalculationPolicy) -> Steps:
-    mean = math.fsum(tally.total) / tally.count
-    return [f"({' + '.join(map(_number, scores))}) / {tally.count} = {_shown(mean)}"]
-
-
-def _explain_decaying_average(
-    scores: list[float], tally: Tally, policy: CalculationPolicy
-) -> Steps:
-    weight = _weight(policy)
-    value = scores[0]
-    steps = [f"Start with the first score: {_number(value)}"]
-    for score in scores[1:]:
-        next_value = (1 - weight) * value + weight * score
-        steps.append(
-            f"{_number(1 - weight)}×{_shown(value)} + {_number(weight)}×{_number(score)}"
-            f" = {_shown(next_value)}"
-        )
-        value = next_value
-    return steps
-
-
-def _explain_weighted_average(
-    scores: list[float], tally: Tally, policy: CalculationPolicy
-) -> Steps:
-    if tally.count == 1:
-        return [f"Only one score: {_number(tally.latest)}"]
-    weight = _weight(policy)
-    earlier = earlier_mean(tally)
-    value = tally.latest * weight + earlier * (1 - weight)
-    return [
-        f"Mean of the earlier scores {_list(scores[:-1])}: {_shown(earlier)}",
-        f"{_number(weight)}×{_number(tally.latest)} + {_number(1 - weight)}×{_shown(earlier)}"
-        f" = {_shown(value)}",
-    ]
-
-
-def _explain_n_mastery(scores: list[float], tally: Tally, policy: CalculationPolicy) -> Steps:
-    needed = int(policy.parameter or 0)
-    threshold = policy.scale.mastery_threshold
-    if tally.reaching_count < needed:
-        return [
-            f"{tally.reaching_count} of {needed} required scores at or above {_number(threshold)} "
-            "so far: no result yet"
-        ]
-    reaching = [score for score in scores if score >= threshold]
-    mean = math.fsum(tally.reaching_total) / tally.reaching_count
-    return [
-        f"{tally.reaching_count} scores at or above {_number(threshold)} (needed {needed})",
-        f"Mean of {_list(reaching)} = {_shown(mean)}",
-    ]
-
-
-def _explain_power_law(scores: list[float], tally: Tally, policy: CalculationPolicy) -> Steps:
-    if tally.count == 1:
-        return [f"Only one score: {_number(tally.latest)}"]
-    fit = power_fit(tally)
-    value = min(max(fit.predicted, policy.scale.minimum), policy.scale.maximum)
-    steps = [
-        f"Least-squares fit of score = a·k^b over attempts k = 1..{tally.count}: "
-        f"a = {_shown(fit.a)}, b = {_shown(fit.b)}"
-        + (" (scores shifted by 1: a score is 0)" if fit.shifted else ""),
-        f"Trend value at k = {tally.count}: {_shown(fit.predicted)}",
-    ]
-    if value != fit.predicted:
-        steps.append(f"Clamped to the scale: {_shown(value)}")
-    return steps
-
-
-def _explain_mode(scores: list[float], tally: Tally, policy: CalculationPolicy) -> Steps:
-    winner = mode_of(tally)
-    tied = sorted(entry.score for entry in tally.counts if entry.count == winner.count)
-    steps = [f"Most frequent score: {_number(winner.score)} ({winner.count} times)"]
-    if len(tied) > 1:
-        steps.append(f"Tie between {_list(tied)}: the most recent wins")
-    return steps
-
-
-def _weight(policy: CalculationPolicy) -> float:
-    return (policy.parameter or 0) / 100
-
-
-def _shown(value: float) -> str:
-    return _number(round_half_up(value))
-
-
-def _list(scores: list[float]) -> str:
-    return ", ".join(map(_number, scores))
-
-
-EXPLAINERS: dict[str, Explainer] = {
-    "latest": _explain_latest,
-    "highest": _explain_highest,
-    "average": _explain_average,
-    "decaying_average": _explain_decaying_average,
-    "weighted_average": _explain_weighted_average,
-    "n_mastery": _explain_n_mastery,
-    "power_law": _explain_power_law,
-    "mode": _explain_mode,
-}
-
-
 def calculate(evidence: Sequence[Evidence], policy: CalculationPolicy) -> Proficiency:
     """The proficiency a teacher can defend: a function of the current evidence set alone.
 
@@ -220,16 +92,16 @@ def calculate(evidence: Sequence[Evidence], policy: CalculationPolicy) -> Profic
     scores, steps = _converted(scored, policy)
     tally = tally_of(scores, policy)
     raw = result_of(tally, policy)
-    steps += EXPLAINERS[policy.method](scores, tally, policy)
+    steps += method_of(policy).explain(scores, tally, policy)
     plain_average = round_half_up(math.fsum(scores) / len(scores))
-    steps.append(f"Plain average, for comparison: {_number(plain_average)}")
+    steps.append(f"Plain average, for comparison: {number(plain_average)}")
     standing = standing_of(raw, policy)
     if standing.score is None:
         return _without_result(policy, len(scored), plain_average, steps, markers)
     steps.append(
-        f"Level {_number(standing.level or 0)} {standing.level_label}; "
+        f"Level {number(standing.level or 0)} {standing.level_label}; "
         + ("mastered" if standing.mastered else "not yet mastered")
-        + f" (mastery at {_number(policy.scale.mastery_threshold)})"
+        + f" (mastery at {number(policy.scale.mastery_threshold)})"
     )
     return Proficiency(
         score=standing.score,
@@ -280,38 +152,35 @@ def score_on_scale(item: Evidence, policy: CalculationPolicy) -> float:
 
 def tally_of(scores: Sequence[float], policy: CalculationPolicy) -> Tally:
     """Fold scores (on the scale, oldest first) into a tally under a validated policy."""
+    fold = method_of(policy).fold
     tally = Tally()
     for score in scores:
-        tally = add_to_tally(tally, score, policy)
+        tally = fold(tally, score, policy)
     return tally
 
 
 def add_to_tally(tally: Tally, score: float, policy: CalculationPolicy) -> Tally:
-    return add_score(
-        tally,
-        score,
-        method=policy.method,
-        weight=_weight(policy),
-        threshold=policy.scale.mastery_threshold,
-    )
+    """One more score, newer than every score in the tally, under a validated policy."""
+    return method_of(policy).fold(tally, score, policy)
 
 
 def result_of(tally: Tally, policy: CalculationPolicy) -> float | None:
-    return raw_result(
-        tally, method=policy.method, parameter=policy.parameter or 0, scale=policy.scale
-    )
+    """The unrounded result (None: no evidence, or no result yet) under a validated policy."""
+    if tally.count == 0:
+        return None
+    return method_of(policy).result(tally, policy)
 
 
 def _converted(scored: list[Evidence], policy: CalculationPolicy) -> tuple[list[float], Steps]:
     scale, steps = policy.scale, []
     unfloored = [on_scale(item.score or 0.0, item.points_possible, scale) for item in scored]
     if any(item.points_possible is not None for item in scored):
-        steps.append(f"Scores on the scale (points converted to 0-{_number(scale.maximum)}): "
-                     f"{_list([round_half_up(score) for score in unfloored])}")  # fmt: skip
+        steps.append(f"Scores on the scale (points converted to 0-{number(scale.maximum)}): "
+                     f"{listed([round_half_up(score) for score in unfloored])}")  # fmt: skip
     if policy.floor_percent is not None:
         floor = policy.floor_percent / 100 * scale.maximum
         if any(score < floor for score in unfloored):
-            steps.append(f"Scores below the floor of {_number(floor)} count as {_number(floor)}")
+            steps.append(f"Scores below the floor of {number(floor)} count as {number(floor)}")
     return [score_on_scale(item, policy) for item in scored], steps
 
 
@@ -330,6 +199,7 @@ def _without_result(
 
 
 __all__ = [
+    "CALCULATION_METHODS",
     "DEFAULT_LETTERS",
     "DEFAULT_SCALE",
     "FALLBACK_POLICY",

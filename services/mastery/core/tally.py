@@ -1,21 +1,19 @@
 """A running tally of one student's scores on one standard, in assessed order. Pure.
 
-`calculate` folds every score through `add_score` and reads the result with `raw_result`, and the
-projector keeps the tally between events, so a new attempt that is the newest evidence costs the
-same whatever the history: no method here needs the earlier scores again. (Evidence that lands
-before the newest, a void, a rescore or a policy change makes the projector fold again from the
-evidence rows: O(n) in the attempts on that one standard.)
+Each calculation method (`methods.py`) keeps its own parts of the tally up to date and reads its
+result from them. `calculate` folds every score in, and the projector keeps the tally between
+events, so a new attempt that is the newest evidence costs the same whatever the history: no method
+needs the earlier scores again. (Evidence that lands before the newest, a void, a rescore or a
+policy change makes the projector fold again from the evidence rows: O(n) in the attempts on that
+one standard.) This module holds the parts and their constant-time arithmetic.
 
 Sums are exact (Shewchuk partials, as in `math.fsum`), so an average does not depend on order and
 the incremental result is bit-for-bit the result of a full recomputation.
 """
 
 import math
-from collections.abc import Callable
 
 import msgspec
-
-from services.mastery.core.scales import ProficiencyScale
 
 
 class ScoreCount(msgspec.Struct, frozen=True, array_like=True):
@@ -37,6 +35,11 @@ class LogFit(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Tally(msgspec.Struct, frozen=True, kw_only=True):
+    """Only the parts the policy's method reads are kept up to date; the rest keep their defaults.
+
+    Stored as JSON (`proficiencies.state`): renaming or retyping a field breaks every stored state.
+    """
+
     count: int = 0
     latest: float = 0.0
     highest: float = 0.0
@@ -69,32 +72,7 @@ def add_exact(partials: tuple[float, ...], value: float) -> tuple[float, ...]:
     return tuple(kept)
 
 
-def add_score(tally: Tally, score: float, *, method: str, weight: float, threshold: float) -> Tally:
-    """The tally after one more score, newer than every score already in it.
-
-    Only the fields `method` reads are kept up to date; `weight` is decaying_average's (0.5-0.99).
-    """
-    count = tally.count + 1
-    changes: dict[str, object] = {"count": count, "latest": score}
-    if method == "highest":
-        changes["highest"] = score if tally.count == 0 else max(tally.highest, score)
-    elif method == "decaying_average":
-        changes["decaying"] = (
-            score if tally.count == 0 else (1 - weight) * tally.decaying + weight * score
-        )
-    elif method == "n_mastery" and score >= threshold:
-        changes["reaching_count"] = tally.reaching_count + 1
-        changes["reaching_total"] = add_exact(tally.reaching_total, score)
-    elif method == "mode":
-        changes["counts"] = _counted(tally.counts, score, count)
-    elif method == "power_law":
-        changes["fit"] = _fitted(tally.fit, score, count)
-    if method in {"average", "weighted_average"}:
-        changes["total"] = add_exact(tally.total, score)
-    return msgspec.structs.replace(tally, **changes)
-
-
-def _counted(counts: tuple[ScoreCount, ...], score: float, position: int) -> tuple[ScoreCount, ...]:
+def counted(counts: tuple[ScoreCount, ...], score: float, position: int) -> tuple[ScoreCount, ...]:
     for index, entry in enumerate(counts):
         if entry.score == score:
             updated = ScoreCount(score, entry.count + 1, position)
@@ -102,7 +80,7 @@ def _counted(counts: tuple[ScoreCount, ...], score: float, position: int) -> tup
     return (*counts, ScoreCount(score, 1, position))
 
 
-def _fitted(fit: LogFit, score: float, k: int) -> LogFit:
+def fitted(fit: LogFit, score: float, k: int) -> LogFit:
     x = math.log(k)
     y = math.log(score) if score > 0 else 0.0
     y_shifted = math.log(score + 1)
@@ -139,46 +117,6 @@ def power_fit(tally: Tally) -> PowerFit:
 def mode_of(tally: Tally) -> ScoreCount:
     """The most frequent score; a tie goes to the one seen most recently."""
     return max(tally.counts, key=lambda entry: (entry.count, entry.last_seen))
-
-
-def raw_result(
-    tally: Tally, *, method: str, parameter: float, scale: ProficiencyScale
-) -> float | None:
-    """The unrounded result of `method` over the tally (None: no evidence, or n_mastery not met)."""
-    if tally.count == 0:
-        return None
-    return _RESULTS[method](tally, parameter, scale)
-
-
-def _n_mastery(tally: Tally, needed: float, scale: ProficiencyScale) -> float | None:
-    if tally.reaching_count < needed:
-        return None
-    return math.fsum(tally.reaching_total) / tally.reaching_count
-
-
-def _power_law(tally: Tally, parameter: float, scale: ProficiencyScale) -> float:
-    if tally.count == 1:
-        return tally.latest
-    return min(max(power_fit(tally).predicted, scale.minimum), scale.maximum)
-
-
-def _weighted_average(tally: Tally, weight_percent: float, scale: ProficiencyScale) -> float:
-    if tally.count == 1:
-        return tally.latest
-    weight = weight_percent / 100
-    return tally.latest * weight + earlier_mean(tally) * (1 - weight)
-
-
-_RESULTS: dict[str, Callable[[Tally, float, ProficiencyScale], float | None]] = {
-    "latest": lambda tally, _, __: tally.latest,
-    "highest": lambda tally, _, __: tally.highest,
-    "average": lambda tally, _, __: math.fsum(tally.total) / tally.count,
-    "decaying_average": lambda tally, _, __: tally.decaying,
-    "weighted_average": _weighted_average,
-    "n_mastery": _n_mastery,
-    "power_law": _power_law,
-    "mode": lambda tally, _, __: mode_of(tally).score,
-}
 
 
 def earlier_mean(tally: Tally) -> float:
