@@ -19,8 +19,13 @@ import asyncpg
 import msgspec
 
 from shared.contract.cloudevents import CloudEvent, EnvelopeCodec, cloudevent_type
-from shared.contract.events.attempts import LatestAttemptEvent, upcast
-from shared.contract.events.gradebook import AnyGradebookEvent, LatestGradebookEvent, subject_kind
+from shared.contract.events.attempts import LatestAttemptEvent
+from shared.contract.events.gradebook import (
+    AnyGradebookEvent,
+    LatestGradebookEvent,
+    decode_gradebook_event,
+    subject_kind,
+)
 from shared.contract.events.standards import AnyStandardEvent
 from shared.platform.bus import BusNames
 from shared.platform.postgres import DbConnection
@@ -30,7 +35,6 @@ EVENT_SOURCE = "/services/attempts"
 # Each lost race means another writer won, so n concurrent writers need at most n rounds.
 MAX_APPEND_RETRIES = 16
 
-_decoder = msgspec.json.Decoder(AnyGradebookEvent)
 _encoder = msgspec.json.Encoder()
 _envelopes = EnvelopeCodec[AnyGradebookEvent](AnyGradebookEvent)
 T = TypeVar("T")
@@ -77,9 +81,7 @@ def _stored(row: asyncpg.Record) -> StoredEvent:
 
 def stored_event(version: int, event_id: str, data: str) -> StoredEvent:
     """An event as read from its row (the `data` column as text), upcast to its latest version."""
-    event = _decoder.decode(data)
-    latest = event if isinstance(event, AnyStandardEvent) else upcast(event)
-    return StoredEvent(version=version, event_id=event_id, event=latest)
+    return StoredEvent(version=version, event_id=event_id, event=decode_gradebook_event(data))
 
 
 def attempt_events(stored: Sequence[StoredEvent]) -> list[LatestAttemptEvent]:
