@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping
 from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
@@ -20,3 +21,14 @@ def load_config(config_type: type[ConfigT], environ: Mapping[str, str]) -> Confi
         return msgspec.convert(subset, config_type, strict=False)
     except msgspec.ValidationError as error:
         raise ConfigError(f"invalid configuration: {error}") from error
+
+
+def redacted(url: str) -> str:
+    """The URL without its credentials, fit for a log line.
+
+    The whole user part goes, not only a password: `nats://<token>@host` carries its secret there.
+    """
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))

@@ -29,7 +29,8 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from shared.contract.cloudevents import CloudEvent, EnvelopeCodec, PoisonMessage
-from shared.platform.bus import BusNames, connect_with_retry, ensure_streams, sleep_unless_stopped
+from shared.platform.bus import BusNames, connect_with_retry, ensure_streams
+from shared.platform.retry import retry_until_stopped, sleep_unless_stopped
 
 logger = logging.getLogger(__name__)
 
@@ -123,31 +124,34 @@ class BatchConsumer(Generic[EventT]):
     ) -> JetStreamContext.PullSubscription | None:
         """Declare streams and bind the durable consumer; retried, since NATS may be restarting."""
         js = client.jetstream()
-        while not stop.is_set():
-            try:
-                await ensure_streams(js, self._settings.bus)
-                config = ConsumerConfig(
-                    durable_name=self._settings.durable,
-                    ack_policy=AckPolicy.EXPLICIT,
-                    deliver_policy=DeliverPolicy.ALL,
-                    ack_wait=self._settings.ack_wait,
-                    max_deliver=self._settings.max_deliver,
-                    max_ack_pending=self._settings.batch_size * 20,
-                    filter_subject=self._settings.filter_subject,
-                )
-                # Create or update: pull_subscribe alone binds an existing durable as it is, so
-                # a consumer whose filter changed between releases would silently keep the old one.
-                await js.add_consumer(self._settings.stream, config=config)
-                return await js.pull_subscribe(
-                    self._settings.filter_subject,
-                    durable=self._settings.durable,
-                    stream=self._settings.stream,
-                    config=config,
-                )
-            except (TimeoutError, nats.errors.Error) as error:
-                logger.warning("%s: cannot bind consumer yet (%s)", self._settings.durable, error)
-                await sleep_unless_stopped(stop, 1.0)
-        return None
+        config = ConsumerConfig(
+            durable_name=self._settings.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self._settings.ack_wait,
+            max_deliver=self._settings.max_deliver,
+            max_ack_pending=self._settings.batch_size * 20,
+            filter_subject=self._settings.filter_subject,
+        )
+
+        async def bind() -> JetStreamContext.PullSubscription:
+            await ensure_streams(js, self._settings.bus)
+            # Create or update: pull_subscribe alone binds an existing durable as it is, so
+            # a consumer whose filter changed between releases would silently keep the old one.
+            await js.add_consumer(self._settings.stream, config=config)
+            return await js.pull_subscribe(
+                self._settings.filter_subject,
+                durable=self._settings.durable,
+                stream=self._settings.stream,
+                config=config,
+            )
+
+        return await retry_until_stopped(
+            stop,
+            bind,
+            transient=(TimeoutError, nats.errors.Error),
+            what=f"{self._settings.durable}: binding the consumer",
+        )
 
     async def _consume(
         self,
