@@ -9,6 +9,22 @@ import msgspec
 ConfigT = TypeVar("ConfigT", bound=msgspec.Struct)
 
 
+class ServiceConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """What every service process reads. Each service's config extends it (`kw_only` is not
+    inherited, so each subclass declares it again)."""
+
+    database_url: str
+    nats_url: str = "nats://127.0.0.1:4222"
+    bus_namespace: str = ""
+
+
+class OutboxServiceConfig(ServiceConfig, frozen=True, kw_only=True):
+    """A service that writes an outbox and runs its relay."""
+
+    relay_batch_size: int = 500
+    relay_idle_interval: float = 0.02
+
+
 class ConfigError(ValueError):
     """The environment does not describe a valid configuration."""
 
