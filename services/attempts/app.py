@@ -17,7 +17,7 @@ from services.attempts.adapters.standards_store import StandardsStore
 from services.attempts.config import AttemptsConfig
 from services.attempts.migrations import MIGRATIONS
 from shared.platform.bus import BusNames
-from shared.platform.outbox import OutboxRelay, RelaySettings
+from shared.platform.outbox import outbox_relay
 from shared.platform.service import Worker, create_service_app
 
 __all__ = ["MIGRATIONS", "create_app"]
@@ -27,17 +27,7 @@ def create_app(config: AttemptsConfig, *, pool: asyncpg.Pool | None = None) -> L
     bus = BusNames(config.bus_namespace)
 
     def workers(pool: asyncpg.Pool) -> list[Worker]:
-        relay = OutboxRelay(
-            pool,
-            RelaySettings(
-                table="attempts_outbox",
-                nats_url=config.nats_url,
-                client_name="attempts-relay",
-                bus=bus,
-                batch_size=config.relay_batch_size,
-                idle_interval=config.relay_idle_interval,
-            ),
-        )
+        relay = outbox_relay(config, pool, table="attempts_outbox", client_name="attempts-relay")
         return [relay.run]
 
     def provide_recorder(state: State) -> AttemptRecorder:

@@ -13,7 +13,7 @@ from shared.contract.cloudevents import EnvelopeCodec
 from shared.contract.events.gradebook import AnyGradebookEvent
 from shared.platform.bus import BusNames
 from shared.platform.consumer import BatchConsumer, ConsumerSettings
-from shared.platform.outbox import OutboxRelay, RelaySettings
+from shared.platform.outbox import outbox_relay
 from shared.platform.service import Worker, create_service_app
 
 __all__ = ["MIGRATIONS", "build_projector", "create_app"]
@@ -44,17 +44,7 @@ def build_projector(
 
 def create_app(config: MasteryConfig, *, pool: asyncpg.Pool | None = None) -> Litestar:
     def workers(pool: asyncpg.Pool) -> list[Worker]:
-        relay = OutboxRelay(
-            pool,
-            RelaySettings(
-                table="mastery_outbox",
-                nats_url=config.nats_url,
-                client_name="mastery-relay",
-                bus=BusNames(config.bus_namespace),
-                batch_size=config.relay_batch_size,
-                idle_interval=config.relay_idle_interval,
-            ),
-        )
+        relay = outbox_relay(config, pool, table="mastery_outbox", client_name="mastery-relay")
         return [build_projector(config, pool).run, relay.run]
 
     return create_service_app(

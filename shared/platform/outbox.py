@@ -16,6 +16,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
 from shared.platform.bus import BusNames, connect_with_retry, ensure_streams
+from shared.platform.config import OutboxServiceConfig
 from shared.platform.postgres import DbConnection
 from shared.platform.retry import NotYet, retry_until_stopped, sleep_unless_stopped
 
@@ -138,6 +139,23 @@ class OutboxRelay:
             for future in futures:
                 future.cancel()
             raise
+
+
+def outbox_relay(
+    config: OutboxServiceConfig, pool: asyncpg.Pool, *, table: str, client_name: str
+) -> OutboxRelay:
+    """The relay of a service's outbox, as its configuration describes it."""
+    return OutboxRelay(
+        pool,
+        RelaySettings(
+            table=table,
+            nats_url=config.nats_url,
+            client_name=client_name,
+            bus=BusNames(config.bus_namespace),
+            batch_size=config.relay_batch_size,
+            idle_interval=config.relay_idle_interval,
+        ),
+    )
 
 
 async def _give_up_leadership(connection: DbConnection) -> None:
