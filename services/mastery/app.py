@@ -14,7 +14,8 @@ from shared.contract.events.gradebook import AnyGradebookEvent
 from shared.platform.bus import BusNames
 from shared.platform.consumer import BatchConsumer, ConsumerSettings
 from shared.platform.outbox import outbox_relay
-from shared.platform.service import Worker, create_service_app
+from shared.platform.service import create_service_app
+from shared.platform.supervisor import GiveUp, NamedWorker, terminate_process
 
 __all__ = ["MIGRATIONS", "build_projector", "create_app"]
 
@@ -42,16 +43,26 @@ def build_projector(
     )
 
 
-def create_app(config: MasteryConfig, *, pool: asyncpg.Pool | None = None) -> Litestar:
-    def workers(pool: asyncpg.Pool) -> list[Worker]:
+def create_app(
+    config: MasteryConfig,
+    *,
+    pool: asyncpg.Pool | None = None,
+    on_give_up: GiveUp = terminate_process,
+) -> Litestar:
+    def workers(pool: asyncpg.Pool) -> list[NamedWorker]:
+        projector = build_projector(config, pool)
         relay = outbox_relay(config, pool, table="mastery_outbox", client_name="mastery-relay")
-        return [build_projector(config, pool).run, relay.run]
+        return [
+            NamedWorker("projector", projector.run),
+            NamedWorker("relay", relay.run),
+        ]
 
     return create_service_app(
         title="Mastery API",
         description="Current proficiency per student and standard, with its explanation.",
-        database_url=config.database_url,
+        config=config,
         route_handlers=[MasteryController, CalculatorController],
         workers=workers,
         pool=pool,
+        on_give_up=on_give_up,
     )

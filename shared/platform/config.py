@@ -16,6 +16,12 @@ class ServiceConfig(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str
     nats_url: str = "nats://127.0.0.1:4222"
     bus_namespace: str = ""
+    # A crashed worker is restarted after `worker_restart_delay`, doubling up to the maximum;
+    # `worker_max_failures` crashes within `worker_failure_window` seconds stop the process.
+    worker_restart_delay: float = 0.5
+    worker_restart_max_delay: float = 30.0
+    worker_max_failures: int = 5
+    worker_failure_window: float = 300.0
 
 
 class OutboxServiceConfig(ServiceConfig, frozen=True, kw_only=True):
