@@ -34,7 +34,7 @@ def create_app(
 
     def workers(pool: asyncpg.Pool) -> list[NamedWorker]:
         relay = outbox_relay(config, pool, table="attempts_outbox", client_name="attempts-relay")
-        return [NamedWorker("relay", relay.run)]
+        return [NamedWorker("relay", relay.run, relay.lag)]
 
     def provide_recorder(state: State) -> AttemptRecorder:
         return AttemptRecorder(state.pool, bus)

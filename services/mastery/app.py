@@ -53,8 +53,8 @@ def create_app(
         projector = build_projector(config, pool)
         relay = outbox_relay(config, pool, table="mastery_outbox", client_name="mastery-relay")
         return [
-            NamedWorker("projector", projector.run),
-            NamedWorker("relay", relay.run),
+            NamedWorker("projector", projector.run, projector.lag),
+            NamedWorker("relay", relay.run, relay.lag),
         ]
 
     return create_service_app(

@@ -47,8 +47,8 @@ def create_app(
             idle=config.mailer_idle_interval,
         )
         return [
-            NamedWorker("planner", consumer.run),
-            NamedWorker("mailer", mailer.run),
+            NamedWorker("planner", consumer.run, consumer.lag),
+            NamedWorker("mailer", mailer.run, mailer.lag),
         ]
 
     return create_service_app(

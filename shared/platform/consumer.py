@@ -31,6 +31,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from shared.contract.cloudevents import CloudEvent, EnvelopeCodec, PoisonMessage
 from shared.platform.bus import BusNames, connect_with_retry, ensure_streams
 from shared.platform.retry import retry_until_stopped, sleep_unless_stopped
+from shared.platform.supervisor import LAG_PROBE_TIMEOUT, LagUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ class BatchConsumer(Generic[EventT]):
         self._handle = handle
         self._runs_alone = runs_alone
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._client: NatsClient | None = None
         self.processed = 0
         self.deadlettered = 0
 
@@ -108,6 +110,7 @@ class BatchConsumer(Generic[EventT]):
         client = await connect_with_retry(self._settings.nats_url, self._settings.durable, stop)
         if client is None:
             return
+        self._client = client
         try:
             while not stop.is_set():
                 subscription = await self._subscribe(client, stop)
@@ -117,6 +120,7 @@ class BatchConsumer(Generic[EventT]):
         finally:
             # Every fetched batch was acked or naked; a pull subscription has nothing to drain,
             # and nats-py's drain would wait out its timeout on it. Flush the acks and close.
+            self._client = None
             await _flush_and_close(client)
 
     async def _subscribe(
@@ -152,6 +156,16 @@ class BatchConsumer(Generic[EventT]):
             transient=(TimeoutError, nats.errors.Error),
             what=f"{self._settings.durable}: binding the consumer",
         )
+
+    async def lag(self) -> dict[str, int]:
+        """Messages the durable has not settled: not yet delivered plus delivered and unacked."""
+        client = self._client
+        if client is None or not client.is_connected:
+            raise LagUnavailable(f"{self._settings.durable}: not connected to NATS")
+        info = await client.jetstream().consumer_info(
+            self._settings.stream, self._settings.durable, timeout=LAG_PROBE_TIMEOUT
+        )
+        return {"consumer_pending": (info.num_pending or 0) + (info.num_ack_pending or 0)}
 
     async def _consume(
         self,

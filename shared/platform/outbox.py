@@ -107,6 +107,13 @@ class OutboxRelay:
             if count is not None and count < self._settings.batch_size:
                 await sleep_unless_stopped(stop, self._settings.idle_interval)
 
+    async def lag(self) -> dict[str, int]:
+        """Committed rows not yet published."""
+        depth = await self._pool.fetchval(
+            f"SELECT count(*) FROM {self._settings.table}"  # noqa: S608 - a table name from code
+        )
+        return {"outbox_depth": int(depth)}
+
     async def relay_once(self, js: JetStreamContext) -> int:
         """Publish one batch below the horizon and delete it; returns how many rows went out."""
         table = self._settings.table

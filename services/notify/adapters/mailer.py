@@ -52,6 +52,13 @@ class SmtpMailer:
             if count is not None and count < self._batch_size:
                 await sleep_unless_stopped(stop, self._idle)
 
+    async def lag(self) -> dict[str, int]:
+        """Emails due now and not yet sent (a lease in force pushes a row's due time out)."""
+        due = await self._pool.fetchval(
+            "SELECT count(*) FROM notifications WHERE sent_at IS NULL AND next_attempt_at <= now()"
+        )
+        return {"due_notifications": int(due)}
+
     async def send_due(self) -> int:
         due = await store.claim_due(self._pool, self._batch_size, SEND_LEASE)
         for pending in due:
