@@ -1,7 +1,10 @@
-"""Readiness against real PostgreSQL and nats-server: a worker that fails makes its service not
-ready until the supervisor has restarted it, and each worker's lag is what is really waiting."""
+"""Supervision against real PostgreSQL and nats-server: a worker that fails makes its service not
+ready until the supervisor has restarted it, one that keeps failing stops the process, and each
+worker's lag is what is really waiting."""
 
 import asyncio
+import signal
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any
@@ -185,3 +188,51 @@ def _probe(
             return None
 
     return probe
+
+
+GIVES_UP = """
+import sys
+
+from shared.platform.config import ServiceConfig
+from shared.platform.service import create_service_app, serve
+from shared.platform.supervisor import NamedWorker
+
+
+async def broken(stop):
+    raise RuntimeError("injected fault")
+
+
+config = ServiceConfig(
+    database_url=sys.argv[1],
+    worker_restart_delay=0.01,
+    worker_restart_max_delay=0.01,
+    worker_max_failures=3,
+)
+app = create_service_app(
+    title="broken",
+    description="a service whose one worker always fails",
+    config=config,
+    route_handlers=[],
+    workers=lambda pool: [NamedWorker("broken", broken)],
+)
+serve(app, "127.0.0.1", 0)
+"""
+
+
+async def test_a_worker_that_keeps_failing_stops_the_process_with_a_non_zero_status(
+    database_url: str,
+) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        GIVES_UP,
+        database_url,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), 30)
+
+    log = stderr.decode()
+    assert process.returncode == -signal.SIGTERM, log
+    assert log.count("Traceback") == 3  # each failure logged with its traceback
+    assert "worker broken keeps failing" in log
