@@ -17,28 +17,24 @@ from services.attempts.adapters.standards_store import StandardsStore
 from services.attempts.config import AttemptsConfig
 from services.attempts.migrations import MIGRATIONS
 from shared.platform.bus import BusNames
-from shared.platform.outbox import OutboxRelay, RelaySettings
-from shared.platform.service import Worker, create_service_app
+from shared.platform.outbox import outbox_relay
+from shared.platform.service import create_service_app
+from shared.platform.supervisor import GiveUp, NamedWorker, terminate_process
 
 __all__ = ["MIGRATIONS", "create_app"]
 
 
-def create_app(config: AttemptsConfig, *, pool: asyncpg.Pool | None = None) -> Litestar:
+def create_app(
+    config: AttemptsConfig,
+    *,
+    pool: asyncpg.Pool | None = None,
+    on_give_up: GiveUp = terminate_process,
+) -> Litestar:
     bus = BusNames(config.bus_namespace)
 
-    def workers(pool: asyncpg.Pool) -> list[Worker]:
-        relay = OutboxRelay(
-            pool,
-            RelaySettings(
-                table="attempts_outbox",
-                nats_url=config.nats_url,
-                client_name="attempts-relay",
-                bus=bus,
-                batch_size=config.relay_batch_size,
-                idle_interval=config.relay_idle_interval,
-            ),
-        )
-        return [relay.run]
+    def workers(pool: asyncpg.Pool) -> list[NamedWorker]:
+        relay = outbox_relay(config, pool, table="attempts_outbox", client_name="attempts-relay")
+        return [NamedWorker("relay", relay.run, relay.lag)]
 
     def provide_recorder(state: State) -> AttemptRecorder:
         return AttemptRecorder(state.pool, bus)
@@ -49,7 +45,7 @@ def create_app(config: AttemptsConfig, *, pool: asyncpg.Pool | None = None) -> L
     return create_service_app(
         title="Attempts API",
         description="Records standards, assessment attempts and corrections as immutable events.",
-        database_url=config.database_url,
+        config=config,
         route_handlers=[
             AttemptsController,
             CorrectiveWorkController,
@@ -65,4 +61,5 @@ def create_app(config: AttemptsConfig, *, pool: asyncpg.Pool | None = None) -> L
         max_body_bytes=1_048_576,
         exception_handlers={StreamContended: stream_contended_handler},
         pool=pool,
+        on_give_up=on_give_up,
     )

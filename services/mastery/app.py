@@ -12,8 +12,9 @@ from services.mastery.migrations import MIGRATIONS
 from shared.contract.events.gradebook import LatestGradebookEvent, gradebook_envelopes
 from shared.platform.bus import BusNames
 from shared.platform.consumer import BatchConsumer, ConsumerSettings
-from shared.platform.outbox import OutboxRelay, RelaySettings
-from shared.platform.service import Worker, create_service_app
+from shared.platform.outbox import outbox_relay
+from shared.platform.service import create_service_app
+from shared.platform.supervisor import GiveUp, NamedWorker, terminate_process
 
 __all__ = ["MIGRATIONS", "build_projector", "create_app"]
 
@@ -43,26 +44,26 @@ def build_projector(
     )
 
 
-def create_app(config: MasteryConfig, *, pool: asyncpg.Pool | None = None) -> Litestar:
-    def workers(pool: asyncpg.Pool) -> list[Worker]:
-        relay = OutboxRelay(
-            pool,
-            RelaySettings(
-                table="mastery_outbox",
-                nats_url=config.nats_url,
-                client_name="mastery-relay",
-                bus=BusNames(config.bus_namespace),
-                batch_size=config.relay_batch_size,
-                idle_interval=config.relay_idle_interval,
-            ),
-        )
-        return [build_projector(config, pool).run, relay.run]
+def create_app(
+    config: MasteryConfig,
+    *,
+    pool: asyncpg.Pool | None = None,
+    on_give_up: GiveUp = terminate_process,
+) -> Litestar:
+    def workers(pool: asyncpg.Pool) -> list[NamedWorker]:
+        projector = build_projector(config, pool)
+        relay = outbox_relay(config, pool, table="mastery_outbox", client_name="mastery-relay")
+        return [
+            NamedWorker("projector", projector.run, projector.lag),
+            NamedWorker("relay", relay.run, relay.lag),
+        ]
 
     return create_service_app(
         title="Mastery API",
         description="Current proficiency per student and standard, with its explanation.",
-        database_url=config.database_url,
+        config=config,
         route_handlers=[MasteryController, CalculatorController],
         workers=workers,
         pool=pool,
+        on_give_up=on_give_up,
     )

@@ -12,15 +12,21 @@ from shared.contract.cloudevents import EnvelopeCodec
 from shared.contract.events.mastery import AnyMasteryEvent
 from shared.platform.bus import BusNames
 from shared.platform.consumer import BatchConsumer, ConsumerSettings
-from shared.platform.service import Worker, create_service_app
+from shared.platform.service import create_service_app
+from shared.platform.supervisor import GiveUp, NamedWorker, terminate_process
 
 __all__ = ["MIGRATIONS", "create_app"]
 
 
-def create_app(config: NotifyConfig, *, pool: asyncpg.Pool | None = None) -> Litestar:
+def create_app(
+    config: NotifyConfig,
+    *,
+    pool: asyncpg.Pool | None = None,
+    on_give_up: GiveUp = terminate_process,
+) -> Litestar:
     bus = BusNames(config.bus_namespace)
 
-    def workers(pool: asyncpg.Pool) -> list[Worker]:
+    def workers(pool: asyncpg.Pool) -> list[NamedWorker]:
         planner = NotificationPlanner(pool)
         consumer = BatchConsumer(
             ConsumerSettings(
@@ -40,13 +46,17 @@ def create_app(config: NotifyConfig, *, pool: asyncpg.Pool | None = None) -> Lit
             batch_size=config.mailer_batch_size,
             idle=config.mailer_idle_interval,
         )
-        return [consumer.run, mailer.run]
+        return [
+            NamedWorker("planner", consumer.run, consumer.lag),
+            NamedWorker("mailer", mailer.run, mailer.lag),
+        ]
 
     return create_service_app(
         title="Notify API",
         description="Guardians, and emails to them when a student's mastery changes.",
-        database_url=config.database_url,
+        config=config,
         route_handlers=[GuardiansController],
         workers=workers,
         pool=pool,
+        on_give_up=on_give_up,
     )

@@ -1,8 +1,6 @@
 """NATS JetStream helpers: connections, stream names and subjects, stream definitions."""
 
 import asyncio
-import contextlib
-import logging
 from dataclasses import dataclass
 
 import nats
@@ -11,7 +9,8 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
 
-logger = logging.getLogger(__name__)
+from shared.platform.config import redacted
+from shared.platform.retry import retry_until_stopped
 
 DUPLICATE_WINDOW_SECONDS = 120.0
 
@@ -89,21 +88,12 @@ async def connect(url: str, name: str) -> NatsClient:
 
 async def connect_with_retry(url: str, name: str, stop: asyncio.Event) -> NatsClient | None:
     """Keep trying until connected or asked to stop; NATS being down must not stop a service."""
-    delay = 0.2
-    while not stop.is_set():
-        try:
-            return await connect(url, name)
-        except (OSError, TimeoutError, nats.errors.NoServersError) as error:
-            logger.warning("NATS at %s unreachable (%s); retrying in %.1fs", url, error, delay)
-            await sleep_unless_stopped(stop, delay)
-            delay = min(delay * 2, 5.0)
-    return None
-
-
-async def sleep_unless_stopped(stop: asyncio.Event, seconds: float) -> None:
-    """Wait `seconds`, returning early when the service is asked to stop."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    return await retry_until_stopped(
+        stop,
+        lambda: connect(url, name),
+        transient=(OSError, TimeoutError, nats.errors.NoServersError),
+        what=f"{name}: connecting to NATS at {redacted(url)}",
+    )
 
 
 async def ensure_streams(js: JetStreamContext, names: BusNames) -> None:

@@ -2,10 +2,33 @@
 
 from collections.abc import Mapping
 from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
 ConfigT = TypeVar("ConfigT", bound=msgspec.Struct)
+
+
+class ServiceConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """What every service process reads. Each service's config extends it (`kw_only` is not
+    inherited, so each subclass declares it again)."""
+
+    database_url: str
+    nats_url: str = "nats://127.0.0.1:4222"
+    bus_namespace: str = ""
+    # A crashed worker is restarted after `worker_restart_delay`, doubling up to the maximum;
+    # `worker_max_failures` crashes within `worker_failure_window` seconds stop the process.
+    worker_restart_delay: float = 0.5
+    worker_restart_max_delay: float = 30.0
+    worker_max_failures: int = 5
+    worker_failure_window: float = 300.0
+
+
+class OutboxServiceConfig(ServiceConfig, frozen=True, kw_only=True):
+    """A service that writes an outbox and runs its relay."""
+
+    relay_batch_size: int = 500
+    relay_idle_interval: float = 0.02
 
 
 class ConfigError(ValueError):
@@ -20,3 +43,14 @@ def load_config(config_type: type[ConfigT], environ: Mapping[str, str]) -> Confi
         return msgspec.convert(subset, config_type, strict=False)
     except msgspec.ValidationError as error:
         raise ConfigError(f"invalid configuration: {error}") from error
+
+
+def redacted(url: str) -> str:
+    """The URL without its credentials, fit for a log line.
+
+    The whole user part goes, not only a password: `nats://<token>@host` carries its secret there.
+    """
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))

@@ -29,7 +29,9 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from shared.contract.cloudevents import CloudEvent, EnvelopeCodec, PoisonMessage
-from shared.platform.bus import BusNames, connect_with_retry, ensure_streams, sleep_unless_stopped
+from shared.platform.bus import BusNames, connect_with_retry, ensure_streams
+from shared.platform.retry import retry_until_stopped, sleep_unless_stopped
+from shared.platform.supervisor import LAG_PROBE_TIMEOUT, LagUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +102,7 @@ class BatchConsumer(Generic[EventT]):
         self._handle = handle
         self._runs_alone = runs_alone
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._client: NatsClient | None = None
         self.processed = 0
         self.deadlettered = 0
 
@@ -107,6 +110,7 @@ class BatchConsumer(Generic[EventT]):
         client = await connect_with_retry(self._settings.nats_url, self._settings.durable, stop)
         if client is None:
             return
+        self._client = client
         try:
             while not stop.is_set():
                 subscription = await self._subscribe(client, stop)
@@ -116,6 +120,7 @@ class BatchConsumer(Generic[EventT]):
         finally:
             # Every fetched batch was acked or naked; a pull subscription has nothing to drain,
             # and nats-py's drain would wait out its timeout on it. Flush the acks and close.
+            self._client = None
             await _flush_and_close(client)
 
     async def _subscribe(
@@ -123,31 +128,44 @@ class BatchConsumer(Generic[EventT]):
     ) -> JetStreamContext.PullSubscription | None:
         """Declare streams and bind the durable consumer; retried, since NATS may be restarting."""
         js = client.jetstream()
-        while not stop.is_set():
-            try:
-                await ensure_streams(js, self._settings.bus)
-                config = ConsumerConfig(
-                    durable_name=self._settings.durable,
-                    ack_policy=AckPolicy.EXPLICIT,
-                    deliver_policy=DeliverPolicy.ALL,
-                    ack_wait=self._settings.ack_wait,
-                    max_deliver=self._settings.max_deliver,
-                    max_ack_pending=self._settings.batch_size * 20,
-                    filter_subject=self._settings.filter_subject,
-                )
-                # Create or update: pull_subscribe alone binds an existing durable as it is, so
-                # a consumer whose filter changed between releases would silently keep the old one.
-                await js.add_consumer(self._settings.stream, config=config)
-                return await js.pull_subscribe(
-                    self._settings.filter_subject,
-                    durable=self._settings.durable,
-                    stream=self._settings.stream,
-                    config=config,
-                )
-            except (TimeoutError, nats.errors.Error) as error:
-                logger.warning("%s: cannot bind consumer yet (%s)", self._settings.durable, error)
-                await sleep_unless_stopped(stop, 1.0)
-        return None
+        config = ConsumerConfig(
+            durable_name=self._settings.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self._settings.ack_wait,
+            max_deliver=self._settings.max_deliver,
+            max_ack_pending=self._settings.batch_size * 20,
+            filter_subject=self._settings.filter_subject,
+        )
+
+        async def bind() -> JetStreamContext.PullSubscription:
+            await ensure_streams(js, self._settings.bus)
+            # Create or update: pull_subscribe alone binds an existing durable as it is, so
+            # a consumer whose filter changed between releases would silently keep the old one.
+            await js.add_consumer(self._settings.stream, config=config)
+            return await js.pull_subscribe(
+                self._settings.filter_subject,
+                durable=self._settings.durable,
+                stream=self._settings.stream,
+                config=config,
+            )
+
+        return await retry_until_stopped(
+            stop,
+            bind,
+            transient=(TimeoutError, nats.errors.Error),
+            what=f"{self._settings.durable}: binding the consumer",
+        )
+
+    async def lag(self) -> dict[str, int]:
+        """Messages the durable has not settled: not yet delivered plus delivered and unacked."""
+        client = self._client
+        if client is None or not client.is_connected:
+            raise LagUnavailable(f"{self._settings.durable}: not connected to NATS")
+        info = await client.jetstream().consumer_info(
+            self._settings.stream, self._settings.durable, timeout=LAG_PROBE_TIMEOUT
+        )
+        return {"consumer_pending": (info.num_pending or 0) + (info.num_ack_pending or 0)}
 
     async def _consume(
         self,

@@ -8,7 +8,6 @@ are deleted; the event store keeps the history, so any range can be re-published
 """
 
 import asyncio
-import logging
 from dataclasses import dataclass
 
 import asyncpg
@@ -16,12 +15,13 @@ import nats.errors
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 
-from shared.platform.bus import BusNames, connect_with_retry, ensure_streams, sleep_unless_stopped
+from shared.platform.bus import BusNames, connect_with_retry, ensure_streams
+from shared.platform.config import OutboxServiceConfig
 from shared.platform.postgres import DbConnection
-
-logger = logging.getLogger(__name__)
+from shared.platform.retry import NotYet, retry_until_stopped, sleep_unless_stopped
 
 MSG_ID_HEADER = "Nats-Msg-Id"
+LEADERSHIP_POLL_INTERVAL = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,33 +67,52 @@ class OutboxRelay:
 
     async def _wait_for_leadership(self, connection: DbConnection, stop: asyncio.Event) -> bool:
         """One relay per outbox publishes at a time, so the bus sees rows in horizon order."""
-        while not stop.is_set():
-            if await connection.fetchval(
+
+        async def lead() -> bool:
+            if not await connection.fetchval(
                 "SELECT pg_try_advisory_lock(hashtext($1))", self._settings.table
             ):
-                return True
-            await sleep_unless_stopped(stop, 1.0)
-        return False
+                raise NotYet("another relay publishes this outbox")
+            return True
+
+        # A standby asks every second, so it takes over within a second of the leader's end.
+        led = await retry_until_stopped(
+            stop,
+            lead,
+            transient=(),
+            what=f"outbox {self._settings.table}: leading the relay",
+            delay=LEADERSHIP_POLL_INTERVAL,
+            max_delay=LEADERSHIP_POLL_INTERVAL,
+        )
+        return bool(led)
 
     async def _relay_until(self, stop: asyncio.Event, client: NatsClient) -> None:
         js = client.jetstream()
+        table = self._settings.table
+        await retry_until_stopped(
+            stop,
+            lambda: ensure_streams(js, self._settings.bus),
+            transient=(TimeoutError, nats.errors.Error),
+            what=f"outbox {table}: declaring streams",
+            delay=self._settings.retry_interval,
+        )
         while not stop.is_set():
-            try:
-                await ensure_streams(js, self._settings.bus)
-                break
-            except (TimeoutError, nats.errors.Error) as error:
-                logger.warning("cannot declare streams yet (%s)", error)
-                await sleep_unless_stopped(stop, self._settings.retry_interval)
-        while not stop.is_set():
-            try:
-                count = await self.relay_once(js)
-            except RELAY_TRANSIENT_ERRORS as error:
-                logger.warning("outbox %s: relay paused (%s)", self._settings.table, error)
-                count, pause = 0, self._settings.retry_interval
-            else:
-                pause = 0.0 if count == self._settings.batch_size else self._settings.idle_interval
-            if pause:
-                await sleep_unless_stopped(stop, pause)
+            count = await retry_until_stopped(
+                stop,
+                lambda: self.relay_once(js),
+                transient=RELAY_TRANSIENT_ERRORS,
+                what=f"outbox {table}: relaying",
+                delay=self._settings.retry_interval,
+            )
+            if count is not None and count < self._settings.batch_size:
+                await sleep_unless_stopped(stop, self._settings.idle_interval)
+
+    async def lag(self) -> dict[str, int]:
+        """Committed rows not yet published."""
+        depth = await self._pool.fetchval(
+            f"SELECT count(*) FROM {self._settings.table}"  # noqa: S608 - a table name from code
+        )
+        return {"outbox_depth": int(depth)}
 
     async def relay_once(self, js: JetStreamContext) -> int:
         """Publish one batch below the horizon and delete it; returns how many rows went out."""
@@ -127,6 +146,23 @@ class OutboxRelay:
             for future in futures:
                 future.cancel()
             raise
+
+
+def outbox_relay(
+    config: OutboxServiceConfig, pool: asyncpg.Pool, *, table: str, client_name: str
+) -> OutboxRelay:
+    """The relay of a service's outbox, as its configuration describes it."""
+    return OutboxRelay(
+        pool,
+        RelaySettings(
+            table=table,
+            nats_url=config.nats_url,
+            client_name=client_name,
+            bus=BusNames(config.bus_namespace),
+            batch_size=config.relay_batch_size,
+            idle_interval=config.relay_idle_interval,
+        ),
+    )
 
 
 async def _give_up_leadership(connection: DbConnection) -> None:

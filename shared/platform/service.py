@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import asyncpg
+import msgspec
 import uvicorn
 from litestar import Litestar, get
 from litestar.datastructures import State
@@ -15,6 +16,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
 
+from shared.platform.config import ServiceConfig
 from shared.platform.http import (
     BEARER_SECURITY,
     PROBLEM_HANDLERS,
@@ -25,10 +27,16 @@ from shared.platform.http import (
     tenant_dependency,
 )
 from shared.platform.postgres import create_pool
+from shared.platform.supervisor import (
+    GiveUp,
+    NamedWorker,
+    RestartPolicy,
+    Supervisor,
+    terminate_process,
+)
 
 logger = logging.getLogger(__name__)
 
-Worker = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 T = TypeVar("T")
 
 # Allocations between two collections of the youngest generation (CPython's default is 700).
@@ -40,13 +48,21 @@ async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/health/ready", tags=["health"], summary="PostgreSQL answers")
-async def ready(state: State) -> dict[str, str]:
+@get("/health/ready", tags=["health"], summary="PostgreSQL answers and every worker runs")
+async def ready(state: State) -> dict[str, object]:
+    """Ready when the database answers and every worker is alive; each worker's lag either way."""
+    supervisor: Supervisor = state.supervisor
+    workers = msgspec.to_builtins(await supervisor.report())
     try:
         await state.pool.fetchval("SELECT 1")
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-        raise Problem(503, "not-ready", "Not ready", f"database unavailable: {error}") from error
-    return {"status": "ready"}
+        detail = f"database unavailable: {error}"
+        raise Problem(503, "not-ready", "Not ready", detail, workers=workers) from error
+    down = [name for name, worker in workers.items() if not worker["alive"]]
+    if down:
+        detail = f"workers not running: {', '.join(down)}"
+        raise Problem(503, "not-ready", "Not ready", detail, workers=workers)
+    return {"status": "ready", "workers": workers}
 
 
 def _pool_of(request: Any) -> asyncpg.Pool:
@@ -54,19 +70,29 @@ def _pool_of(request: Any) -> asyncpg.Pool:
     return pool
 
 
+def restart_policy(config: ServiceConfig) -> RestartPolicy:
+    return RestartPolicy(
+        delay=config.worker_restart_delay,
+        max_delay=config.worker_restart_max_delay,
+        max_failures=config.worker_max_failures,
+        window=config.worker_failure_window,
+    )
+
+
 def create_service_app(
     *,
     title: str,
     description: str,
-    database_url: str,
+    config: ServiceConfig,
     route_handlers: Sequence[ControllerRouterHandler],
-    workers: Callable[[asyncpg.Pool], Sequence[Worker]],
+    workers: Callable[[asyncpg.Pool], Sequence[NamedWorker]],
     dependencies: dict[str, Provide] | None = None,
     pool: asyncpg.Pool | None = None,
     max_body_bytes: int = 1_048_576,
     exception_handlers: Mapping[type[Exception], ExceptionHandler] | None = None,
+    on_give_up: GiveUp = terminate_process,
 ) -> Litestar:
-    """Assemble a service: its routes, a pool, its background workers, problem+json errors.
+    """Assemble a service: its routes, a pool, its supervised workers, problem+json errors.
 
     Shutdown order: stop the workers (they finish their batch and drain NATS), then close the pool.
     """
@@ -74,14 +100,18 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         owned_pool = pool is None
-        app.state.pool = pool or await create_pool(database_url)
+        app.state.pool = pool or await create_pool(config.database_url)
+        supervisor = Supervisor(
+            workers(app.state.pool), policy=restart_policy(config), on_give_up=on_give_up
+        )
+        app.state.supervisor = supervisor
         stop = asyncio.Event()
-        tasks = [asyncio.create_task(work(stop)) for work in workers(app.state.pool)]
+        supervisor.start(stop)
         try:
             yield
         finally:
             stop.set()
-            await asyncio.gather(*tasks, return_exceptions=False)
+            await supervisor.wait()
             if owned_pool:
                 await app.state.pool.close()
 

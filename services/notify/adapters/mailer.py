@@ -16,7 +16,7 @@ import asyncpg
 
 from services.notify.adapters import store
 from services.notify.core.messages import Email
-from shared.platform.bus import sleep_unless_stopped
+from shared.platform.retry import retry_until_stopped, sleep_unless_stopped
 
 logger = logging.getLogger(__name__)
 
@@ -42,13 +42,22 @@ class SmtpMailer:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            try:
-                count = await self.send_due()
-            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as error:
-                logger.warning("mailer paused: %s", error)
-                count = 0
-            if count < self._batch_size:
+            count = await retry_until_stopped(
+                stop,
+                self.send_due,
+                transient=(OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError),
+                what="mailer: sending due emails",
+                delay=self._idle,
+            )
+            if count is not None and count < self._batch_size:
                 await sleep_unless_stopped(stop, self._idle)
+
+    async def lag(self) -> dict[str, int]:
+        """Emails due now and not yet sent (a lease in force pushes a row's due time out)."""
+        due = await self._pool.fetchval(
+            "SELECT count(*) FROM notifications WHERE sent_at IS NULL AND next_attempt_at <= now()"
+        )
+        return {"due_notifications": int(due)}
 
     async def send_due(self) -> int:
         due = await store.claim_due(self._pool, self._batch_size, SEND_LEASE)
