@@ -11,6 +11,7 @@ import asyncio
 from dataclasses import dataclass
 
 import asyncpg
+import msgspec
 import nats.errors
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
@@ -19,8 +20,36 @@ from shared.platform.bus import BusNames, connect_with_retry, ensure_streams
 from shared.platform.config import OutboxServiceConfig
 from shared.platform.postgres import DbConnection
 from shared.platform.retry import NotYet, retry_until_stopped, sleep_unless_stopped
+from shared.platform.rows import Columns
 
 MSG_ID_HEADER = "Nats-Msg-Id"
+
+
+class OutboxRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A row of any service's outbox (its position and transaction id are the table's defaults):
+    what the relay publishes, `payload` to `subject` with `Nats-Msg-Id` = `msg_id`."""
+
+    tenant_id: str
+    subject: str
+    msg_id: str
+    payload: bytes
+
+
+OUTBOX_COLUMNS = Columns(OutboxRow)
+
+
+def outbox_insert(table: str, first_parameter: int = 1) -> str:
+    """An INSERT of outbox rows given as one array per column (`OUTBOX_COLUMNS.array_values`),
+    from parameter `first_parameter` on; positions follow the rows' order, which the relay keeps.
+    A statement on its own, or a CTE of a larger one (the attempts append)."""
+    listed = OUTBOX_COLUMNS.listed
+    return (
+        f"INSERT INTO {table} ({listed}) SELECT {listed} "  # noqa: S608 - names from OutboxRow
+        f"FROM unnest({OUTBOX_COLUMNS.arrays(first_parameter)}) "
+        f"WITH ORDINALITY AS item ({listed}, n) ORDER BY n"
+    )
+
+
 LEADERSHIP_POLL_INTERVAL = 1.0
 
 

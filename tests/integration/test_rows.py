@@ -8,10 +8,12 @@ import asyncpg
 import msgspec
 import pytest
 
-from services.attempts.adapters.event_store import EventRow, OutboxRow
+from services.attempts.adapters.event_store import EventRow
 from services.attempts.adapters.recorder import ClaimRow
 from services.attempts.adapters.standards_store import PolicyRow, StandardRow
+from services.mastery.adapters.read_model import EvidenceTableRow, ProficiencyTableRow
 from services.notify.adapters.store import GuardianRow, NotificationRow
+from shared.platform.outbox import OutboxRow
 from shared.platform.rows import Columns, sql
 
 
@@ -79,6 +81,9 @@ async def test_rows_round_trip_through_placeholders_and_unnest_arrays(pool: asyn
         ("tenant_policies", PolicyRow),
         ("guardians", GuardianRow),
         ("notifications", NotificationRow),
+        ("mastery_outbox", OutboxRow),
+        ("mastery_evidence", EvidenceTableRow),
+        ("proficiencies", ProficiencyTableRow),
     ],
 )
 async def test_each_row_struct_names_its_tables_columns_with_their_types(

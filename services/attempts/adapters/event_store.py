@@ -28,6 +28,7 @@ from shared.contract.events.gradebook import (
 )
 from shared.contract.events.standards import AnyStandardEvent
 from shared.platform.bus import BusNames
+from shared.platform.outbox import OUTBOX_COLUMNS, OutboxRow, outbox_insert
 from shared.platform.postgres import DbConnection
 from shared.platform.rows import Columns, sql
 
@@ -102,17 +103,7 @@ class EventRow(msgspec.Struct, frozen=True, kw_only=True):
     recorded_at: datetime
 
 
-class OutboxRow(msgspec.Struct, frozen=True, kw_only=True):
-    """A row of `attempts_outbox` (its position and transaction id are the table's defaults)."""
-
-    tenant_id: str
-    subject: str
-    msg_id: str
-    payload: bytes
-
-
 EVENT_COLUMNS = Columns(EventRow)
-_OUTBOX = Columns(OutboxRow)
 # The event rows and their outbox rows, written by one statement (one round trip). Writers that
 # store more in the same statement add CTEs after these, numbering their parameters from
 # APPEND_PARAMETERS + 1.
@@ -122,14 +113,10 @@ WITH appended_events AS (
     SELECT * FROM unnest({EVENT_COLUMNS.arrays(1)})
     RETURNING 1
 ), appended_outbox AS (
-    INSERT INTO attempts_outbox ({_OUTBOX.listed})
-    SELECT {_OUTBOX.listed}
-    FROM unnest({_OUTBOX.arrays(len(EVENT_COLUMNS) + 1)})
-        WITH ORDINALITY AS item ({_OUTBOX.listed}, n)
-    ORDER BY n  -- positions follow the events' order: the relay publishes by position
+    {outbox_insert("attempts_outbox", len(EVENT_COLUMNS) + 1)}
     RETURNING 1
 )"""  # noqa: S608 - names from the row Structs
-APPEND_PARAMETERS = len(EVENT_COLUMNS) + len(_OUTBOX)
+APPEND_PARAMETERS = len(EVENT_COLUMNS) + len(OUTBOX_COLUMNS)
 
 
 def _event_row(item: NewEvent) -> EventRow:
@@ -157,7 +144,7 @@ def append_arguments(events: Sequence[NewEvent], bus: BusNames) -> list[list[Any
     """The parameters of `APPEND_CTES` (APPEND_PARAMETERS of them) for these events."""
     return [
         *EVENT_COLUMNS.array_values([_event_row(item) for item in events]),
-        *_OUTBOX.array_values([_outbox_row(item, bus) for item in events]),
+        *OUTBOX_COLUMNS.array_values([_outbox_row(item, bus) for item in events]),
     ]
 
 

@@ -18,6 +18,7 @@ from services.mastery.core.student_standard import StudentStandard, StudentStand
 from shared.contract.cloudevents import CloudEvent, EnvelopeCodec, cloudevent_type
 from shared.contract.events.mastery import AnyMasteryEvent, MasteryChanged
 from shared.platform.bus import BusNames
+from shared.platform.outbox import OUTBOX_COLUMNS, OutboxRow, outbox_insert
 from shared.platform.postgres import DbConnection
 from shared.platform.rows import Columns, sql
 
@@ -68,17 +69,9 @@ class ProficiencyTableRow(msgspec.Struct, frozen=True):
     updated_at: datetime
 
 
-class OutboxTableRow(msgspec.Struct, frozen=True):
-    tenant_id: str
-    subject: str
-    msg_id: str
-    payload: str  # the CloudEvents envelope, JSON text
-
-
 KEYS = Columns(StudentStandardRow)
 EVIDENCE = Columns(EvidenceTableRow)
 PROFICIENCIES = Columns(ProficiencyTableRow)
-OUTBOX = Columns(OutboxTableRow)
 _CORRECTABLE = ("status", "score", "points_possible", "voided", "corrected_version")
 
 # The statements, built once from the row Structs (no input reaches them: S608 does not apply).
@@ -122,12 +115,7 @@ _SAVE_STATES = (
     "ON CONFLICT (tenant_id, student_id, standard_id) DO UPDATE SET "
     + PROFICIENCIES.assignments("EXCLUDED", PROFICIENCIES.names[3:])
 )
-# Positions follow the changes' order: the relay publishes by position.
-_ENQUEUE_CHANGES = (
-    f"INSERT INTO mastery_outbox ({OUTBOX.listed}) "  # noqa: S608
-    "SELECT tenant_id, subject, msg_id, convert_to(payload, 'UTF8') "
-    f"FROM {OUTBOX.recordset('$1', ordinality=True)} ORDER BY n"
-)
+_ENQUEUE_CHANGES = outbox_insert("mastery_outbox")
 
 
 def evidence_row(key: StudentStandardKey, record: EvidenceRecord) -> EvidenceTableRow:
@@ -274,16 +262,16 @@ async def enqueue_changes(
 ) -> None:
     if not changes:
         return
-    rows = (
-        OutboxTableRow(
-            change.tenant_id,
-            bus.mastery_changed(change.tenant_id),
-            change.change_id,
-            _envelopes.encode(_envelope(change)).decode(),
+    rows = [
+        OutboxRow(
+            tenant_id=change.tenant_id,
+            subject=bus.mastery_changed(change.tenant_id),
+            msg_id=change.change_id,
+            payload=_envelopes.encode(_envelope(change)),
         )
         for change in changes
-    )
-    await connection.execute(_ENQUEUE_CHANGES, OUTBOX.document(rows))
+    ]
+    await connection.execute(_ENQUEUE_CHANGES, *OUTBOX_COLUMNS.array_values(rows))
 
 
 def _envelope(change: MasteryChanged) -> CloudEvent[AnyMasteryEvent]:
