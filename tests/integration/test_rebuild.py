@@ -13,7 +13,10 @@ from services.mastery.adapters import rebuild
 from services.mastery.adapters.projector import MasteryProjector
 from services.mastery.adapters.read_model import load_states
 from services.mastery.core.calculation import CalculationPolicy
-from services.mastery.core.student_standard import StudentStandardKey, state_from_evidence
+from services.mastery.core.student_standard import (
+    StudentStandardKey,
+    state_of_records,
+)
 from services.migrations import ALL_MIGRATIONS
 from shared.contract.events.gradebook import gradebook_envelopes
 from shared.platform.bus import BusNames
@@ -108,7 +111,7 @@ async def test_a_rebuild_that_fails_midway_leaves_the_read_model_as_it_was(
     before = await _read_model(pool)
     monkeypatch.setattr(rebuild, "_FETCH", 2)  # so a chunk is being stored when the fold fails
     folds = 0
-    fold = state_from_evidence
+    fold = state_of_records
     thresholds_during: list[tuple[int, int, int]] = []
 
     def failing_fold(*args: Any, **kwargs: Any) -> Any:
@@ -119,7 +122,7 @@ async def test_a_rebuild_that_fails_midway_leaves_the_read_model_as_it_was(
             raise RuntimeError("a bug in the fold")
         return fold(*args, **kwargs)
 
-    monkeypatch.setattr(rebuild, "state_from_evidence", failing_fold)
+    monkeypatch.setattr(rebuild, "state_of_records", failing_fold)
     collection_thresholds = gc.get_threshold()
     async with pool.acquire() as connection, pool.acquire() as reader:
         with pytest.raises(RuntimeError, match="a bug in the fold"):

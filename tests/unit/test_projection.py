@@ -17,7 +17,6 @@ from services.mastery.core.evidence import (
     StreamEvent,
     evidence_of_attempt,
     evidence_of_stream,
-    live,
 )
 from services.mastery.core.plan import GradebookEntry, NotYetApplicable, Plan
 from services.mastery.core.projection import key_of, resolved_policy
@@ -26,7 +25,7 @@ from services.mastery.core.student_standard import (
     StudentStandardKey,
     empty_state,
     fold_attempt,
-    state_from_evidence,
+    state_of_records,
 )
 from shared.contract.events.attempts import AttemptRecorded, AttemptRescored, AttemptVoided
 from shared.contract.events.standards import StandardDefined, TenantPolicySet
@@ -236,7 +235,7 @@ def _expected_states(book: Gradebook) -> dict[StudentStandardKey, object]:
         definition = definitions.get(key.standard_id)
         policy = resolved_policy(definition, tenant_default) if definition else POLICY
         records = evidence_of_stream(stream)
-        expected[key] = state_from_evidence(key, live(records), policy=policy)
+        expected[key] = state_of_records(key, records.values(), policy=policy)
     return expected
 
 
@@ -269,3 +268,24 @@ def test_any_events_in_any_batches_fold_to_the_recompute_from_the_evidence(
             assert (new_level, new_mastered) != (level, mastered)
             level, mastered = new_level, new_mastered
         assert (level, mastered) == (state.standing.level, state.standing.mastered)
+
+
+def test_a_state_stored_before_it_kept_its_stream_version_looks_attempts_up() -> None:
+    book, model = Gradebook(), MemoryReadModel()
+    first = book.attempt("maya", 2, 1)
+    _project(model, first)
+    [key] = model.states
+    model.states[key] = msgspec.structs.replace(model.states[key], last_version=None)
+    _project(model, first)  # a redelivery: only the evidence record can tell
+    assert model.states[key].evidence_count == 1
+    _project(model, book.attempt("maya", 3, 2))
+    assert model.states[key].evidence_count == 2
+    assert model.loads[-2:] == [2, 2]  # the state, then the attempt's record
+
+
+def test_attempts_newer_than_the_state_are_folded_without_looking_them_up() -> None:
+    book, model = Gradebook(), MemoryReadModel()
+    _project(model, book.attempt("maya", 2, 1), book.attempt("maya", 3, 2))
+    _project(model, book.attempt("maya", 4, 3), book.attempt("maya", 1, 4))
+    assert model.loads == [1, 1]
+    assert next(iter(model.states.values())).last_version == 4

@@ -26,9 +26,9 @@ from services.mastery.adapters.read_model import (
     proficiency_row,
 )
 from services.mastery.core.calculation import CalculationPolicy
-from services.mastery.core.evidence import StreamEvent, evidence_of_stream, live
+from services.mastery.core.evidence import StreamEvent, evidence_of_stream
 from services.mastery.core.projection import resolved_policy
-from services.mastery.core.student_standard import StudentStandardKey, state_from_evidence
+from services.mastery.core.student_standard import StudentStandardKey, state_of_records
 from shared.contract.events.gradebook import decode_gradebook_event
 from shared.contract.events.standards import StandardDefined, TenantPolicySet
 from shared.platform.postgres import DbConnection
@@ -212,7 +212,7 @@ class _Writer:
         if not records:
             return
         policy = self._known.get((key.tenant_id, key.standard_id), self._default)
-        state = state_from_evidence(key, live(records), policy=policy)
+        state = state_of_records(key, records.values(), policy=policy)
         for record in records.values():
             self._evidence.append(EVIDENCE.record(evidence_row(key, record)))
         self._proficiencies.append(PROFICIENCIES.record(proficiency_row(state, self._now)))

@@ -32,7 +32,8 @@ from services.mastery.core.student_standard import (
     empty_state,
     fold_attempt,
     newest_evidence,
-    state_from_evidence,
+    state_of_records,
+    surely_new,
 )
 from shared.contract.events.attempts import AttemptRecorded, AttemptRescored, AttemptVoided
 from shared.contract.events.mastery import MasteryChanged
@@ -50,6 +51,9 @@ def project(
     missing = needs_of(batch) - loaded.asked
     if missing:
         return missing
+    unsure = attempts_to_look_up(batch, loaded) - loaded.asked
+    if unsure:
+        return unsure
     fold = _Fold(loaded, validate_policy(default_policy), now)
     for entry in batch:
         fold.apply(entry)
@@ -64,14 +68,13 @@ def key_of(event: AttemptRecorded | AttemptVoided | AttemptRescored) -> StudentS
 
 def needs_of(batch: Sequence[GradebookEntry]) -> NeedsLoading:
     """What any batch needs before its fold starts; the fold may ask for more."""
-    states, attempts, histories, refs = set(), set(), set(), set()
+    states, histories, refs = set(), set(), set()
     tenants, tenants_standards = set(), set()
     for entry in batch:
         event = entry.event
         if isinstance(event, AttemptRecorded | AttemptVoided | AttemptRescored):
             key = key_of(event)
             states.add(key)
-            attempts.add((key, event.attempt_id))
             refs.add((event.tenant_id, event.standard_id))
             if not isinstance(event, AttemptRecorded):
                 histories.add(key)  # a correction recalculates from the whole evidence
@@ -83,12 +86,26 @@ def needs_of(batch: Sequence[GradebookEntry]) -> NeedsLoading:
             tenants_standards.add(event.tenant_id)
     return NeedsLoading(
         states=frozenset(states),
-        attempts=frozenset(attempts),
         histories=frozenset(histories),
         policies=frozenset(refs),
         tenant_defaults=frozenset(tenants),
         tenant_standards=frozenset(tenants_standards),
     )
+
+
+def attempts_to_look_up(batch: Sequence[GradebookEntry], loaded: Loaded) -> NeedsLoading:
+    """The attempts whose state cannot tell that they are new (a redelivery, or a state stored
+    before it kept its stream version): their evidence records are looked up. In order, none."""
+    unsure = set()
+    for entry in batch:
+        event = entry.event
+        if isinstance(event, AttemptRecorded):
+            key = key_of(event)
+            if not loaded.complete(key) and not surely_new(
+                loaded.states.get(key), entry.stream_version
+            ):
+                unsure.add((key, event.attempt_id))
+    return NeedsLoading(attempts=frozenset(unsure))
 
 
 def resolved_policy(
@@ -237,8 +254,8 @@ class _Fold:
         if not self._loaded.complete(key):
             self._histories.add(key)
             return
-        evidence = live(self._records.get(key, {}))
-        self._settle(key, state_from_evidence(key, evidence, policy=policy), cause)
+        records = self._records.get(key, {}).values()
+        self._settle(key, state_of_records(key, records, policy=policy), cause)
 
     def _settle(self, key: StudentStandardKey, state: StudentStandard, cause: ChangeCause) -> None:
         change = change_between(self._states.get(key), state, cause, self._now)

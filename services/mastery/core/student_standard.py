@@ -7,7 +7,7 @@ other than the one the tally was built under, cannot be folded on top: `fold_att
 """
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -24,6 +24,7 @@ from services.mastery.core.calculation import (
     standing_of,
     tally_of,
 )
+from services.mastery.core.evidence import EvidenceRecord
 from services.mastery.core.tally import Tally
 from shared.contract.events.mastery import MasteryChanged
 
@@ -53,6 +54,9 @@ class StudentStandard(msgspec.Struct, frozen=True, kw_only=True):
     newest: EvidenceOrder | None
     standing: Standing
     evidence_count: int
+    # The highest version of this student-standard's stream the state reflects: an attempt of a
+    # higher version cannot be on record yet. None: not known (states stored before it was kept).
+    last_version: int | None = None
 
 
 class NeedsHistory(msgspec.Struct, frozen=True):
@@ -72,8 +76,25 @@ class ChangeCause(msgspec.Struct, frozen=True, kw_only=True):
 
 def empty_state(key: StudentStandardKey, policy: CalculationPolicy) -> StudentStandard:
     return StudentStandard(
-        key=key, policy=policy, tally=Tally(), newest=None, standing=NO_STANDING, evidence_count=0
-    )
+        key=key, policy=policy, tally=Tally(), newest=None, standing=NO_STANDING, evidence_count=0,
+        last_version=0,
+    )  # fmt: skip
+
+
+def surely_new(state: StudentStandard | None, stream_version: int) -> bool:
+    """Whether an attempt at this stream version cannot be on record already, by the state alone.
+
+    No state means no evidence: evidence rows are only ever written with their state.
+    """
+    if state is None:
+        return True
+    return state.last_version is not None and stream_version > state.last_version
+
+
+def _reflecting(state: StudentStandard, version: int) -> StudentStandard:
+    if state.last_version is None or version <= state.last_version:
+        return state
+    return msgspec.structs.replace(state, last_version=version)
 
 
 def fold_attempt(
@@ -83,18 +104,20 @@ def fold_attempt(
     if state.policy != policy:
         return NeedsHistory("the policy changed since the tally was built")
     if evidence.status != "scored" or evidence.score is None:
-        return state  # missing, excused or incomplete work is shown beside the result, not in it
+        # Missing, excused or incomplete work is shown beside the result, not in it.
+        return _reflecting(state, evidence.recorded_seq)
     order = EvidenceOrder(evidence.assessed_at, evidence.recorded_seq)
     if state.newest is not None and order < state.newest:
         return NeedsHistory("evidence older than the newest: its place in the order changed")
     tally = add_to_tally(state.tally, score_on_scale(evidence, policy), policy)
-    return msgspec.structs.replace(
+    folded = msgspec.structs.replace(
         state,
         tally=tally,
         newest=order,
         standing=standing_of(result_of(tally, policy), policy),
         evidence_count=tally.count,
     )
+    return _reflecting(folded, evidence.recorded_seq)
 
 
 def state_from_evidence(
@@ -115,6 +138,17 @@ def state_from_evidence(
         standing=standing_of(result_of(tally, policy), policy),
         evidence_count=len(scored),
     )
+
+
+def state_of_records(
+    key: StudentStandardKey, records: Iterable[EvidenceRecord], *, policy: CalculationPolicy
+) -> StudentStandard:
+    """The state the whole evidence of one student on one standard gives (voided records leave
+    the calculation, not the stream versions the state reflects)."""
+    every = list(records)
+    state = state_from_evidence(key, [r.evidence for r in every if not r.voided], policy=policy)
+    versions = (max(r.evidence.recorded_seq, r.corrected_version) for r in every)
+    return msgspec.structs.replace(state, last_version=max(versions, default=0))
 
 
 def newest_evidence(evidence: Sequence[Evidence]) -> Evidence | None:
