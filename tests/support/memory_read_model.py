@@ -14,7 +14,7 @@ from services.mastery.core.plan import (
     Plan,
     StandardRef,
 )
-from services.mastery.core.projection import project
+from services.mastery.core.projection import batch_of, project
 from services.mastery.core.student_standard import StudentStandard, StudentStandardKey
 from shared.contract.events.mastery import MasteryChanged
 from shared.contract.events.standards import StandardDefined, TenantPolicySet
@@ -35,9 +35,9 @@ class MemoryReadModel:
     def handle(
         self, batch: Sequence[GradebookEntry], *, default_policy: CalculationPolicy, now: datetime
     ) -> Plan | NotYetApplicable:
-        loaded = Loaded()
+        loaded, whole = Loaded(), batch_of(batch)
         for loads in range(7):
-            outcome = project(batch, loaded, default_policy=default_policy, now=now)
+            outcome = project(whole, loaded, default_policy=default_policy, now=now)
             if isinstance(outcome, NeedsLoading):
                 more = outcome - loaded.asked
                 assert more, f"asked again for what was loaded: {outcome}"

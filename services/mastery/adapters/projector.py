@@ -13,6 +13,7 @@ from services.mastery.adapters import policies, read_model
 from services.mastery.core.calculation import CalculationPolicy, validate_policy
 from services.mastery.core.evidence import EvidenceRecord
 from services.mastery.core.plan import (
+    Batch,
     GradebookEntry,
     Loaded,
     NeedsLoading,
@@ -20,7 +21,7 @@ from services.mastery.core.plan import (
     Plan,
     StandardRef,
 )
-from services.mastery.core.projection import needs_of, project
+from services.mastery.core.projection import batch_of, project
 from services.mastery.core.student_standard import StudentStandardKey
 from shared.contract.events.attempts import AttemptRecorded
 from shared.contract.events.gradebook import LatestGradebookEvent
@@ -50,25 +51,23 @@ class MasteryProjector:
         return not all(isinstance(item.envelope.data, AttemptRecorded) for item in batch)
 
     async def handle_gradebook_events(
-        self, batch: Sequence[Delivered[LatestGradebookEvent]]
+        self, delivered: Sequence[Delivered[LatestGradebookEvent]]
     ) -> None:
-        entries = [entry_of(delivered) for delivered in batch]
+        batch = batch_of([entry_of(item) for item in delivered])
         now = datetime.now(UTC)
         async with self._pool.acquire() as connection, connection.transaction():
-            await read_model.lock_student_standards(connection, list(needs_of(entries).states))
-            plan = await self._plan(connection, entries, now)
+            await read_model.lock_student_standards(connection, list(batch.needs.states))
+            plan = await self._plan(connection, batch, now)
             for standard in plan.standards:
                 await policies.save_standard(connection, standard.definition, standard.policy)
             for tenant_default in plan.tenant_defaults:
                 await policies.save_tenant_default(connection, tenant_default)
             await read_model.write_plan(connection, plan, now, self._bus)
 
-    async def _plan(
-        self, connection: DbConnection, entries: list[GradebookEntry], now: datetime
-    ) -> Plan:
+    async def _plan(self, connection: DbConnection, batch: Batch, now: datetime) -> Plan:
         loaded = Loaded()
         for _ in range(_MAX_ROUNDS):
-            outcome = project(entries, loaded, default_policy=self._default, now=now)
+            outcome = project(batch, loaded, default_policy=self._default, now=now)
             if isinstance(outcome, Plan):
                 return outcome
             if isinstance(outcome, NotYetApplicable):

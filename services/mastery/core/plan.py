@@ -106,3 +106,11 @@ class NotYetApplicable(msgspec.Struct, frozen=True):
 
 
 Projected = Plan | NeedsLoading | NotYetApplicable
+
+
+class Batch(msgspec.Struct, frozen=True):
+    """A batch's entries in stream order with what any projection of them needs loaded first
+    (`projection.batch_of` works it out once; the shell also locks by it)."""
+
+    entries: tuple[GradebookEntry, ...]
+    needs: "NeedsLoading"

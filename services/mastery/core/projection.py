@@ -13,6 +13,7 @@ from services.mastery.core.calculation import CalculationPolicy, validate_policy
 from services.mastery.core.evidence import corrected, live, record_of_attempt
 from services.mastery.core.plan import (
     AttemptRef,
+    Batch,
     EvidenceRow,
     GradebookEntry,
     Loaded,
@@ -41,21 +42,21 @@ from shared.contract.events.standards import StandardDefined, TenantPolicySet, e
 
 
 def project(
-    batch: Sequence[GradebookEntry],
+    batch: Batch,
     loaded: Loaded,
     *,
     default_policy: CalculationPolicy,
     now: datetime,
 ) -> Projected:
     """Project a batch in stream order onto what was loaded for the keys it touches."""
-    missing = needs_of(batch) - loaded.asked
+    missing = batch.needs - loaded.asked
     if missing:
         return missing
-    unsure = attempts_to_look_up(batch, loaded) - loaded.asked
+    unsure = attempts_to_look_up(batch.entries, loaded) - loaded.asked
     if unsure:
         return unsure
     fold = _Fold(loaded, validate_policy(default_policy), now)
-    for entry in batch:
+    for entry in batch.entries:
         fold.apply(entry)
     return fold.outcome()
 
@@ -64,6 +65,10 @@ def key_of(event: AttemptRecorded | AttemptVoided | AttemptRescored) -> StudentS
     return StudentStandardKey(
         tenant_id=event.tenant_id, student_id=event.student_id, standard_id=event.standard_id
     )
+
+
+def batch_of(entries: Sequence[GradebookEntry]) -> Batch:
+    return Batch(tuple(entries), needs_of(entries))
 
 
 def needs_of(batch: Sequence[GradebookEntry]) -> NeedsLoading:
