@@ -114,6 +114,10 @@ async def load(connection: DbConnection, needs: NeedsLoading) -> Loaded:
     for key, record in found:
         by_key.setdefault(key, {})[record.evidence.attempt_id] = record
     return Loaded(
-        asked=needs, states=states, records=by_key, policies=stored,
-        tenant_defaults=defaults, definitions=definitions,
-    )  # fmt: skip
+        asked=needs,
+        states=states,
+        records=by_key,
+        policies=stored,
+        tenant_defaults=defaults,
+        definitions=definitions,
+    )

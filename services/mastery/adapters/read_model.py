@@ -29,13 +29,7 @@ _encoder = msgspec.json.Encoder()
 _envelopes = EnvelopeCodec[AnyMasteryEvent](AnyMasteryEvent)
 
 
-class StudentStandardRow(msgspec.Struct, frozen=True):
-    tenant_id: str
-    student_id: str
-    standard_id: str
-
-
-class EvidenceTableRow(msgspec.Struct, frozen=True):
+class EvidenceTableRow(msgspec.Struct, frozen=True, kw_only=True):
     """A `mastery_evidence` row."""
 
     tenant_id: str
@@ -52,7 +46,7 @@ class EvidenceTableRow(msgspec.Struct, frozen=True):
     corrected_version: Annotated[int, sql("bigint")]
 
 
-class ProficiencyTableRow(msgspec.Struct, frozen=True):
+class ProficiencyTableRow(msgspec.Struct, frozen=True, kw_only=True):
     """A `proficiencies` row; the state nested as JSON."""
 
     tenant_id: str
@@ -69,7 +63,7 @@ class ProficiencyTableRow(msgspec.Struct, frozen=True):
     updated_at: datetime
 
 
-KEYS = Columns(StudentStandardRow)
+KEYS = Columns(StudentStandardKey)  # the key's fields are the columns
 EVIDENCE = Columns(EvidenceTableRow)
 PROFICIENCIES = Columns(ProficiencyTableRow)
 _CORRECTABLE = ("status", "score", "points_possible", "voided", "corrected_version")
@@ -121,23 +115,41 @@ _ENQUEUE_CHANGES = outbox_insert("mastery_outbox")
 def evidence_row(key: StudentStandardKey, record: EvidenceRecord) -> EvidenceTableRow:
     item = record.evidence
     return EvidenceTableRow(
-        key.tenant_id, key.student_id, key.standard_id, item.attempt_id, record.event_id,
-        item.assessed_at, item.recorded_seq, item.status, item.score, item.points_possible,
-        record.voided, record.corrected_version,
-    )  # fmt: skip
+        tenant_id=key.tenant_id,
+        student_id=key.student_id,
+        standard_id=key.standard_id,
+        attempt_id=item.attempt_id,
+        event_id=record.event_id,
+        assessed_at=item.assessed_at,
+        recorded_seq=item.recorded_seq,
+        status=item.status,
+        score=item.score,
+        points_possible=item.points_possible,
+        voided=record.voided,
+        corrected_version=record.corrected_version,
+    )
 
 
 def proficiency_row(state: StudentStandard, now: datetime) -> ProficiencyTableRow:
     standing, key = state.standing, state.key
     return ProficiencyTableRow(
-        key.tenant_id, key.student_id, key.standard_id, standing.score, standing.level,
-        standing.level_label, standing.mastered, state.policy.method, state.evidence_count,
-        state.newest.assessed_at if state.newest else None, state, now,
-    )  # fmt: skip
+        tenant_id=key.tenant_id,
+        student_id=key.student_id,
+        standard_id=key.standard_id,
+        score=standing.score,
+        level=standing.level,
+        level_label=standing.level_label,
+        mastered=standing.mastered,
+        method=state.policy.method,
+        evidence_count=state.evidence_count,
+        last_assessed_at=state.newest.assessed_at if state.newest else None,
+        state=state,
+        updated_at=now,
+    )
 
 
 def _keys_document(keys: Iterable[StudentStandardKey]) -> bytes:
-    return KEYS.document(StudentStandardRow(k.tenant_id, k.student_id, k.standard_id) for k in keys)
+    return KEYS.document(keys)
 
 
 def record_of_row(row: asyncpg.Record) -> tuple[StudentStandardKey, EvidenceRecord]:

@@ -76,9 +76,14 @@ class ChangeCause(msgspec.Struct, frozen=True, kw_only=True):
 
 def empty_state(key: StudentStandardKey, policy: CalculationPolicy) -> StudentStandard:
     return StudentStandard(
-        key=key, policy=policy, tally=Tally(), newest=None, standing=NO_STANDING, evidence_count=0,
+        key=key,
+        policy=policy,
+        tally=Tally(),
+        newest=None,
+        standing=NO_STANDING,
+        evidence_count=0,
         last_version=0,
-    )  # fmt: skip
+    )
 
 
 def surely_new(state: StudentStandard | None, stream_version: int) -> bool:
