@@ -20,15 +20,19 @@ import json
 import statistics
 import sys
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import msgspec
 
+from bench.attempt_data import event_row
 from bench.system import in_scratch_database
+from services.attempts.adapters.event_store import EVENT_COLUMNS
 from services.mastery.adapters.projector import MasteryProjector
 from services.mastery.core.calculation import METHODS, CalculationPolicy, Evidence, calculate
 from services.mastery.core.evidence import evidence_of_attempt
@@ -50,6 +54,7 @@ from shared.platform.postgres import apply_migrations, create_pool
 from shared.platform.service import run_until_complete
 
 START = datetime(2020, 1, 1, tzinfo=UTC)
+_EVENT_IDS = uuid.UUID("7d1c0c59-8d2e-4b8e-9a53-3c7a1f0f5e11")
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 Row = dict[str, Any]
 
@@ -75,7 +80,18 @@ def attempt(n: int, *, standard: str = "math.1", student: str = "maya") -> Attem
         assessed_at=START + timedelta(minutes=n),
         recorded_at=NOW,
     )
-    return Attempt(event=event, event_id=f"e-{student}-{standard}-{n}", stream_version=n)
+    event_id = str(uuid.uuid5(_EVENT_IDS, f"{student}/{standard}/{n}"))
+    return Attempt(event=event, event_id=event_id, stream_version=n)
+
+
+async def record(pool: asyncpg.Pool, items: Sequence[Attempt]) -> None:
+    """Append the attempts to the event store: the projector applies what the log holds."""
+    rows = [event_row(i.event, version=i.stream_version, event_id=i.event_id) for i in items]
+    async with pool.acquire() as connection:
+        await connection.copy_records_to_table(
+            "attempt_events", records=[EVENT_COLUMNS.values(row) for row in rows],
+            columns=EVENT_COLUMNS.names,
+        )  # fmt: skip
 
 
 def per_call_us(operation: Callable[[], object], calls: int) -> float:
@@ -163,12 +179,15 @@ async def projector_rows(database_url: str, sizes: Sequence[int], runs: int) -> 
                 student = f"s{n}{'x' if spread else ''}"
                 history = [attempt(k, student=student, standard=_standard(k, spread))
                            for k in range(1, n + 1)]  # fmt: skip
+                await record(pool, history)
                 for start in range(0, n, 500):
                     batch = history[start : start + 500]
                     await projector.handle_gradebook_events([_delivered(i) for i in batch])
-                medians.append(statistics.median(
-                    [await _time_new_attempts(projector, student, n, run) for run in range(runs)]
-                ))  # fmt: skip
+                timed = [
+                    await _time_new_attempts(pool, projector, student, n, run)
+                    for run in range(runs)
+                ]
+                medians.append(statistics.median(timed))
             rows.append(_row(name, sizes, medians))
     finally:
         await pool.close()
@@ -179,9 +198,12 @@ def _standard(k: int, spread: bool) -> str:
     return f"std.{k % 10}" if spread else "math.1"
 
 
-async def _time_new_attempts(projector: MasteryProjector, student: str, n: int, run: int) -> float:
+async def _time_new_attempts(
+    pool: asyncpg.Pool, projector: MasteryProjector, student: str, n: int, run: int
+) -> float:
     calls = 30
     items = [attempt(n + 1 + run * calls + c, student=student) for c in range(calls)]
+    await record(pool, items)
     started = time.perf_counter()
     for item in items:
         await projector.handle_gradebook_events([_delivered(item)])

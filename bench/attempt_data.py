@@ -84,16 +84,18 @@ def stream_of(event: AttemptRecorded | StandardDefined) -> str:
     return stream_id(event.tenant_id, event.student_id, event.standard_id)
 
 
-def event_row(event: AttemptRecorded, *, version: int) -> EventRow:
+def event_row(
+    event: AttemptRecorded | StandardDefined, *, version: int, event_id: str | None = None
+) -> EventRow:
     """The `attempt_events` row the attempts service would append for this event."""
     return EventRow(
         tenant_id=event.tenant_id,
         stream_id=stream_of(event),
         stream_version=version,
-        event_id=str(uuid.uuid4()),
-        event_type="attempt_recorded.v2",
+        event_id=event_id or str(uuid.uuid4()),
+        event_type=str(type(event).__struct_config__.tag),
         data=event_json(event).decode(),
-        recorded_at=event.recorded_at,
+        recorded_at=event.defined_at if isinstance(event, StandardDefined) else event.recorded_at,
     )
 
 

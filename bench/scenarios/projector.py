@@ -13,6 +13,7 @@ from nats.js.errors import NotFoundError
 from bench.attempt_data import (
     STANDARDS,
     envelope_bytes,
+    event_row,
     recorded_event,
     standard_defined,
     stream_of,
@@ -21,6 +22,7 @@ from bench.launch import BenchFailure, rate, run_worker
 from bench.scenarios.base import BenchContext, MetricSpec, RunMeasurement, Scenario, Target
 from bench.system import BENCH_TENANT, create_database
 from bench.workers.protocol import FetchAckRun, ProjectorRun
+from services.attempts.adapters.event_store import EVENT_COLUMNS, EventRow
 from services.mastery.adapters.projector import PROJECTOR_NAME
 from shared.platform.bus import BusNames, ensure_streams
 
@@ -58,7 +60,7 @@ class ProjectorThroughput(Scenario):
         try:
             js = client.jetstream()
             await ensure_streams(js, BusNames(self._namespace))
-            await _prefill(js, BusNames(self._namespace), self._events)
+            await _prefill(js, BusNames(self._namespace), self._events, self._database_url)
         finally:
             await client.close()
 
@@ -85,6 +87,13 @@ class ProjectorThroughput(Scenario):
         )
         if projected.completed < self._events + len(STANDARDS):
             raise BenchFailure(f"the projector applied only {projected.completed} events")
+        connection = await asyncpg.connect(self._database_url)
+        try:
+            evidence = await connection.fetchval("SELECT count(*) FROM mastery_evidence")
+        finally:
+            await connection.close()
+        if evidence != self._events:
+            raise BenchFailure(f"{evidence} evidence rows for {self._events} attempts")
         return RunMeasurement(
             values={"events/s": rate(projected)},
             baseline={"events/s": rate(raw)},
@@ -117,11 +126,15 @@ class ProjectorThroughput(Scenario):
             await connection.close()
 
 
-async def _prefill(js: JetStreamContext, bus: BusNames, events: int) -> None:
-    """The standards first, as the attempts service would have published them, then attempts."""
+async def _prefill(js: JetStreamContext, bus: BusNames, events: int, database_url: str) -> None:
+    """The standards first, as the attempts service would have recorded and published them, then
+    attempts: in the event store (the projector applies what the log holds) and on the bus."""
+    logged: list[EventRow] = []
     for standard_id in STANDARDS:
         standard = standard_defined(BENCH_TENANT, standard_id)
-        payload = envelope_bytes(standard, event_id=str(uuid.uuid4()), stream_version=1)
+        event_id = str(uuid.uuid4())
+        logged.append(event_row(standard, version=1, event_id=event_id))
+        payload = envelope_bytes(standard, event_id=event_id, stream_version=1)
         await js.publish(bus.attempts(BENCH_TENANT, "standard_defined"), payload)
     versions: dict[str, int] = {}
     subject = bus.attempts(BENCH_TENANT, "recorded")
@@ -131,8 +144,16 @@ async def _prefill(js: JetStreamContext, bus: BusNames, events: int) -> None:
             event = recorded_event(BENCH_TENANT, "proj", number, STUDENTS)
             stream = stream_of(event)
             versions[stream] = versions.get(stream, 0) + 1
-            payload = envelope_bytes(
-                event, event_id=str(uuid.uuid4()), stream_version=versions[stream]
-            )
+            event_id = str(uuid.uuid4())
+            logged.append(event_row(event, version=versions[stream], event_id=event_id))
+            payload = envelope_bytes(event, event_id=event_id, stream_version=versions[stream])
             futures.append(await js.publish_async(subject, payload))
         await asyncio.gather(*futures)
+    connection = await asyncpg.connect(database_url)
+    try:
+        records = [EVENT_COLUMNS.values(row) for row in logged]
+        await connection.copy_records_to_table(
+            "attempt_events", records=records, columns=EVENT_COLUMNS.names
+        )
+    finally:
+        await connection.close()

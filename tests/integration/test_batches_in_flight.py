@@ -16,6 +16,7 @@ from shared.platform.bus import BusNames
 from shared.platform.consumer import BatchConsumer, ConsumerSettings, Delivered
 from tests.integration.test_consumer_prefetch import CODEC, published_attempts
 from tests.integration.test_consumers import NOW, _attempt_envelope
+from tests.support.gradebook import log_envelopes
 from tests.support.servers import Servers
 
 
@@ -74,6 +75,7 @@ async def test_batches_in_flight_together_on_the_same_new_students_equal_one_at_
     projector = MasteryProjector(pool, bus, CalculationPolicy(method="decaying_average"))
     students = [f"s{number}" for number in range(12)]
     streams = {student: _student_attempts(student, 4) for student in students}
+    await log_envelopes(pool, [envelope for stream in streams.values() for envelope in stream])
     earlier = [envelope for student in students for envelope in streams[student][:2]]
     later = [envelope for student in students for envelope in streams[student][2:]]
     first = [Delivered(envelope, number) for number, envelope in enumerate(earlier, start=1)]

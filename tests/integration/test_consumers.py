@@ -24,6 +24,7 @@ from shared.contract.events.gradebook import (
 from shared.contract.events.mastery import MasteryChanged
 from shared.platform.bus import BusNames, ensure_streams
 from shared.platform.consumer import REASON_HEADER, Delivered
+from tests.support.gradebook import log_envelopes
 from tests.support.servers import Servers
 
 NOW = datetime(2026, 10, 9, 12, 0, tzinfo=UTC)
@@ -65,6 +66,7 @@ async def test_projector_applies_a_redelivered_event_once_and_deadletters_poison
     js = client.jetstream()
     await ensure_streams(js, bus)
     envelope = _attempt_envelope("school", 3)
+    await log_envelopes(pool, [envelope])
     payload = EnvelopeCodec[LatestGradebookEvent](LatestGradebookEvent).encode(envelope)
     subject = bus.attempts("school", "recorded")
     for body in (payload, payload, b'{"not": "an event"}'):
@@ -96,6 +98,7 @@ async def test_a_late_older_attempt_is_replayed_from_the_evidence_not_made_lates
     projector = MasteryProjector(pool, bus, CalculationPolicy(method="latest"))
     newer = _attempt_envelope("school", 4, NOW, version=1)
     older = _attempt_envelope("school", 1, NOW - timedelta(days=14), version=2)
+    await log_envelopes(pool, [newer, older])
     await projector.handle_gradebook_events([Delivered(newer, 1)])
     await projector.handle_gradebook_events([Delivered(older, 2), Delivered(older, 2)])
 
@@ -117,6 +120,7 @@ async def test_a_v1_attempt_from_before_markers_is_upcast_and_projected(
         id=str(uuid.uuid4()), source="/test", type=cloudevent_type(old), subject="school/lee/x",
         time=NOW, tenantid="school", streamversion=1, data=old,
     )  # fmt: skip
+    await log_envelopes(pool, [envelope])
     payload = EnvelopeCodec[AnyGradebookEvent](AnyGradebookEvent).encode(envelope)
     decoded = gradebook_envelopes().decode(payload)  # the consumer's edge upcasts, once
     assert decoded.type == "org.mastery.attempt_recorded.v1"

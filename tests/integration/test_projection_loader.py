@@ -15,9 +15,9 @@ from services.mastery.core.calculation import CalculationPolicy
 from services.mastery.core.plan import GradebookEntry, NeedsLoading, Plan
 from services.mastery.core.projection import key_of
 from services.mastery.core.student_standard import StudentStandardKey
-from shared.contract.events.attempts import AttemptRecorded
+from shared.contract.events.attempts import AttemptEvent, AttemptRecorded
 from shared.platform.bus import BusNames
-from tests.support.gradebook import TENANT, Gradebook
+from tests.support.gradebook import TENANT, Gradebook, write_log
 from tests.support.memory_read_model import MemoryReadModel
 
 NOW = datetime(2026, 10, 10, 12, 0, tzinfo=UTC)
@@ -30,6 +30,7 @@ async def _write_to_both(
     plan = model.handle(batch, default_policy=CalculationPolicy(), now=NOW)
     assert isinstance(plan, Plan)
     async with pool.acquire() as connection, connection.transaction():
+        await write_log(connection, batch)  # each batch holds events just written
         for standard in plan.standards:
             await policies.save_standard(connection, standard.definition, standard.policy)
         for tenant_default in plan.tenant_defaults:
@@ -40,7 +41,8 @@ async def _write_to_both(
 async def test_every_look_up_loads_the_same_from_postgresql_as_from_memory(
     pool: asyncpg.Pool,
 ) -> None:
-    book, model = Gradebook(), MemoryReadModel()
+    book = Gradebook()
+    model = MemoryReadModel(log=book.entries)
     await _write_to_both(pool, model, [book.tenant_default("average"), book.define("s1", None)])
     await _write_to_both(pool, model, [book.define("s2", "highest")])
     first = book.attempt("ana", 3, 1, standard="s1")
@@ -57,10 +59,11 @@ async def test_every_look_up_loads_the_same_from_postgresql_as_from_memory(
     nobody = StudentStandardKey(tenant_id=TENANT, student_id="nobody", standard_id="s1")
     needs = NeedsLoading(
         states=frozenset({ana, ben, nobody}),
-        attempts=frozenset({(ana, first.event.attempt_id), (ana, "unknown"), (nobody, "x")}),
+        log=frozenset({(ana, 9), (ben, 1), (nobody, 3)}),
         histories=frozenset({ana, nobody}),
         policies=frozenset({(TENANT, "s1"), (TENANT, "s2"), (TENANT, "never")}),
-        tenant_defaults=frozenset({TENANT, "other-school"}),
+        latest_standards=frozenset({(TENANT, "s1"), (TENANT, "s2"), (TENANT, "never")}),
+        tenant_policies=frozenset({TENANT, "other-school"}),
         tenant_standards=frozenset({TENANT}),
         standard_students=frozenset({(TENANT, "s2")}),
     )
@@ -71,3 +74,23 @@ async def test_every_look_up_loads_the_same_from_postgresql_as_from_memory(
     assert from_postgresql.records[ana][first.event.attempt_id].voided
     assert from_postgresql.states[ana].standing.score is None  # its only score was voided
     assert set(from_postgresql.definitions) == {(TENANT, "s1"), (TENANT, "s2")}
+    assert set(from_postgresql.latest_standards) == {(TENANT, "s1"), (TENANT, "s2")}
+    assert from_postgresql.log == {}  # every version logged is reflected by its state already
+    await pool.execute(  # a state stored before states kept the version they reflect
+        "UPDATE proficiencies SET state = (state::jsonb - 'last_version')::json "
+        "WHERE student_id = 'ana'"
+    )
+    async with pool.acquire() as connection, connection.transaction():
+        from_postgresql = await load(connection, needs)
+    assert [entry.stream_version for entry in from_postgresql.log[ana]] == [1, 2, 3, 4]
+    assert from_postgresql.log[ana] == tuple(
+        e for e in book.entries if e.event_id in _ids(ana, book)
+    )
+
+
+def _ids(key: StudentStandardKey, book: Gradebook) -> set[str]:
+    return {
+        entry.event_id
+        for entry in book.entries
+        if isinstance(entry.event, AttemptEvent) and key_of(entry.event) == key
+    }

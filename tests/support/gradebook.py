@@ -1,18 +1,32 @@
 """A gradebook's log as the attempts service writes it, for projection tests."""
 
+import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
+import msgspec
+
 from services.mastery.core.plan import GradebookEntry
+from shared.contract.cloudevents import CloudEvent
 from shared.contract.events.attempts import AttemptRecorded, AttemptRescored, AttemptVoided
-from shared.contract.events.standards import StandardDefined, TenantPolicySet
+from shared.contract.events.standards import (
+    StandardDefined,
+    TenantPolicySet,
+    policy_stream_id,
+    standard_stream_id,
+)
 from shared.contract.grading import DEFAULT_SCALE, METHODS, Method
+from shared.contract.ids import stream_id
+from shared.platform.postgres import DbConnection
 
 NOW = datetime(2026, 10, 10, 12, 0, tzinfo=UTC)
 START = datetime(2026, 9, 1, tzinfo=UTC)
 TENANT = "school"
+_EVENT_IDS = uuid.UUID("0b9e8a34-5d0a-4f57-9f7e-7f1b1f1b2c3d")
 
 
 @dataclass
@@ -26,7 +40,7 @@ class Gradebook:
         self.versions[stream] += 1
         entry = GradebookEntry(
             event=event,
-            event_id=f"event-{len(self.entries) + 1}",
+            event_id=str(uuid.uuid5(_EVENT_IDS, str(len(self.entries) + 1))),
             stream_version=self.versions[stream],
         )
         self.entries.append(entry)
@@ -73,3 +87,42 @@ class Gradebook:
             allowed_methods=METHODS, set_at=NOW,
         )  # fmt: skip
         return self._entry("//policy", event)
+
+
+def log_stream_id(entry: GradebookEntry) -> str:
+    """The stream an entry belongs to, as the attempts service names it."""
+    event = entry.event
+    if isinstance(event, StandardDefined):
+        return standard_stream_id(event.tenant_id, event.standard_id)
+    if isinstance(event, TenantPolicySet):
+        return policy_stream_id(event.tenant_id)
+    return stream_id(event.tenant_id, event.student_id, event.standard_id)
+
+
+async def write_log(connection: DbConnection, entries: Sequence[GradebookEntry]) -> None:
+    """Append entries to the attempts service's event store, as its recorder would."""
+    encoder = msgspec.json.Encoder()
+    for entry in entries:
+        await connection.execute(
+            "INSERT INTO attempt_events (tenant_id, stream_id, stream_version, event_id, "
+            "event_type, data, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            entry.event.tenant_id,
+            log_stream_id(entry),
+            entry.stream_version,
+            uuid.UUID(entry.event_id),
+            str(type(entry.event).__struct_config__.tag),
+            encoder.encode(entry.event).decode(),
+            NOW,
+        )
+
+
+async def log_envelopes(pool: asyncpg.Pool, envelopes: Sequence[CloudEvent[Any]]) -> None:
+    """Record what these envelopes announce in the event store, so the projector finds it."""
+    entries = [
+        GradebookEntry(
+            event=envelope.data, event_id=envelope.id, stream_version=envelope.streamversion or 0
+        )
+        for envelope in envelopes
+    ]
+    async with pool.acquire() as connection:
+        await write_log(connection, entries)

@@ -1,4 +1,8 @@
-"""The mastery read model in memory: the projector shell's loop over dicts, for pure tests."""
+"""The mastery read model in memory: the projector shell's loop over dicts, for pure tests.
+
+`log` is the attempts log (every event in the order it was recorded), as the `attempt_log` view
+gives it to the PostgreSQL loader.
+"""
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,8 +18,9 @@ from services.mastery.core.plan import (
     Plan,
     StandardRef,
 )
-from services.mastery.core.projection import batch_of, project
+from services.mastery.core.projection import batch_of, key_of, project
 from services.mastery.core.student_standard import StudentStandard, StudentStandardKey
+from shared.contract.events.attempts import AttemptEvent
 from shared.contract.events.mastery import MasteryChanged
 from shared.contract.events.standards import StandardDefined, TenantPolicySet
 
@@ -24,6 +29,7 @@ Records = dict[str, EvidenceRecord]
 
 @dataclass
 class MemoryReadModel:
+    log: list[GradebookEntry] = field(default_factory=list)
     states: dict[StudentStandardKey, StudentStandard] = field(default_factory=dict)
     evidence: dict[StudentStandardKey, Records] = field(default_factory=dict)
     policies: dict[StandardRef, CalculationPolicy] = field(default_factory=dict)
@@ -51,10 +57,20 @@ class MemoryReadModel:
 
     def load(self, needs: NeedsLoading) -> Loaded:
         states = {key: self.states[key] for key in needs.states if key in self.states}
+        logged: dict[StudentStandardKey, tuple[GradebookEntry, ...]] = {}
+        for key, up_to in needs.log:
+            stored = self.states.get(key)
+            after = stored.last_version or 0 if stored is not None else 0
+            found = [
+                entry
+                for entry in self.log
+                if isinstance(entry.event, AttemptEvent)
+                and key_of(entry.event) == key
+                and after < entry.stream_version <= up_to
+            ]
+            if found:
+                logged[key] = tuple(sorted(found, key=lambda entry: entry.stream_version))
         records: dict[StudentStandardKey, Records] = {}
-        for key, attempt_id in needs.attempts:
-            if attempt_id in self.evidence.get(key, {}):
-                records.setdefault(key, {})[attempt_id] = self.evidence[key][attempt_id]
         for key in needs.histories:
             records[key] = dict(self.evidence.get(key, {}))
         for ref in needs.standard_students:
@@ -70,27 +86,29 @@ class MemoryReadModel:
             if ref[0] in needs.tenant_standards
         }
         policies |= {ref: self.policies[ref] for ref in definitions}
-        defaults = {
-            tenant: self.tenant_defaults[tenant]
-            for tenant in needs.tenant_defaults
-            if tenant in self.tenant_defaults
-        }
+        latest: dict[StandardRef, StandardDefined] = {}
+        newest_policies: dict[str, TenantPolicySet] = {}
+        for entry in self.log:  # in recorded order: the last one seen is the newest
+            event = entry.event
+            ref = (event.tenant_id, getattr(event, "standard_id", ""))
+            if isinstance(event, StandardDefined) and ref in needs.latest_standards:
+                latest[ref] = event
+            elif isinstance(event, TenantPolicySet) and event.tenant_id in needs.tenant_policies:
+                newest_policies[event.tenant_id] = event
         return Loaded(
             asked=needs,
             states=states,
+            log=logged,
             records=records,
             policies=policies,
-            tenant_defaults=defaults,
+            latest_standards=latest,
+            tenant_policies=newest_policies,
             definitions=definitions,
         )
 
     def write(self, plan: Plan) -> None:
-        for row in (*plan.new_evidence, *plan.corrected_evidence):
-            known = self.evidence.setdefault(row.key, {})
-            attempt_id = row.record.evidence.attempt_id
-            if row in plan.new_evidence and attempt_id in known:
-                continue  # ON CONFLICT DO NOTHING
-            known[attempt_id] = row.record
+        for row in plan.evidence:
+            self.evidence.setdefault(row.key, {})[row.record.evidence.attempt_id] = row.record
         for standard in plan.standards:
             ref = (standard.definition.tenant_id, standard.definition.standard_id)
             self.definitions[ref] = standard.definition

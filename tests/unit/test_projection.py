@@ -28,6 +28,7 @@ from services.mastery.core.student_standard import (
     state_of_records,
 )
 from shared.contract.events.attempts import AttemptRecorded, AttemptRescored, AttemptVoided
+from shared.contract.events.mastery import MasteryChanged
 from shared.contract.events.standards import StandardDefined, TenantPolicySet
 from shared.contract.grading import METHODS
 from tests.support.gradebook import NOW, TENANT, Gradebook
@@ -45,7 +46,8 @@ def _moves(model: MemoryReadModel) -> list[tuple[float | None, float | None, boo
 
 
 def test_a_change_is_emitted_only_when_level_or_mastery_moves() -> None:
-    book, model = Gradebook(), MemoryReadModel()
+    book = Gradebook()
+    model = MemoryReadModel(log=book.entries)
     _project(model, book.attempt("maya", 2, 1))
     _project(model, book.attempt("maya", 3, 2))
     _project(model, book.attempt("maya", 3.5, 3))  # 3.5 is still level 3
@@ -56,7 +58,8 @@ def test_a_change_is_emitted_only_when_level_or_mastery_moves() -> None:
 
 
 def test_late_evidence_is_folded_from_the_history_and_does_not_become_latest() -> None:
-    book, model = Gradebook(), MemoryReadModel()
+    book = Gradebook()
+    model = MemoryReadModel(log=book.entries)
     _project(model, book.attempt("maya", 4, 20))
     _project(model, book.attempt("maya", 1, 2))
     [state] = model.states.values()
@@ -66,13 +69,14 @@ def test_late_evidence_is_folded_from_the_history_and_does_not_become_latest() -
 
 
 def test_a_redelivered_batch_changes_nothing_and_emits_nothing() -> None:
-    book, model = Gradebook(), MemoryReadModel()
+    book = Gradebook()
+    model = MemoryReadModel(log=book.entries)
     batch = (book.attempt("maya", 2, 1), book.attempt("maya", 3, 2))
     _project(model, *batch)
     before, changes = dict(model.states), list(model.changes)
     plan = _project(model, *batch)
     assert isinstance(plan, Plan)
-    assert plan.new_evidence == ()
+    assert plan.evidence == ()
     assert plan.changes == ()
     assert model.states == before
     assert model.changes == changes
@@ -81,24 +85,56 @@ def test_a_redelivered_batch_changes_nothing_and_emits_nothing() -> None:
 def test_change_ids_derive_from_the_causing_event() -> None:
     book = Gradebook()
     entry = book.attempt("maya", 3, 1)
-    first, second = MemoryReadModel(), MemoryReadModel()
+    first, second = MemoryReadModel(log=book.entries), MemoryReadModel(log=book.entries)
     _project(first, entry)
     _project(second, entry)
     assert [c.change_id for c in first.changes] == [c.change_id for c in second.changes]
     assert first.changes[0].caused_by_event_id == entry.event_id
 
 
-def test_a_correction_before_its_attempt_is_not_yet_applicable() -> None:
-    book, model = Gradebook(), MemoryReadModel()
+def test_a_void_delivered_before_its_attempt_is_applied_after_it_from_the_log() -> None:
+    book = Gradebook()
+    model = MemoryReadModel(log=book.entries)
     attempt = book.attempt("maya", 3, 1)
     assert isinstance(attempt.event, AttemptRecorded)
-    outcome = _project(model, book.void(attempt.event))
-    assert isinstance(outcome, NotYetApplicable)
-    assert model.states == {}
+    void = book.void(attempt.event)
+    _project(model, void)  # the attempt's own message is late: the log has it
+    [state] = model.states.values()
+    assert (state.evidence_count, state.last_version) == (0, 2)
+    assert [(c.reason, c.level) for c in model.changes] == [("evidence", 3), ("correction", None)]
+    _project(model, attempt)  # the late message: already applied, by version
+    assert model.states == {state.key: state}
+    assert len(model.changes) == 2
+
+
+def test_a_lost_message_is_read_from_the_log_and_changes_come_in_stream_order() -> None:
+    book = Gradebook()
+    model = MemoryReadModel(log=book.entries)
+    book.attempt("maya", 4, 1)
+    book.attempt("maya", 1, 2)
+    last = book.attempt("maya", 4, 3)
+    _project(model, last)  # versions 1 and 2 were never delivered
+    assert [(c.previous_level, c.level) for c in model.changes] == [(None, 4), (4, 1), (1, 4)]
+
+
+def test_an_event_that_is_not_in_the_log_is_never_applied() -> None:
+    book = Gradebook()
+    model = MemoryReadModel(log=book.entries)
+    _project(model, book.attempt("maya", 2, 1))
+    forged = Gradebook().attempt("maya", 4, 2)  # a message nobody recorded, version 1 of its own
+    forged = msgspec.structs.replace(forged, stream_version=2)
+    _project(model, forged)
+    [state] = model.states.values()
+    assert (state.standing.score, state.evidence_count) == (2, 1)
+    standard = Gradebook().define("math.1", "highest")
+    _project(model, standard)
+    assert model.policies == {}
+    assert len(model.changes) == 1
 
 
 def test_a_void_and_a_rescore_recalculate_and_name_the_correction() -> None:
-    book, model = Gradebook(), MemoryReadModel()
+    book = Gradebook()
+    model = MemoryReadModel(log=book.entries)
     first, second = book.attempt("maya", 2, 1), book.attempt("maya", 4, 2)
     _project(model, first, second)
     assert isinstance(second.event, AttemptRecorded)
@@ -113,7 +149,8 @@ def test_a_void_and_a_rescore_recalculate_and_name_the_correction() -> None:
 
 
 def test_an_older_rescore_redelivered_after_a_newer_one_changes_nothing() -> None:
-    book, model = Gradebook(), MemoryReadModel()
+    book = Gradebook()
+    model = MemoryReadModel(log=book.entries)
     attempt = book.attempt("maya", 2, 1)
     assert isinstance(attempt.event, AttemptRecorded)
     older, newer = book.rescore(attempt.event, 3), book.rescore(attempt.event, 4)
@@ -124,7 +161,8 @@ def test_an_older_rescore_redelivered_after_a_newer_one_changes_nothing() -> Non
 
 
 def test_a_changed_policy_recalculates_every_student_on_the_standard() -> None:
-    book, model = Gradebook(), MemoryReadModel()
+    book = Gradebook()
+    model = MemoryReadModel(log=book.entries)
     _project(model, book.define("math.1", "latest"))
     _project(model, book.attempt("ana", 4, 1), book.attempt("ana", 2, 2))
     _project(model, book.attempt("ben", 2, 1), book.attempt("ben", 2, 2))
@@ -138,7 +176,8 @@ def test_a_changed_policy_recalculates_every_student_on_the_standard() -> None:
 
 
 def test_a_tenant_default_moves_only_the_standards_that_follow_it() -> None:
-    book, model = Gradebook(), MemoryReadModel()
+    book = Gradebook()
+    model = MemoryReadModel(log=book.entries)
     _project(model, book.define("math.1", None), book.define("math.2", "latest"))
     for standard in ("math.1", "math.2"):
         _project(model, book.attempt("ana", 4, 1, standard=standard))
@@ -161,7 +200,8 @@ def test_fold_attempt_needs_the_history_under_another_policy() -> None:
 
 
 def test_the_state_stays_the_same_size_as_history_grows() -> None:
-    book, model = Gradebook(), MemoryReadModel()
+    book = Gradebook()
+    model = MemoryReadModel(log=book.entries)
     for n in range(1, 201):
         _project(model, book.attempt("maya", 1 + n % 4, n))
         if n == 10:
@@ -245,7 +285,7 @@ def test_any_events_in_any_batches_fold_to_the_recompute_from_the_evidence(
     ops: list[tuple[Any, ...]], batch_sizes: list[int]
 ) -> None:
     book, deliveries = _log(ops)
-    model = MemoryReadModel()
+    model = MemoryReadModel(log=book.entries)
     start, sizes = 0, iter(batch_sizes * (len(deliveries) + 1))
     while start < len(deliveries):
         size = next(sizes)
@@ -270,22 +310,71 @@ def test_any_events_in_any_batches_fold_to_the_recompute_from_the_evidence(
         assert (level, mastered) == (state.standing.level, state.standing.mastered)
 
 
-def test_a_state_stored_before_it_kept_its_stream_version_looks_attempts_up() -> None:
-    book, model = Gradebook(), MemoryReadModel()
+def test_a_state_stored_before_it_kept_its_version_is_recalculated_from_its_stream() -> None:
+    book = Gradebook()
+    model = MemoryReadModel(log=book.entries)
     first = book.attempt("maya", 2, 1)
     _project(model, first)
     [key] = model.states
     model.states[key] = msgspec.structs.replace(model.states[key], last_version=None)
-    _project(model, first)  # a redelivery: only the evidence record can tell
-    assert model.states[key].evidence_count == 1
+    _project(model, first)  # a redelivery: the whole stream is read, nothing counted twice
+    assert (model.states[key].evidence_count, model.states[key].last_version) == (1, 1)
     _project(model, book.attempt("maya", 3, 2))
     assert model.states[key].evidence_count == 2
-    assert model.loads[-2:] == [2, 2]  # the state, then the attempt's record
+    assert model.loads[-2:] == [1, 1]
 
 
 def test_attempts_newer_than_the_state_are_folded_without_looking_them_up() -> None:
-    book, model = Gradebook(), MemoryReadModel()
+    book = Gradebook()
+    model = MemoryReadModel(log=book.entries)
     _project(model, book.attempt("maya", 2, 1), book.attempt("maya", 3, 2))
     _project(model, book.attempt("maya", 4, 3), book.attempt("maya", 1, 4))
     assert model.loads == [1, 1]
     assert next(iter(model.states.values())).last_version == 4
+
+
+student_operations = st.one_of(
+    st.tuples(
+        st.just("attempt"), st.sampled_from(["ana", "ben"]), st.sampled_from(["s1", "s2"]),
+        st.one_of(st.none(), st.integers(2, 8).map(lambda n: n / 2)), st.integers(0, 20),
+    ),
+    st.tuples(st.just("void"), st.integers(0, 50)),
+    st.tuples(st.just("rescore"), st.integers(0, 50), st.integers(2, 8).map(lambda n: n / 2)),
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(student_operations, min_size=1, max_size=30),
+    st.data(),
+    st.lists(st.integers(1, 6), min_size=1),
+)
+def test_any_delivery_order_losses_and_duplicates_emit_what_an_in_order_replay_emits(
+    ops: list[tuple[Any, ...]], data: st.DataObject, batch_sizes: list[int]
+) -> None:
+    book, _ = _log(ops)
+    in_order = MemoryReadModel(log=book.entries)
+    for entry in book.entries:
+        _project(in_order, entry)
+    delivered = (
+        data.draw(st.lists(st.sampled_from(book.entries), max_size=40)) if book.entries else []
+    )
+    last_of_each = {
+        key_of(e.event): e for e in book.entries if isinstance(e.event, _STUDENT_EVENTS)
+    }
+    deliveries = [*delivered, *last_of_each.values()]  # whatever came, the last doorbells ring
+    model = MemoryReadModel(log=book.entries)
+    start, sizes = 0, iter(batch_sizes * (len(deliveries) + 1))
+    while start < len(deliveries):
+        size = next(sizes)
+        assert isinstance(_project(model, *deliveries[start : start + size]), Plan)
+        start += size
+    assert model.states == in_order.states
+
+    def by_key(changes: list[MasteryChanged]) -> dict[tuple[str, str], list[MasteryChanged]]:
+        grouped: dict[tuple[str, str], list[MasteryChanged]] = defaultdict(list)
+        for change in changes:
+            grouped[(change.student_id, change.standard_id)].append(change)
+        return grouped
+
+    assert by_key(model.changes) == by_key(in_order.changes)

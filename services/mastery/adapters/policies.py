@@ -6,12 +6,17 @@ import msgspec
 
 from services.mastery.core.calculation import CalculationPolicy
 from services.mastery.core.plan import StandardRef
-from shared.contract.events.standards import StandardDefined, TenantPolicySet
+from shared.contract.events.gradebook import decode_gradebook_event
+from shared.contract.events.standards import (
+    StandardDefined,
+    TenantPolicySet,
+    policy_stream_id,
+    standard_stream_id,
+)
 from shared.platform.postgres import DbConnection
 
 _policy = msgspec.json.Decoder(CalculationPolicy)
 _standard = msgspec.json.Decoder(StandardDefined)
-_tenant_policy = msgspec.json.Decoder(TenantPolicySet)
 _encoder = msgspec.json.Encoder()
 
 
@@ -40,14 +45,25 @@ async def policies_for(
     return {ref: stored.get(ref, default) for ref in refs}
 
 
-async def tenant_defaults(
-    connection: DbConnection, tenants: Iterable[str]
-) -> dict[str, TenantPolicySet]:
+async def newest_in_log(
+    connection: DbConnection, standards: Iterable[StandardRef], tenants: Iterable[str]
+) -> tuple[dict[StandardRef, StandardDefined], dict[str, TenantPolicySet]]:
+    """The newest definition of each standard and the newest policy of each tenant in the
+    attempts log (its read contract): the bus only says that they changed."""
+    refs, tenant_ids = list(standards), list(tenants)
+    streams = [standard_stream_id(*ref) for ref in refs] + [policy_stream_id(t) for t in tenant_ids]
     rows = await connection.fetch(
-        "SELECT tenant_id, policy::text FROM tenant_default_policies WHERE tenant_id = ANY($1)",
-        list(tenants),
+        "SELECT DISTINCT ON (stream_id) stream_id, data::text FROM attempt_log "
+        "WHERE stream_id = ANY($1) ORDER BY stream_id, stream_version DESC",
+        streams,
     )
-    return {row["tenant_id"]: _tenant_policy.decode(row["policy"]) for row in rows}
+    newest = {row["stream_id"]: decode_gradebook_event(row["data"]) for row in rows}
+    defined = {ref: newest.get(standard_stream_id(*ref)) for ref in refs}
+    policies = {tenant: newest.get(policy_stream_id(tenant)) for tenant in tenant_ids}
+    return (
+        {ref: event for ref, event in defined.items() if isinstance(event, StandardDefined)},
+        {tenant: event for tenant, event in policies.items() if isinstance(event, TenantPolicySet)},
+    )
 
 
 async def standards_of_tenants(

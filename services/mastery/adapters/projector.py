@@ -22,7 +22,7 @@ from services.mastery.core.plan import (
     StandardRef,
 )
 from services.mastery.core.projection import batch_of, project
-from services.mastery.core.student_standard import StudentStandardKey
+from services.mastery.core.student_standard import StudentStandard, StudentStandardKey
 from shared.contract.events.attempts import AttemptRecorded
 from shared.contract.events.gradebook import LatestGradebookEvent
 from shared.contract.events.standards import StandardDefined, TenantPolicySet
@@ -88,10 +88,12 @@ def entry_of(delivered: Delivered[LatestGradebookEvent]) -> GradebookEntry:
 
 async def load(connection: DbConnection, needs: NeedsLoading) -> Loaded:
     """Everything `needs` names, in a handful of set-based queries."""
-    states = await read_model.load_states(connection, needs.states) if needs.states else {}
+    wanted = needs.states | {key for key, _ in needs.log}
+    states = await read_model.load_states(connection, wanted) if wanted else {}
+    # A stream is read after the version its stored state reflects (all of it when unknown).
+    ranges = [(key, _reflected(states.get(key)), up_to) for key, up_to in needs.log]
+    logged = await read_model.load_log(connection, ranges) if ranges else {}
     found: list[tuple[StudentStandardKey, EvidenceRecord]] = []
-    if needs.attempts:
-        found += await read_model.load_records_of_attempts(connection, needs.attempts)
     if needs.histories:
         found += await read_model.load_records(connection, needs.histories)
     every_key: set[StudentStandardKey] = set(needs.histories)
@@ -107,17 +109,26 @@ async def load(connection: DbConnection, needs: NeedsLoading) -> Loaded:
             connection, needs.tenant_standards
         )
         stored = {**of_tenants, **stored}
-    defaults: dict[str, TenantPolicySet] = {}
-    if needs.tenant_defaults:
-        defaults = await policies.tenant_defaults(connection, needs.tenant_defaults)
+    latest: dict[StandardRef, StandardDefined] = {}
+    tenant_policies: dict[str, TenantPolicySet] = {}
+    if needs.latest_standards or needs.tenant_policies:
+        latest, tenant_policies = await policies.newest_in_log(
+            connection, needs.latest_standards, needs.tenant_policies
+        )
     by_key: dict[StudentStandardKey, dict[str, EvidenceRecord]] = {key: {} for key in every_key}
     for key, record in found:
         by_key.setdefault(key, {})[record.evidence.attempt_id] = record
     return Loaded(
         asked=needs,
         states=states,
+        log=logged,
         records=by_key,
         policies=stored,
-        tenant_defaults=defaults,
+        latest_standards=latest,
+        tenant_policies=tenant_policies,
         definitions=definitions,
     )
+
+
+def _reflected(state: StudentStandard | None) -> int:
+    return state.last_version or 0 if state is not None else 0

@@ -13,10 +13,12 @@ import msgspec
 
 from services.mastery.core.calculation import Evidence
 from services.mastery.core.evidence import EvidenceRecord
-from services.mastery.core.plan import EvidenceRow, Plan
+from services.mastery.core.plan import EvidenceRow, GradebookEntry, Plan
 from services.mastery.core.student_standard import StudentStandard, StudentStandardKey
 from shared.contract.cloudevents import CloudEvent, EnvelopeCodec, cloudevent_type
+from shared.contract.events.gradebook import decode_gradebook_event
 from shared.contract.events.mastery import AnyMasteryEvent, MasteryChanged
+from shared.contract.ids import stream_id
 from shared.platform.bus import BusNames
 from shared.platform.outbox import OUTBOX_COLUMNS, OutboxRow, outbox_insert
 from shared.platform.postgres import DbConnection
@@ -79,12 +81,6 @@ _LOAD_STATES = (
     "USING (tenant_id, student_id, standard_id) "
     "ORDER BY p.tenant_id, p.student_id, p.standard_id FOR UPDATE OF p"
 )
-_LOAD_ATTEMPT_RECORDS = (
-    f"SELECT {EVIDENCE.qualified('e')} FROM mastery_evidence e "  # noqa: S608
-    "JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) "
-    "AS k(tenant_id, student_id, standard_id, attempt_id) "
-    "USING (tenant_id, student_id, standard_id, attempt_id)"
-)
 _LOAD_RECORDS = (
     f"SELECT {EVIDENCE.qualified('e')} FROM mastery_evidence e "  # noqa: S608
     f"JOIN {KEYS.recordset('$1')} USING (tenant_id, student_id, standard_id)"
@@ -93,15 +89,11 @@ _LOAD_STANDARD_RECORDS = (
     f"SELECT {EVIDENCE.listed} FROM mastery_evidence "  # noqa: S608
     "WHERE tenant_id = $1 AND standard_id = $2"
 )
-_INSERT_EVIDENCE = (
+_WRITE_EVIDENCE = (
     f"INSERT INTO mastery_evidence ({EVIDENCE.listed}) "  # noqa: S608
-    f"SELECT * FROM {EVIDENCE.recordset('$1')} ON CONFLICT DO NOTHING"
-)
-_CORRECT_EVIDENCE = (
-    f"UPDATE mastery_evidence e SET {EVIDENCE.assignments('r', _CORRECTABLE)} "  # noqa: S608
-    f"FROM {EVIDENCE.recordset('$1', 'r')} "
-    "WHERE (e.tenant_id, e.student_id, e.standard_id, e.attempt_id) "
-    "= (r.tenant_id, r.student_id, r.standard_id, r.attempt_id)"
+    f"SELECT * FROM {EVIDENCE.recordset('$1')} "
+    "ON CONFLICT (tenant_id, student_id, standard_id, attempt_id) DO UPDATE SET "
+    + EVIDENCE.assignments("EXCLUDED", _CORRECTABLE)
 )
 _SAVE_STATES = (
     f"INSERT INTO proficiencies ({PROFICIENCIES.listed}) "  # noqa: S608
@@ -203,16 +195,56 @@ async def load_states(
     return {state.key: state for state in states}
 
 
-async def load_records_of_attempts(
-    connection: DbConnection, attempts: Iterable[tuple[StudentStandardKey, str]]
-) -> list[tuple[StudentStandardKey, EvidenceRecord]]:
-    """The evidence records of these attempts, where they are on record."""
-    refs = [(key.tenant_id, key.student_id, key.standard_id, attempt) for key, attempt in attempts]
-    rows = await connection.fetch(
-        _LOAD_ATTEMPT_RECORDS,
-        *([ref[column] for ref in refs] for column in range(4)),
+class LogRangeRow(msgspec.Struct, frozen=True, kw_only=True):
+    tenant_id: str
+    student_id: str
+    standard_id: str
+    stream_id: str
+    after: int
+    up_to: int
+
+
+LOG_RANGES = Columns(LogRangeRow)
+# Ranges of streams, read through the attempts service's read contract.
+_LOAD_LOG = (
+    "SELECT k.tenant_id, k.student_id, k.standard_id, "  # noqa: S608
+    "l.stream_version, l.event_id::text AS event_id, l.data::text AS data "
+    f"FROM {LOG_RANGES.recordset('$1', 'k')} "
+    # LATERAL: one index range scan of each stream, however large the log grows.
+    "CROSS JOIN LATERAL (SELECT stream_version, event_id, data FROM attempt_log "
+    "WHERE stream_id = k.stream_id AND stream_version > k.after AND stream_version <= k.up_to "
+    "OFFSET 0) AS l "  # kept a subquery, so the planner cannot flatten it into a scan of the log
+    "ORDER BY k.tenant_id, k.student_id, k.standard_id, l.stream_version"
+)
+
+
+async def load_log(
+    connection: DbConnection, ranges: Iterable[tuple[StudentStandardKey, int, int]]
+) -> dict[StudentStandardKey, tuple[GradebookEntry, ...]]:
+    """Each stream's logged events with versions in (after, up_to], in version order."""
+    document = LOG_RANGES.document(
+        LogRangeRow(
+            tenant_id=key.tenant_id,
+            student_id=key.student_id,
+            standard_id=key.standard_id,
+            stream_id=stream_id(key.tenant_id, key.student_id, key.standard_id),
+            after=after,
+            up_to=up_to,
+        )
+        for key, after, up_to in ranges
     )
-    return [record_of_row(row) for row in rows]
+    logged: dict[StudentStandardKey, list[GradebookEntry]] = {}
+    for row in await connection.fetch(_LOAD_LOG, document):
+        key = StudentStandardKey(
+            tenant_id=row["tenant_id"], student_id=row["student_id"], standard_id=row["standard_id"]
+        )
+        entry = GradebookEntry(
+            event=decode_gradebook_event(row["data"]),
+            event_id=row["event_id"],
+            stream_version=row["stream_version"],
+        )
+        logged.setdefault(key, []).append(entry)
+    return {key: tuple(entries) for key, entries in logged.items()}
 
 
 async def load_records(
@@ -245,10 +277,8 @@ async def load_standard(
 
 async def write_plan(connection: DbConnection, plan: Plan, now: datetime, bus: BusNames) -> None:
     """The batch's evidence, states and outbox rows (policies: `policies.write_plan_policies`)."""
-    if plan.new_evidence:
-        await connection.execute(_INSERT_EVIDENCE, _evidence_document(plan.new_evidence))
-    if plan.corrected_evidence:
-        await connection.execute(_CORRECT_EVIDENCE, _evidence_document(plan.corrected_evidence))
+    if plan.evidence:
+        await connection.execute(_WRITE_EVIDENCE, _evidence_document(plan.evidence))
     await save_states(connection, plan.states, now)
     await enqueue_changes(connection, plan.changes, bus)
 

@@ -15,6 +15,7 @@ from shared.contract.events.standards import StandardDefined, TenantPolicySet
 
 StandardRef = tuple[str, str]  # (tenant_id, standard_id)
 AttemptRef = tuple[StudentStandardKey, str]  # (student-standard, attempt_id)
+LogRange = tuple[StudentStandardKey, int]  # a stream, read after its state's version up to this
 
 
 class GradebookEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -29,10 +30,13 @@ class NeedsLoading(msgspec.Struct, frozen=True, kw_only=True):
     """What the shell loads before the batch can be projected (each set: what to look up)."""
 
     states: frozenset[StudentStandardKey] = frozenset()
-    attempts: frozenset[AttemptRef] = frozenset()  # evidence records of these attempts
+    # The attempts log: each stream's events after the version its stored state reflects (all of
+    # them for a state that does not know it), up to the version given.
+    log: frozenset[LogRange] = frozenset()
     histories: frozenset[StudentStandardKey] = frozenset()  # every evidence record of these
     policies: frozenset[StandardRef] = frozenset()  # stored effective policies
-    tenant_defaults: frozenset[str] = frozenset()
+    latest_standards: frozenset[StandardRef] = frozenset()  # newest definition in the log
+    tenant_policies: frozenset[str] = frozenset()  # newest tenant policy in the log
     tenant_standards: frozenset[str] = frozenset()  # every stored definition (and policy)
     standard_students: frozenset[StandardRef] = frozenset()  # every state and history on it
 
@@ -54,9 +58,11 @@ class Loaded(msgspec.Struct, frozen=True, kw_only=True):
 
     asked: NeedsLoading = NeedsLoading()
     states: dict[StudentStandardKey, StudentStandard] = {}
+    log: dict[StudentStandardKey, tuple[GradebookEntry, ...]] = {}
     records: dict[StudentStandardKey, dict[str, EvidenceRecord]] = {}
     policies: dict[StandardRef, CalculationPolicy] = {}
-    tenant_defaults: dict[str, TenantPolicySet] = {}
+    latest_standards: dict[StandardRef, StandardDefined] = {}
+    tenant_policies: dict[str, TenantPolicySet] = {}
     definitions: dict[StandardRef, StandardDefined] = {}
 
     def merged(self, more: "Loaded") -> "Loaded":
@@ -66,9 +72,11 @@ class Loaded(msgspec.Struct, frozen=True, kw_only=True):
         return Loaded(
             asked=self.asked | more.asked,
             states={**self.states, **more.states},
+            log={**self.log, **more.log},
             records=records,
             policies={**self.policies, **more.policies},
-            tenant_defaults={**self.tenant_defaults, **more.tenant_defaults},
+            latest_standards={**self.latest_standards, **more.latest_standards},
+            tenant_policies={**self.tenant_policies, **more.tenant_policies},
             definitions={**self.definitions, **more.definitions},
         )
 
@@ -91,8 +99,7 @@ class StandardPolicy(msgspec.Struct, frozen=True, kw_only=True):
 class Plan(msgspec.Struct, frozen=True, kw_only=True):
     """Everything one batch writes, in one transaction."""
 
-    new_evidence: tuple[EvidenceRow, ...] = ()
-    corrected_evidence: tuple[EvidenceRow, ...] = ()
+    evidence: tuple[EvidenceRow, ...] = ()  # evidence records as they now stand (upserted)
     states: tuple[StudentStandard, ...] = ()
     standards: tuple[StandardPolicy, ...] = ()
     tenant_defaults: tuple[TenantPolicySet, ...] = ()
@@ -100,7 +107,8 @@ class Plan(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class NotYetApplicable(msgspec.Struct, frozen=True):
-    """The batch holds a correction of an attempt not projected yet: try it again later."""
+    """The log holds a correction of an attempt with no evidence record: the read model does not
+    match the log (a rebuild repairs it); the batch is tried again, then parked."""
 
     reason: str
 

@@ -10,6 +10,7 @@ from shared.contract.cloudevents import EnvelopeCodec
 from shared.contract.events.attempts import (
     ATTEMPTS_SUBJECT_KIND,
     AnyAttemptEvent,
+    AttemptRecordedV1,
     LatestAttemptEvent,
     upcast,
 )
@@ -27,7 +28,7 @@ def subject_kind(event: AnyGradebookEvent) -> str:
 
 def upcast_gradebook(event: AnyGradebookEvent) -> LatestGradebookEvent:
     """Any version in, the latest out (standard events have one version so far). Pure."""
-    return event if isinstance(event, AnyStandardEvent) else upcast(event)
+    return upcast(event) if isinstance(event, AttemptRecordedV1) else event
 
 
 _decoder = msgspec.json.Decoder(AnyGradebookEvent)
