@@ -4,6 +4,7 @@ Used by `mastery dev` and by the test fixtures. Each binds to a free loopback po
 """
 
 import importlib.util
+import json
 import os
 import pwd
 import shutil
@@ -149,26 +150,49 @@ def nats_server_binary() -> str:
 
 @dataclass
 class EmbeddedNats:
-    """nats-server with JetStream, storing in `store_dir` (kept across restarts on one port)."""
+    """nats-server with JetStream, storing in `store_dir` (kept across restarts on one port).
+
+    JetStream acknowledges a write before it reaches the disk (it syncs every two minutes) unless
+    `sync_interval` says otherwise: `mastery dev` asks for "always", as deploy/nats-server.conf
+    runs it; the tests keep the default, which publishes several times faster. No flag sets it, so
+    the server reads a configuration file written beside its store.
+    """
 
     store_dir: Path
     port: int = field(default_factory=free_port)
+    monitor_port: int = field(default_factory=free_port)
+    sync_interval: str | None = None  # "always", or a duration such as "2m"
     _process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
+    @property
+    def monitor_url(self) -> str:
+        return f"http://127.0.0.1:{self.monitor_port}"
+
+    @property
+    def config_file(self) -> Path:
+        return self.store_dir / "nats-server.conf"
+
     def start(self) -> "EmbeddedNats":
         self.store_dir.mkdir(parents=True, exist_ok=True)
+        self.config_file.write_text(self.config_text())
         with (self.store_dir / "nats-server.log").open("ab") as log:
             self._process = subprocess.Popen(
-                [nats_server_binary(), "-js", "-a", "127.0.0.1", "-p", str(self.port),
-                 "-sd", str(self.store_dir)],
+                [nats_server_binary(), "-c", str(self.config_file), "-a", "127.0.0.1",
+                 "-p", str(self.port), "-m", str(self.monitor_port)],
                 stdout=log, stderr=log,
             )  # fmt: skip
         wait_for_port(self.port, 30, self._process)
         return self
+
+    def config_text(self) -> str:
+        # JSON strings are valid quoted strings in the NATS configuration format.
+        options = {"store_dir": str(self.store_dir), "sync_interval": self.sync_interval}
+        lines = [f"  {name}: {json.dumps(value)}" for name, value in options.items() if value]
+        return "\n".join(["jetstream {", *lines, "}", ""])
 
     def stop(self) -> None:
         _stop(self._process)
