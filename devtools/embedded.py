@@ -199,17 +199,39 @@ class EmbeddedNats:
 
 
 class SmtpSink:
-    """An aiosmtpd server that keeps every message: in memory, and as .eml files if asked."""
+    """An aiosmtpd server that keeps every message: in memory, and as .eml files if asked.
+
+    `refuse` makes it answer a recipient with an error reply (a 4xx or a 5xx), every time or the
+    next few times, as a real server would for a full mailbox or an unknown user.
+    """
 
     def __init__(self, port: int | None = None, mail_dir: Path | None = None) -> None:
         self.port = port or free_port()
         self.mail_dir = mail_dir
         self.messages: list[EmailMessage] = []
+        self.refused: list[tuple[str, str]] = []  # (address, reply) for each refusal given
+        self._refusals: dict[str, tuple[str, int | None]] = {}
         self._controller: Any = None
 
     @property
     def url(self) -> str:
         return f"smtp://127.0.0.1:{self.port}"
+
+    def refuse(self, address: str, reply: str, times: int | None = None) -> None:
+        """Answer RCPT TO `address` with `reply` (e.g. "550 5.1.1 No such user"): the next
+        `times` times, or until told otherwise if None."""
+        self._refusals[address.lower()] = (reply, times)
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        reply, times = self._refusals.get(address.lower(), ("", 0))
+        if reply and times != 0:
+            self._refusals[address.lower()] = (reply, None if times is None else times - 1)
+            self.refused.append((address, reply))
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         message = message_from_bytes(envelope.content, policy=policy.default)
