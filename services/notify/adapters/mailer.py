@@ -70,6 +70,8 @@ class SmtpMailer:
     async def send_due(self) -> int:
         """Lease a batch of due rows and send them one by one; returns how many were leased."""
         due = await store.claim_due(self._pool, self._batch_size, self._lease)
+        if not due:
+            return 0
         async with self._leases_kept(due) as unfinished:
             for pending in due:
                 failure = await self.deliver(pending)
