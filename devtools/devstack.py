@@ -21,6 +21,8 @@ from shared.platform.tenancy import IssuedKey, create_tenant, issue_api_key
 
 SERVICES = ("attempts", "mastery", "notify")
 DEFAULT_PORTS = {"attempts": 8001, "mastery": 8002, "notify": 8003}
+# JetStream syncs each write to disk before acknowledging it, as deploy/nats-server.conf runs it.
+NATS_SYNC_INTERVAL = "always"
 
 
 @dataclass
@@ -49,7 +51,7 @@ def start_infrastructure(environ: Mapping[str, str], data_dir: Path) -> Infrastr
         infra.postgres = EmbeddedPostgres(data_dir / "postgres").start()
         infra.database_url = infra.postgres.url
     if not infra.nats_url:
-        infra.nats = EmbeddedNats(data_dir / "nats").start()
+        infra.nats = EmbeddedNats(data_dir / "nats", sync_interval=NATS_SYNC_INTERVAL).start()
         infra.nats_url = infra.nats.url
     if not infra.smtp_url:
         infra.smtp = SmtpSink(mail_dir=data_dir / "mail").start()
@@ -163,7 +165,8 @@ def _print_banner(
         f"  mastery API:  http://127.0.0.1:{ports['mastery']}",
         f"  notify API:   http://127.0.0.1:{ports['notify']}",
         f"  PostgreSQL:   {infra.database_url}",
-        f"  NATS:         {infra.nats_url}",
+        f"  NATS:         {infra.nats_url}"
+        + (f"  (monitoring: {infra.nats.monitor_url})" if infra.nats else ""),
         f"  SMTP:         {infra.smtp_url}"
         + (f"  (messages kept in {data_dir / 'mail'})" if infra.smtp else ""),
         f"Tenant: {key.tenant_id}",

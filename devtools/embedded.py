@@ -4,6 +4,7 @@ Used by `mastery dev` and by the test fixtures. Each binds to a free loopback po
 """
 
 import importlib.util
+import json
 import os
 import pwd
 import shutil
@@ -149,43 +150,88 @@ def nats_server_binary() -> str:
 
 @dataclass
 class EmbeddedNats:
-    """nats-server with JetStream, storing in `store_dir` (kept across restarts on one port)."""
+    """nats-server with JetStream, storing in `store_dir` (kept across restarts on one port).
+
+    JetStream acknowledges a write before it reaches the disk (it syncs every two minutes) unless
+    `sync_interval` says otherwise: `mastery dev` asks for "always", as deploy/nats-server.conf
+    runs it; the tests keep the default, which publishes several times faster. No flag sets it, so
+    the server reads a configuration file written beside its store.
+    """
 
     store_dir: Path
     port: int = field(default_factory=free_port)
+    monitor_port: int = field(default_factory=free_port)
+    sync_interval: str | None = None  # "always", or a duration such as "2m"
     _process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
+    @property
+    def monitor_url(self) -> str:
+        return f"http://127.0.0.1:{self.monitor_port}"
+
+    @property
+    def config_file(self) -> Path:
+        return self.store_dir / "nats-server.conf"
+
     def start(self) -> "EmbeddedNats":
         self.store_dir.mkdir(parents=True, exist_ok=True)
+        self.config_file.write_text(self.config_text())
         with (self.store_dir / "nats-server.log").open("ab") as log:
             self._process = subprocess.Popen(
-                [nats_server_binary(), "-js", "-a", "127.0.0.1", "-p", str(self.port),
-                 "-sd", str(self.store_dir)],
+                [nats_server_binary(), "-c", str(self.config_file), "-a", "127.0.0.1",
+                 "-p", str(self.port), "-m", str(self.monitor_port)],
                 stdout=log, stderr=log,
             )  # fmt: skip
         wait_for_port(self.port, 30, self._process)
         return self
+
+    def config_text(self) -> str:
+        # JSON strings are valid quoted strings in the NATS configuration format.
+        options = {"store_dir": str(self.store_dir), "sync_interval": self.sync_interval}
+        lines = [f"  {name}: {json.dumps(value)}" for name, value in options.items() if value]
+        return "\n".join(["jetstream {", *lines, "}", ""])
 
     def stop(self) -> None:
         _stop(self._process)
 
 
 class SmtpSink:
-    """An aiosmtpd server that keeps every message: in memory, and as .eml files if asked."""
+    """An aiosmtpd server that keeps every message: in memory, and as .eml files if asked.
+
+    `refuse` makes it answer a recipient with an error reply (a 4xx or a 5xx), every time or the
+    next few times, as a real server would for a full mailbox or an unknown user.
+    """
 
     def __init__(self, port: int | None = None, mail_dir: Path | None = None) -> None:
         self.port = port or free_port()
         self.mail_dir = mail_dir
         self.messages: list[EmailMessage] = []
+        self.refused: list[tuple[str, str]] = []  # (address, reply) for each refusal given
+        self._refusals: dict[str, tuple[str, int | None]] = {}
         self._controller: Any = None
 
     @property
     def url(self) -> str:
         return f"smtp://127.0.0.1:{self.port}"
+
+    def refuse(self, address: str, reply: str, times: int | None = None) -> None:
+        """Answer RCPT TO `address` with `reply` (e.g. "550 5.1.1 No such user"): the next
+        `times` times, or until told otherwise if None."""
+        self._refusals[address.lower()] = (reply, times)
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        reply, times = self._refusals.get(address.lower(), ("", 0))
+        if reply and times != 0:
+            self._refusals[address.lower()] = (reply, None if times is None else times - 1)
+            self.refused.append((address, reply))
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         message = message_from_bytes(envelope.content, policy=policy.default)

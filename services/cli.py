@@ -1,20 +1,36 @@
-"""The `mastery` command: run the system, migrate, rebuild, manage tenants and keys, calculate."""
+"""The `mastery` command: run the system, migrate, rebuild, republish, manage tenants and keys,
+calculate."""
 
 import argparse
 import os
 import sys
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
+from nats.js import JetStreamContext
 
+from services.attempts.adapters.event_store import logged_outbox_rows
 from services.mastery.adapters.calculator import run_calc
+from services.mastery.adapters.change_log import logged_changes
 from services.mastery.adapters.rebuild import rebuild_read_model
 from services.mastery.app import DEFAULT_POLICY
 from services.migrations import ALL_MIGRATIONS
-from shared.platform.postgres import apply_migrations
+from shared.platform.bus import BusNames, connect, ensure_streams
+from shared.platform.config import redacted
+from shared.platform.outbox import OutboxRow, publish_all
+from shared.platform.postgres import DbConnection, apply_migrations
 from shared.platform.service import run_until_complete
 from shared.platform.tenancy import create_tenant, issue_api_key
+
+LogReader = Callable[
+    [DbConnection, int, int | None, int, BusNames], Awaitable[list[tuple[int, OutboxRow]]]
+]
+# Each log and what reads it again as the messages its relay published.
+LOGS: dict[str, LogReader] = {"attempts": logged_outbox_rows, "mastery": logged_changes}
+REPUBLISH_BATCH = 500
+REPUBLISH_TIMEOUT = 30.0
 
 
 def _database_url(args: argparse.Namespace) -> str:
@@ -67,6 +83,56 @@ async def _rebuild(url: str) -> None:
     )
 
 
+async def _republish(
+    url: str, nats_url: str, bus: BusNames, span: tuple[int, int | None], kinds: list[str]
+) -> None:
+    """Send a range of each log to JetStream again with the original ids: JetStream drops what
+    it still has within its duplicate window, and consumers drop the rest by id."""
+    connection = await asyncpg.connect(url)
+    client = await connect(nats_url, "mastery-republish")
+    try:
+        js = client.jetstream()
+        await ensure_streams(js, bus)
+        for kind in kinds:
+            sent, duplicates, last_position = await _republish_log(connection, js, bus, kind, span)
+            through = f"through position {last_position}" if last_position else "nothing found"
+            print(
+                f"republished {sent} {kind} events from position {span[0]} ({through}; "
+                f"{duplicates} already in the stream within its duplicate window) "
+                f"to {redacted(nats_url)}"
+            )
+    finally:
+        await client.drain()
+        await connection.close()
+
+
+async def _republish_log(
+    connection: DbConnection,
+    js: JetStreamContext,
+    bus: BusNames,
+    kind: str,
+    span: tuple[int, int | None],
+) -> tuple[int, int, int | None]:
+    """(messages sent, of them duplicates, the last position sent)."""
+    position, last = span
+    sent, duplicates, last_sent = 0, 0, None
+    while batch := await LOGS[kind](connection, position, last, REPUBLISH_BATCH, bus):
+        messages = [(row.subject, row.msg_id, row.payload) for _, row in batch]
+        acks = await publish_all(js, messages, REPUBLISH_TIMEOUT)
+        sent += len(acks)
+        duplicates += sum(1 for ack in acks if ack.duplicate)
+        last_sent = batch[-1][0]
+        position = last_sent + 1
+    return sent, duplicates, last_sent
+
+
+def _republish_command(url: str, args: argparse.Namespace) -> Coroutine[None, None, None]:
+    nats_url = args.nats_url or os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
+    namespace = args.bus_namespace or os.environ.get("BUS_NAMESPACE", "")
+    kinds = list(LOGS) if args.kind == "all" else [args.kind]
+    return _republish(url, nats_url, BusNames(namespace), (args.first, args.last), kinds)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mastery", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -80,6 +146,18 @@ def _parser() -> argparse.ArgumentParser:
         "rebuild", help="rebuild the mastery read model from the attempt event store"
     )
     rebuild.add_argument("--database-url")
+    republish = commands.add_parser(
+        "republish",
+        help="send a range of the attempt log and the mastery change log to JetStream again",
+        description="Positions are each log's own (attempt_log.position, "
+        "mastery_changes.position); with --kind all the range applies to both.",
+    )
+    republish.add_argument("--from", dest="first", type=int, required=True, metavar="POSITION")
+    republish.add_argument("--to", dest="last", type=int, metavar="POSITION")
+    republish.add_argument("--kind", choices=["attempts", "mastery", "all"], default="all")
+    republish.add_argument("--database-url")
+    republish.add_argument("--nats-url", help="default: NATS_URL")
+    republish.add_argument("--bus-namespace", help="default: BUS_NAMESPACE")
     tenants = commands.add_parser("tenants", help="manage tenants").add_subparsers(
         dest="action", required=True
     )
@@ -121,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         run_until_complete(_migrate(url))
     elif args.command == "rebuild":
         run_until_complete(_rebuild(url))
+    elif args.command == "republish":
+        run_until_complete(_republish_command(url, args))
     elif args.command == "tenants":
         run_until_complete(_create_tenant(url, args.tenant_id, args.name or args.tenant_id))
     elif args.command == "keys":

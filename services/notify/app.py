@@ -1,9 +1,11 @@
 """Composition root of the notify service: the planner consumer, the SMTP mailer, guardians API."""
 
+from datetime import timedelta
+
 import asyncpg
 from litestar import Litestar
 
-from services.notify.adapters.http import GuardiansController
+from services.notify.adapters.http import GuardiansController, NotificationsController
 from services.notify.adapters.mailer import SmtpMailer
 from services.notify.adapters.planner import PLANNER_NAME, NotificationPlanner
 from services.notify.config import NotifyConfig
@@ -45,6 +47,9 @@ def create_app(
             config.mail_from,
             batch_size=config.mailer_batch_size,
             idle=config.mailer_idle_interval,
+            lease=timedelta(seconds=config.mailer_lease),
+            first_retry=timedelta(seconds=config.mailer_first_retry),
+            max_retry=timedelta(seconds=config.mailer_max_retry),
         )
         return [
             NamedWorker("planner", consumer.run, consumer.lag),
@@ -55,7 +60,7 @@ def create_app(
         title="Notify API",
         description="Guardians, and emails to them when a student's mastery changes.",
         config=config,
-        route_handlers=[GuardiansController],
+        route_handlers=[GuardiansController, NotificationsController],
         workers=workers,
         pool=pool,
         on_give_up=on_give_up,

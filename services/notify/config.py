@@ -8,3 +8,6 @@ class NotifyConfig(ServiceConfig, frozen=True, kw_only=True):
     notify_http_port: int = 8003
     mailer_batch_size: int = 50
     mailer_idle_interval: float = 0.1
+    mailer_lease: float = 15.0  # seconds a row stays leased unless its send is still going on
+    mailer_first_retry: float = 2.0  # seconds before a transient failure is retried, then doubled
+    mailer_max_retry: float = 1800.0

@@ -8,6 +8,7 @@ are deleted; the event store keeps the history, so any range can be re-published
 """
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -15,6 +16,7 @@ import msgspec
 import nats.errors
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
+from nats.js.api import PubAck
 
 from shared.platform.bus import BusNames, connect_with_retry, ensure_streams
 from shared.platform.config import OutboxServiceConfig
@@ -163,18 +165,26 @@ class OutboxRelay:
         return len(rows)
 
     async def _publish(self, js: JetStreamContext, rows: list[asyncpg.Record]) -> None:
-        futures = [
-            await js.publish_async(
-                row["subject"], bytes(row["payload"]), headers={MSG_ID_HEADER: row["msg_id"]}
-            )
-            for row in rows
-        ]
-        try:
-            await asyncio.wait_for(asyncio.gather(*futures), self._settings.publish_timeout)
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+        messages = [(row["subject"], row["msg_id"], bytes(row["payload"])) for row in rows]
+        await publish_all(js, messages, self._settings.publish_timeout)
+
+
+async def publish_all(
+    js: JetStreamContext, messages: Sequence[tuple[str, str, bytes]], ack_wait: float
+) -> list[PubAck]:
+    """Publish (subject, message id, payload) in order with `Nats-Msg-Id` = the message id, and
+    wait up to `ack_wait` seconds for every ack (the relay, and `mastery republish`)."""
+    futures = [
+        await js.publish_async(subject, payload, headers={MSG_ID_HEADER: msg_id})
+        for subject, msg_id, payload in messages
+    ]
+    try:
+        acks: list[PubAck] = await asyncio.wait_for(asyncio.gather(*futures), ack_wait)
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
+    return acks
 
 
 def outbox_relay(

@@ -140,6 +140,41 @@ def _outbox_row(item: NewEvent, bus: BusNames) -> OutboxRow:
     )
 
 
+# As recorded, not upcast: the relay published each event in the version it was recorded in.
+_recorded_events = msgspec.json.Decoder(AnyGradebookEvent)
+
+
+async def logged_outbox_rows(
+    connection: DbConnection, first: int, last: int | None, limit: int, bus: BusNames
+) -> list[tuple[int, OutboxRow]]:
+    """The outbox rows the relay published for the log's events from position `first` to `last`
+    (to the end if None), at most `limit`, each with its position, built again the same way. The
+    log keeps values, not bytes (`jsonb`): an integer given for a float field comes back as 1.0."""
+    rows = await connection.fetch(
+        "SELECT position, stream_id, stream_version, event_id::text, data::text FROM attempt_log "
+        "WHERE position >= $1 AND ($2::bigint IS NULL OR position <= $2) "
+        "ORDER BY position LIMIT $3",
+        first,
+        last,
+        limit,
+    )
+    return [
+        (
+            row["position"],
+            _outbox_row(
+                NewEvent(
+                    stream_id=row["stream_id"],
+                    version=row["stream_version"],
+                    event_id=row["event_id"],
+                    event=_recorded_events.decode(row["data"]),
+                ),
+                bus,
+            ),
+        )
+        for row in rows
+    ]
+
+
 def append_arguments(events: Sequence[NewEvent], bus: BusNames) -> list[list[Any]]:
     """The parameters of `APPEND_CTES` (APPEND_PARAMETERS of them) for these events."""
     return [

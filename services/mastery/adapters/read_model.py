@@ -11,6 +11,7 @@ from typing import Annotated
 import asyncpg
 import msgspec
 
+from services.mastery.adapters.change_log import record_changes
 from services.mastery.core.calculation import Evidence
 from services.mastery.core.evidence import EvidenceRecord
 from services.mastery.core.plan import EvidenceRow, GradebookEntry, Plan
@@ -314,6 +315,7 @@ async def enqueue_changes(
         for change in changes
     ]
     await connection.execute(_ENQUEUE_CHANGES, *OUTBOX_COLUMNS.array_values(rows))
+    await record_changes(connection, rows)
 
 
 def _envelope(change: MasteryChanged) -> CloudEvent[AnyMasteryEvent]:

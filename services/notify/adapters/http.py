@@ -1,5 +1,6 @@
 """HTTP adapter of the notify service: who hears about a student's progress."""
 
+from datetime import datetime
 from typing import Annotated
 
 import msgspec
@@ -8,7 +9,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from services.notify.adapters.store import guardians_of, replace_guardians
+from services.notify.adapters.store import failed_notifications, guardians_of, replace_guardians
 from services.notify.core.messages import Guardian
 from shared.contract.ids import PLAIN_TEXT_PATTERN, OpaqueId
 
@@ -73,3 +74,43 @@ class GuardiansController(Controller):
         self, student_id: FromPath[OpaqueId], tenant: NamedDependency[str], state: State
     ) -> GuardiansOut:
         return _guardians_view(student_id, await guardians_of(state.pool, tenant, student_id))
+
+
+class FailedNotificationOut(msgspec.Struct, frozen=True, kw_only=True):
+    change_id: str
+    guardian_email: str
+    student_id: str
+    reason: str
+    failed_at: datetime
+
+
+class FailedNotificationsOut(msgspec.Struct, frozen=True, kw_only=True):
+    failed: list[FailedNotificationOut]
+
+
+class NotificationsController(Controller):
+    path = "/v1/notifications"
+    tags = ["notifications"]  # noqa: RUF012
+
+    @get(
+        "/failed",
+        summary="Emails the mail server refused for good",
+        description="Parked after a permanent (5xx) refusal of the address or the message, "
+        "newest first, with the server's reply. They are not retried.",
+    )
+    async def get_failed(
+        self, tenant: NamedDependency[str], state: State
+    ) -> FailedNotificationsOut:
+        parked = await failed_notifications(state.pool, tenant)
+        return FailedNotificationsOut(
+            failed=[
+                FailedNotificationOut(
+                    change_id=item.change_id,
+                    guardian_email=item.guardian_email,
+                    student_id=item.student_id,
+                    reason=item.reason,
+                    failed_at=item.failed_at,
+                )
+                for item in parked
+            ]
+        )

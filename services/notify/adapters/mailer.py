@@ -1,43 +1,53 @@
-"""Sends planned notifications over SMTP and records each one sent.
+"""Sends planned notifications over SMTP and records the outcome of each.
 
-Due rows are leased, sent one by one, and each is marked sent as soon as the SMTP server accepts
-it; a crash between acceptance and the mark can resend that one email once its lease runs out
-(at-least-once towards SMTP), and nothing else can.
+A row is leased (`sending`) for seconds, its lease renewed while its SMTP session lasts, and marked
+`sent` as soon as the server accepts it. Only a mailer that dies between the server's acceptance
+and that mark leaves a copy to send again once the lease runs out (at-least-once towards SMTP);
+the copy has the same Message-ID, derived from the notification's key, so mail systems and readers
+can tell it is the same message. Transient failures wait and retry with backoff; permanent ones
+are parked as `failed` with the server's reason.
 """
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
-from urllib.parse import urlsplit
 
-import aiosmtplib
 import asyncpg
 
-from services.notify.adapters import store
-from services.notify.core.messages import Email
+from services.notify.adapters import smtp, store
+from services.notify.adapters.store import PendingEmail
+from services.notify.core.messages import message_id
 from shared.platform.retry import retry_until_stopped, sleep_unless_stopped
 
 logger = logging.getLogger(__name__)
 
-MAX_BACKOFF = timedelta(minutes=30)
-SEND_LEASE = timedelta(minutes=2)
+DATABASE_ERRORS = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 
 
 class SmtpMailer:
     def __init__(
-        self, pool: asyncpg.Pool, smtp_url: str, mail_from: str, *, batch_size: int, idle: float
+        self,
+        pool: asyncpg.Pool,
+        smtp_url: str,
+        mail_from: str,
+        *,
+        batch_size: int,
+        idle: float,
+        lease: timedelta = timedelta(seconds=15),
+        first_retry: timedelta = timedelta(seconds=2),
+        max_retry: timedelta = timedelta(minutes=30),
     ) -> None:
-        parts = urlsplit(smtp_url)
-        self._host = parts.hostname or "127.0.0.1"
-        self._port = parts.port or 25
-        self._use_tls = parts.scheme == "smtps"
-        self._username = parts.username
-        self._password = parts.password
+        self._server = smtp.SmtpServer.from_url(smtp_url)
         self._pool = pool
         self._mail_from = mail_from
+        self._domain = smtp.sender_domain(mail_from)
         self._batch_size = batch_size
         self._idle = idle
+        self._lease = lease
+        self._first_retry = first_retry
+        self._max_retry = max_retry
         self.sent = 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -45,7 +55,7 @@ class SmtpMailer:
             count = await retry_until_stopped(
                 stop,
                 self.send_due,
-                transient=(OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError),
+                transient=DATABASE_ERRORS,
                 what="mailer: sending due emails",
                 delay=self._idle,
             )
@@ -53,38 +63,60 @@ class SmtpMailer:
                 await sleep_unless_stopped(stop, self._idle)
 
     async def lag(self) -> dict[str, int]:
-        """Emails due now and not yet sent (a lease in force pushes a row's due time out)."""
-        due = await self._pool.fetchval(
-            "SELECT count(*) FROM notifications WHERE sent_at IS NULL AND next_attempt_at <= now()"
-        )
-        return {"due_notifications": int(due)}
+        """Emails due and not yet sent, and emails parked after a permanent failure."""
+        counts = await store.notification_counts(self._pool)
+        return {"due_notifications": counts.due, "failed_notifications": counts.failed}
 
     async def send_due(self) -> int:
-        due = await store.claim_due(self._pool, self._batch_size, SEND_LEASE)
-        for pending in due:
-            try:
-                await self._send(pending.email)
-            except (aiosmtplib.SMTPException, OSError) as error:
-                backoff = min(timedelta(seconds=2**pending.send_attempts), MAX_BACKOFF)
-                logger.warning("email for tenant %s failed: %s", pending.tenant_id, error)
-                await store.mark_failed(self._pool, pending, str(error), backoff)
-                continue
-            await store.mark_sent(self._pool, pending, datetime.now(UTC))
-            self.sent += 1
+        """Lease a batch of due rows and send them one by one; returns how many were leased."""
+        due = await store.claim_due(self._pool, self._batch_size, self._lease)
+        if not due:
+            return 0
+        async with self._leases_kept(due) as unfinished:
+            for pending in due:
+                failure = await self.deliver(pending)
+                await self._record(pending, failure)
+                unfinished.remove(pending)
+                if isinstance(failure, smtp.Transient) and failure.unreachable:
+                    break  # the rest of the batch comes back when its lease runs out
         return len(due)
 
-    async def _send(self, email: Email) -> None:
-        message = EmailMessage()
-        message["From"] = self._mail_from
-        message["To"] = email.to
-        message["Subject"] = email.subject
-        message.set_content(email.body)
-        await aiosmtplib.send(
-            message,
-            hostname=self._host,
-            port=self._port,
-            use_tls=self._use_tls,
-            username=self._username,
-            password=self._password,
-            timeout=10,
-        )
+    async def deliver(self, pending: PendingEmail) -> smtp.SendFailure | None:
+        """Send one leased row's email, always with the same Message-ID."""
+        identity = message_id(pending.tenant_id, pending.change_id, pending.email.to, self._domain)
+        message = smtp.build_message(pending.email, self._mail_from, identity)
+        return await smtp.send(self._server, message)
+
+    async def _record(self, pending: PendingEmail, failure: smtp.SendFailure | None) -> None:
+        if failure is None:
+            await store.mark_sent(self._pool, pending, datetime.now(UTC))
+            self.sent += 1
+        elif isinstance(failure, smtp.Permanent):
+            logger.warning("email for tenant %s parked: %s", pending.tenant_id, failure.reason)
+            await store.park(self._pool, pending, failure.reason)
+        else:
+            retry_in = min(self._first_retry * 2**pending.send_attempts, self._max_retry)
+            logger.warning("email for tenant %s failed: %s", pending.tenant_id, failure.reason)
+            await store.mark_for_retry(self._pool, pending, failure.reason, retry_in)
+
+    @contextlib.asynccontextmanager
+    async def _leases_kept(self, due: Sequence[PendingEmail]) -> AsyncIterator[list[PendingEmail]]:
+        """Renew the leases of the rows not yet finished, a few times per lease, until done."""
+        unfinished = list(due)
+        renewing = asyncio.create_task(self._renew(unfinished))
+        try:
+            yield unfinished
+        finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
+
+    async def _renew(self, unfinished: list[PendingEmail]) -> None:
+        while True:
+            await asyncio.sleep(self._lease.total_seconds() / 3)
+            if not unfinished:
+                continue
+            try:
+                await store.renew_leases(self._pool, list(unfinished), self._lease)
+            except DATABASE_ERRORS as error:
+                logger.warning("mailer: renewing leases failed, trying again: %s", error)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -103,13 +103,14 @@ async def enqueue_emails(
 
 
 async def claim_due(pool: asyncpg.Pool, limit: int, lease: timedelta) -> list[PendingEmail]:
-    """Lease due rows to this mailer; if it dies, the lease runs out and another sends them."""
+    """Lease due rows to this mailer: pending ones, and sending ones whose lease ran out (their
+    mailer died, perhaps after the SMTP server accepted the email)."""
     rows = await pool.fetch(
         """
-        UPDATE notifications n SET next_attempt_at = now() + $2
+        UPDATE notifications n SET status = 'sending', next_attempt_at = now() + $2
         FROM (
             SELECT tenant_id, change_id, guardian_email FROM notifications
-            WHERE sent_at IS NULL AND next_attempt_at <= now()
+            WHERE status IN ('pending', 'sending') AND next_attempt_at <= now()
             ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED
         ) due
         WHERE (n.tenant_id, n.change_id, n.guardian_email)
@@ -130,27 +131,97 @@ async def claim_due(pool: asyncpg.Pool, limit: int, lease: timedelta) -> list[Pe
     ]
 
 
-async def mark_sent(connection: asyncpg.Pool, pending: PendingEmail, at: datetime) -> None:
-    await connection.execute(
-        "UPDATE notifications SET sent_at = $4, send_attempts = send_attempts + 1 "
-        "WHERE tenant_id = $1 AND change_id = $2 AND guardian_email = $3",
-        pending.tenant_id,
-        pending.change_id,
-        pending.email.to,
+async def renew_leases(
+    pool: asyncpg.Pool, pending: Collection[PendingEmail], lease: timedelta
+) -> None:
+    """Keep these rows leased while their SMTP sessions last."""
+    await pool.execute(
+        "UPDATE notifications SET next_attempt_at = now() + $4 WHERE status = 'sending' "
+        "AND (tenant_id, change_id, guardian_email) "
+        "IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))",
+        [item.tenant_id for item in pending],
+        [item.change_id for item in pending],
+        [item.email.to for item in pending],
+        lease,
+    )
+
+
+async def mark_sent(pool: asyncpg.Pool, pending: PendingEmail, at: datetime) -> None:
+    await pool.execute(
+        "UPDATE notifications SET status = 'sent', sent_at = $4, send_attempts = send_attempts + 1 "
+        "WHERE tenant_id = $1 AND change_id = $2 AND guardian_email = $3 AND status <> 'sent'",
+        *_key(pending),
         at,
     )
 
 
-async def mark_failed(
-    connection: asyncpg.Pool, pending: PendingEmail, error: str, retry_in: timedelta
+async def mark_for_retry(
+    pool: asyncpg.Pool, pending: PendingEmail, error: str, retry_in: timedelta
 ) -> None:
-    await connection.execute(
-        "UPDATE notifications SET send_attempts = send_attempts + 1, last_error = $4, "
-        "next_attempt_at = now() + $5 "
-        "WHERE tenant_id = $1 AND change_id = $2 AND guardian_email = $3",
-        pending.tenant_id,
-        pending.change_id,
-        pending.email.to,
+    """A transient failure: due again after `retry_in`."""
+    await pool.execute(
+        "UPDATE notifications SET status = 'pending', send_attempts = send_attempts + 1, "
+        "last_error = $4, next_attempt_at = now() + $5 "
+        "WHERE tenant_id = $1 AND change_id = $2 AND guardian_email = $3 AND status = 'sending'",
+        *_key(pending),
         error,
         retry_in,
     )
+
+
+async def park(pool: asyncpg.Pool, pending: PendingEmail, reason: str) -> None:
+    """A permanent failure: parked as failed with its reason, and never sent on its own again."""
+    await pool.execute(
+        "UPDATE notifications SET status = 'failed', send_attempts = send_attempts + 1, "
+        "last_error = $4, failed_at = now() "
+        "WHERE tenant_id = $1 AND change_id = $2 AND guardian_email = $3 AND status = 'sending'",
+        *_key(pending),
+        reason,
+    )
+
+
+def _key(pending: PendingEmail) -> tuple[str, str, str]:
+    return pending.tenant_id, pending.change_id, pending.email.to
+
+
+class NotificationCounts(msgspec.Struct, frozen=True, kw_only=True):
+    due: int
+    failed: int
+
+
+async def notification_counts(pool: asyncpg.Pool) -> NotificationCounts:
+    """Emails due now and not sent (a lease in force pushes a row's due time out), and parked."""
+    row = await pool.fetchrow(
+        "SELECT count(*) FILTER (WHERE status IN ('pending', 'sending') "
+        "AND next_attempt_at <= now()) AS due, "
+        "count(*) FILTER (WHERE status = 'failed') AS failed FROM notifications"
+    )
+    assert row is not None
+    return NotificationCounts(due=row["due"], failed=row["failed"])
+
+
+class FailedNotification(msgspec.Struct, frozen=True, kw_only=True):
+    change_id: str
+    guardian_email: str
+    student_id: str
+    reason: str
+    failed_at: datetime
+
+
+async def failed_notifications(pool: asyncpg.Pool, tenant_id: str) -> list[FailedNotification]:
+    """A tenant's parked emails, newest first, with the SMTP server's reason."""
+    rows = await pool.fetch(
+        "SELECT change_id, guardian_email, student_id, last_error, failed_at FROM notifications "
+        "WHERE tenant_id = $1 AND status = 'failed' ORDER BY failed_at DESC",
+        tenant_id,
+    )
+    return [
+        FailedNotification(
+            change_id=row["change_id"],
+            guardian_email=row["guardian_email"],
+            student_id=row["student_id"],
+            reason=row["last_error"],
+            failed_at=row["failed_at"],
+        )
+        for row in rows
+    ]

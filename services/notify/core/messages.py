@@ -1,8 +1,13 @@
 """What a family reads when mastery changes. Pure: the event and the guardian in, text out."""
 
+import uuid
+
 import msgspec
 
 from shared.contract.events.mastery import MasteryChanged
+
+_MESSAGE_NAMESPACE = uuid.UUID("0c8c7a52-5d0e-4d7b-9a44-2f4d8f7c1b36")
+_key_encoder = msgspec.json.Encoder()
 
 
 class Guardian(msgspec.Struct, frozen=True, kw_only=True):
@@ -80,3 +85,10 @@ def compose_change_email(change: MasteryChanged, guardian: Guardian) -> Email:
         subject=f"{student} {_headline(change)}",
         body="\n".join(lines) + "\n",
     )
+
+
+def message_id(tenant_id: str, change_id: str, guardian_email: str, domain: str) -> str:
+    """The email's Message-ID, the same every time it is sent: a copy sent again after a crash is
+    the same message to every mail system that sees both."""
+    name = _key_encoder.encode([tenant_id, change_id, guardian_email]).decode()
+    return f"<{uuid.uuid5(_MESSAGE_NAMESPACE, name)}@{domain}>"
