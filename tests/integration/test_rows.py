@@ -82,6 +82,7 @@ async def test_rows_round_trip_through_placeholders_and_unnest_arrays(pool: asyn
         ("guardians", GuardianRow),
         ("notifications", NotificationRow),
         ("mastery_outbox", OutboxRow),
+        ("mastery_changes", OutboxRow),
         ("mastery_evidence", EvidenceTableRow),
         ("proficiencies", ProficiencyTableRow),
     ],
