@@ -39,7 +39,7 @@ class Permanent:
 
 POSTGRESQL = Transient("PostgreSQL")
 NATS = Transient("NATS")
-NETWORK = Transient("the network")
+NETWORK = Transient("a server it depends on")
 LATER = Transient("an event not yet delivered")
 PERMANENT = Permanent()
 

@@ -101,7 +101,7 @@ def test_an_interface_error_that_is_the_callers_mistake_is_permanent(error: Exce
     ],
 )
 def test_network_failures_and_timeouts_are_transient(error: Exception) -> None:
-    assert classify(error) == Transient("the network")
+    assert classify(error) == Transient("a server it depends on")
 
 
 @pytest.mark.parametrize(
