@@ -142,8 +142,8 @@ def service_unavailable(
         slug="service-unavailable",
         title="Service unavailable",
         detail=(
-            f"The service cannot reach {unavailable.dependency} right now; "
-            f"nothing was changed. Try again in {RETRY_AFTER_SECONDS} seconds."
+            f"The service cannot reach {unavailable.dependency} right now. "
+            f"Try again in {RETRY_AFTER_SECONDS} seconds."
         ),
     )
     response.headers.update(retry_after())
