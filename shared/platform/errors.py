@@ -58,7 +58,10 @@ _TRANSIENT_SQLSTATES = frozenset(
 )
 # 57P04 (database_dropped) is not among them: that database will not come back by waiting.
 
-# InterfaceErrors that are the caller's mistake, not a lost connection.
+# asyncpg's own errors are a connection lost or going ("pool is closed", "connection is closed",
+# and InternalClientError's "cannot switch to state 11; another operation (2) is in progress" on
+# a pooled connection taking in the server's FATAL), a standby where a primary was asked for
+# (failover), or a statement cache a migration outdated; except these, the caller's mistakes.
 _PERMANENT_INTERFACE_ERRORS = (
     asyncpg.exceptions._base.DataError,  # an argument the codec refuses
     asyncpg.exceptions.ClientConfigurationError,
@@ -107,8 +110,7 @@ def _classify_one(error: BaseException) -> Transient | Permanent:
         sqlstate = str(getattr(error, "sqlstate", "") or "")
         transient = sqlstate.startswith("08") or sqlstate in _TRANSIENT_SQLSTATES
         return POSTGRESQL if transient else PERMANENT
-    if isinstance(error, asyncpg.InterfaceError):
-        # "pool is closed", "connection is closed", "connection was closed in the middle of ..."
+    if isinstance(error, (asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError)):
         return PERMANENT if isinstance(error, _PERMANENT_INTERFACE_ERRORS) else POSTGRESQL
     if isinstance(error, _TRANSIENT_NATS_ERRORS):
         return NATS

@@ -72,6 +72,11 @@ def test_an_unknown_sqlstate_of_a_transient_class_is_transient() -> None:
         asyncpg.exceptions.ConnectionDoesNotExistError(
             "connection was closed in the middle of operation"
         ),
+        # Seen on a pooled connection used while it took in the server's 57P01.
+        asyncpg.exceptions.InternalClientError(
+            "cannot switch to state 11; another operation (2) is in progress"
+        ),
+        asyncpg.exceptions.TargetServerAttributeNotMatched("None of the hosts match"),
     ],
 )
 def test_a_closed_pool_or_connection_is_transient(error: Exception) -> None:
