@@ -35,6 +35,8 @@ def build_projector(
         batch_size=config.projector_batch_size,
         max_deliver=config.projector_max_deliver,
         max_in_flight=config.projector_batches_in_flight,
+        retry_max_delay=config.consumer_retry_max_delay,
+        retry_later_limit=config.consumer_retry_later_limit,
     )
     return BatchConsumer(
         settings,

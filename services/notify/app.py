@@ -37,6 +37,8 @@ def create_app(
                 stream=bus.mastery_stream,
                 filter_subject=bus.all_mastery_changed(),
                 durable=PLANNER_NAME,
+                retry_max_delay=config.consumer_retry_max_delay,
+                retry_later_limit=config.consumer_retry_later_limit,
             ),
             EnvelopeCodec(AnyMasteryEvent),
             planner.handle_mastery_events,

@@ -91,7 +91,6 @@ async def connect_with_retry(url: str, name: str, stop: asyncio.Event) -> NatsCl
     return await retry_until_stopped(
         stop,
         lambda: connect(url, name),
-        transient=(OSError, TimeoutError, nats.errors.NoServersError),
         what=f"{name}: connecting to NATS at {redacted(url)}",
     )
 

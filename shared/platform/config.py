@@ -22,6 +22,12 @@ class ServiceConfig(msgspec.Struct, frozen=True, kw_only=True):
     worker_restart_max_delay: float = 30.0
     worker_max_failures: int = 5
     worker_failure_window: float = 300.0
+    # Services that consume JetStream: a batch that failed transiently (PostgreSQL or NATS
+    # unavailable) is tried again after pauses doubling up to `consumer_retry_max_delay`; a
+    # message waiting for an event not delivered yet is dead-lettered on its
+    # `consumer_retry_later_limit`-th delivery.
+    consumer_retry_max_delay: float = 30.0
+    consumer_retry_later_limit: int = 10
 
 
 class OutboxServiceConfig(ServiceConfig, frozen=True, kw_only=True):

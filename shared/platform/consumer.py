@@ -1,10 +1,24 @@
 """A durable JetStream pull consumer that hands decoded batches to a handler.
 
 Contract with the handler: it commits its effects (and its checkpoint) in one transaction and
-returns; only then are the messages acked. A message that cannot be decoded is poison: it is
-published to a dead-letter subject with the reason and terminated. A handler error that is
-transient naks the whole batch with a delay, so JetStream redelivers it; the handler's effects
-must therefore be idempotent (the projector and the notifier key everything by event ids).
+returns; only then are the messages acked. What happens when it does not (`shared.platform.errors`
+says which kind a failure is):
+
+- A transient failure (PostgreSQL or NATS unavailable, a serialization failure): the batch is
+  tried again in this process, after a pause that doubles up to `retry_max_delay`, for as long as
+  the consumer runs. Its messages stay unacked and are kept alive (`in_progress`), so JetStream
+  neither redelivers them nor counts a delivery: an outage spends none of a message's
+  `max_deliver` budget. With one batch in flight the consumer pauses; nothing is fetched behind it.
+- `RetryLater` (the handler needs an event not delivered yet): each message that still waits is
+  naked on its own, with a delay that doubles with each delivery, so the events after it go on;
+  on its `retry_later_limit`-th delivery it is dead-lettered with the reason instead.
+- Any other failure is the message's own: the batch is retried message by message and the one
+  that fails alone is dead-lettered with the reason and terminated. So is an undecodable message.
+- A message JetStream stops delivering after `max_deliver` deliveries (say, one whose handling
+  killed the process each time) is dead-lettered by `DeliveryLimitWatch` from the advisory.
+
+The handler's effects must be idempotent (the projector and the notifier key everything by event
+ids): a batch cut short by a crash or a stop is delivered again.
 
 With `max_in_flight` > 1, up to that many batches are handled at once, each acked after its own
 commit, so a handler waiting on its database no longer holds up the next batch. The handler must
@@ -20,9 +34,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-import asyncpg
 import nats.errors
-import nats.js.errors
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -30,6 +42,15 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from shared.contract.cloudevents import CloudEvent, EnvelopeCodec, PoisonMessage
 from shared.platform.bus import BusNames, connect_with_retry, ensure_streams
+from shared.platform.deadletter import (
+    ORIGINAL_SEQUENCE_HEADER,
+    ORIGINAL_SUBJECT_HEADER,
+    REASON_HEADER,
+    DeliveryLimitWatch,
+    publish_deadletter,
+)
+from shared.platform.errors import Permanent, RetryLater, classify
+from shared.platform.held import HeldMessages
 from shared.platform.retry import retry_until_stopped, sleep_unless_stopped
 from shared.platform.supervisor import LAG_PROBE_TIMEOUT, LagUnavailable
 
@@ -37,24 +58,16 @@ logger = logging.getLogger(__name__)
 
 EventT = TypeVar("EventT")
 
-REASON_HEADER = "Deadletter-Reason"
-ORIGINAL_SUBJECT_HEADER = "Deadletter-Subject"
-ORIGINAL_SEQUENCE_HEADER = "Deadletter-Stream-Sequence"
-
-
-class RetryLater(Exception):
-    """The handler cannot apply this batch yet (it needs an event not yet delivered): nak it."""
-
-
-TRANSIENT_ERRORS = (
-    RetryLater,
-    TimeoutError,
-    OSError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.SerializationError,
-    asyncpg.exceptions.DeadlockDetectedError,
-)
+__all__ = [
+    "ORIGINAL_SEQUENCE_HEADER",
+    "ORIGINAL_SUBJECT_HEADER",
+    "REASON_HEADER",
+    "BatchConsumer",
+    "ConsumerSettings",
+    "Delivered",
+    "RetryLater",
+    "stream_sequence",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +87,21 @@ class ConsumerSettings:
     fetch_timeout: float = 0.5
     ack_wait: float = 30.0
     max_deliver: int = 10
-    nak_delay: float = 1.0
     max_in_flight: int = 1
+    # A batch that failed transiently is tried again after `retry_delay`, doubling up to the max.
+    retry_delay: float = 0.5
+    retry_max_delay: float = 30.0
+    # A message the handler keeps answering `RetryLater` for is naked after `nak_delay` seconds,
+    # doubling with each delivery up to `retry_max_delay`, and dead-lettered on its
+    # `retry_later_limit`-th delivery (or its `max_deliver`-th, if that comes first).
+    nak_delay: float = 1.0
+    retry_later_limit: int = 10
+
+    @property
+    def deliveries_to_wait(self) -> int:
+        if self.max_deliver > 0:
+            return min(self.retry_later_limit, self.max_deliver)
+        return self.retry_later_limit
 
 
 Handler = Callable[[Sequence[Delivered[EventT]]], Awaitable[None]]
@@ -103,21 +129,33 @@ class BatchConsumer(Generic[EventT]):
         self._runs_alone = runs_alone
         self._in_flight: set[asyncio.Task[None]] = set()
         self._client: NatsClient | None = None
+        self._stop = asyncio.Event()
+        self._held = HeldMessages(settings.ack_wait)
+        self.delivery_limit = DeliveryLimitWatch(settings.bus, settings.stream, settings.durable)
         self.processed = 0
         self.deadlettered = 0
+        self.transient_failures = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         client = await connect_with_retry(self._settings.nats_url, self._settings.durable, stop)
         if client is None:
             return
         self._client = client
+        self._stop = stop
+        keep_alive = asyncio.create_task(self._held.keep_alive())
         try:
-            while not stop.is_set():
+            advisories = await retry_until_stopped(
+                stop,
+                lambda: self.delivery_limit.subscribe(client, stop),
+                what=f"{self._settings.durable}: watching the delivery limit",
+            )
+            while advisories is not None and not stop.is_set():
                 subscription = await self._subscribe(client, stop)
                 if subscription is None:
                     return
                 await self._consume(client, subscription, stop)
         finally:
+            keep_alive.cancel()
             # Every fetched batch was acked or naked; a pull subscription has nothing to drain,
             # and nats-py's drain would wait out its timeout on it. Flush the acks and close.
             self._client = None
@@ -151,10 +189,7 @@ class BatchConsumer(Generic[EventT]):
             )
 
         return await retry_until_stopped(
-            stop,
-            bind,
-            transient=(TimeoutError, nats.errors.Error),
-            what=f"{self._settings.durable}: binding the consumer",
+            stop, bind, what=f"{self._settings.durable}: binding the consumer"
         )
 
     async def lag(self) -> dict[str, int]:
@@ -240,9 +275,11 @@ class BatchConsumer(Generic[EventT]):
             await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
 
     async def _fetch(self, subscription: JetStreamContext.PullSubscription) -> list[Msg]:
-        return await subscription.fetch(
+        messages = await subscription.fetch(
             self._settings.batch_size, timeout=self._settings.fetch_timeout
         )
+        self._held.hold(messages)
+        return messages
 
     async def process(self, client: NatsClient, messages: list[Msg]) -> None:
         """Decode, handle and ack (or nak) one batch now."""
@@ -269,19 +306,69 @@ class BatchConsumer(Generic[EventT]):
     async def _handle_batch(
         self, client: NatsClient, batch: list[Delivered[EventT]], messages: list[Msg]
     ) -> None:
-        try:
-            await self._handle(batch)
-        except TRANSIENT_ERRORS as error:
-            logger.warning("%s: batch failed (%s); redelivering", self._settings.durable, error)
+        """Handle the batch until it commits, or hand it to the path its failure calls for."""
+        pause = self._settings.retry_delay
+        while True:
+            try:
+                await self._handle(batch)
+            except RetryLater as later:
+                await self._retry_later(client, batch, messages, later)
+                return
+            except Exception as error:  # noqa: BLE001 - classified; permanent ones are isolated
+                if isinstance(classify(error), Permanent):
+                    await self._isolate_failure(client, batch, messages, error)
+                    return
+                if not await self._pause_after(error, pause):
+                    await self._release(messages)
+                    return
+                pause = min(pause * 2, self._settings.retry_max_delay)
+                continue
             for message in messages:
-                await message.nak(delay=self._settings.nak_delay)
+                await self._held.ack(message)
+            self.processed += len(batch)
             return
-        except Exception as error:  # noqa: BLE001 - isolated below, then dead-lettered
-            await self._isolate_failure(client, batch, messages, error)
-            return
+
+    async def _pause_after(self, error: Exception, pause: float) -> bool:
+        """Wait before trying a transiently failed batch again; False if the service stops."""
+        self.transient_failures += 1
+        logger.warning(
+            "%s: batch failed (%s: %s); trying it again in %.1fs",
+            self._settings.durable,
+            type(error).__name__,
+            error,
+            pause,
+        )
+        await sleep_unless_stopped(self._stop, pause)
+        return not self._stop.is_set()
+
+    async def _release(self, messages: list[Msg]) -> None:
+        """Stopping with a batch not applied: redeliver it now (to another instance, maybe)."""
         for message in messages:
-            await message.ack()
-        self.processed += len(batch)
+            await self._held.nak(message)
+
+    async def _retry_later(
+        self,
+        client: NatsClient,
+        batch: list[Delivered[EventT]],
+        messages: list[Msg],
+        later: RetryLater,
+    ) -> None:
+        """Apply what can be applied now; nak what must wait, or park it once it waited enough."""
+        if len(batch) > 1:
+            for delivered, message in zip(batch, messages, strict=True):
+                await self._handle_batch(client, [delivered], [message])
+            return
+        message = messages[0]
+        deliveries = message.metadata.num_delivered
+        if deliveries >= self._settings.deliveries_to_wait:
+            reason = f"still waiting after {deliveries} deliveries: {later}"
+            await self._deadletter(client, message, reason)
+            return
+        delay = min(
+            self._settings.nak_delay * 2 ** (deliveries - 1), self._settings.retry_max_delay
+        )
+        logger.info("%s: %s; delivering it again in %.1fs", self._settings.durable, later, delay)
+        await self._held.nak(message, delay)
 
     async def _isolate_failure(
         self,
@@ -300,16 +387,15 @@ class BatchConsumer(Generic[EventT]):
 
     async def _deadletter(self, client: NatsClient, message: Msg, reason: str) -> None:
         logger.error("%s: dead-lettering %s: %s", self._settings.durable, message.subject, reason)
-        await client.jetstream().publish(
+        await publish_deadletter(
+            client,
             self._settings.bus.deadletter(self._settings.durable),
-            message.data,
-            headers={
-                REASON_HEADER: reason,
-                ORIGINAL_SUBJECT_HEADER: message.subject,
-                ORIGINAL_SEQUENCE_HEADER: str(message.metadata.sequence.stream),
-            },
+            data=message.data,
+            reason=reason,
+            original_subject=message.subject,
+            stream_sequence=stream_sequence(message),
         )
-        await message.term()
+        await self._held.term(message)
         self.deadlettered += 1
 
 

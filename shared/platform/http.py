@@ -14,12 +14,16 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
 
+from shared.platform.errors import Transient, classify
 from shared.platform.tenancy import tenant_for_key
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "/problems/"
+# What a 503 asks clients to wait before trying again: a restarting PostgreSQL is back in seconds,
+# and a pool reconnects on the first request after it is.
+RETRY_AFTER_SECONDS = 2
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +116,7 @@ def _validation_handler(
 def _problem_handler(
     request: Request[Any, Any, Any], error: Problem
 ) -> Response[dict[str, object]]:
-    return problem_response(
+    response = problem_response(
         request,
         status=error.status_code,
         slug=error.slug,
@@ -120,6 +124,30 @@ def _problem_handler(
         detail=str(error.detail),
         extensions=dict(error.extensions),
     )
+    response.headers.update(error.headers or {})
+    return response
+
+
+def retry_after() -> dict[str, str]:
+    return {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
+def service_unavailable(
+    request: Request[Any, Any, Any], unavailable: Transient
+) -> Response[dict[str, object]]:
+    """503: the request may succeed unchanged once `unavailable.dependency` is back."""
+    response = problem_response(
+        request,
+        status=HTTP_503_SERVICE_UNAVAILABLE,
+        slug="service-unavailable",
+        title="Service unavailable",
+        detail=(
+            f"The service cannot reach {unavailable.dependency} right now. "
+            f"Try again in {RETRY_AFTER_SECONDS} seconds."
+        ),
+    )
+    response.headers.update(retry_after())
+    return response
 
 
 def _http_handler(
@@ -141,6 +169,17 @@ def _http_handler(
 def _unexpected_handler(
     request: Request[Any, Any, Any], error: Exception
 ) -> Response[dict[str, object]]:
+    kind = classify(error)
+    if isinstance(kind, Transient):
+        logger.warning(
+            "%s %s: answered 503, cannot reach %s (%s: %s)",
+            request.method,
+            request.url.path,
+            kind.dependency,
+            type(error).__name__,
+            error,
+        )
+        return service_unavailable(request, kind)
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(
         request,
@@ -248,5 +287,7 @@ __all__ = [
     "Problem",
     "TenantKeyCache",
     "problem_response",
+    "retry_after",
+    "service_unavailable",
     "tenant_dependency",
 ]

@@ -8,23 +8,31 @@ are deleted; the event store keeps the history, so any range can be re-published
 """
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import asyncpg
 import msgspec
-import nats.errors
+from asyncpg.pool import PoolConnectionProxy
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
 from shared.platform.bus import BusNames, connect_with_retry, ensure_streams
 from shared.platform.config import OutboxServiceConfig
+from shared.platform.errors import is_transient
 from shared.platform.postgres import DbConnection
 from shared.platform.retry import NotYet, retry_until_stopped, sleep_unless_stopped
 from shared.platform.rows import Columns
 
+# A connection borrowed from the pool (asyncpg's generic types exist for type checkers only).
+PooledConnection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
+
 MSG_ID_HEADER = "Nats-Msg-Id"
+
+logger = logging.getLogger(__name__)
 
 
 class OutboxRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -65,15 +73,11 @@ class RelaySettings:
     idle_interval: float = 0.02
     publish_timeout: float = 5.0
     retry_interval: float = 0.5
+    retry_max_delay: float = 5.0
 
 
-RELAY_TRANSIENT_ERRORS = (
-    TimeoutError,
-    OSError,
-    nats.errors.Error,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-)
+class LeadershipLost(Exception):
+    """The connection holding the leader lock is gone, and the lock with it."""
 
 
 class OutboxRelay:
@@ -87,19 +91,41 @@ class OutboxRelay:
         if client is None:
             return
         try:
-            async with self._pool.acquire() as leader_lock:
+            while not stop.is_set():
                 try:
-                    if await self._wait_for_leadership(leader_lock, stop):
-                        await self._relay_until(stop, client)
-                finally:
-                    await _give_up_leadership(leader_lock)
+                    await self._lead_and_relay(stop, client)
+                except LeadershipLost as lost:
+                    logger.warning("outbox %s: %s; leading again", self._settings.table, lost)
         finally:
             await client.drain()
+
+    async def _lead_and_relay(self, stop: asyncio.Event, client: NatsClient) -> None:
+        """On one pooled connection, hold the leader lock and relay for as long as it lives."""
+        table = self._settings.table
+
+        async def connect() -> PooledConnection:
+            connection: PooledConnection = await self._pool.acquire()
+            return connection
+
+        leader_lock = await retry_until_stopped(
+            stop,
+            connect,
+            what=f"outbox {table}: connecting to PostgreSQL",
+            delay=self._settings.retry_interval,
+        )
+        if leader_lock is None:
+            return
+        try:
+            if await self._wait_for_leadership(leader_lock, stop):
+                await self._relay_until(stop, client, leader_lock)
+        finally:
+            await _give_up_leadership(self._pool, leader_lock)
 
     async def _wait_for_leadership(self, connection: DbConnection, stop: asyncio.Event) -> bool:
         """One relay per outbox publishes at a time, so the bus sees rows in horizon order."""
 
         async def lead() -> bool:
+            _still_connected(connection)
             if not await connection.fetchval(
                 "SELECT pg_try_advisory_lock(hashtext($1))", self._settings.table
             ):
@@ -110,30 +136,36 @@ class OutboxRelay:
         led = await retry_until_stopped(
             stop,
             lead,
-            transient=(),
             what=f"outbox {self._settings.table}: leading the relay",
             delay=LEADERSHIP_POLL_INTERVAL,
             max_delay=LEADERSHIP_POLL_INTERVAL,
         )
         return bool(led)
 
-    async def _relay_until(self, stop: asyncio.Event, client: NatsClient) -> None:
+    async def _relay_until(
+        self, stop: asyncio.Event, client: NatsClient, leader_lock: DbConnection
+    ) -> None:
         js = client.jetstream()
         table = self._settings.table
         await retry_until_stopped(
             stop,
             lambda: ensure_streams(js, self._settings.bus),
-            transient=(TimeoutError, nats.errors.Error),
             what=f"outbox {table}: declaring streams",
             delay=self._settings.retry_interval,
         )
+
+        async def relay_as_leader() -> int:
+            # A lock lost with its connection (PostgreSQL restarted) may be another relay's now.
+            _still_connected(leader_lock)
+            return await self.relay_once(js)
+
         while not stop.is_set():
             count = await retry_until_stopped(
                 stop,
-                lambda: self.relay_once(js),
-                transient=RELAY_TRANSIENT_ERRORS,
+                relay_as_leader,
                 what=f"outbox {table}: relaying",
                 delay=self._settings.retry_interval,
+                max_delay=self._settings.retry_max_delay,
             )
             if count is not None and count < self._settings.batch_size:
                 await sleep_unless_stopped(stop, self._settings.idle_interval)
@@ -204,14 +236,39 @@ def outbox_relay(
     )
 
 
-async def _give_up_leadership(connection: DbConnection) -> None:
+def _closed(connection: DbConnection) -> bool:
+    try:
+        return connection.is_closed()
+    except asyncpg.InterfaceError:  # a pooled connection that closed is detached from its proxy
+        return True
+
+
+def _still_connected(connection: DbConnection) -> None:
+    if _closed(connection):
+        raise LeadershipLost("the connection holding the leader lock closed")
+
+
+async def _give_up_leadership(pool: asyncpg.Pool, connection: PooledConnection) -> None:
     """Unlock before the connection goes back to the pool, which does not reset sessions.
 
     If the unlock cannot run (the connection broke, or shutdown cancelled it), the connection is
-    closed instead: a session-level advisory lock ends with its session.
+    closed instead: a session-level advisory lock ends with its session. A connection that broke
+    is no error here: its lock went with it.
     """
     try:
-        await connection.execute("SELECT pg_advisory_unlock_all()")
+        if not _closed(connection):
+            await connection.execute("SELECT pg_advisory_unlock_all()")
+    except Exception as error:
+        _terminate(connection)
+        if not is_transient(error):
+            raise
     except BaseException:
-        connection.terminate()
+        _terminate(connection)
         raise
+    finally:
+        await pool.release(connection)
+
+
+def _terminate(connection: DbConnection) -> None:
+    if not _closed(connection):
+        connection.terminate()

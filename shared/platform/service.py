@@ -24,6 +24,7 @@ from shared.platform.http import (
     ExceptionHandler,
     Problem,
     TenantKeyCache,
+    retry_after,
     tenant_dependency,
 )
 from shared.platform.postgres import create_pool
@@ -38,6 +39,9 @@ from shared.platform.supervisor import (
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+# Readiness answers within about this long even when PostgreSQL does not.
+READY_PROBE_TIMEOUT = 2.0
 
 # Allocations between two collections of the youngest generation (CPython's default is 700).
 YOUNG_COLLECTION_EVERY = 20_000
@@ -54,15 +58,20 @@ async def ready(state: State) -> dict[str, object]:
     supervisor: Supervisor = state.supervisor
     workers = msgspec.to_builtins(await supervisor.report())
     try:
-        await state.pool.fetchval("SELECT 1")
+        await asyncio.wait_for(state.pool.fetchval("SELECT 1"), READY_PROBE_TIMEOUT)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-        detail = f"database unavailable: {error}"
-        raise Problem(503, "not-ready", "Not ready", detail, workers=workers) from error
+        detail = f"database unavailable: {type(error).__name__}: {error}"
+        raise _not_ready(detail, workers) from error
     down = [name for name, worker in workers.items() if not worker["alive"]]
     if down:
-        detail = f"workers not running: {', '.join(down)}"
-        raise Problem(503, "not-ready", "Not ready", detail, workers=workers)
+        raise _not_ready(f"workers not running: {', '.join(down)}", workers)
     return {"status": "ready", "workers": workers}
+
+
+def _not_ready(detail: str, workers: object) -> Problem:
+    problem = Problem(503, "not-ready", "Not ready", detail, workers=workers)
+    problem.headers = retry_after()
+    return problem
 
 
 def _pool_of(request: Any) -> asyncpg.Pool:

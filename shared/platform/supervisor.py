@@ -4,6 +4,9 @@ A worker is a coroutine that runs until its stop event is set. One that raises, 
 the service still runs, has failed: the failure is logged with its traceback, and the worker is
 started again after a pause that doubles with each failure inside the window. A worker that keeps
 failing (`max_failures` within `window` seconds) is not restarted any more; `on_give_up` is called.
+A failure that `shared.platform.errors` calls transient (PostgreSQL or NATS unavailable where the
+worker did not retry it itself) is restarted with the same growing pause but never counts towards
+giving up: a new process would find the same outage, and the worker resumes when it ends.
 
 The default give-up sends SIGTERM to the process itself. That is the path an orchestrator's own
 stop takes: uvicorn runs the lifespan's shutdown (the other workers finish their batch and drain
@@ -25,6 +28,7 @@ from typing import Any
 
 import msgspec
 
+from shared.platform.errors import is_transient
 from shared.platform.retry import sleep_unless_stopped
 
 logger = logging.getLogger(__name__)
@@ -130,14 +134,18 @@ class Supervisor:
 
     async def _supervise(self, worker: NamedWorker, stop: asyncio.Event) -> None:
         failures: deque[float] = deque()
+        outages = 0
         while not stop.is_set():
             self._change(worker.name, alive=True)
-            reason = await _run_once(worker, stop)
-            if reason is None:
+            failure = await _run_once(worker, stop)
+            if failure is None:
                 return
+            reason, transient = failure
             now = time.monotonic()
-            failures.append(now)
-            while now - failures[0] > self._policy.window:
+            outages = outages + 1 if transient else 0
+            if not transient:
+                failures.append(now)
+            while failures and now - failures[0] > self._policy.window:
                 failures.popleft()
             self._change(worker.name, alive=False, last_error=reason)
             if len(failures) >= self._policy.max_failures:
@@ -145,7 +153,7 @@ class Supervisor:
                 logger.critical("worker %s failed %d times; giving up", worker.name, len(failures))
                 self._on_give_up(worker.name, reason)
                 return
-            delay = self._policy.backoff(len(failures))
+            delay = self._policy.backoff(outages or len(failures))
             logger.warning("worker %s: restarting in %.2fs", worker.name, delay)
             await sleep_unless_stopped(stop, delay)
             if not stop.is_set():
@@ -157,17 +165,17 @@ class Supervisor:
         )
 
 
-async def _run_once(worker: NamedWorker, stop: asyncio.Event) -> str | None:
-    """Why the worker failed, or None if it returned because it was asked to stop."""
+async def _run_once(worker: NamedWorker, stop: asyncio.Event) -> tuple[str, bool] | None:
+    """Why the worker failed and whether that was transient, or None if it was asked to stop."""
     try:
         await worker.run(stop)
     except Exception as error:  # any failure is logged with its traceback, then restarted
         logger.exception("worker %s failed", worker.name)
-        return None if stop.is_set() else f"{type(error).__name__}: {error}"
+        return None if stop.is_set() else (f"{type(error).__name__}: {error}", is_transient(error))
     if stop.is_set():
         return None
     logger.error("worker %s returned while the service was running", worker.name)
-    return "returned while the service was running"
+    return "returned while the service was running", False
 
 
 async def _probe(worker: NamedWorker) -> tuple[dict[str, float] | None, str | None]:

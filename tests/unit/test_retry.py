@@ -4,6 +4,7 @@ line carries a credential."""
 import asyncio
 import logging
 
+import asyncpg
 import pytest
 
 from shared.platform.config import redacted
@@ -82,3 +83,23 @@ async def test_waiting_for_a_precondition_warns_once_in_a_row(
 )
 def test_credentials_never_reach_a_log_line(url: str, shown: str) -> None:
     assert redacted(url) == shown
+
+
+async def test_what_the_shared_classification_calls_transient_is_retried_unlisted() -> None:
+    calls = 0
+
+    async def attempt() -> str:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise asyncpg.PostgresError.new(
+                {"C": "57P03", "M": "the database system is starting up"}
+            )
+        if calls == 2:
+            raise asyncpg.InterfaceError("pool is closed")
+        return "sent"
+
+    assert (
+        await retry_until_stopped(asyncio.Event(), attempt, what="mailing", delay=0.001) == "sent"
+    )
+    assert calls == 3

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Mapping
 
+import asyncpg
 import pytest
 
 from shared.platform.supervisor import (
@@ -193,3 +194,27 @@ def test_worker_names_are_unique() -> None:
 
 async def _value(value: int) -> int:
     return value
+
+
+async def test_an_outage_is_restarted_through_without_ever_giving_up(stop: asyncio.Event) -> None:
+    starts: list[float] = []
+    outage_runs = FAST.max_failures * 3
+
+    async def run(stop: asyncio.Event) -> None:
+        starts.append(time.monotonic())
+        if len(starts) <= outage_runs:
+            raise asyncpg.PostgresError.new(
+                {"C": "57P03", "M": "the database system is starting up"}
+            )
+        await stop.wait()
+
+    give_ups = GiveUps()
+    supervisor = Supervisor([NamedWorker("relay", run)], policy=FAST, on_give_up=give_ups)
+    supervisor.start(stop)
+
+    await eventually(lambda: status_of(supervisor, "relay"), lambda s: len(starts) > outage_runs)
+    status = await eventually(lambda: status_of(supervisor, "relay"), lambda s: s.alive)
+
+    assert give_ups.calls == []
+    assert status.restarts == outage_runs
+    assert status.last_error == "CannotConnectNowError: the database system is starting up"
