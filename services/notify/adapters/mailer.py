@@ -19,11 +19,10 @@ import asyncpg
 from services.notify.adapters import smtp, store
 from services.notify.adapters.store import PendingEmail
 from services.notify.core.messages import message_id
+from shared.platform.errors import is_transient
 from shared.platform.retry import retry_until_stopped, sleep_unless_stopped
 
 logger = logging.getLogger(__name__)
-
-DATABASE_ERRORS = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)
 
 
 class SmtpMailer:
@@ -55,7 +54,6 @@ class SmtpMailer:
             count = await retry_until_stopped(
                 stop,
                 self.send_due,
-                transient=DATABASE_ERRORS,
                 what="mailer: sending due emails",
                 delay=self._idle,
             )
@@ -118,5 +116,7 @@ class SmtpMailer:
                 continue
             try:
                 await store.renew_leases(self._pool, list(unfinished), self._lease)
-            except DATABASE_ERRORS as error:
+            except Exception as error:
+                if not is_transient(error):
+                    raise
                 logger.warning("mailer: renewing leases failed, trying again: %s", error)
