@@ -1,0 +1,210 @@
+"""The whole system for fault experiments: embedded PostgreSQL, nats-server and SMTP sink, and the
+three services as real processes, each of which can be killed and started again.
+
+Everything an experiment does to the system goes through here, so the suite and
+`scripts/chaos.sh` crash things the same way. The servers keep their data directories and ports
+across restarts, as a real host's do.
+"""
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import asyncpg
+import httpx
+
+from devtools.devstack import NATS_SYNC_INTERVAL, SERVICES
+from devtools.embedded import EmbeddedNats, EmbeddedPostgres, SmtpSink, free_port
+from services.migrations import ALL_MIGRATIONS
+from shared.platform.postgres import apply_migrations
+
+# Settings that make a recovery quick enough to wait for in a test: a mailer's lease that ran out
+# with a crash, and a transient SMTP failure, are retried after seconds rather than minutes.
+FAST_RECOVERY = {
+    "MAILER_LEASE": "3",
+    "MAILER_FIRST_RETRY": "0.5",
+    "MAILER_MAX_RETRY": "4",
+    "MAILER_IDLE_INTERVAL": "0.05",
+    "WORKER_RESTART_MAX_DELAY": "4",
+}
+MAIL_DOMAIN = "mastery.invalid"  # of the default MAIL_FROM: the domain of every Message-ID
+
+
+@dataclass
+class ServiceProcess:
+    """One service run as `python -m services.<name>`, its output appended to a log file."""
+
+    name: str
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", f"services.{self.name}"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        self.starts += 1
+
+    def kill(self) -> None:
+        """kill -9: no graceful shutdown, no drain, nothing flushed."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    @property
+    def exited(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+
+@dataclass
+class FaultSystem:
+    scratch: Path
+    postgres: EmbeddedPostgres
+    nats: EmbeddedNats
+    smtp: SmtpSink
+    services: dict[str, ServiceProcess] = field(default_factory=dict)
+    http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=5))
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.scratch / "mail"
+
+    @classmethod
+    async def start(cls, scratch: Path) -> "FaultSystem":
+        postgres = EmbeddedPostgres(scratch / "postgres")
+        await asyncio.to_thread(postgres.start)
+        nats = EmbeddedNats(scratch / "nats", sync_interval=NATS_SYNC_INTERVAL)
+        await asyncio.to_thread(nats.start)
+        smtp = SmtpSink(mail_dir=scratch / "mail").start()
+        system = cls(scratch, postgres, nats, smtp)
+        await apply_migrations(postgres.url, ALL_MIGRATIONS)
+        env = system._service_env()
+        for name in SERVICES:
+            port = free_port()
+            own = {**env, f"{name.upper()}_HTTP_PORT": str(port)}
+            system.services[name] = ServiceProcess(name, port, own, scratch / f"{name}.log")
+            system.services[name].start()
+        await system.wait_until_ready(within=60)
+        return system
+
+    def _service_env(self) -> dict[str, str]:
+        env = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.endswith(("_URL", "_HTTP_PORT", "_NAMESPACE"))
+        }
+        env.update(FAST_RECOVERY)
+        env.update(DATABASE_URL=self.postgres.url, NATS_URL=self.nats.url, SMTP_URL=self.smtp.url)
+        return env
+
+    async def stop(self) -> None:
+        await self.http.aclose()
+        for service in self.services.values():
+            await asyncio.to_thread(service.stop)
+        self.smtp.stop()
+        await asyncio.to_thread(self.nats.stop)
+        await asyncio.to_thread(self.postgres.stop)
+
+    # Readiness
+
+    async def ready(self, name: str) -> bool:
+        try:
+            response = await self.http.get(f"{self.services[name].url}/health/ready", timeout=2)
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    async def wait_until_ready(self, *names: str, within: float) -> None:
+        """Until each named service (all if none) answers ready; fails naming those that did not,
+        and any that exited."""
+        names = names or tuple(self.services)
+        deadline = time.monotonic() + within
+        waiting = list(names)
+        while waiting:
+            waiting = [name for name in waiting if not await self.ready(name)]
+            exited = {name: self.services[name].exited for name in waiting}
+            if any(code is not None for code in exited.values()):
+                raise ServiceExited(f"exited on their own: {exited}")
+            if waiting and time.monotonic() > deadline:
+                raise TimeoutError(f"not ready within {within}s: {waiting}")
+            await asyncio.sleep(0.1)
+
+    def exited(self) -> dict[str, int]:
+        return {
+            name: code
+            for name, service in self.services.items()
+            if (code := service.exited) is not None
+        }
+
+    async def replace_exited(self, within: float) -> list[str]:
+        """Start again any service whose process ended, as an orchestrator would; returns them."""
+        replaced = list(self.exited())
+        for name in replaced:
+            self.services[name].start()
+        await self.wait_until_ready(within=within)
+        return replaced
+
+    # Faults
+
+    async def kill_and_restart(self, name: str, *, within: float = 60) -> None:
+        self.services[name].kill()
+        self.services[name].start()
+        await self.wait_until_ready(name, within=within)
+
+    async def restart_postgres_immediately(self) -> None:
+        await asyncio.to_thread(self.postgres.restart_immediately)
+
+    async def kill_nats(self) -> None:
+        await asyncio.to_thread(self.nats.kill)
+
+    async def start_nats(self) -> None:
+        await asyncio.to_thread(self.nats.start)
+
+    def stop_smtp(self) -> None:
+        self.smtp.stop()
+
+    def start_smtp(self) -> None:
+        """A new sink on the same port, keeping messages in the same directory."""
+        self.smtp = SmtpSink(port=self.smtp.port, mail_dir=self.mail_dir).start()
+
+    async def connect(self) -> asyncpg.Connection:
+        return await asyncpg.connect(self.postgres.url)
+
+
+class ServiceExited(Exception):
+    """A service process ended by itself."""
+
+
+def log_tail(path: Path, lines: int = 40) -> str:
+    if not path.exists():
+        return ""
+    with path.open("rb") as handle:
+        return b"".join(_last_lines(handle, lines)).decode(errors="replace")
+
+
+def _last_lines(handle: IO[bytes], count: int) -> list[bytes]:
+    return handle.readlines()[-count:]
