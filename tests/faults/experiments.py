@@ -40,6 +40,13 @@ class Fault:
         return None
 
 
+class NoFault(Fault):
+    name, title = "baseline", "no fault"
+
+    async def inject(self, system: FaultSystem) -> None:
+        return None
+
+
 class KillService(Fault):
     def __init__(self, service: str, times: int = 2) -> None:
         self.service, self.times = service, times
