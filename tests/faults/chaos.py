@@ -1,6 +1,6 @@
 """`scripts/chaos.sh`: the fault experiments with a larger load, and a table of what happened.
 
-    python -m tests.faults.chaos [--attempts 8000] [--students 200] [--rate 150]
+    python -m tests.faults.chaos [--attempts 8000] [--students 200] [--rate 100]
                                  [--recover-within 180] [--only NAME ...] [--keep DIR]
 
 The attempts and students are shared out among the experiments: each has a school of its own.
@@ -26,7 +26,7 @@ def _arguments(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="chaos.sh", description=__doc__.splitlines()[0])
     parser.add_argument("--attempts", type=int, default=8000, help="in all (default 8000)")
     parser.add_argument("--students", type=int, default=200, help="in all (default 200)")
-    parser.add_argument("--rate", type=float, default=150.0, help="attempts per second")
+    parser.add_argument("--rate", type=float, default=100.0, help="attempts per second")
     parser.add_argument("--recover-within", type=float, default=180.0, help="seconds")
     parser.add_argument("--only", nargs="*", help="experiment names, e.g. kill-mastery")
     parser.add_argument("--keep", type=Path, help="keep servers' data and logs in this directory")
@@ -86,6 +86,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="mastery-chaos-") as scratch:
             outcomes = asyncio.run(run(arguments, Path(scratch)))
     print(table([row(outcome) for outcome in outcomes]))
+    for outcome in outcomes:
+        retried = dict(outcome.load.failures) or "none"
+        print(f"{outcome.fault.name}: requests the load retried: {retried}")
+        for problem in outcome.problems:
+            print(f"  {problem}")
     return 0 if all(outcome.recovered for outcome in outcomes) else 1
 
 
