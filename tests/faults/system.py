@@ -13,7 +13,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 import asyncpg
 import httpx
@@ -108,7 +107,11 @@ class FaultSystem:
             own = {**env, f"{name.upper()}_HTTP_PORT": str(port)}
             system.services[name] = ServiceProcess(name, port, own, scratch / f"{name}.log")
             system.services[name].start()
-        await system.wait_until_ready(within=60)
+        try:
+            await system.wait_until_ready(within=60)
+        except BaseException:
+            await system.stop()
+            raise
         return system
 
     def _service_env(self) -> dict[str, str]:
@@ -202,9 +205,4 @@ class ServiceExited(Exception):
 def log_tail(path: Path, lines: int = 40) -> str:
     if not path.exists():
         return ""
-    with path.open("rb") as handle:
-        return b"".join(_last_lines(handle, lines)).decode(errors="replace")
-
-
-def _last_lines(handle: IO[bytes], count: int) -> list[bytes]:
-    return handle.readlines()[-count:]
+    return "".join(path.read_text(errors="replace").splitlines(keepends=True)[-lines:])

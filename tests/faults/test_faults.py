@@ -14,7 +14,7 @@ from tests.faults.system import FaultSystem, log_tail
 
 pytestmark = pytest.mark.faults
 
-ATTEMPTS, STUDENTS, RATE = 100, 5, 20.0  # per experiment: 5 s of load
+ATTEMPTS, STUDENTS, RATE = 100, 5, 12.0  # per experiment: 8 s of load, as long as two kills
 # A message delivered to a killed process comes back after the consumers' ack_wait (30 s).
 RECOVER_WITHIN = 60.0
 FAULTS = all_faults()
