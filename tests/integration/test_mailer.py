@@ -133,3 +133,23 @@ async def test_an_unreachable_server_is_transient_and_ends_the_batch(pool: async
     # One row waits for its retry; the other was not tried and comes back when its lease ends.
     assert statuses == [("pending", 1), ("sending", 0)]
     assert all(row["waiting"] for row in rows)
+
+
+async def test_an_accepted_email_is_marked_sent_through_a_database_outage_not_sent_again(
+    pool: asyncpg.Pool, smtp_sink: SmtpSink, monkeypatch: Any
+) -> None:
+    tenant, change = f"t-{uuid.uuid4().hex[:8]}", str(uuid.uuid4())
+    await _plan(pool, tenant, change, "rosa@example.org")
+    mark_sent, failures = store.mark_sent, [asyncpg.CannotConnectNowError("starting up")] * 3
+
+    async def mark_during_an_outage(*args: Any) -> None:
+        if failures:
+            raise failures.pop()  # PostgreSQL restarting: 57P03, three times
+        await mark_sent(*args)
+
+    monkeypatch.setattr(store, "mark_sent", mark_during_an_outage)
+    mailer = _mailer(pool, smtp_sink.url, lease=timedelta(seconds=5))
+    assert await mailer.send_due() == 1
+    assert failures == []
+    assert len(smtp_sink.messages) == 1
+    assert (await _row(pool, tenant, "rosa@example.org"))["status"] == "sent"

@@ -11,7 +11,7 @@ are parked as `failed` with the server's reason.
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -87,7 +87,10 @@ class SmtpMailer:
 
     async def _record(self, pending: PendingEmail, failure: smtp.SendFailure | None) -> None:
         if failure is None:
-            await store.mark_sent(self._pool, pending, datetime.now(UTC))
+            # The server has the email: the mark must land, or the row is sent again when its
+            # lease ends. Through a database outage the process keeps trying to record it.
+            sent_at = datetime.now(UTC)
+            await _through_outage(lambda: store.mark_sent(self._pool, pending, sent_at))
             self.sent += 1
         elif isinstance(failure, smtp.Permanent):
             logger.warning("email for tenant %s parked: %s", pending.tenant_id, failure.reason)
@@ -120,3 +123,24 @@ class SmtpMailer:
                 if not is_transient(error):
                     raise
                 logger.warning("mailer: renewing leases failed, trying again: %s", error)
+
+
+# How long an accepted email's "sent" mark is retried through a database outage before the row is
+# left to its lease (and sent again, with the same Message-ID, once the lease ends).
+MARK_RETRY_SECONDS = 60.0
+
+
+async def _through_outage(write: Callable[[], Awaitable[None]]) -> None:
+    """Run `write`, retrying transient failures with growing pauses for up to a minute."""
+    deadline, pause = asyncio.get_running_loop().time() + MARK_RETRY_SECONDS, 0.1
+    while True:
+        try:
+            await write()
+        except Exception as error:
+            if not is_transient(error) or asyncio.get_running_loop().time() > deadline:
+                raise
+            logger.warning("mailer: recording a sent email failed, trying again: %s", error)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 5.0)
+        else:
+            return
