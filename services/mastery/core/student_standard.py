@@ -86,16 +86,6 @@ def empty_state(key: StudentStandardKey, policy: CalculationPolicy) -> StudentSt
     )
 
 
-def surely_new(state: StudentStandard | None, stream_version: int) -> bool:
-    """Whether an attempt at this stream version cannot be on record already, by the state alone.
-
-    No state means no evidence: evidence rows are only ever written with their state.
-    """
-    if state is None:
-        return True
-    return state.last_version is not None and stream_version > state.last_version
-
-
 def _reflecting(state: StudentStandard, version: int) -> StudentStandard:
     if state.last_version is None or version <= state.last_version:
         return state
