@@ -7,17 +7,29 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.params import Parameter
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
 
+from shared.contract.ids import OPAQUE_ID_PATTERN
 from shared.platform.errors import Transient, classify
 from shared.platform.tenancy import tenant_for_key
+
+# An opaque id in a URL path. Litestar does not apply a msgspec `Meta` pattern to path parameters
+# (so `FromPath[OpaqueId]` let "maya%0A" through); a `Parameter` pattern it does check.
+PathId = Annotated[
+    str,
+    Parameter(
+        pattern=OPAQUE_ID_PATTERN,
+        description="Opaque identifier: 1-128 characters; no whitespace, slash or control code.",
+    ),
+]
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "/problems/"

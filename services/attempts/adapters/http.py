@@ -8,7 +8,7 @@ import msgspec
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 
 from services.attempts.adapters.event_store import StreamContended
 from services.attempts.adapters.problems import problem_body, problem_for
@@ -30,7 +30,7 @@ from services.attempts.core.recording import (
 )
 from shared.contract.grading import AttemptStatus
 from shared.contract.ids import PLAIN_TEXT_PATTERN, OpaqueId
-from shared.platform.http import problem_response
+from shared.platform.http import PathId, problem_response
 
 MAX_BATCH = 1_000
 Score = Annotated[
@@ -176,7 +176,7 @@ class AttemptsController(Controller):
     )
     async def void_attempt(
         self,
-        attempt_id: FromPath[OpaqueId],
+        attempt_id: PathId,
         data: JSONBody[VoidIn],
         tenant: NamedDependency[str],
         recorder: NamedDependency[AttemptRecorder],
@@ -196,7 +196,7 @@ class AttemptsController(Controller):
     )
     async def rescore_attempt(
         self,
-        attempt_id: FromPath[OpaqueId],
+        attempt_id: PathId,
         data: JSONBody[RescoreIn],
         tenant: NamedDependency[str],
         recorder: NamedDependency[AttemptRecorder],
@@ -219,8 +219,8 @@ class CorrectiveWorkController(Controller):
     )
     async def record_corrective_work(
         self,
-        student_id: FromPath[OpaqueId],
-        standard_id: FromPath[OpaqueId],
+        student_id: PathId,
+        standard_id: PathId,
         data: JSONBody[CorrectiveWorkIn],
         tenant: NamedDependency[str],
         recorder: NamedDependency[AttemptRecorder],

@@ -8,7 +8,7 @@ from litestar import Controller, Response, get, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 
 from services.attempts.adapters.problems import problem_for
 from services.attempts.adapters.standards_store import (
@@ -35,11 +35,13 @@ from shared.contract.grading import (
     Method,
     ProficiencyScale,
 )
-from shared.contract.ids import PLAIN_TEXT_PATTERN, OpaqueId
-from shared.platform.http import Problem
+from shared.contract.ids import END_OF_STRING, PLAIN_TEXT_PATTERN
+from shared.platform.http import PathId, Problem
 
 Bounded = Annotated[float, msgspec.Meta(ge=-1_000_000, le=1_000_000)]
-CASE_GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+CASE_GUID = (
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}" + END_OF_STRING
+)
 
 
 class LevelIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -136,7 +138,7 @@ class StandardsController(Controller):
     )
     async def put_standard(
         self,
-        standard_id: FromPath[OpaqueId],
+        standard_id: PathId,
         data: JSONBody[StandardIn],
         tenant: NamedDependency[str],
         standards: NamedDependency[StandardsStore],
@@ -162,7 +164,7 @@ class StandardsController(Controller):
 
     @get("/{standard_id:str}", summary="A standard with its effective policy")
     async def get_standard(
-        self, standard_id: FromPath[OpaqueId], tenant: NamedDependency[str], state: State
+        self, standard_id: PathId, tenant: NamedDependency[str], state: State
     ) -> StandardOut:
         return await _standard_view(state, tenant, standard_id)
 

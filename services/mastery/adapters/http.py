@@ -7,15 +7,13 @@ from litestar import Controller, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath
 
 from services.mastery.adapters.history import stream_history, with_proficiency
 from services.mastery.adapters.policies import policies_for
 from services.mastery.adapters.read_model import StoredStanding, standings_of
 from services.mastery.adapters.views import HistoryEntryOut, MarkerOut, history_view
 from services.mastery.core.calculation import FALLBACK_POLICY, calculate
-from shared.contract.ids import OpaqueId
-from shared.platform.http import Problem
+from shared.platform.http import PathId, Problem
 
 
 class StandardMastery(msgspec.Struct, frozen=True, kw_only=True):
@@ -74,7 +72,7 @@ class MasteryController(Controller):
 
     @get("/{student_id:str}/mastery", summary="Current proficiency per standard")
     async def student_mastery(
-        self, student_id: FromPath[OpaqueId], tenant: NamedDependency[str], state: State
+        self, student_id: PathId, tenant: NamedDependency[str], state: State
     ) -> StudentMastery:
         async with state.pool.acquire() as connection:
             stored = await standings_of(connection, tenant, student_id)
@@ -89,8 +87,8 @@ class MasteryController(Controller):
     )
     async def history(
         self,
-        student_id: FromPath[OpaqueId],
-        standard_id: FromPath[OpaqueId],
+        student_id: PathId,
+        standard_id: PathId,
         tenant: NamedDependency[str],
         state: State,
     ) -> StandardHistory:

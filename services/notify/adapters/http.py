@@ -7,17 +7,18 @@ import msgspec
 from litestar import Controller, get, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 
 from services.notify.adapters.store import failed_notifications, guardians_of, replace_guardians
 from services.notify.core.messages import Guardian
-from shared.contract.ids import PLAIN_TEXT_PATTERN, OpaqueId
+from shared.contract.ids import END_OF_STRING, PLAIN_TEXT_PATTERN
+from shared.platform.http import PathId
 
 _ADDRESS_PART = r"[^@\s<>,;\x00-\x1f\x7f]+"  # no separators, spaces or control characters
 EmailAddress = Annotated[
     str,
     msgspec.Meta(
-        pattern=rf"^{_ADDRESS_PART}@{_ADDRESS_PART}\.{_ADDRESS_PART}$",
+        pattern=rf"^{_ADDRESS_PART}@{_ADDRESS_PART}\.{_ADDRESS_PART}{END_OF_STRING}",
         max_length=254,
         description="An email address.",
     ),
@@ -57,7 +58,7 @@ class GuardiansController(Controller):
     @put("/{student_id:str}/guardians", summary="Replace the guardians of a student")
     async def put_guardians(
         self,
-        student_id: FromPath[OpaqueId],
+        student_id: PathId,
         data: JSONBody[GuardiansIn],
         tenant: NamedDependency[str],
         state: State,
@@ -71,7 +72,7 @@ class GuardiansController(Controller):
 
     @get("/{student_id:str}/guardians", summary="The guardians of a student")
     async def get_guardians(
-        self, student_id: FromPath[OpaqueId], tenant: NamedDependency[str], state: State
+        self, student_id: PathId, tenant: NamedDependency[str], state: State
     ) -> GuardiansOut:
         return _guardians_view(student_id, await guardians_of(state.pool, tenant, student_id))
 
