@@ -16,6 +16,7 @@ import nats.js.errors
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.js import JetStreamContext
 
 from shared.platform.bus import BusNames
 from shared.platform.retry import retry_until_stopped
@@ -48,6 +49,35 @@ async def publish_deadletter(
             ORIGINAL_SUBJECT_HEADER: original_subject,
             ORIGINAL_SEQUENCE_HEADER: str(stream_sequence),
             MSG_ID_HEADER: f"{subject}:{stream_sequence}",
+        },
+    )
+
+
+# What of a parked outbox row's payload the dead-letter carries; a larger one (often the reason
+# it was refused) stays in its log only, named by its message id.
+PARKED_PAYLOAD_LIMIT = 64 * 1024
+ORIGINAL_MSG_ID_HEADER = "Deadletter-Msg-Id"
+
+
+async def park_outbox_row(
+    js: JetStreamContext,
+    deadletter_subject: str,
+    *,
+    subject: str,
+    msg_id: str,
+    payload: bytes,
+    reason: str,
+) -> None:
+    """Park an outbox row the bus refused for good. Keyed by its message id, so a relay that
+    parks it again after a crash stores it once."""
+    await js.publish(
+        deadletter_subject,
+        payload if len(payload) <= PARKED_PAYLOAD_LIMIT else b"",
+        headers={
+            REASON_HEADER: reason,
+            ORIGINAL_SUBJECT_HEADER: subject,
+            ORIGINAL_MSG_ID_HEADER: msg_id,
+            MSG_ID_HEADER: f"parked:{msg_id}",
         },
     )
 

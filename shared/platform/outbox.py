@@ -22,6 +22,7 @@ from nats.js.api import PubAck
 
 from shared.platform.bus import BusNames, connect_with_retry, ensure_streams
 from shared.platform.config import OutboxServiceConfig
+from shared.platform.deadletter import park_outbox_row
 from shared.platform.errors import is_transient
 from shared.platform.postgres import DbConnection
 from shared.platform.retry import NotYet, retry_until_stopped, sleep_unless_stopped
@@ -85,6 +86,7 @@ class OutboxRelay:
         self._pool = pool
         self._settings = settings
         self.published = 0
+        self.parked = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         client = await connect_with_retry(self._settings.nats_url, self._settings.client_name, stop)
@@ -188,7 +190,12 @@ class OutboxRelay:
         )
         if not rows:
             return 0
-        await self._publish(js, rows)
+        try:
+            await self._publish(js, rows)
+        except Exception as error:
+            if is_transient(error):
+                raise
+            await self._publish_parking_poison(js, rows)
         await self._pool.execute(
             f"DELETE FROM {table} WHERE position = ANY($1::bigint[])",  # noqa: S608
             [row["position"] for row in rows],
@@ -199,6 +206,37 @@ class OutboxRelay:
     async def _publish(self, js: JetStreamContext, rows: list[asyncpg.Record]) -> None:
         messages = [(row["subject"], row["msg_id"], bytes(row["payload"])) for row in rows]
         await publish_all(js, messages, self._settings.publish_timeout)
+
+    async def _publish_parking_poison(
+        self, js: JetStreamContext, rows: list[asyncpg.Record]
+    ) -> None:
+        """The bus refused the batch for good: publish row by row, in order, and park the row it
+        refuses (too large for the server, say) on the dead-letter stream with the reason, so one
+        row never stops the relay. Its event stays in the service's log, from which `mastery
+        republish` can send it again once the cause is fixed."""
+        for row in rows:
+            try:
+                await self._publish(js, [row])
+            except Exception as error:
+                if is_transient(error):
+                    raise
+                reason = f"the bus refused it: {type(error).__name__}: {error}"
+                logger.exception(
+                    "outbox %s: parking row %s (%s): %s",
+                    self._settings.table,
+                    row["position"],
+                    row["msg_id"],
+                    reason,
+                )
+                await park_outbox_row(
+                    js,
+                    self._settings.bus.deadletter(f"relay-{self._settings.table}"),
+                    subject=row["subject"],
+                    msg_id=row["msg_id"],
+                    payload=bytes(row["payload"]),
+                    reason=reason,
+                )
+                self.parked += 1
 
 
 async def publish_all(

@@ -119,3 +119,40 @@ async def test_events_cannot_be_changed_or_deleted(pool: asyncpg.Pool, statement
     )
     with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
         await pool.execute(statement)
+
+
+async def test_a_row_the_bus_refuses_for_good_is_parked_and_the_rows_after_it_go_out(
+    pool: asyncpg.Pool, servers: Servers, bus: BusNames
+) -> None:
+    client = await nats.connect(servers.nats_url)
+    js = client.jetstream()
+    await ensure_streams(js, bus)
+    await _enqueue(pool, bus, 1)
+    await pool.execute(
+        "INSERT INTO attempts_outbox (tenant_id, subject, msg_id, payload) VALUES ($1, $2, $3, $4)",
+        "hostile",
+        bus.attempts("hostile", "recorded"),
+        "msg-too-large",
+        b"x" * (client.max_payload + 1),
+    )
+    await _enqueue(pool, bus, 3)
+    relay = _relay(pool, servers.nats_url, bus)
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    try:
+        await eventually(lambda: _value(relay.published), lambda count: count == 3)
+        assert not running.done()
+        await _enqueue(pool, bus, 4)
+        await eventually(lambda: _value(relay.published), lambda count: count == 4)
+    finally:
+        stop.set()
+        await running
+    assert relay.parked == 1
+    assert await _stream_payloads(js, bus) == [b"payload-1", b"payload-3", b"payload-4"]
+    parked = await js.get_last_msg(bus.deadletter_stream, bus.deadletter("relay-attempts_outbox"))
+    assert parked.headers is not None
+    assert parked.headers["Deadletter-Msg-Id"] == "msg-too-large"
+    assert parked.headers["Deadletter-Subject"] == bus.attempts("hostile", "recorded")
+    assert "MaxPayload" in parked.headers["Deadletter-Reason"]
+    assert await pool.fetchval("SELECT count(*) FROM attempts_outbox") == 0
+    await client.close()

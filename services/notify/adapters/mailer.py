@@ -48,6 +48,7 @@ class SmtpMailer:
         self._first_retry = first_retry
         self._max_retry = max_retry
         self.sent = 0
+        self.parked = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -80,10 +81,21 @@ class SmtpMailer:
         return len(due)
 
     async def deliver(self, pending: PendingEmail) -> smtp.SendFailure | None:
-        """Send one leased row's email, always with the same Message-ID."""
+        """Send one leased row's email, always with the same Message-ID.
+
+        A row that cannot become an email (a header that would hold a line break, say: data
+        written before today's validation) is that row's permanent failure, never the mailer's.
+        """
         identity = message_id(pending.tenant_id, pending.change_id, pending.email.to, self._domain)
-        message = smtp.build_message(pending.email, self._mail_from, identity)
-        return await smtp.send(self._server, message)
+        try:
+            message = smtp.build_message(pending.email, self._mail_from, identity)
+        except Exception as error:  # noqa: BLE001 - any failure to build is this row's alone
+            return smtp.Permanent(f"could not build the email: {type(error).__name__}: {error}")
+        try:
+            return await smtp.send(self._server, message)
+        except Exception as error:  # noqa: BLE001 - classified: transient waits, the rest parks
+            reason = f"{type(error).__name__}: {error}"
+            return smtp.Transient(reason) if is_transient(error) else smtp.Permanent(reason)
 
     async def _record(self, pending: PendingEmail, failure: smtp.SendFailure | None) -> None:
         if failure is None:
@@ -95,6 +107,7 @@ class SmtpMailer:
         elif isinstance(failure, smtp.Permanent):
             logger.warning("email for tenant %s parked: %s", pending.tenant_id, failure.reason)
             await store.park(self._pool, pending, failure.reason)
+            self.parked += 1
         else:
             retry_in = min(self._first_retry * 2**pending.send_attempts, self._max_retry)
             logger.warning("email for tenant %s failed: %s", pending.tenant_id, failure.reason)
