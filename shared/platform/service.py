@@ -26,6 +26,7 @@ from shared.platform.http import (
     Problem,
     retry_after,
 )
+from shared.platform.key_listener import KeyChangeListener
 from shared.platform.postgres import create_pool
 from shared.platform.supervisor import (
     GiveUp,
@@ -103,17 +104,18 @@ def create_service_app(
     """Assemble a service: its routes, a pool, its supervised workers, problem+json errors.
 
     Every route that declares a scope (`shared.platform.auth.requires`) takes an API key granting
-    it.
+    it; a worker of its own (`keys`) drops revoked keys from this app's cache as they change.
     Shutdown order: stop the workers (they finish their batch and drain NATS), then close the pool.
     """
     keys = KeyCache()
+    key_listener = KeyChangeListener(config.database_url, keys)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         owned_pool = pool is None
         app.state.pool = pool or await create_pool(config.database_url)
         supervisor = Supervisor(
-            workers(app.state.pool),
+            [*workers(app.state.pool), key_listener.worker()],
             policy=restart_policy(config),
             on_give_up=on_give_up,
         )
