@@ -22,7 +22,7 @@ _PATH_PARAMETER = re.compile(r"\{(\w+):str\}")
 async def _call(client: AsyncTestClient[Any], route: str, auth: dict[str, str]) -> httpx.Response:
     method, path = route.split(" ")
     url = _PATH_PARAMETER.sub(r"some-\1", path)
-    body = None if method == "GET" else {}
+    body: dict[str, object] | None = None if method == "GET" else {}
     return await client.request(method, url, headers=auth, json=body)
 
 

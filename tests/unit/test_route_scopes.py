@@ -5,7 +5,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from litestar import Litestar, get
+from litestar.di import NamedDependency, Provide
 from litestar.handlers import HTTPRouteHandler
+from litestar.testing import TestClient
 
 from services.attempts.app import create_app as create_attempts
 from services.attempts.config import AttemptsConfig
@@ -13,8 +15,9 @@ from services.mastery.app import create_app as create_mastery
 from services.mastery.config import MasteryConfig
 from services.notify.app import create_app as create_notify
 from services.notify.config import NotifyConfig
-from shared.platform.auth import SCOPE_OPT, requires
-from shared.platform.tenancy import SCOPES
+from shared.platform.auth import SCOPE_OPT, KeyCache, authenticated_tenant, key_guard, requires
+from shared.platform.http import PROBLEM_HANDLERS
+from shared.platform.tenancy import SCOPES, Scope
 
 DATABASE_URL = "postgresql://unused@127.0.0.1:1/unused"  # building an app connects to nothing
 APPS: dict[str, Callable[[], Litestar]] = {
@@ -25,7 +28,7 @@ APPS: dict[str, Callable[[], Litestar]] = {
 PUBLIC = {"GET /health/live", "GET /health/ready"}
 STUDENT = "/v1/students/{student_id:str}"
 # The documented matrix (README.md, "API keys and scopes").
-MATRIX = {
+MATRIX: dict[str, dict[str, Scope]] = {
     "attempts": {
         "POST /v1/attempts": "ingest",
         "POST /v1/attempts/batch": "ingest",
@@ -96,3 +99,20 @@ def test_each_route_needs_the_documented_scope(service: str) -> None:
         if route not in PUBLIC
     }
     assert declared == MATRIX[service]
+
+
+def test_a_route_without_a_scope_that_asks_for_a_tenant_fails_closed() -> None:
+    @get("/v1/forgotten", sync_to_thread=False)
+    def forgotten(tenant: NamedDependency[str]) -> str:
+        return tenant
+
+    app = Litestar(
+        [forgotten],
+        guards=[key_guard(lambda _: pytest.fail("a public route looks up no key"), KeyCache())],
+        dependencies={"tenant": Provide(authenticated_tenant, sync_to_thread=False)},
+        exception_handlers=PROBLEM_HANDLERS,  # type: ignore[arg-type]
+    )
+    with TestClient(app) as client:
+        response = client.get("/v1/forgotten", headers={"Authorization": "Bearer mk_a_b"})
+    assert response.status_code == 500
+    assert response.json()["type"] == "/problems/internal-error"
