@@ -134,7 +134,9 @@ async def prepare_tenant(database_url: str, bus: BusNames) -> str:
     connection = await asyncpg.connect(database_url)
     try:
         await create_tenant(connection, BENCH_TENANT, "Bench School")
-        key = (await issue_api_key(connection, BENCH_TENANT, label="bench")).plaintext
+        key = (
+            await issue_api_key(connection, BENCH_TENANT, label="bench", scope="admin")
+        ).plaintext
     finally:
         await connection.close()
     await define_standards(database_url, bus, BENCH_TENANT, (*STANDARDS, E2E_STANDARD))

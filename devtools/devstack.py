@@ -64,7 +64,7 @@ async def prepare_database(database_url: str, tenant_id: str) -> IssuedKey:
     connection = await asyncpg.connect(database_url)
     try:
         await create_tenant(connection, tenant_id, "Demo School")
-        return await issue_api_key(connection, tenant_id, label="mastery dev")
+        return await issue_api_key(connection, tenant_id, label="mastery dev", scope="admin")
     finally:
         await connection.close()
 

@@ -12,6 +12,7 @@ import asyncpg
 from nats.js import JetStreamContext
 
 from services.attempts.adapters.event_store import logged_outbox_rows
+from services.keys_cli import add_key_commands, key_command
 from services.mastery.adapters.calculator import run_calc
 from services.mastery.adapters.change_log import logged_changes
 from services.mastery.adapters.rebuild import rebuild_read_model
@@ -22,7 +23,7 @@ from shared.platform.config import redacted
 from shared.platform.outbox import OutboxRow, publish_all
 from shared.platform.postgres import DbConnection, apply_migrations
 from shared.platform.service import run_until_complete
-from shared.platform.tenancy import create_tenant, issue_api_key
+from shared.platform.tenancy import create_tenant
 
 LogReader = Callable[
     [DbConnection, int, int | None, int, BusNames], Awaitable[list[tuple[int, OutboxRow]]]
@@ -52,19 +53,6 @@ async def _create_tenant(url: str, tenant_id: str, name: str) -> None:
     finally:
         await connection.close()
     print(f"tenant {tenant_id} {'created' if created else 'already exists'}")
-
-
-async def _create_key(url: str, tenant_id: str, label: str) -> None:
-    connection = await asyncpg.connect(url)
-    try:
-        exists = await connection.fetchval("SELECT 1 FROM tenants WHERE tenant_id = $1", tenant_id)
-        if not exists:
-            raise SystemExit(f"no tenant {tenant_id!r}: create it with `mastery tenants create`")
-        key = await issue_api_key(connection, tenant_id, label)
-    finally:
-        await connection.close()
-    print(f"API key: {key.plaintext}")
-    print("Store it now: only its hash is kept.", file=sys.stderr)
 
 
 async def _rebuild(url: str) -> None:
@@ -165,13 +153,7 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("tenant_id")
     create.add_argument("--name", default="")
     create.add_argument("--database-url")
-    keys = commands.add_parser("keys", help="manage API keys").add_subparsers(
-        dest="action", required=True
-    )
-    key = keys.add_parser("create", help="issue an API key for a tenant; prints it once")
-    key.add_argument("--tenant", required=True)
-    key.add_argument("--label", default="")
-    key.add_argument("--database-url")
+    add_key_commands(commands)
     return parser
 
 
@@ -204,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "tenants":
         run_until_complete(_create_tenant(url, args.tenant_id, args.name or args.tenant_id))
     elif args.command == "keys":
-        run_until_complete(_create_key(url, args.tenant, args.label))
+        run_until_complete(key_command(url, args))
     return 0
 
 

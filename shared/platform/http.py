@@ -1,15 +1,14 @@
-"""HTTP conventions shared by the services: RFC 9457 problem details and tenant authentication."""
+"""HTTP conventions shared by the services: RFC 9457 problem details and the API's security.
 
-import hashlib
+Keys and scopes are checked in `shared.platform.auth`.
+"""
+
 import logging
 import re
-import time
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Annotated, Any
 
-import asyncpg
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
@@ -19,7 +18,6 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVI
 
 from shared.contract.ids import OPAQUE_ID_PATTERN
 from shared.platform.errors import Transient, classify
-from shared.platform.tenancy import tenant_for_key
 
 # An opaque id in a URL path. Litestar does not apply a msgspec `Meta` pattern to path parameters
 # (so `FromPath[OpaqueId]` let "maya%0A" through); a `Parameter` pattern it does check.
@@ -216,78 +214,12 @@ BEARER_SECURITY = Components(
         "apiKey": SecurityScheme(
             type="http",
             scheme="bearer",
-            description="A tenant API key created with `mastery keys create`.",
+            description="A tenant API key created with `mastery keys create`. Its scope "
+            "(`ingest`, `read` or `admin`) must grant the one each operation needs.",
         )
     }
 )
 SECURITY_REQUIREMENT: list[dict[str, list[str]]] = [{"apiKey": []}]
-
-
-# How long a process trusts a key it has verified without asking the database again. A revoked
-# key therefore keeps working for at most this long in each process that saw it (a worst case, not
-# an average); unknown, malformed and revoked keys are never cached, so a new key works at once.
-KEY_CACHE_SECONDS = 5.0
-KEY_CACHE_ENTRIES = 10_000
-
-
-class TenantKeyCache:
-    """Recently verified keys and their tenants, kept by the SHA-256 of the presented key."""
-
-    def __init__(
-        self,
-        ttl_seconds: float = KEY_CACHE_SECONDS,
-        max_entries: int = KEY_CACHE_ENTRIES,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._ttl = ttl_seconds
-        self._max_entries = max_entries
-        self._clock = clock
-        self._entries: OrderedDict[bytes, tuple[float, str]] = OrderedDict()
-
-    async def tenant_for(
-        self, presented: str, look_up: Callable[[str], Awaitable[str | None]]
-    ) -> str | None:
-        digest = hashlib.sha256(presented.encode()).digest()
-        cached = self._entries.get(digest)
-        now = self._clock()
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        tenant_id = await look_up(presented)
-        if tenant_id is None:
-            self._entries.pop(digest, None)
-            return None
-        self._entries[digest] = (now + self._ttl, tenant_id)
-        self._entries.move_to_end(digest)
-        while len(self._entries) > self._max_entries:
-            self._entries.popitem(last=False)
-        return tenant_id
-
-
-def tenant_dependency(
-    pool_of: Callable[[Request[Any, Any, Any]], asyncpg.Pool],
-    cache: TenantKeyCache | None = None,
-) -> Callable[[Request[Any, Any, Any]], Awaitable[str]]:
-    """A Litestar dependency giving the tenant of the request's bearer key, or 401.
-
-    With a cache, a verified key is looked up again only after `KEY_CACHE_SECONDS`.
-    """
-
-    async def authenticated_tenant(request: Request[Any, Any, Any]) -> str:
-        scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not presented.strip():
-            raise NotAuthorizedException("Send an API key as `Authorization: Bearer <key>`.")
-        pool = pool_of(request)
-
-        async def look_up(key: str) -> str | None:
-            return await tenant_for_key(pool, key)
-
-        key = presented.strip()
-        tenant_id = await (cache.tenant_for(key, look_up) if cache else look_up(key))
-        if tenant_id is None:
-            raise NotAuthorizedException("The API key is unknown or revoked.")
-        return tenant_id
-
-    return authenticated_tenant
 
 
 __all__ = [
@@ -297,9 +229,7 @@ __all__ = [
     "SECURITY_REQUIREMENT",
     "FieldError",
     "Problem",
-    "TenantKeyCache",
     "problem_response",
     "retry_after",
     "service_unavailable",
-    "tenant_dependency",
 ]

@@ -16,6 +16,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
 
+from shared.platform.auth import KeyCache, authenticated_actor, authenticated_tenant, key_guard
 from shared.platform.config import ServiceConfig
 from shared.platform.http import (
     BEARER_SECURITY,
@@ -23,10 +24,9 @@ from shared.platform.http import (
     SECURITY_REQUIREMENT,
     ExceptionHandler,
     Problem,
-    TenantKeyCache,
     retry_after,
-    tenant_dependency,
 )
+from shared.platform.key_listener import KeyChangeListener
 from shared.platform.postgres import create_pool
 from shared.platform.supervisor import (
     GiveUp,
@@ -103,15 +103,21 @@ def create_service_app(
 ) -> Litestar:
     """Assemble a service: its routes, a pool, its supervised workers, problem+json errors.
 
+    Every route that declares a scope (`shared.platform.auth.requires`) takes an API key granting
+    it; a worker of its own (`keys`) drops revoked keys from this app's cache as they change.
     Shutdown order: stop the workers (they finish their batch and drain NATS), then close the pool.
     """
+    keys = KeyCache()
+    key_listener = KeyChangeListener(config.database_url, keys)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         owned_pool = pool is None
         app.state.pool = pool or await create_pool(config.database_url)
         supervisor = Supervisor(
-            workers(app.state.pool), policy=restart_policy(config), on_give_up=on_give_up
+            [*workers(app.state.pool), key_listener.worker()],
+            policy=restart_policy(config),
+            on_give_up=on_give_up,
         )
         app.state.supervisor = supervisor
         stop = asyncio.Event()
@@ -130,9 +136,10 @@ def create_service_app(
     }
     return Litestar(
         route_handlers=[live, ready, *route_handlers],
+        guards=[key_guard(_pool_of, keys)],
         dependencies={
-            # Each app verifies a key against the database at most every KEY_CACHE_SECONDS.
-            "tenant": Provide(tenant_dependency(_pool_of, TenantKeyCache())),
+            "tenant": Provide(authenticated_tenant, sync_to_thread=False),
+            "actor": Provide(authenticated_actor, sync_to_thread=False),
             **(dependencies or {}),
         },
         lifespan=[lifespan],

@@ -59,7 +59,7 @@ async def open_school(system: FaultSystem, name: str, students: int) -> School:
     connection = await system.connect()
     try:
         await create_tenant(connection, tenant_id, name)
-        key = await issue_api_key(connection, tenant_id, label="fault load")
+        key = await issue_api_key(connection, tenant_id, label="fault load", scope="admin")
     finally:
         await connection.close()
     school = School(tenant_id, {"Authorization": f"Bearer {key.plaintext}"}, {})

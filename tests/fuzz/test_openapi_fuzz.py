@@ -46,7 +46,7 @@ async def fuzz_auth(fuzz_database: str) -> dict[str, str]:
     connection = await asyncpg.connect(fuzz_database)
     try:
         await create_tenant(connection, "fuzz", "Fuzz School")
-        key = await issue_api_key(connection, "fuzz", "schemathesis")
+        key = await issue_api_key(connection, "fuzz", "schemathesis", scope="admin")
     finally:
         await connection.close()
     return {"Authorization": f"Bearer {key.plaintext}"}

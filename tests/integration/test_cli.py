@@ -30,7 +30,21 @@ def test_cli_creates_a_tenant_and_a_working_key(
         )
         == 0
     )
-    assert main(["keys", "create", "--tenant", tenant, "--database-url", database_url]) == 0
+    assert (
+        main(
+            [
+                "keys",
+                "create",
+                "--tenant",
+                tenant,
+                "--scope",
+                "admin",
+                "--database-url",
+                database_url,
+            ]
+        )
+        == 0
+    )
     key = capsys.readouterr().out.strip().splitlines()[-1].removeprefix("API key: ")
     assert asyncio.run(_tenant_of(database_url, key)) == tenant
     stored = asyncio.run(_stored_secrets(database_url))
@@ -39,7 +53,18 @@ def test_cli_creates_a_tenant_and_a_working_key(
 
 def test_keys_for_an_unknown_tenant_are_refused(database_url: str) -> None:
     with pytest.raises(SystemExit, match="no tenant"):
-        main(["keys", "create", "--tenant", "nobody", "--database-url", database_url])
+        main(
+            [
+                "keys",
+                "create",
+                "--tenant",
+                "nobody",
+                "--scope",
+                "read",
+                "--database-url",
+                database_url,
+            ]
+        )
 
 
 async def _tenant_of(database_url: str, key: str) -> str | None:

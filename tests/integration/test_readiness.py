@@ -110,6 +110,8 @@ async def test_every_service_reports_each_worker_and_its_lag(
             system.mastery: {"projector": "consumer_pending", "relay": "outbox_depth"},
             system.notify: {"planner": "consumer_pending", "mailer": "due_notifications"},
         }
+        # Every service also listens for changed API keys (shared/platform/key_listener.py).
+        expected = {client: {**lags, "keys": "cached_keys"} for client, lags in expected.items()}
         for client, lags in expected.items():
             response = await eventually(partial(client.get, "/health/ready"), _all_lags_known)
             workers = response.json()["workers"]

@@ -8,7 +8,7 @@ from services.attempts.adapters.standards_store import Saved, StandardsStore
 from services.attempts.core.standards import DefineStandard
 from shared.contract.grading import DEFAULT_SCALE
 from shared.platform.bus import BusNames
-from shared.platform.tenancy import create_tenant, issue_api_key
+from shared.platform.tenancy import Scope, create_tenant, issue_api_key
 
 
 async def new_tenant(pool: asyncpg.Pool, prefix: str = "school") -> tuple[str, dict[str, str]]:
@@ -16,8 +16,17 @@ async def new_tenant(pool: asyncpg.Pool, prefix: str = "school") -> tuple[str, d
     tenant_id = f"{prefix}-{uuid.uuid4().hex[:8]}"
     async with pool.acquire() as connection:
         await create_tenant(connection, tenant_id, f"{prefix} {tenant_id}")
-        key = await issue_api_key(connection, tenant_id)
+        key = await issue_api_key(connection, tenant_id, scope="admin")
     return tenant_id, {"Authorization": f"Bearer {key.plaintext}"}
+
+
+async def new_key(
+    pool: asyncpg.Pool, tenant_id: str, scope: Scope, label: str = ""
+) -> tuple[str, dict[str, str]]:
+    """Another key of the tenant: its id and its Authorization header."""
+    async with pool.acquire() as connection:
+        key = await issue_api_key(connection, tenant_id, label, scope=scope)
+    return key.key_id, {"Authorization": f"Bearer {key.plaintext}"}
 
 
 async def define_standard(

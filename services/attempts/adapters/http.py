@@ -28,8 +28,10 @@ from services.attempts.core.recording import (
     RescoreAttempt,
     VoidAttempt,
 )
+from shared.contract.actor import Actor
 from shared.contract.grading import AttemptStatus
 from shared.contract.ids import PLAIN_TEXT_PATTERN, OpaqueId
+from shared.platform.auth import requires
 from shared.platform.http import PathId, problem_response
 
 MAX_BATCH = 1_000
@@ -102,6 +104,7 @@ def stream_contended_handler(
 
 _RESPONSES = {
     401: ResponseSpec(None, description="No API key, or an unknown or revoked one"),
+    403: ResponseSpec(None, description="The key's scope is not `ingest` or `admin`"),
     422: ResponseSpec(None, description="Invalid body; `errors` names each field"),
 }
 
@@ -113,6 +116,7 @@ class AttemptsController(Controller):
     @post(
         "/",
         status_code=201,
+        opt=requires("ingest"),
         summary="Record an assessment attempt (or a missing, excused or incomplete marker)",
         responses={
             **_RESPONSES,
@@ -126,9 +130,10 @@ class AttemptsController(Controller):
         self,
         data: JSONBody[AttemptIn],
         tenant: NamedDependency[str],
+        actor: NamedDependency[Actor],
         recorder: NamedDependency[AttemptRecorder],
     ) -> Response[AttemptOut]:
-        command = RecordAttempt(tenant_id=tenant, **msgspec.structs.asdict(data))
+        command = RecordAttempt(tenant_id=tenant, actor=actor, **msgspec.structs.asdict(data))
         result = await recorder.record(command, now=datetime.now(UTC))
         if isinstance(result, Refuse):
             raise problem_for(result)
@@ -138,6 +143,7 @@ class AttemptsController(Controller):
     @post(
         "/batch",
         status_code=200,
+        opt=requires("ingest"),
         summary="Record up to 1,000 attempts; one result per item",
         description="Per item, not all-or-nothing: each item gets the status it would get alone "
         "(201 created, 200 already recorded, 409 or 422 refused, with a problem). Refused items "
@@ -148,10 +154,11 @@ class AttemptsController(Controller):
         self,
         data: JSONBody[BatchIn],
         tenant: NamedDependency[str],
+        actor: NamedDependency[Actor],
         recorder: NamedDependency[AttemptRecorder],
     ) -> BatchOut:
         commands = [
-            RecordAttempt(tenant_id=tenant, **msgspec.structs.asdict(item))
+            RecordAttempt(tenant_id=tenant, actor=actor, **msgspec.structs.asdict(item))
             for item in data.attempts
         ]
         results = await recorder.record_batch(commands, now=datetime.now(UTC))
@@ -167,6 +174,7 @@ class AttemptsController(Controller):
     @post(
         "/{attempt_id:str}/void",
         status_code=201,
+        opt=requires("ingest"),
         summary="Void an attempt (reason required); the original stays in the log",
         responses={
             **_RESPONSES,
@@ -179,14 +187,18 @@ class AttemptsController(Controller):
         attempt_id: PathId,
         data: JSONBody[VoidIn],
         tenant: NamedDependency[str],
+        actor: NamedDependency[Actor],
         recorder: NamedDependency[AttemptRecorder],
     ) -> AppendedOut:
-        command = VoidAttempt(tenant_id=tenant, attempt_id=attempt_id, reason=data.reason)
+        command = VoidAttempt(
+            tenant_id=tenant, attempt_id=attempt_id, reason=data.reason, actor=actor
+        )
         return _appended(await recorder.void(command, now=datetime.now(UTC)))
 
     @post(
         "/{attempt_id:str}/rescore",
         status_code=201,
+        opt=requires("ingest"),
         summary="Rescore an attempt; the original stays in the log",
         responses={
             **_RESPONSES,
@@ -199,10 +211,11 @@ class AttemptsController(Controller):
         attempt_id: PathId,
         data: JSONBody[RescoreIn],
         tenant: NamedDependency[str],
+        actor: NamedDependency[Actor],
         recorder: NamedDependency[AttemptRecorder],
     ) -> AppendedOut:
         command = RescoreAttempt(
-            tenant_id=tenant, attempt_id=attempt_id, **msgspec.structs.asdict(data)
+            tenant_id=tenant, attempt_id=attempt_id, actor=actor, **msgspec.structs.asdict(data)
         )
         return _appended(await recorder.rescore(command, now=datetime.now(UTC)))
 
@@ -214,6 +227,7 @@ class CorrectiveWorkController(Controller):
     @post(
         "/",
         status_code=201,
+        opt=requires("ingest"),
         summary="Record corrective work before a reassessment",
         responses={**_RESPONSES, 404: ResponseSpec(None, description="Unknown standard")},
     )
@@ -222,7 +236,9 @@ class CorrectiveWorkController(Controller):
         student_id: PathId,
         standard_id: PathId,
         data: JSONBody[CorrectiveWorkIn],
+        *,
         tenant: NamedDependency[str],
+        actor: NamedDependency[Actor],
         recorder: NamedDependency[AttemptRecorder],
     ) -> AppendedOut:
         command = RecordCorrectiveWork(
@@ -232,6 +248,7 @@ class CorrectiveWorkController(Controller):
             work_id=data.work_id or str(uuid.uuid4()),
             note=data.note,
             reference=data.reference,
+            actor=actor,
         )
         now = datetime.now(UTC)
         return _appended(await recorder.record_corrective_work(command, now=now))

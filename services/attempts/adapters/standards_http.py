@@ -27,6 +27,7 @@ from services.attempts.adapters.views import (
 )
 from services.attempts.core.recording import Refuse
 from services.attempts.core.standards import DefineStandard, SetTenantPolicy
+from shared.contract.actor import Actor
 from shared.contract.events.standards import ReassessmentPolicy, effective_policy
 from shared.contract.grading import (
     DEFAULT_SCALE,
@@ -36,6 +37,7 @@ from shared.contract.grading import (
     ProficiencyScale,
 )
 from shared.contract.ids import END_OF_STRING, PLAIN_TEXT_PATTERN
+from shared.platform.auth import requires
 from shared.platform.http import PathId, Problem
 
 Bounded = Annotated[float, msgspec.Meta(ge=-1_000_000, le=1_000_000)]
@@ -130,6 +132,7 @@ class StandardsController(Controller):
 
     @put(
         "/{standard_id:str}",
+        opt=requires("admin"),
         summary="Create or change a standard and its grading policy",
         responses={
             201: ResponseSpec(StandardOut, description="Created"),
@@ -140,7 +143,9 @@ class StandardsController(Controller):
         self,
         standard_id: PathId,
         data: JSONBody[StandardIn],
+        *,
         tenant: NamedDependency[str],
+        actor: NamedDependency[Actor],
         standards: NamedDependency[StandardsStore],
         state: State,
     ) -> Response[StandardOut]:
@@ -157,18 +162,19 @@ class StandardsController(Controller):
             if data.letters
             else None,
             reassessment=ReassessmentPolicy(**msgspec.structs.asdict(data.reassessment)),
+            actor=actor,
         )
         saved = await _saved(await standards.define(command, now=datetime.now(UTC)))
         view = await _standard_view(state, tenant, standard_id)
         return Response(view, status_code=201 if saved.outcome == "created" else 200)
 
-    @get("/{standard_id:str}", summary="A standard with its effective policy")
+    @get("/{standard_id:str}", opt=requires("read"), summary="A standard with its effective policy")
     async def get_standard(
         self, standard_id: PathId, tenant: NamedDependency[str], state: State
     ) -> StandardOut:
         return await _standard_view(state, tenant, standard_id)
 
-    @get("/", summary="Every standard of the tenant")
+    @get("/", opt=requires("read"), summary="Every standard of the tenant")
     async def list_standards(self, tenant: NamedDependency[str], state: State) -> StandardList:
         standards = await load_standards(state.pool, tenant, None)
         return StandardList(standards=[standard_view(item) for item in standards.values()])
@@ -194,11 +200,16 @@ class PolicyController(Controller):
     path = "/v1/policy"
     tags = ["standards"]  # noqa: RUF012
 
-    @put("/", summary="Set the tenant's default method and its allow-list of methods")
+    @put(
+        "/",
+        opt=requires("admin"),
+        summary="Set the tenant's default method and its allow-list of methods",
+    )
     async def put_policy(
         self,
         data: JSONBody[PolicyIn],
         tenant: NamedDependency[str],
+        actor: NamedDependency[Actor],
         standards: NamedDependency[StandardsStore],
         state: State,
     ) -> PolicyOut:
@@ -207,11 +218,12 @@ class PolicyController(Controller):
             method=data.method,
             parameter=data.parameter,
             allowed_methods=tuple(data.allowed_methods) if data.allowed_methods else None,
+            actor=actor,
         )
         await _saved(await standards.set_policy(command, now=datetime.now(UTC)))
         return await _policy_view(state, tenant)
 
-    @get("/", summary="The tenant's default method and allowed methods")
+    @get("/", opt=requires("read"), summary="The tenant's default method and allowed methods")
     async def get_policy(self, tenant: NamedDependency[str], state: State) -> PolicyOut:
         return await _policy_view(state, tenant)
 

@@ -2,6 +2,8 @@
 
 Each decision is Accept (the events to append), Replay (the same request again: answer as before,
 store nothing) or a refusal (`core/refusals.py`: why, in the domain's terms; nothing stored).
+A command names who sent it (`actor`), and the event accepted carries it; who asks again does not
+change what a request is, so a replay by another key is still a replay.
 """
 
 from datetime import datetime, timedelta
@@ -17,6 +19,7 @@ from services.attempts.core.refusals import (
     UndefinedStandard,
 )
 from services.attempts.core.stream import AttemptOnRecord, StreamState
+from shared.contract.actor import Actor
 from shared.contract.events.attempts import (
     AttemptRecorded,
     AttemptRescored,
@@ -40,12 +43,14 @@ class RecordAttempt(msgspec.Struct, frozen=True, kw_only=True):
     score: float | None = None
     points_possible: float | None = None
     assessed_at: datetime
+    actor: Actor | None = None
 
 
 class VoidAttempt(msgspec.Struct, frozen=True, kw_only=True):
     tenant_id: str
     attempt_id: str
     reason: str
+    actor: Actor | None = None
 
 
 class RescoreAttempt(msgspec.Struct, frozen=True, kw_only=True):
@@ -54,6 +59,7 @@ class RescoreAttempt(msgspec.Struct, frozen=True, kw_only=True):
     score: float
     points_possible: float | None = None
     reason: str
+    actor: Actor | None = None
 
 
 class RecordCorrectiveWork(msgspec.Struct, frozen=True, kw_only=True):
@@ -63,6 +69,7 @@ class RecordCorrectiveWork(msgspec.Struct, frozen=True, kw_only=True):
     work_id: str
     note: str | None = None
     reference: str | None = None
+    actor: Actor | None = None
 
 
 class Accept(msgspec.Struct, frozen=True, kw_only=True):
@@ -87,7 +94,8 @@ def decide_record(
     now: datetime,
 ) -> Decision:
     if prior is not None:
-        return Replay() if prior == command else _attempt_id_conflict(command.attempt_id)
+        same = prior == msgspec.structs.replace(command, actor=prior.actor)
+        return Replay() if same else _attempt_id_conflict(command.attempt_id)
     refusal = _invalid_evidence(command, standard, now) or _reassessment_refusal(
         command, state, standard
     )
@@ -104,6 +112,7 @@ def decide_record(
             points_possible=command.points_possible,
             assessed_at=command.assessed_at,
             recorded_at=now,
+            actor=command.actor,
         )
     )
 
@@ -211,6 +220,7 @@ def decide_void(
             attempt_id=command.attempt_id,
             reason=command.reason.strip(),
             voided_at=now,
+            actor=command.actor,
         )
     )
 
@@ -239,6 +249,7 @@ def decide_rescore(
             points_possible=command.points_possible,
             reason=command.reason.strip(),
             rescored_at=now,
+            actor=command.actor,
         )
     )
 
@@ -257,6 +268,7 @@ def decide_corrective_work(
             note=command.note,
             reference=command.reference,
             recorded_at=now,
+            actor=command.actor,
         )
     )
 

@@ -1,16 +1,18 @@
 """Deciding changes to a tenant's standards and default policy. Pure.
 
 A PUT that changes nothing records nothing; every real change is a `standard_defined.v1` or
-`tenant_policy_set.v1` event.
+`tenant_policy_set.v1` event, naming who made it (`actor`); who asks does not make a change.
 """
 
 from collections.abc import Sequence
 from datetime import datetime
 
 import msgspec
+from msgspec.structs import replace
 
 from services.attempts.core.recording import Refuse
 from services.attempts.core.refusals import InvalidField, MethodNotAllowed, RuleRefused
+from shared.contract.actor import Actor
 from shared.contract.events.standards import (
     ReassessmentPolicy,
     StandardDefined,
@@ -40,6 +42,7 @@ class DefineStandard(msgspec.Struct, frozen=True, kw_only=True):
     floor_percent: float | None = None
     letters: tuple[LetterGrade, ...] | None = None
     reassessment: ReassessmentPolicy = ReassessmentPolicy()
+    actor: Actor | None = None
 
 
 class SetTenantPolicy(msgspec.Struct, frozen=True, kw_only=True):
@@ -47,6 +50,7 @@ class SetTenantPolicy(msgspec.Struct, frozen=True, kw_only=True):
     method: Method
     parameter: float | None = None
     allowed_methods: tuple[Method, ...] | None = None  # None: every method
+    actor: Actor | None = None
 
 
 class Unchanged(msgspec.Struct, frozen=True):
@@ -61,7 +65,8 @@ def decide_define_standard(
     now: datetime,
 ) -> StandardDefined | Unchanged | Refuse:
     event = StandardDefined(defined_at=now, **msgspec.structs.asdict(command))
-    if current is not None and msgspec.structs.replace(current, defined_at=now) == event:
+    # The same definition, whenever and by whomever it was made, is no change.
+    if current is not None and replace(current, defined_at=now, actor=command.actor) == event:
         return Unchanged()
     try:
         validate_scale(command.scale)
@@ -91,8 +96,9 @@ def decide_set_policy(
         parameter=command.parameter,
         allowed_methods=allowed,
         set_at=now,
+        actor=command.actor,
     )
-    if current is not None and msgspec.structs.replace(current, set_at=now) == event:
+    if current is not None and replace(current, set_at=now, actor=command.actor) == event:
         return Unchanged()
     if command.method not in allowed:
         return InvalidField(

@@ -24,6 +24,7 @@ from services.mastery.core.calculation import (
     percentage_scale,
     points_scale,
 )
+from shared.platform.auth import requires
 from shared.platform.http import Problem
 
 _START = datetime(2000, 1, 1, tzinfo=UTC)
@@ -98,7 +99,12 @@ class CalculatorController(Controller):
     path = "/v1/calculate"
     tags = ["calculator"]  # noqa: RUF012
 
-    @post("/", status_code=200, summary="Calculate a proficiency from scores (stores nothing)")
+    @post(
+        "/",
+        status_code=200,
+        opt=requires("read"),
+        summary="Calculate a proficiency from scores (stores nothing)",
+    )
     async def calculate_proficiency(
         self, data: JSONBody[CalculationIn], tenant: NamedDependency[str]
     ) -> ProficiencyOut:

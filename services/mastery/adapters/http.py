@@ -13,6 +13,7 @@ from services.mastery.adapters.policies import policies_for
 from services.mastery.adapters.read_model import StoredStanding, standings_of
 from services.mastery.adapters.views import HistoryEntryOut, MarkerOut, history_view
 from services.mastery.core.calculation import FALLBACK_POLICY, calculate
+from shared.platform.auth import requires
 from shared.platform.http import PathId, Problem
 
 
@@ -70,7 +71,11 @@ class MasteryController(Controller):
     path = "/v1/students"
     tags = ["mastery"]  # noqa: RUF012
 
-    @get("/{student_id:str}/mastery", summary="Current proficiency per standard")
+    @get(
+        "/{student_id:str}/mastery",
+        opt=requires("read"),
+        summary="Current proficiency per standard",
+    )
     async def student_mastery(
         self, student_id: PathId, tenant: NamedDependency[str], state: State
     ) -> StudentMastery:
@@ -80,6 +85,7 @@ class MasteryController(Controller):
 
     @get(
         "/{student_id:str}/standards/{standard_id:str}/history",
+        opt=requires("read"),
         summary="Every event of a student's stream on a standard, with the proficiency after each",
         description="In recorded order; voids and rescores appear as events of their own and the "
         "proficiency after them reflects them. Calculated under the standard's current policy.",

@@ -90,11 +90,19 @@ class ProficiencyAfterOut(msgspec.Struct, frozen=True, kw_only=True):
     evidence_count: int
 
 
+class ActorOut(msgspec.Struct, frozen=True, kw_only=True):
+    """The API key that wrote an event."""
+
+    key_id: str
+    label: str
+
+
 class HistoryEntryOut(msgspec.Struct, frozen=True, kw_only=True):
     stream_version: int
     event_id: str
     type: str  # the event's `type`, repeated for clients that list the entries
     recorded_at: datetime
+    actor: ActorOut | None  # null for events written before actors were recorded
     event: EventOut
     proficiency: ProficiencyAfterOut
 
@@ -110,6 +118,7 @@ def history_view(entry: HistoryEntry) -> HistoryEntryOut:
         event_id=entry.event_id,
         type=str(event.__struct_config__.tag),
         recorded_at=entry.recorded_at,
+        actor=msgspec.convert(entry.event.actor, ActorOut | None, from_attributes=True),
         event=event,
         proficiency=msgspec.convert(entry.proficiency, ProficiencyAfterOut, from_attributes=True),
     )

@@ -12,6 +12,7 @@ from litestar.params import JSONBody
 from services.notify.adapters.store import failed_notifications, guardians_of, replace_guardians
 from services.notify.core.messages import Guardian
 from shared.contract.ids import END_OF_STRING, PLAIN_TEXT_PATTERN
+from shared.platform.auth import requires
 from shared.platform.http import PathId
 
 _ADDRESS_PART = r"[^@\s<>,;\x00-\x1f\x7f]+"  # no separators, spaces or control characters
@@ -55,7 +56,11 @@ class GuardiansController(Controller):
     path = "/v1/students"
     tags = ["guardians"]  # noqa: RUF012
 
-    @put("/{student_id:str}/guardians", summary="Replace the guardians of a student")
+    @put(
+        "/{student_id:str}/guardians",
+        opt=requires("admin"),
+        summary="Replace the guardians of a student",
+    )
     async def put_guardians(
         self,
         student_id: PathId,
@@ -70,7 +75,7 @@ class GuardiansController(Controller):
         await replace_guardians(state.pool, tenant, student_id, list(unique.values()))
         return _guardians_view(student_id, list(unique.values()))
 
-    @get("/{student_id:str}/guardians", summary="The guardians of a student")
+    @get("/{student_id:str}/guardians", opt=requires("read"), summary="The guardians of a student")
     async def get_guardians(
         self, student_id: PathId, tenant: NamedDependency[str], state: State
     ) -> GuardiansOut:
@@ -95,6 +100,7 @@ class NotificationsController(Controller):
 
     @get(
         "/failed",
+        opt=requires("read"),
         summary="Emails the mail server refused for good",
         description="Parked after a permanent (5xx) refusal of the address or the message, "
         "newest first, with the server's reply. They are not retried.",

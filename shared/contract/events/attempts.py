@@ -4,13 +4,15 @@ One stream per tenant + student + standard. Schema evolution: additive fields ke
 must have defaults; a breaking change adds a new tag and a pure upcaster from the old one, applied
 at the consumer edge (`upcast`), so cores only ever see the latest version.
 `attempt_recorded.v2` added `status` (markers for missing, excused and incomplete work, which
-carry no score) and made `score` and `points_possible` optional.
+carry no score) and made `score` and `points_possible` optional. Every latest event gained `actor`
+(the API key that wrote it; additive, `None` in events written before).
 """
 
 from datetime import datetime
 
 import msgspec
 
+from shared.contract.actor import Actor
 from shared.contract.grading import AttemptStatus
 
 
@@ -37,6 +39,7 @@ class AttemptRecorded(AttemptEvent, frozen=True, kw_only=True, tag="attempt_reco
     points_possible: float | None = None
     assessed_at: datetime
     recorded_at: datetime
+    actor: Actor | None = None
 
 
 class AttemptVoided(AttemptEvent, frozen=True, kw_only=True, tag="attempt_voided.v1"):
@@ -45,6 +48,7 @@ class AttemptVoided(AttemptEvent, frozen=True, kw_only=True, tag="attempt_voided
     attempt_id: str
     reason: str
     voided_at: datetime
+    actor: Actor | None = None
 
 
 class AttemptRescored(AttemptEvent, frozen=True, kw_only=True, tag="attempt_rescored.v1"):
@@ -55,6 +59,7 @@ class AttemptRescored(AttemptEvent, frozen=True, kw_only=True, tag="attempt_resc
     points_possible: float | None = None
     reason: str
     rescored_at: datetime
+    actor: Actor | None = None
 
 
 class CorrectiveWorkRecorded(
@@ -66,6 +71,7 @@ class CorrectiveWorkRecorded(
     note: str | None = None
     reference: str | None = None
     recorded_at: datetime
+    actor: Actor | None = None
 
 
 AnyAttemptEvent = (

@@ -10,6 +10,7 @@ from datetime import datetime
 
 import msgspec
 
+from shared.contract.actor import Actor
 from shared.contract.grading import (
     DEFAULT_LETTERS,
     CalculationPolicy,
@@ -43,6 +44,7 @@ class StandardDefined(StandardEvent, frozen=True, kw_only=True, tag="standard_de
     letters: tuple[LetterGrade, ...] | None = None
     reassessment: ReassessmentPolicy = ReassessmentPolicy()
     defined_at: datetime
+    actor: Actor | None = None  # the API key that made the change; None before it was recorded
 
 
 class TenantPolicySet(StandardEvent, frozen=True, kw_only=True, tag="tenant_policy_set.v1"):
@@ -52,6 +54,7 @@ class TenantPolicySet(StandardEvent, frozen=True, kw_only=True, tag="tenant_poli
     parameter: float | None = None
     allowed_methods: tuple[Method, ...]
     set_at: datetime
+    actor: Actor | None = None
 
 
 AnyStandardEvent = StandardDefined | TenantPolicySet
