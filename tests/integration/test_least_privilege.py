@@ -1,10 +1,14 @@
 """Each service connects as a role that can do what its code does and nothing more, and every
 tenant-scoped table keeps a tenant's rows from a query that forgot to filter by tenant."""
 
+from datetime import UTC, datetime
+
 import asyncpg
 import pytest
 
 from devtools.embedded import SmtpSink
+from services.attempts.adapters.recorder import AttemptRecorder, Recorded
+from services.attempts.core.recording import RecordAttempt
 from shared.platform.bus import BusNames
 from shared.platform.postgres import create_pool
 from shared.platform.roles import OWNER, SERVICE_ROLES
@@ -13,7 +17,7 @@ from tests.support.polling import eventually
 from tests.support.roles import service_url
 from tests.support.servers import Servers
 from tests.support.system import System, running_system
-from tests.support.tenants import new_tenant
+from tests.support.tenants import define_standard, new_tenant
 
 SERVICES = tuple(SERVICE_ROLES)
 
@@ -250,3 +254,36 @@ async def test_a_borrow_that_names_no_tenant_sees_nothing_after_one_that_did(
     finally:
         await pool.close()
     assert (named, unnamed, named_again) == (1, 0, 1)
+
+
+async def test_naming_the_tenant_a_connection_already_has_costs_no_statement(
+    pool: asyncpg.Pool, database_url: str, bus: BusNames
+) -> None:
+    """The ingest path stays at its two statements (read, then append) per request; only a
+    borrow for another tenant than the connection's last adds one, `set_config`."""
+    schools = [(await new_tenant(pool, prefix))[0] for prefix in ("a", "b")]
+    for school in schools:
+        await define_standard(pool, bus, school, "sci.energy")
+    requests = await create_pool(service_url(database_url, "attempts"), min_size=1, max_size=1)
+    statements: list[str] = []
+    try:
+        async with requests.acquire() as connection:
+            connection.add_query_logger(lambda logged: statements.append(logged.query))
+        recorder = AttemptRecorder(requests, bus)
+        for n, school in enumerate([schools[0], schools[0], schools[1]]):
+            statements.clear()
+            recorded = await recorder.record(_attempt(school, f"exit-{n}"), now=datetime.now(UTC))
+            assert isinstance(recorded, Recorded), recorded
+            if n == 0:
+                continue  # the connection's first tenant
+            setting = [query for query in statements if "set_config" in query]
+            assert (len(statements), len(setting)) == ((2, 0) if n == 1 else (3, 1)), statements
+    finally:
+        await requests.close()
+
+
+def _attempt(tenant_id: str, attempt_id: str) -> RecordAttempt:
+    return RecordAttempt(
+        tenant_id=tenant_id, attempt_id=attempt_id, student_id="sam", standard_id="sci.energy",
+        score=3, assessed_at=datetime(2026, 10, 5, tzinfo=UTC),
+    )  # fmt: skip
