@@ -17,6 +17,7 @@ Each row is reported as a ratio to its cost at the smallest n, measured in the s
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -50,7 +51,8 @@ from shared.contract.events.attempts import AttemptRecorded
 from shared.contract.events.gradebook import LatestGradebookEvent
 from shared.platform.bus import BusNames
 from shared.platform.consumer import Delivered
-from shared.platform.postgres import apply_migrations, create_pool
+from shared.platform.postgres import create_pool
+from shared.platform.roles import passwords_from, prepare_database
 from shared.platform.service import run_until_complete
 
 START = datetime(2020, 1, 1, tzinfo=UTC)
@@ -165,8 +167,8 @@ def _delivered(item: Attempt) -> Delivered[LatestGradebookEvent]:
 
 
 async def projector_rows(database_url: str, sizes: Sequence[int], runs: int) -> list[Row]:
-    await apply_migrations(database_url, ALL_MIGRATIONS)
-    pool = await create_pool(database_url)
+    await prepare_database(database_url, passwords_from(os.environ), ALL_MIGRATIONS)
+    pool = await create_pool(database_url, all_tenants=True)
     projector = MasteryProjector(pool, BusNames("bench"), CalculationPolicy(method="latest"))
     rows = []
     try:

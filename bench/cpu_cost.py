@@ -47,7 +47,8 @@ from shared.contract.cloudevents import CloudEvent, cloudevent_type
 from shared.contract.events.gradebook import LatestGradebookEvent
 from shared.platform.bus import BusNames
 from shared.platform.consumer import Delivered
-from shared.platform.postgres import apply_migrations, create_pool
+from shared.platform.postgres import create_pool
+from shared.platform.roles import passwords_from, prepare_database, role_urls
 from shared.platform.service import run_until_complete
 from shared.platform.tenancy import create_tenant
 
@@ -84,11 +85,12 @@ async def measure(events: int, work: Callable[[], Awaitable[object]]) -> Cost:
 
 class Paths:
     def __init__(self, database_url: str) -> None:
-        self.url = database_url
+        self.url = database_url  # the admin's: setting up, filling the log, the rebuild
+        self.roles = role_urls(database_url, passwords_from(os.environ))
         self.numbers = iter(range(10**9))
 
     async def prepare(self) -> None:
-        await apply_migrations(self.url, ALL_MIGRATIONS)
+        await prepare_database(self.url, passwords_from(os.environ), ALL_MIGRATIONS)
         connection = await asyncpg.connect(self.url)
         try:
             await create_tenant(connection, BENCH_TENANT, "Bench School")
@@ -107,7 +109,8 @@ class Paths:
         return commands
 
     async def recorder(self, batch_size: int, batches: int) -> Cost:
-        pool = await create_pool(self.url)
+        # As the service runs it: its own role, a request pool, the tenant wall.
+        pool = await create_pool(self.roles.services["attempts"])
         try:
             recorder, now = AttemptRecorder(pool, BUS), datetime.now(UTC)
             work = [self._commands(batch_size, now - timedelta(days=1)) for _ in range(batches)]
@@ -121,9 +124,10 @@ class Paths:
             await pool.close()
 
     async def projector(self, batch_size: int, batches: int) -> Cost:
-        pool = await create_pool(self.url)
+        pool = await create_pool(self.roles.services["mastery"], all_tenants=True)
+        admin = await asyncpg.connect(self.url)
         try:
-            await pool.execute("TRUNCATE proficiencies, mastery_evidence, mastery_outbox")
+            await admin.execute("TRUNCATE proficiencies, mastery_evidence, mastery_outbox")
             projector = MasteryProjector(pool, BUS, CalculationPolicy(method="latest"))
             work, logged = [], []
             # Students of their own: the read model starts empty, the log keeps earlier runs.
@@ -142,12 +146,11 @@ class Paths:
                     logged.append(event_row(item.event, version=n + 1, event_id=envelope.id))
                 work.append(batch)
             # The projector applies what the log holds: record it first, outside the measure.
-            async with pool.acquire() as connection:
-                await connection.copy_records_to_table(
-                    "attempt_events",
-                    records=[EVENT_COLUMNS.values(row) for row in logged],
-                    columns=COPY_COLUMNS,
-                )
+            await admin.copy_records_to_table(
+                "attempt_events",
+                records=[EVENT_COLUMNS.values(row) for row in logged],
+                columns=COPY_COLUMNS,
+            )
 
             async def project_all() -> None:
                 for batch in work:
@@ -155,6 +158,7 @@ class Paths:
 
             return await measure(batch_size * batches, project_all)
         finally:
+            await admin.close()
             await pool.close()
 
     async def fill_event_store(self, events: int) -> int:

@@ -41,7 +41,8 @@ from services.migrations import ALL_MIGRATIONS
 from services.notify.adapters.planner import PLANNER_NAME
 from shared.contract.grading import DEFAULT_SCALE
 from shared.platform.bus import BusNames
-from shared.platform.postgres import apply_migrations, create_pool
+from shared.platform.postgres import create_pool
+from shared.platform.roles import RoleUrls, passwords_from, prepare_database
 from shared.platform.tenancy import create_tenant, issue_api_key
 
 BENCH_TENANT = "bench-school"
@@ -80,7 +81,8 @@ async def in_scratch_database(purpose: str, run: Callable[[str], Awaitable[T]]) 
 class BenchSystem:
     infra: Infrastructure
     namespace: str
-    database_url: str = ""
+    database_url: str = ""  # the admin's, for setting up and reading back
+    roles: RoleUrls | None = None  # each service connects as its own role
     api_key: str = ""
     ports: dict[str, int] = field(default_factory=dict)
     processes: dict[str, "subprocess.Popen[bytes]"] = field(default_factory=dict)
@@ -113,7 +115,7 @@ async def create_database(system: BenchSystem, purpose: str) -> str:
         await admin.close()
     system.databases.append(name)
     url = with_database(system.infra.database_url, name)
-    await apply_migrations(url, ALL_MIGRATIONS)
+    system.roles = await prepare_database(url, passwords_from(os.environ), ALL_MIGRATIONS)
     return url
 
 
@@ -167,16 +169,18 @@ def start_services(system: BenchSystem) -> None:
     system.ports = {name: free_port() for name in SERVICES}
     env = dict(os.environ)
     env.update(
-        DATABASE_URL=system.database_url,
         NATS_URL=system.infra.nats_url,
         SMTP_URL=system.infra.smtp_url,
         BUS_NAMESPACE=system.namespace,
     )
     for name, port in system.ports.items():
         env[f"{name.upper()}_HTTP_PORT"] = str(port)
+    assert system.roles is not None, "create_database first"
     for name in SERVICES:
         system.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", f"services.{name}"], env=env, stderr=subprocess.DEVNULL
+            [sys.executable, "-m", f"services.{name}"],
+            env={**env, "DATABASE_URL": system.roles.services[name]},
+            stderr=subprocess.DEVNULL,
         )
     for name, process in system.processes.items():
         wait_until_ready(f"http://127.0.0.1:{system.ports[name]}/health/ready", process)

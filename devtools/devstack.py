@@ -16,7 +16,9 @@ import asyncpg
 
 from devtools.embedded import EmbeddedNats, EmbeddedPostgres, SmtpSink, free_port
 from services.migrations import ALL_MIGRATIONS
-from shared.platform.postgres import apply_migrations
+from shared.platform.config import redacted
+from shared.platform.roles import RoleUrls, passwords_from
+from shared.platform.roles import prepare_database as prepare_roles_and_migrate
 from shared.platform.tenancy import IssuedKey, create_tenant, issue_api_key
 
 SERVICES = ("attempts", "mastery", "notify")
@@ -59,30 +61,38 @@ def start_infrastructure(environ: Mapping[str, str], data_dir: Path) -> Infrastr
     return infra
 
 
-async def prepare_database(database_url: str, tenant_id: str) -> IssuedKey:
-    await apply_migrations(database_url, ALL_MIGRATIONS)
-    connection = await asyncpg.connect(database_url)
+async def prepare_database(
+    database_url: str, tenant_id: str, environ: Mapping[str, str]
+) -> tuple[IssuedKey, RoleUrls]:
+    """With the admin's URL: the roles, the migrations as the owner, then the demo tenant and
+    its key (written by the owner: the services may only read keys). The roles' passwords come
+    from GRADEBOOK_<ROLE>_PASSWORD when set; the embedded server trusts loopback connections."""
+    roles = await prepare_roles_and_migrate(database_url, passwords_from(environ), ALL_MIGRATIONS)
+    connection = await asyncpg.connect(roles.owner)
     try:
         await create_tenant(connection, tenant_id, "Demo School")
-        return await issue_api_key(connection, tenant_id, label="mastery dev", scope="admin")
+        return await issue_api_key(connection, tenant_id, label="mastery dev", scope="admin"), roles
     finally:
         await connection.close()
 
 
-def _service_env(infra: Infrastructure, ports: Mapping[str, int]) -> dict[str, str]:
+def _service_env(
+    infra: Infrastructure, ports: Mapping[str, int], database_urls: Mapping[str, str]
+) -> dict[str, dict[str, str]]:
+    """Each service's environment: its own database role, the shared servers."""
     env = dict(os.environ)
-    env.update(DATABASE_URL=infra.database_url, NATS_URL=infra.nats_url, SMTP_URL=infra.smtp_url)
+    env.update(NATS_URL=infra.nats_url, SMTP_URL=infra.smtp_url)
     for name, port in ports.items():
         env[f"{name.upper()}_HTTP_PORT"] = str(port)
-    return env
+    return {name: {**env, "DATABASE_URL": database_urls[name]} for name in SERVICES}
 
 
 def start_services(
-    infra: Infrastructure, ports: Mapping[str, int]
+    infra: Infrastructure, ports: Mapping[str, int], database_urls: Mapping[str, str]
 ) -> dict[str, subprocess.Popen[bytes]]:
-    env = _service_env(infra, ports)
+    envs = _service_env(infra, ports, database_urls)
     processes = {
-        name: subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env)
+        name: subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=envs[name])
         for name in SERVICES
     }
     for name, process in processes.items():
@@ -134,9 +144,9 @@ def run_dev(environ: Mapping[str, str], data_dir: Path, tenant_id: str) -> int:
     infra = start_infrastructure(environ, data_dir)
     processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        key = asyncio.run(prepare_database(infra.database_url, tenant_id))
+        key, roles = asyncio.run(prepare_database(infra.database_url, tenant_id, environ))
         ports = pick_ports(environ)
-        processes = start_services(infra, ports)
+        processes = start_services(infra, ports, roles.services)
         _print_banner(infra, ports, key, data_dir)
         signal.signal(signal.SIGTERM, _interrupt)
         while all(process.poll() is None for process in processes.values()):
@@ -164,7 +174,7 @@ def _print_banner(
         f"  attempts API: http://127.0.0.1:{ports['attempts']}  (OpenAPI: /schema)",
         f"  mastery API:  http://127.0.0.1:{ports['mastery']}",
         f"  notify API:   http://127.0.0.1:{ports['notify']}",
-        f"  PostgreSQL:   {infra.database_url}",
+        f"  PostgreSQL:   {redacted(infra.database_url)} (services as gradebook_<service>)",
         f"  NATS:         {infra.nats_url}"
         + (f"  (monitoring: {infra.nats.monitor_url})" if infra.nats else ""),
         f"  SMTP:         {infra.smtp_url}"

@@ -22,8 +22,10 @@ from shared.platform.bus import BusNames, connect, ensure_streams
 from shared.platform.config import redacted
 from shared.platform.outbox import OutboxRow, publish_all
 from shared.platform.postgres import DbConnection, apply_migrations
+from shared.platform.roles import ROLES, ensure_roles, password_variable, passwords_from
 from shared.platform.service import run_until_complete
 from shared.platform.tenancy import create_tenant
+from shared.platform.tenant_scope import ALL_TENANTS, TENANT_SETTING
 
 LogReader = Callable[
     [DbConnection, int, int | None, int, BusNames], Awaitable[list[tuple[int, OutboxRow]]]
@@ -34,11 +36,28 @@ REPUBLISH_BATCH = 500
 REPUBLISH_TIMEOUT = 30.0
 
 
+# Where each command looks for its URL after --database-url: the roles need an admin, the
+# migrations run as the owner; the rest take DATABASE_URL (see the README for which role).
+URL_VARIABLES = {"db": "ADMIN_DATABASE_URL", "migrate": "MIGRATION_DATABASE_URL"}
+
+
 def _database_url(args: argparse.Namespace) -> str:
-    url: str = args.database_url or os.environ.get("DATABASE_URL", "")
+    variables = [name for name in (URL_VARIABLES.get(args.command), "DATABASE_URL") if name]
+    url: str = args.database_url or next(
+        (os.environ[name] for name in variables if os.environ.get(name)), ""
+    )
     if not url:
-        raise SystemExit("DATABASE_URL is not set (or pass --database-url)")
+        raise SystemExit(f"{' or '.join(variables)} is not set (or pass --database-url)")
     return url
+
+
+async def _ensure_roles(url: str) -> None:
+    passwords = passwords_from(os.environ)
+    for line in await ensure_roles(url, passwords):
+        print(line)
+    unset = [password_variable(role) for role in ROLES if role not in passwords]
+    if unset:
+        print(f"passwords left as they were (not set): {', '.join(unset)}", file=sys.stderr)
 
 
 async def _migrate(url: str) -> None:
@@ -55,8 +74,14 @@ async def _create_tenant(url: str, tenant_id: str, name: str) -> None:
     print(f"tenant {tenant_id} {'created' if created else 'already exists'}")
 
 
+async def _connect_all_tenants(url: str) -> "asyncpg.Connection[asyncpg.Record]":
+    """A connection that sees every tenant's rows, whichever role the URL names (the owner sees
+    them anyway): the rebuild and republish read every tenant's log."""
+    return await asyncpg.connect(url, server_settings={TENANT_SETTING: ALL_TENANTS})
+
+
 async def _rebuild(url: str) -> None:
-    connection, reader = await asyncpg.connect(url), await asyncpg.connect(url)
+    connection, reader = await _connect_all_tenants(url), await _connect_all_tenants(url)
     try:
         report = await rebuild_read_model(
             connection, reader, default_policy=DEFAULT_POLICY, now=datetime.now(UTC)
@@ -76,7 +101,7 @@ async def _republish(
 ) -> None:
     """Send a range of each log to JetStream again with the original ids: JetStream drops what
     it still has within its duplicate window, and consumers drop the rest by id."""
-    connection = await asyncpg.connect(url)
+    connection = await _connect_all_tenants(url)
     client = await connect(nats_url, "mastery-republish")
     try:
         js = client.jetstream()
@@ -128,8 +153,22 @@ def _parser() -> argparse.ArgumentParser:
     dev = commands.add_parser("dev", help="run everything (embedded servers unless URLs given)")
     dev.add_argument("--data-dir", type=Path, default=Path("var/dev"))
     dev.add_argument("--tenant", default="demo")
-    migrate = commands.add_parser("migrate", help="apply the numbered SQL migrations")
-    migrate.add_argument("--database-url")
+    db = commands.add_parser("db", help="database roles").add_subparsers(
+        dest="action", required=True
+    )
+    roles = db.add_parser(
+        "roles",
+        help="create the owner and service roles (idempotent); run with an admin's URL",
+        description="Passwords come from GRADEBOOK_OWNER_PASSWORD, GRADEBOOK_ATTEMPTS_PASSWORD, "
+        "GRADEBOOK_MASTERY_PASSWORD and GRADEBOOK_NOTIFY_PASSWORD when set.",
+    )
+    roles.add_argument("--database-url", help="default: ADMIN_DATABASE_URL, else DATABASE_URL")
+    migrate = commands.add_parser(
+        "migrate", help="apply the numbered SQL migrations, as the owner role"
+    )
+    migrate.add_argument(
+        "--database-url", help="default: MIGRATION_DATABASE_URL, else DATABASE_URL"
+    )
     rebuild = commands.add_parser(
         "rebuild", help="rebuild the mastery read model from the attempt event store"
     )
@@ -177,7 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "dev":
         return _run_dev(args)
     url = _database_url(args)
-    if args.command == "migrate":
+    if args.command == "db":
+        run_until_complete(_ensure_roles(url))
+    elif args.command == "migrate":
         run_until_complete(_migrate(url))
     elif args.command == "rebuild":
         run_until_complete(_rebuild(url))

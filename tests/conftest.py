@@ -11,7 +11,8 @@ from nats.js.errors import NotFoundError
 from devtools.embedded import SmtpSink
 from services.migrations import ALL_MIGRATIONS
 from shared.platform.bus import BusNames
-from shared.platform.postgres import apply_migrations
+from shared.platform.roles import prepare_database
+from tests.support.roles import TEST_PASSWORDS
 from tests.support.servers import Servers, test_servers
 
 TEMPLATE_DATABASE = "mastery_test_template"
@@ -37,13 +38,16 @@ async def template_database(servers: Servers) -> str:
         await admin.execute(f'CREATE DATABASE "{TEMPLATE_DATABASE}"')
     finally:
         await admin.close()
-    await apply_migrations(_with_database(servers.database_url, TEMPLATE_DATABASE), ALL_MIGRATIONS)
+    # Roles are the cluster's, created once; the grants on the database travel with each clone.
+    template_url = _with_database(servers.database_url, TEMPLATE_DATABASE)
+    await prepare_database(template_url, TEST_PASSWORDS, ALL_MIGRATIONS)
     return TEMPLATE_DATABASE
 
 
 @pytest.fixture
 async def database_url(servers: Servers, template_database: str) -> AsyncIterator[str]:
-    """A fresh, migrated database for one test, dropped afterwards."""
+    """A fresh, migrated database for one test, dropped afterwards: its admin URL, for the test's
+    own setup and inspection (services connect as their roles: `tests/support/roles.py`)."""
     name = f"mastery_test_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(servers.database_url)
     try:

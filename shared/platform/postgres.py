@@ -5,10 +5,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
+
+from shared.platform.tenant_scope import (
+    ALL_TENANTS,
+    TENANT_SETTING,
+    ScopedConnection,
+    enter_asked_tenant,
+)
 
 # What a function that runs SQL accepts: a plain connection or one borrowed from a pool.
 DbConnection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
@@ -42,7 +49,8 @@ async def keep_session(connection: "asyncpg.Connection[asyncpg.Record]") -> None
 
     The default (`pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`) costs a round
     trip on every release: about 13 % of the attempts service's time per request. Our code leaves
-    no session state behind: no SET, no LISTEN, cursors only inside transactions (asyncpg still
+    no session state behind but the tenant setting, which the next borrower's setup hook sets
+    (`tenant_scope.py`): no SET, no LISTEN, cursors only inside transactions (asyncpg still
     rolls back a transaction left open, without a round trip when there is none). The one
     session-level lock, the outbox relay's leader lock, is released by the relay itself.
     """
@@ -53,13 +61,23 @@ async def keep_session(connection: "asyncpg.Connection[asyncpg.Record]") -> None
 CONNECT_TIMEOUT_SECONDS = 5.0
 
 
-async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str, *, min_size: int = 2, max_size: int = 10, all_tenants: bool = False
+) -> asyncpg.Pool:
+    """A request pool, whose borrowers name their tenant (`tenant_connection`), or with
+    `all_tenants` a worker pool that sees every tenant (see `shared/platform/tenant_scope.py`)."""
+    scoping: dict[str, Any] = (
+        {"server_settings": {TENANT_SETTING: ALL_TENANTS}}
+        if all_tenants
+        else {"connection_class": ScopedConnection, "setup": enter_asked_tenant}
+    )
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
         reset=keep_session,
         timeout=CONNECT_TIMEOUT_SECONDS,
+        **scoping,
     )
     assert pool is not None
     return pool

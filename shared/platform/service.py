@@ -43,6 +43,10 @@ T = TypeVar("T")
 # Readiness answers within about this long even when PostgreSQL does not.
 READY_PROBE_TIMEOUT = 2.0
 
+# Connections the workers share: a relay holds its leader lock on one while it publishes with
+# another; the projector keeps two batches in flight.
+WORKER_POOL_SIZE = 6
+
 # Allocations between two collections of the youngest generation (CPython's default is 700).
 YOUNG_COLLECTION_EVERY = 20_000
 
@@ -88,6 +92,18 @@ def restart_policy(config: ServiceConfig) -> RestartPolicy:
     )
 
 
+async def _service_pools(dsn: str) -> list[asyncpg.Pool]:
+    requests = await create_pool(dsn)
+    try:
+        return [
+            requests,
+            await create_pool(dsn, min_size=1, max_size=WORKER_POOL_SIZE, all_tenants=True),
+        ]
+    except BaseException:
+        await requests.close()
+        raise
+
+
 def create_service_app(
     *,
     title: str,
@@ -101,21 +117,25 @@ def create_service_app(
     exception_handlers: Mapping[type[Exception], ExceptionHandler] | None = None,
     on_give_up: GiveUp = terminate_process,
 ) -> Litestar:
-    """Assemble a service: its routes, a pool, its supervised workers, problem+json errors.
+    """Assemble a service: its routes, two pools, its supervised workers, problem+json errors.
 
     Every route that declares a scope (`shared.platform.auth.requires`) takes an API key granting
     it; a worker of its own (`keys`) drops revoked keys from this app's cache as they change.
-    Shutdown order: stop the workers (they finish their batch and drain NATS), then close the pool.
+    Requests borrow from `state.pool`, whose connections see the tenant each borrower names;
+    the workers get a pool of their own that sees every tenant (`tenant_scope.py`). A `pool`
+    given (tests) serves both. Shutdown order: stop the workers (they finish their batch and
+    drain NATS), then close the pools.
     """
     keys = KeyCache()
     key_listener = KeyChangeListener(config.database_url, keys)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        owned_pool = pool is None
-        app.state.pool = pool or await create_pool(config.database_url)
+        owned = [] if pool else await _service_pools(config.database_url)
+        app.state.pool = pool or owned[0]
+        worker_pool = pool or owned[1]
         supervisor = Supervisor(
-            [*workers(app.state.pool), key_listener.worker()],
+            [*workers(worker_pool), key_listener.worker()],
             policy=restart_policy(config),
             on_give_up=on_give_up,
         )
@@ -127,8 +147,8 @@ def create_service_app(
         finally:
             stop.set()
             await supervisor.wait()
-            if owned_pool:
-                await app.state.pool.close()
+            for owned_pool in owned:
+                await owned_pool.close()
 
     handlers: dict[type[Exception], ExceptionHandler] = {
         **PROBLEM_HANDLERS,

@@ -20,7 +20,8 @@ import httpx
 from devtools.devstack import NATS_SYNC_INTERVAL, SERVICES
 from devtools.embedded import EmbeddedNats, EmbeddedPostgres, SmtpSink, free_port
 from services.migrations import ALL_MIGRATIONS
-from shared.platform.postgres import apply_migrations
+from shared.platform.roles import prepare_database
+from tests.support.roles import TEST_PASSWORDS
 
 # Settings that make a recovery quick enough to wait for in a test: a mailer's lease that ran out
 # with a crash, and a transient SMTP failure, are retried after seconds rather than minutes.
@@ -100,11 +101,15 @@ class FaultSystem:
         await asyncio.to_thread(nats.start)
         smtp = SmtpSink(mail_dir=scratch / "mail").start()
         system = cls(scratch, postgres, nats, smtp)
-        await apply_migrations(postgres.url, ALL_MIGRATIONS)
+        roles = await prepare_database(postgres.url, TEST_PASSWORDS, ALL_MIGRATIONS)
         env = system._service_env()
         for name in SERVICES:
             port = free_port()
-            own = {**env, f"{name.upper()}_HTTP_PORT": str(port)}
+            own = {
+                **env,
+                f"{name.upper()}_HTTP_PORT": str(port),
+                "DATABASE_URL": roles.services[name],  # each service as its own role
+            }
             system.services[name] = ServiceProcess(name, port, own, scratch / f"{name}.log")
             system.services[name].start()
         try:

@@ -14,6 +14,7 @@ from services.attempts.app import create_app
 from services.attempts.config import AttemptsConfig
 from services.attempts.core.recording import RecordAttempt
 from shared.platform.bus import BusNames
+from tests.support.roles import service_url
 from tests.support.servers import Servers
 from tests.support.tenants import attempt_events_sql, define_standard, new_tenant
 
@@ -32,7 +33,9 @@ async def client(
     pool: asyncpg.Pool, database_url: str, servers: Servers, bus: BusNames
 ) -> AsyncIterator[AsyncTestClient[Any]]:
     config = AttemptsConfig(
-        database_url=database_url, nats_url=servers.nats_url, bus_namespace=bus.namespace
+        database_url=service_url(database_url, "attempts"),
+        nats_url=servers.nats_url,
+        bus_namespace=bus.namespace,
     )
     async with AsyncTestClient(create_app(config)) as test_client:
         yield test_client

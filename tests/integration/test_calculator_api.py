@@ -10,6 +10,7 @@ from litestar.testing import AsyncTestClient
 from services.mastery.app import create_app
 from services.mastery.config import MasteryConfig
 from shared.platform.bus import BusNames
+from tests.support.roles import service_url
 from tests.support.servers import Servers
 from tests.support.tenants import new_tenant
 
@@ -19,7 +20,9 @@ async def client(
     database_url: str, servers: Servers, bus: BusNames
 ) -> AsyncIterator[AsyncTestClient[Any]]:
     config = MasteryConfig(
-        database_url=database_url, nats_url=servers.nats_url, bus_namespace=bus.namespace
+        database_url=service_url(database_url, "mastery"),
+        nats_url=servers.nats_url,
+        bus_namespace=bus.namespace,
     )
     async with AsyncTestClient(create_app(config)) as test_client:
         yield test_client

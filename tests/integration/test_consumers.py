@@ -25,6 +25,7 @@ from shared.contract.events.mastery import MasteryChanged
 from shared.platform.bus import BusNames, ensure_streams
 from shared.platform.consumer import REASON_HEADER, Delivered
 from tests.support.gradebook import log_envelopes
+from tests.support.roles import service_url
 from tests.support.servers import Servers
 
 NOW = datetime(2026, 10, 9, 12, 0, tzinfo=UTC)
@@ -73,7 +74,9 @@ async def test_projector_applies_a_redelivered_event_once_and_deadletters_poison
         await _publish(client, subject, body)
 
     config = MasteryConfig(
-        database_url=database_url, nats_url=servers.nats_url, bus_namespace=bus.namespace
+        database_url=service_url(database_url, "mastery"),
+        nats_url=servers.nats_url,
+        bus_namespace=bus.namespace,
     )
     projector = build_projector(config, pool)
     subscription = await js.pull_subscribe(bus.all_attempts("recorded"), stream=bus.attempts_stream)

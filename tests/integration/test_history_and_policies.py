@@ -22,6 +22,7 @@ from shared.contract.events.gradebook import gradebook_envelopes
 from shared.contract.events.mastery import AnyMasteryEvent
 from shared.platform.bus import BusNames
 from shared.platform.consumer import Delivered
+from tests.support.roles import service_url
 from tests.support.servers import Servers
 from tests.support.tenants import define_standard, new_tenant
 
@@ -35,7 +36,9 @@ async def mastery(
     database_url: str, servers: Servers, bus: BusNames
 ) -> AsyncIterator[AsyncTestClient[Any]]:
     config = MasteryConfig(
-        database_url=database_url, nats_url=servers.nats_url, bus_namespace=bus.namespace
+        database_url=service_url(database_url, "mastery"),
+        nats_url=servers.nats_url,
+        bus_namespace=bus.namespace,
     )
     async with AsyncTestClient(create_app(config)) as client:
         yield client

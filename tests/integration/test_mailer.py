@@ -18,6 +18,7 @@ from services.notify.config import NotifyConfig
 from services.notify.core.messages import message_id
 from shared.platform.bus import BusNames
 from tests.support.polling import eventually
+from tests.support.roles import service_url
 from tests.support.servers import Servers
 from tests.support.tenants import new_tenant
 
@@ -93,7 +94,7 @@ async def test_a_permanent_refusal_parks_that_address_and_the_others_are_sent(
     assert await mailer.send_due() == 0  # never retried on its own
     assert len(smtp_sink.refused) == 1
     config = NotifyConfig(
-        database_url=database_url,
+        database_url=service_url(database_url, "notify"),
         nats_url=servers.nats_url,
         bus_namespace=bus.namespace,
         smtp_url=smtp_sink.url,

@@ -40,12 +40,13 @@ from shared.platform.consumer import (
     RetryLater,
 )
 from shared.platform.deadletter import DeliveryLimitWatch
-from shared.platform.postgres import apply_migrations
+from shared.platform.roles import prepare_database
 from tests.integration.test_consumer_prefetch import CODEC
 from tests.integration.test_consumers import _attempt_envelope
 from tests.support.gradebook import log_envelopes
 from tests.support.outage import RestartablePostgres, postgres_down
 from tests.support.polling import eventually
+from tests.support.roles import TEST_PASSWORDS, service_url
 from tests.support.servers import Servers
 from tests.support.system import running_system
 from tests.support.tenants import new_tenant
@@ -74,7 +75,7 @@ async def own_database_url(own_postgres: RestartablePostgres) -> str:
     finally:
         await admin.close()
     url = own_postgres.url.rsplit("/", 1)[0] + f"/{name}"
-    await apply_migrations(url, ALL_MIGRATIONS)
+    await prepare_database(url, TEST_PASSWORDS, ALL_MIGRATIONS)
     return url
 
 
@@ -268,7 +269,9 @@ async def test_http_answers_503_while_postgresql_is_down_and_200_once_it_is_back
     _, auth = await new_tenant(pool)
     await pool.close()
     config = AttemptsConfig(
-        database_url=own_database_url, nats_url=servers.nats_url, bus_namespace=bus.namespace
+        database_url=service_url(own_database_url, "attempts"),
+        nats_url=servers.nats_url,
+        bus_namespace=bus.namespace,
     )
     async with AsyncTestClient(create_attempts_app(config)) as attempts:
 

@@ -25,6 +25,7 @@ from shared.platform.outbox import OutboxRelay, RelaySettings
 from shared.platform.supervisor import LagUnavailable
 from tests.integration.test_consumer_prefetch import CODEC, published_attempts
 from tests.support.polling import eventually
+from tests.support.roles import service_url
 from tests.support.servers import Servers
 from tests.support.system import running_system
 
@@ -54,7 +55,7 @@ async def attempts(
     database_url: str, servers: Servers, bus: BusNames, give_ups: GiveUps
 ) -> AsyncIterator[AsyncTestClient[Any]]:
     config = AttemptsConfig(
-        database_url=database_url,
+        database_url=service_url(database_url, "attempts"),
         nats_url=servers.nats_url,
         bus_namespace=bus.namespace,
         # Pauses long enough for a poll to see the relay down, and no giving up.

@@ -19,6 +19,7 @@ from services.attempts.core.refusals import RuleRefused
 from shared.contract.events.attempts import AttemptRecorded
 from shared.contract.events.standards import ReassessmentPolicy
 from shared.platform.bus import BusNames
+from tests.support.roles import service_url
 from tests.support.servers import Servers
 from tests.support.tenants import attempt_events_sql, define_standard, new_tenant
 
@@ -28,7 +29,9 @@ Client = AsyncTestClient[Any]
 @pytest.fixture
 async def client(database_url: str, servers: Servers, bus: BusNames) -> AsyncIterator[Client]:
     config = AttemptsConfig(
-        database_url=database_url, nats_url=servers.nats_url, bus_namespace=bus.namespace
+        database_url=service_url(database_url, "attempts"),
+        nats_url=servers.nats_url,
+        bus_namespace=bus.namespace,
     )
     async with AsyncTestClient(create_app(config)) as test_client:
         yield test_client

@@ -1,4 +1,5 @@
-"""The three services wired to one database, one NATS and one SMTP sink, in this process."""
+"""The three services wired to one database, one NATS and one SMTP sink, in this process, each
+connecting as its own database role (`database_url` is the admin's)."""
 
 import contextlib
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ from services.mastery.config import MasteryConfig
 from services.notify.app import create_app as create_notify_app
 from services.notify.config import NotifyConfig
 from shared.platform.bus import BusNames
+from tests.support.roles import service_url
 
 
 @dataclass
@@ -29,13 +31,17 @@ async def running_system(
 ) -> AsyncIterator[System]:
     namespace = bus.namespace
     attempts_config = AttemptsConfig(
-        database_url=database_url, nats_url=nats_url, bus_namespace=namespace
+        database_url=service_url(database_url, "attempts"),
+        nats_url=nats_url,
+        bus_namespace=namespace,
     )
     mastery_config = MasteryConfig(
-        database_url=database_url, nats_url=nats_url, bus_namespace=namespace
+        database_url=service_url(database_url, "mastery"),
+        nats_url=nats_url,
+        bus_namespace=namespace,
     )
     notify_config = NotifyConfig(
-        database_url=database_url,
+        database_url=service_url(database_url, "notify"),
         nats_url=nats_url,
         bus_namespace=namespace,
         smtp_url=smtp_url,

@@ -31,6 +31,7 @@ from shared.platform.bus import BusNames
 from shared.platform.outbox import OUTBOX_COLUMNS, OutboxRow, outbox_insert
 from shared.platform.postgres import DbConnection
 from shared.platform.rows import Columns, sql
+from shared.platform.tenant_scope import tenant_connection
 
 EVENT_SOURCE = "/services/attempts"
 # Each lost race means another writer won, so n concurrent writers need at most n rounds.
@@ -226,14 +227,15 @@ def _envelope(item: NewEvent) -> CloudEvent[AnyGradebookEvent]:
 
 
 async def in_retried_transaction(
-    pool: asyncpg.Pool, work: Callable[[DbConnection], Awaitable[T]], stream: str
+    pool: asyncpg.Pool, tenant_id: str, work: Callable[[DbConnection], Awaitable[T]], stream: str
 ) -> T:
-    """Run `work` in a transaction; on a lost append race, read again and decide again."""
-    return await _retried(pool, work, stream, transaction=True)
+    """Run `work` in a transaction on a connection that sees `tenant_id` alone; on a lost append
+    race, read again and decide again."""
+    return await _retried(pool, tenant_id, work, stream, transaction=True)
 
 
 async def in_retried_statements(
-    pool: asyncpg.Pool, work: Callable[[DbConnection], Awaitable[T]], stream: str
+    pool: asyncpg.Pool, tenant_id: str, work: Callable[[DbConnection], Awaitable[T]], stream: str
 ) -> T:
     """Run `work` without a transaction around it; on a lost append race, run it again.
 
@@ -241,11 +243,12 @@ async def in_retried_statements(
     atomic and the expected versions guard what was read, so BEGIN and COMMIT would add two
     round trips and no safety (each statement already reads its own snapshot in READ COMMITTED).
     """
-    return await _retried(pool, work, stream, transaction=False)
+    return await _retried(pool, tenant_id, work, stream, transaction=False)
 
 
 async def _retried(
     pool: asyncpg.Pool,
+    tenant_id: str,
     work: Callable[[DbConnection], Awaitable[T]],
     stream: str,
     *,
@@ -253,7 +256,7 @@ async def _retried(
 ) -> T:
     for attempt in range(MAX_APPEND_RETRIES):
         try:
-            async with pool.acquire() as connection:
+            async with tenant_connection(pool, tenant_id) as connection:
                 if not transaction:
                     return await work(connection)
                 async with connection.transaction():

@@ -51,6 +51,7 @@ from shared.contract.ids import stream_id
 from shared.platform.bus import BusNames
 from shared.platform.postgres import DbConnection
 from shared.platform.rows import Columns, sql
+from shared.platform.tenant_scope import tenant_connection
 
 _request = msgspec.json.Decoder(RecordAttempt)
 _standard = msgspec.json.Decoder(StandardDefined)
@@ -104,7 +105,7 @@ class AttemptRecorder:
             await _append_and_claim(connection, tenant_id, batch, self._bus)
             return results
 
-        return await in_retried_statements(self._pool, work, f"attempts of {tenant_id}")
+        return await in_retried_statements(self._pool, tenant_id, work, f"attempts of {tenant_id}")
 
     async def void(self, command: VoidAttempt, *, now: datetime) -> Appended | Refuse:
         async def decide(
@@ -138,7 +139,7 @@ class AttemptRecorder:
             decision = decide_corrective_work(command, state, now)
             return await self._append_one(connection, stream, state, decision)
 
-        return await in_retried_transaction(self._pool, work, stream)
+        return await in_retried_transaction(self._pool, command.tenant_id, work, stream)
 
     async def _correct(
         self,
@@ -156,7 +157,7 @@ class AttemptRecorder:
             decision = await decide(connection, state, where)
             return await self._append_one(connection, stream, state, decision)
 
-        return await in_retried_transaction(self._pool, work, stream)
+        return await in_retried_transaction(self._pool, tenant_id, work, stream)
 
     async def _append_one(
         self, connection: DbConnection, stream: str, state: StreamState, decision: Decision
@@ -303,12 +304,13 @@ async def _append_and_claim(
 
 
 async def _location(pool: asyncpg.Pool, tenant_id: str, attempt_id: str) -> AttemptLocation | None:
-    row = await pool.fetchrow(
-        "SELECT student_id, standard_id FROM attempt_requests "
-        "WHERE tenant_id = $1 AND attempt_id = $2",
-        tenant_id,
-        attempt_id,
-    )
+    async with tenant_connection(pool, tenant_id) as connection:
+        row = await connection.fetchrow(
+            "SELECT student_id, standard_id FROM attempt_requests "
+            "WHERE tenant_id = $1 AND attempt_id = $2",
+            tenant_id,
+            attempt_id,
+        )
     if row is None:
         return None
     return AttemptLocation(student_id=row["student_id"], standard_id=row["standard_id"])

@@ -39,6 +39,7 @@ from shared.contract.grading import (
 from shared.contract.ids import END_OF_STRING, PLAIN_TEXT_PATTERN
 from shared.platform.auth import requires
 from shared.platform.http import PathId, Problem
+from shared.platform.tenant_scope import tenant_connection
 
 Bounded = Annotated[float, msgspec.Meta(ge=-1_000_000, le=1_000_000)]
 CASE_GUID = (
@@ -176,12 +177,13 @@ class StandardsController(Controller):
 
     @get("/", opt=requires("read"), summary="Every standard of the tenant")
     async def list_standards(self, tenant: NamedDependency[str], state: State) -> StandardList:
-        standards = await load_standards(state.pool, tenant, None)
+        async with tenant_connection(state.pool, tenant) as connection:
+            standards = await load_standards(connection, tenant, None)
         return StandardList(standards=[standard_view(item) for item in standards.values()])
 
 
 async def _standard_view(state: State, tenant: str, standard_id: str) -> StandardOut:
-    async with state.pool.acquire() as connection:
+    async with tenant_connection(state.pool, tenant) as connection:
         found = await load_standard(connection, tenant, standard_id)
         policy = await load_policy(connection, tenant)
     if found is None:
@@ -229,7 +231,8 @@ class PolicyController(Controller):
 
 
 async def _policy_view(state: State, tenant: str) -> PolicyOut:
-    found = await load_policy(state.pool, tenant)
+    async with tenant_connection(state.pool, tenant) as connection:
+        found = await load_policy(connection, tenant)
     if found is None:
         raise Problem(404, "no-policy", "No tenant policy",
                       "no default policy set: standards without a method use `latest`")  # fmt: skip

@@ -97,7 +97,7 @@ class StandardsStore:
             )
             return await self._record(connection, stream, current, decision)
 
-        return await in_retried_transaction(self._pool, work, stream)
+        return await in_retried_transaction(self._pool, command.tenant_id, work, stream)
 
     async def set_policy(self, command: SetTenantPolicy, *, now: datetime) -> Saved | Refuse:
         stream = policy_stream_id(command.tenant_id)
@@ -113,7 +113,7 @@ class StandardsStore:
             )
             return await self._record(connection, stream, current, decision)
 
-        return await in_retried_transaction(self._pool, work, stream)
+        return await in_retried_transaction(self._pool, command.tenant_id, work, stream)
 
     async def _record(
         self,

@@ -15,6 +15,7 @@ from services.mastery.adapters.views import HistoryEntryOut, MarkerOut, history_
 from services.mastery.core.calculation import FALLBACK_POLICY, calculate
 from shared.platform.auth import requires
 from shared.platform.http import PathId, Problem
+from shared.platform.tenant_scope import tenant_connection
 
 
 class StandardMastery(msgspec.Struct, frozen=True, kw_only=True):
@@ -79,7 +80,7 @@ class MasteryController(Controller):
     async def student_mastery(
         self, student_id: PathId, tenant: NamedDependency[str], state: State
     ) -> StudentMastery:
-        async with state.pool.acquire() as connection:
+        async with tenant_connection(state.pool, tenant) as connection:
             stored = await standings_of(connection, tenant, student_id)
         return StudentMastery(student_id=student_id, standards=[_view(item) for item in stored])
 
@@ -98,7 +99,7 @@ class MasteryController(Controller):
         tenant: NamedDependency[str],
         state: State,
     ) -> StandardHistory:
-        async with state.pool.acquire() as connection:
+        async with tenant_connection(state.pool, tenant) as connection:
             events = await stream_history(connection, tenant, student_id, standard_id)
             known = await policies_for(connection, [(tenant, standard_id)], FALLBACK_POLICY)
         if not events:

@@ -14,6 +14,7 @@ from services.notify.core.messages import Guardian
 from shared.contract.ids import END_OF_STRING, PLAIN_TEXT_PATTERN
 from shared.platform.auth import requires
 from shared.platform.http import PathId
+from shared.platform.tenant_scope import tenant_connection
 
 _ADDRESS_PART = r"[^@\s<>,;\x00-\x1f\x7f]+"  # no separators, spaces or control characters
 EmailAddress = Annotated[
@@ -72,14 +73,17 @@ class GuardiansController(Controller):
             item.email.lower(): Guardian(email=item.email, name=item.name)
             for item in data.guardians
         }
-        await replace_guardians(state.pool, tenant, student_id, list(unique.values()))
+        async with tenant_connection(state.pool, tenant) as connection:
+            await replace_guardians(connection, tenant, student_id, list(unique.values()))
         return _guardians_view(student_id, list(unique.values()))
 
     @get("/{student_id:str}/guardians", opt=requires("read"), summary="The guardians of a student")
     async def get_guardians(
         self, student_id: PathId, tenant: NamedDependency[str], state: State
     ) -> GuardiansOut:
-        return _guardians_view(student_id, await guardians_of(state.pool, tenant, student_id))
+        async with tenant_connection(state.pool, tenant) as connection:
+            guardians = await guardians_of(connection, tenant, student_id)
+        return _guardians_view(student_id, guardians)
 
 
 class FailedNotificationOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -108,7 +112,8 @@ class NotificationsController(Controller):
     async def get_failed(
         self, tenant: NamedDependency[str], state: State
     ) -> FailedNotificationsOut:
-        parked = await failed_notifications(state.pool, tenant)
+        async with tenant_connection(state.pool, tenant) as connection:
+            parked = await failed_notifications(connection, tenant)
         return FailedNotificationsOut(
             failed=[
                 FailedNotificationOut(

@@ -37,9 +37,9 @@ _INSERT_GUARDIAN = (
 
 
 async def replace_guardians(
-    pool: asyncpg.Pool, tenant_id: str, student_id: str, guardians: Sequence[Guardian]
+    connection: DbConnection, tenant_id: str, student_id: str, guardians: Sequence[Guardian]
 ) -> None:
-    async with pool.acquire() as connection, connection.transaction():
+    async with connection.transaction():
         await connection.execute(
             "DELETE FROM guardians WHERE tenant_id = $1 AND student_id = $2", tenant_id, student_id
         )
@@ -208,9 +208,11 @@ class FailedNotification(msgspec.Struct, frozen=True, kw_only=True):
     failed_at: datetime
 
 
-async def failed_notifications(pool: asyncpg.Pool, tenant_id: str) -> list[FailedNotification]:
+async def failed_notifications(
+    connection: DbConnection, tenant_id: str
+) -> list[FailedNotification]:
     """A tenant's parked emails, newest first, with the SMTP server's reason."""
-    rows = await pool.fetch(
+    rows = await connection.fetch(
         "SELECT change_id, guardian_email, student_id, last_error, failed_at FROM notifications "
         "WHERE tenant_id = $1 AND status = 'failed' ORDER BY failed_at DESC",
         tenant_id,
