@@ -16,6 +16,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
 
+from shared.platform.bodies import BoundedRequest
 from shared.platform.config import ServiceConfig
 from shared.platform.http import (
     BEARER_SECURITY,
@@ -137,6 +138,7 @@ def create_service_app(
         },
         lifespan=[lifespan],
         request_max_body_size=max_body_bytes,
+        request_class=BoundedRequest,
         exception_handlers=handlers,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(
             title=title,
