@@ -38,7 +38,8 @@ def _fields(answer: Any) -> list[str]:
      ({"email": "rosa@example.org", "name": "Rosa\r\nBcc: evil@evil.com"}, "guardians[0].name"),
      ({"email": "rosa@example.org", "name": "Rosa\nGarcía"}, "guardians[0].name"),
      ({"email": "rosa@example.org", "name": "Rosa\u2028García"}, "guardians[0].name"),
-     ({"email": "rosa@example.org", "name": "Rosa\u0085García"}, "guardians[0].name")],
+     ({"email": "rosa@example.org", "name": "Rosa\u0085García"}, "guardians[0].name"),
+     ({"email": "rosa@example.org", "name": "Rosa\tGarcía"}, "guardians[0].name")],
 )  # fmt: skip
 async def test_guardian_addresses_and_names_that_could_carry_a_header_are_refused(
     system: System, pool: asyncpg.Pool, guardian: dict[str, str], field: str
