@@ -147,7 +147,7 @@ def run_dev(environ: Mapping[str, str], data_dir: Path, tenant_id: str) -> int:
         key, roles = asyncio.run(prepare_database(infra.database_url, tenant_id, environ))
         ports = pick_ports(environ)
         processes = start_services(infra, ports, roles.services)
-        _print_banner(infra, ports, key, data_dir)
+        print(banner(infra, ports, key, data_dir), flush=True)
         signal.signal(signal.SIGTERM, _interrupt)
         while all(process.poll() is None for process in processes.values()):
             time.sleep(0.5)
@@ -166,20 +166,20 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _print_banner(
-    infra: Infrastructure, ports: Mapping[str, int], key: IssuedKey, data_dir: Path
-) -> None:
+def banner(infra: Infrastructure, ports: Mapping[str, int], key: IssuedKey, data_dir: Path) -> str:
+    """What `mastery dev` prints once everything runs. The server URLs lose their credentials
+    (DATABASE_URL and SMTP_URL may carry passwords); the demo tenant's API key is the point."""
     lines = [
         "Mastery is running. Ctrl-C stops everything.",
         f"  attempts API: http://127.0.0.1:{ports['attempts']}  (OpenAPI: /schema)",
         f"  mastery API:  http://127.0.0.1:{ports['mastery']}",
         f"  notify API:   http://127.0.0.1:{ports['notify']}",
         f"  PostgreSQL:   {redacted(infra.database_url)} (services as gradebook_<service>)",
-        f"  NATS:         {infra.nats_url}"
+        f"  NATS:         {redacted(infra.nats_url)}"
         + (f"  (monitoring: {infra.nats.monitor_url})" if infra.nats else ""),
-        f"  SMTP:         {infra.smtp_url}"
+        f"  SMTP:         {redacted(infra.smtp_url)}"
         + (f"  (messages kept in {data_dir / 'mail'})" if infra.smtp else ""),
         f"Tenant: {key.tenant_id}",
         f"API key: {key.plaintext}",
     ]
-    print("\n".join(lines), flush=True)
+    return "\n".join(lines)

@@ -24,6 +24,12 @@ Method = Literal[
 METHODS: tuple[Method, ...] = get_args(Method)
 
 
+# The largest magnitude any API takes for a score, points value, scale bound or parameter: far
+# beyond a real gradebook, and small enough that a sum of 1,000 converted scores keeps exact
+# hundredths through the decimal rounding (28 digits), so no input overflows the calculation.
+MAX_GRADE_MAGNITUDE = 1_000_000
+
+
 class ParameterRange(NamedTuple):
     low: float
     high: float

@@ -1,5 +1,6 @@
 """Typed configuration loaded once from the environment and passed down explicitly."""
 
+import re
 from collections.abc import Mapping
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -60,3 +61,13 @@ def redacted(url: str) -> str:
     if "@" not in parts.netloc:
         return url
     return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
+
+
+# `scheme://user:password@` or `scheme://token@` anywhere in a text: an error message or a log
+# line may quote a URL that no code here chose to print.
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
+
+
+def masked_urls(text: str) -> str:
+    """`text` with the credentials of every URL in it replaced, as `redacted` replaces them."""
+    return _URL_CREDENTIALS.sub(r"\1***@", text)

@@ -16,17 +16,14 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
 
-from shared.contract.ids import OPAQUE_ID_PATTERN
+from shared.contract.ids import OPAQUE_ID_DESCRIPTION, OPAQUE_ID_PATTERN
 from shared.platform.errors import Transient, classify
 
 # An opaque id in a URL path. Litestar does not apply a msgspec `Meta` pattern to path parameters
 # (so `FromPath[OpaqueId]` let "maya%0A" through); a `Parameter` pattern it does check.
 PathId = Annotated[
     str,
-    Parameter(
-        pattern=OPAQUE_ID_PATTERN,
-        description="Opaque identifier: 1-128 characters; no whitespace, slash or control code.",
-    ),
+    Parameter(pattern=OPAQUE_ID_PATTERN, description=OPAQUE_ID_DESCRIPTION),
 ]
 
 PROBLEM_JSON = "application/problem+json"
@@ -78,6 +75,8 @@ def problem_response(
 _MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
 _AT_PATH = re.compile(r" - at `\$\.?([^`]*)`$")
+# A request Struct's `__post_init__` names the field it refuses as `field: message`.
+_NAMED_FIELD = re.compile(r"^([a-z_][a-z0-9_]*): ")
 
 
 def _field_error(entry: object) -> FieldError:
@@ -97,6 +96,10 @@ def _field_error(entry: object) -> FieldError:
         message = message[: at_path.start()]
     if field == "data":
         field = "body"
+    named = _NAMED_FIELD.match(message)
+    if named:
+        field = named.group(1) if field in {"", "body"} else f"{field}.{named.group(1)}"
+        message = message[named.end() :]
     return FieldError(field=field, message=message)
 
 

@@ -17,7 +17,8 @@ from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
 
 from shared.platform.auth import KeyCache, authenticated_actor, authenticated_tenant, key_guard
-from shared.platform.config import ServiceConfig
+from shared.platform.bodies import BoundedRequest
+from shared.platform.config import ServiceConfig, masked_urls
 from shared.platform.http import (
     BEARER_SECURITY,
     PROBLEM_HANDLERS,
@@ -27,6 +28,7 @@ from shared.platform.http import (
     retry_after,
 )
 from shared.platform.key_listener import KeyChangeListener
+from shared.platform.logs import access_log, configure_logging
 from shared.platform.postgres import create_pool
 from shared.platform.supervisor import (
     GiveUp,
@@ -64,7 +66,8 @@ async def ready(state: State) -> dict[str, object]:
     try:
         await asyncio.wait_for(state.pool.fetchval("SELECT 1"), READY_PROBE_TIMEOUT)
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-        detail = f"database unavailable: {type(error).__name__}: {error}"
+        # The driver's message may quote the server's address; never its credentials.
+        detail = masked_urls(f"database unavailable: {type(error).__name__}: {error}")
         raise _not_ready(detail, workers) from error
     down = [name for name, worker in workers.items() if not worker["alive"]]
     if down:
@@ -164,6 +167,8 @@ def create_service_app(
         },
         lifespan=[lifespan],
         request_max_body_size=max_body_bytes,
+        request_class=BoundedRequest,
+        middleware=[access_log],
         exception_handlers=handlers,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(
             title=title,
@@ -204,5 +209,16 @@ def tune_garbage_collector() -> None:
 def serve(app: Litestar, host: str, port: int) -> None:
     """Run one service on uvicorn; SIGINT/SIGTERM trigger the lifespan's graceful shutdown."""
     tune_garbage_collector()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    uvicorn.run(app, host=host, port=port, log_level="warning", loop="auto", http="auto")
+    configure_logging()
+    # No logging config of uvicorn's own: its records go through the JSON lines above, and the
+    # access line is `access_log`'s.
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        loop="auto",
+        http="auto",
+    )

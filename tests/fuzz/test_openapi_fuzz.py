@@ -17,6 +17,7 @@ import asyncpg
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.core.result import Ok
 
@@ -27,6 +28,24 @@ from tests.support.servers import Servers
 
 SERVICES = ("attempts", "mastery", "notify")
 EXAMPLES_PER_OPERATION = 100
+# Characters a path parameter must never smuggle into an id, a log line or a header: C0 and C1
+# controls, ESC, bidi overrides, zero-width and no-break spaces, Unicode line separators.
+SNEAKY = [
+    "\n",
+    "\r",
+    "\x00",
+    "\x1b",
+    "\x7f",
+    "\x85",
+    "\xa0",
+    "\u200b",
+    "\u202e",
+    "\u2028",
+    "\ufeff",
+]
+sneaky_text = st.tuples(st.text(max_size=8), st.sampled_from(SNEAKY), st.text(max_size=8)).map(
+    "".join
+)
 
 
 @pytest.fixture(scope="module")
@@ -86,11 +105,28 @@ FUZZ = settings(
 )
 
 
+def _with_sneaky_path_parameter(drawn: tuple[Any, str]) -> Any:
+    """A valid request with its first path parameter (if it has one) holding a control, format
+    or separator character."""
+    case, text = drawn
+    if case.path_parameters:
+        first = next(iter(case.path_parameters))
+        case.path_parameters[first] = text
+    return case
+
+
 def _fuzz_operation(
-    operation: Any, base_url: str, auth: dict[str, str], statuses: list[int]
+    operation: Any,
+    base_url: str,
+    auth: dict[str, str],
+    statuses: list[int],
+    sneaky_statuses: list[int],
 ) -> None:
-    valid_and_invalid = operation.as_strategy(generation_mode=GenerationMode.POSITIVE) | (
-        operation.as_strategy(generation_mode=GenerationMode.NEGATIVE)
+    valid = operation.as_strategy(generation_mode=GenerationMode.POSITIVE)
+    valid_and_invalid = (
+        valid
+        | operation.as_strategy(generation_mode=GenerationMode.NEGATIVE)
+        | st.tuples(valid, sneaky_text).map(_with_sneaky_path_parameter)
     )
 
     @FUZZ
@@ -99,6 +135,11 @@ def _fuzz_operation(
         response = case.call(base_url=base_url, headers=auth, timeout=10)
         statuses.append(response.status_code)
         assert response.status_code < 500, (operation.label, response.text)
+        values = (case.path_parameters or {}).values()
+        if any(char in str(value) for value in values for char in SNEAKY):
+            sneaky_statuses.append(response.status_code)
+            # 404 when the text holds `/` or `?` and the path no longer names the route.
+            assert response.status_code in (400, 404, 422), (operation.label, case.path_parameters)
         if response.status_code >= 400:
             [content_type] = response.headers["content-type"]
             assert content_type.startswith("application/problem+json"), (
@@ -119,8 +160,11 @@ def test_no_generated_request_gets_a_5xx(
     operations = [result.ok() for result in results if isinstance(result, Ok)]
     assert len(operations) >= 3  # the service's routes and its health checks
     statuses: list[int] = []
+    sneaky_statuses: list[int] = []
     for operation in operations:
-        _fuzz_operation(operation, service_urls[service], fuzz_auth, statuses)
+        _fuzz_operation(operation, service_urls[service], fuzz_auth, statuses, sneaky_statuses)
     # The fuzz reached the handlers with valid requests and the validation with invalid ones.
     assert any(status < 300 for status in statuses)
     assert any(status == 422 for status in statuses)
+    # Path parameters holding control, format or separator characters reached the service.
+    assert len(sneaky_statuses) >= 20, sneaky_statuses

@@ -48,8 +48,21 @@ def test_bad_parameter_is_a_clear_error_and_exit_2() -> None:
 def test_scores_beyond_float_arithmetic_are_an_error_not_a_crash() -> None:
     code, out, err = _run("1e26")
     assert (code, out) == (2, "")
-    assert "too large" in err
+    assert "score #1: Expected `float` <= 1000000.0" in err
     assert _run("--scale-max", "100", "1e308", "1e308")[0] == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [(["--scale-max", "1e300", "3"], "--scale-max"), (["nan"], "score #1"),
+     (["--method", "decaying_average", "--param", "inf", "3"], "--param"),
+     (["--mastery-threshold=-1e300", "3"], "--mastery-threshold"),
+     (["--scale-max", "100", "50", "1e7"], "score #2")],
+)  # fmt: skip
+def test_every_input_is_bounded_and_named(argv: list[str], named: str) -> None:
+    code, out, err = _run(*argv)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"mastery calc: {named}: "), err
 
 
 def test_mastery_command_dispatches_calc(capsys: pytest.CaptureFixture[str]) -> None:

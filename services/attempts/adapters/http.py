@@ -31,6 +31,7 @@ from services.attempts.core.recording import (
 from shared.contract.actor import Actor
 from shared.contract.grading import AttemptStatus
 from shared.contract.ids import PLAIN_TEXT_PATTERN, OpaqueId
+from shared.contract.timestamps import utc_instant
 from shared.platform.auth import requires
 from shared.platform.http import PathId, problem_response
 
@@ -60,8 +61,19 @@ class AttemptIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     score: Score | None = None
     points_possible: PointsPossible | None = None
     assessed_at: Annotated[
-        datetime, msgspec.Meta(tz=True, description="When the student was assessed (RFC 3339).")
+        datetime,
+        msgspec.Meta(
+            tz=True,
+            description="When the student was assessed (RFC 3339, offset within ±14:00); "
+            "stored in UTC.",
+        ),
     ]
+
+    def __post_init__(self) -> None:
+        # Refused or kept in UTC here, so no offset reaches the log.
+        msgspec.structs.force_setattr(
+            self, "assessed_at", utc_instant("assessed_at", self.assessed_at)
+        )
 
 
 class BatchIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

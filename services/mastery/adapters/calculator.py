@@ -24,6 +24,8 @@ from services.mastery.core.calculation import (
     percentage_scale,
     points_scale,
 )
+from shared.contract.grading import MAX_GRADE_MAGNITUDE
+from shared.contract.timestamps import utc_instant
 from shared.platform.auth import requires
 from shared.platform.http import Problem
 
@@ -31,23 +33,38 @@ _START = datetime(2000, 1, 1, tzinfo=UTC)
 _encoder = msgspec.json.Encoder()
 
 
+# Every number is bounded as the attempts service bounds it, so no input can overflow the
+# calculation (a scale maximum of 1e300 once answered 500 from the decimal rounding).
+Magnitude = Annotated[float, msgspec.Meta(ge=-MAX_GRADE_MAGNITUDE, le=MAX_GRADE_MAGNITUDE)]
+Positive = Annotated[float, msgspec.Meta(gt=0, le=MAX_GRADE_MAGNITUDE)]
+
+
 class ScoreIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    score: Annotated[float, msgspec.Meta(ge=0)] | None = None
-    points_possible: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    score: Annotated[float, msgspec.Meta(ge=0, le=MAX_GRADE_MAGNITUDE)] | None = None
+    points_possible: Positive | None = None
     assessed_at: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
     status: Literal["scored", "missing", "excused", "incomplete"] = "scored"
+
+    def __post_init__(self) -> None:
+        if self.assessed_at is not None:
+            utc = utc_instant("assessed_at", self.assessed_at)
+            msgspec.structs.force_setattr(self, "assessed_at", utc)
+        points = self.points_possible
+        if self.score is not None and points is not None and self.score > points:
+            # As the attempts service refuses it: a converted score stays within the scale.
+            raise ValueError(f"score: {self.score:g} exceeds points_possible {points:g}")
 
 
 class ScaleIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     kind: Literal["levels", "percentage", "points"] = "levels"
-    mastery_threshold: float | None = None
-    maximum: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    mastery_threshold: Magnitude | None = None
+    maximum: Positive | None = None
 
 
 class CalculationIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     scores: Annotated[list[ScoreIn], msgspec.Meta(max_length=1000)]
     method: Method = "latest"
-    parameter: float | None = None
+    parameter: Magnitude | None = None
     scale: ScaleIn = ScaleIn()
     floor_percent: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
 
@@ -145,26 +162,43 @@ def _parameter_help() -> str:
     return "the method's parameter: " + ", ".join(ranges) + "; the others take none"
 
 
+def _calc_request(args: argparse.Namespace) -> CalculationIn:
+    """The request `POST /v1/calculate` would get, checked against the same bounds."""
+    scale: dict[str, object] = {"mastery_threshold": args.mastery_threshold}
+    if args.scale_max is not None:
+        scale |= {"kind": "points", "maximum": args.scale_max}
+    request = {
+        "scores": [{"score": score} for score in args.scores],
+        "method": args.method,
+        "parameter": args.param,
+        "scale": scale,
+    }
+    return msgspec.convert(request, CalculationIn)
+
+
+def _cli_words(error: msgspec.ValidationError) -> str:
+    """Name the option or score a validation error is about, as the command line spells it."""
+    message, _, path = str(error).partition(" - at `$.")
+    names = {"parameter": "--param", "scale.maximum": "--scale-max"}
+    where = path.rstrip("`")
+    where = names.get(where, "--mastery-threshold" if "threshold" in where else where)
+    if where.startswith("scores["):
+        where = f"score #{int(where[7:].split(']')[0]) + 1}"
+    return f"{where}: {message}" if where else message
+
+
 def run_calc(argv: list[str], out: TextIO, err: TextIO) -> int:
     try:
         args = _calc_parser().parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
-    scale = (
-        ScaleIn(kind="points", maximum=args.scale_max, mastery_threshold=args.mastery_threshold)
-        if args.scale_max is not None
-        else ScaleIn(mastery_threshold=args.mastery_threshold)
-    )
-    request = CalculationIn(
-        scores=[ScoreIn(score=score) for score in args.scores],
-        method=args.method,
-        parameter=args.param,
-        scale=scale,
-    )
     try:
-        result = evaluate(request)
+        result = evaluate(_calc_request(args))
     except (InvalidPolicy, ScoresOutOfRange) as error:
         print(f"mastery calc: {error}", file=err)
+        return 2
+    except msgspec.ValidationError as error:
+        print(f"mastery calc: {_cli_words(error)}", file=err)
         return 2
     if args.json:
         out.write(_encoder.encode(proficiency_view(result)).decode() + "\n")

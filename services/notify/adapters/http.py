@@ -9,27 +9,20 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
+from services.notify.adapters.addresses import EmailAddress, GuardianName, normalised_address
 from services.notify.adapters.store import failed_notifications, guardians_of, replace_guardians
 from services.notify.core.messages import Guardian
-from shared.contract.ids import END_OF_STRING, PLAIN_TEXT_PATTERN
 from shared.platform.auth import requires
 from shared.platform.http import PathId
 from shared.platform.tenant_scope import tenant_connection
 
-_ADDRESS_PART = r"[^@\s<>,;\x00-\x1f\x7f]+"  # no separators, spaces or control characters
-EmailAddress = Annotated[
-    str,
-    msgspec.Meta(
-        pattern=rf"^{_ADDRESS_PART}@{_ADDRESS_PART}\.{_ADDRESS_PART}{END_OF_STRING}",
-        max_length=254,
-        description="An email address.",
-    ),
-]
-
 
 class GuardianIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     email: EmailAddress
-    name: Annotated[str, msgspec.Meta(max_length=200, pattern=PLAIN_TEXT_PATTERN)] = ""
+    name: GuardianName = ""
+
+    def __post_init__(self) -> None:
+        msgspec.structs.force_setattr(self, "email", normalised_address("email", self.email))
 
 
 class GuardiansIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -1,0 +1,51 @@
+"""A local OSV query endpoint over advisory records in OSV JSON (as the PyPA advisory database
+publishes them), so the audit can be checked without reaching osv.dev.
+
+It answers `POST /v1/query` as OSV does for the queries pip-audit sends: the records whose
+`affected` entry names the package and lists the version.
+"""
+
+import contextlib
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+
+def _affects(record: dict[str, Any], name: str, version: str) -> bool:
+    return any(
+        entry["package"]["name"].lower() == name and version in entry.get("versions", [])
+        for entry in record.get("affected", [])
+    )
+
+
+@contextlib.contextmanager
+def osv_endpoint(records_dir: Path) -> Iterator[str]:
+    """The URL of a query endpoint over every `*.json` record in `records_dir`."""
+    records = [json.loads(path.read_text()) for path in sorted(records_dir.glob("*.json"))]
+
+    class Query(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            query = json.loads(self.rfile.read(int(self.headers["content-length"])))
+            name, version = query["package"]["name"].lower(), query["version"]
+            vulns = [record for record in records if _affects(record, name, version)]
+            body = json.dumps({"vulns": vulns} if vulns else {}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Query)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1/query"
+    finally:
+        server.shutdown()
+        server.server_close()
