@@ -16,6 +16,7 @@ import asyncpg
 
 from devtools.embedded import EmbeddedNats, EmbeddedPostgres, SmtpSink, free_port
 from services.migrations import ALL_MIGRATIONS
+from shared.platform.config import redacted
 from shared.platform.postgres import apply_migrations
 from shared.platform.tenancy import IssuedKey, create_tenant, issue_api_key
 
@@ -33,6 +34,10 @@ class Infrastructure:
     postgres: EmbeddedPostgres | None = None
     nats: EmbeddedNats | None = None
     smtp: SmtpSink | None = None
+
+    def service_nats_url(self, service: str) -> str:
+        """The service's own NATS user on the embedded server; a given NATS_URL serves all."""
+        return self.nats.service_url(service) if self.nats else self.nats_url
 
     def stop(self) -> None:
         for server in (self.smtp, self.nats, self.postgres):
@@ -82,7 +87,10 @@ def start_services(
 ) -> dict[str, subprocess.Popen[bytes]]:
     env = _service_env(infra, ports)
     processes = {
-        name: subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=env)
+        name: subprocess.Popen(
+            [sys.executable, "-m", f"services.{name}"],
+            env={**env, "NATS_URL": infra.service_nats_url(name)},
+        )
         for name in SERVICES
     }
     for name, process in processes.items():
@@ -165,7 +173,8 @@ def _print_banner(
         f"  mastery API:  http://127.0.0.1:{ports['mastery']}",
         f"  notify API:   http://127.0.0.1:{ports['notify']}",
         f"  PostgreSQL:   {infra.database_url}",
-        f"  NATS:         {infra.nats_url}"
+        # Without credentials: each service has its own user, and the admin's is for tools.
+        f"  NATS:         {infra.nats.address if infra.nats else redacted(infra.nats_url)}"
         + (f"  (monitoring: {infra.nats.monitor_url})" if infra.nats else ""),
         f"  SMTP:         {infra.smtp_url}"
         + (f"  (messages kept in {data_dir / 'mail'})" if infra.smtp else ""),

@@ -21,6 +21,7 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
 from shared.platform.bus import BusNames, connect_with_retry, ensure_streams
+from shared.platform.bus_users import BusUser
 from shared.platform.config import OutboxServiceConfig
 from shared.platform.errors import is_transient
 from shared.platform.postgres import DbConnection
@@ -69,6 +70,8 @@ class RelaySettings:
     nats_url: str
     client_name: str
     bus: BusNames
+    # The streams it declares (those it publishes to); None: every stream.
+    streams: tuple[str, ...] | None = None
     batch_size: int = 500
     idle_interval: float = 0.02
     publish_timeout: float = 5.0
@@ -149,7 +152,7 @@ class OutboxRelay:
         table = self._settings.table
         await retry_until_stopped(
             stop,
-            lambda: ensure_streams(js, self._settings.bus),
+            lambda: ensure_streams(js, self._settings.bus, self._settings.streams),
             what=f"outbox {table}: declaring streams",
             delay=self._settings.retry_interval,
         )
@@ -220,16 +223,24 @@ async def publish_all(
 
 
 def outbox_relay(
-    config: OutboxServiceConfig, pool: asyncpg.Pool, *, table: str, client_name: str
+    config: OutboxServiceConfig,
+    pool: asyncpg.Pool,
+    *,
+    table: str,
+    client_name: str,
+    user: BusUser,
 ) -> OutboxRelay:
-    """The relay of a service's outbox, as its configuration describes it."""
+    """The relay of a service's outbox, as its configuration describes it, declaring the streams
+    its NATS user may declare."""
+    bus = BusNames(config.bus_namespace)
     return OutboxRelay(
         pool,
         RelaySettings(
             table=table,
             nats_url=config.nats_url,
             client_name=client_name,
-            bus=BusNames(config.bus_namespace),
+            bus=bus,
+            streams=user.declares(bus),
             batch_size=config.relay_batch_size,
             idle_interval=config.relay_idle_interval,
         ),

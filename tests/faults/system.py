@@ -104,7 +104,11 @@ class FaultSystem:
         env = system._service_env()
         for name in SERVICES:
             port = free_port()
-            own = {**env, f"{name.upper()}_HTTP_PORT": str(port)}
+            own = {
+                **env,
+                f"{name.upper()}_HTTP_PORT": str(port),
+                "NATS_URL": nats.service_url(name),
+            }
             system.services[name] = ServiceProcess(name, port, own, scratch / f"{name}.log")
             system.services[name].start()
         try:
@@ -121,7 +125,7 @@ class FaultSystem:
             if not name.endswith(("_URL", "_HTTP_PORT", "_NAMESPACE"))
         }
         env.update(FAST_RECOVERY)
-        env.update(DATABASE_URL=self.postgres.url, NATS_URL=self.nats.url, SMTP_URL=self.smtp.url)
+        env.update(DATABASE_URL=self.postgres.url, SMTP_URL=self.smtp.url)
         return env
 
     async def stop(self) -> None:

@@ -93,7 +93,9 @@ async def test_rows_written_while_nats_is_down_are_published_when_it_returns(
             await asyncio.sleep(0.5)
             assert relay.published == 1
             assert await pool.fetchval("SELECT count(*) FROM attempts_outbox") == 2
-            server = EmbeddedNats(Path(scratch), port=server.port).start()
+            server = EmbeddedNats(
+                Path(scratch), port=server.port, admin_secret=server.admin_secret
+            ).start()
             await eventually(lambda: _value(relay.published), lambda count: count == 3, within=20)
             client = await nats.connect(server.url)
             payloads = await _stream_payloads(client.jetstream(), bus)

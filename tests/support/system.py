@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 
+from devtools.nats_auth import service_url
 from services.attempts.app import create_app as create_attempts_app
 from services.attempts.config import AttemptsConfig
 from services.mastery.app import create_app as create_mastery_app
@@ -28,15 +29,20 @@ async def running_system(
     database_url: str, nats_url: str, smtp_url: str, bus: BusNames
 ) -> AsyncIterator[System]:
     namespace = bus.namespace
+    # Each service with its own NATS user, as deployed (the URL given is the admin's).
     attempts_config = AttemptsConfig(
-        database_url=database_url, nats_url=nats_url, bus_namespace=namespace
+        database_url=database_url,
+        nats_url=service_url(nats_url, "attempts"),
+        bus_namespace=namespace,
     )
     mastery_config = MasteryConfig(
-        database_url=database_url, nats_url=nats_url, bus_namespace=namespace
+        database_url=database_url,
+        nats_url=service_url(nats_url, "mastery"),
+        bus_namespace=namespace,
     )
     notify_config = NotifyConfig(
         database_url=database_url,
-        nats_url=nats_url,
+        nats_url=service_url(nats_url, "notify"),
         bus_namespace=namespace,
         smtp_url=smtp_url,
         mailer_idle_interval=0.05,
