@@ -85,8 +85,9 @@ DEPLOY_HEADER = """\
 # should still make the bus durable.
 #
 # One user per service, each allowed only its own subjects; no anonymous connections. The
-# passwords come from nats-server's environment ({variables}),
-# best as bcrypt hashes ("$2a$..."); each service gets its plaintext in NATS_URL.
+# passwords come from nats-server's environment, best as bcrypt hashes ("$2a$..."):
+#   {variables}
+# and each service gets its own plaintext password in its NATS_URL (see deploy/README.md).
 port: 4222
 jetstream {{
   store_dir: /data/jetstream
