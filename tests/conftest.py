@@ -70,6 +70,7 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 async def bus(servers: Servers) -> AsyncIterator[BusNames]:
     """Streams and subjects of this test alone; deleted afterwards."""
     names = BusNames(f"t{uuid.uuid4().hex[:10]}")
+    await servers.admit_namespace(names.namespace)
     yield names
     client = await nats.connect(servers.nats_url)
     js = client.jetstream()

@@ -17,6 +17,7 @@ from services.attempts.adapters.standards_store import StandardsStore
 from services.attempts.config import AttemptsConfig
 from services.attempts.migrations import MIGRATIONS
 from shared.platform.bus import BusNames
+from shared.platform.bus_users import ATTEMPTS_USER
 from shared.platform.outbox import outbox_relay
 from shared.platform.service import create_service_app
 from shared.platform.supervisor import GiveUp, NamedWorker, terminate_process
@@ -33,7 +34,9 @@ def create_app(
     bus = BusNames(config.bus_namespace)
 
     def workers(pool: asyncpg.Pool) -> list[NamedWorker]:
-        relay = outbox_relay(config, pool, table="attempts_outbox", client_name="attempts-relay")
+        relay = outbox_relay(
+            config, pool, table="attempts_outbox", client_name="attempts-relay", user=ATTEMPTS_USER
+        )
         return [NamedWorker("relay", relay.run, relay.lag)]
 
     def provide_recorder(state: State) -> AttemptRecorder:

@@ -11,6 +11,7 @@ from services.mastery.core.calculation import FALLBACK_POLICY, CalculationPolicy
 from services.mastery.migrations import MIGRATIONS
 from shared.contract.events.gradebook import LatestGradebookEvent, gradebook_envelopes
 from shared.platform.bus import BusNames
+from shared.platform.bus_users import MASTERY_USER
 from shared.platform.consumer import BatchConsumer, ConsumerSettings
 from shared.platform.outbox import outbox_relay
 from shared.platform.service import create_service_app
@@ -54,7 +55,9 @@ def create_app(
 ) -> Litestar:
     def workers(pool: asyncpg.Pool) -> list[NamedWorker]:
         projector = build_projector(config, pool)
-        relay = outbox_relay(config, pool, table="mastery_outbox", client_name="mastery-relay")
+        relay = outbox_relay(
+            config, pool, table="mastery_outbox", client_name="mastery-relay", user=MASTERY_USER
+        )
         return [
             NamedWorker("projector", projector.run, projector.lag),
             NamedWorker("relay", relay.run, relay.lag),

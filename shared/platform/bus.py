@@ -1,7 +1,10 @@
 """NATS JetStream helpers: connections, stream names and subjects, stream definitions."""
 
 import asyncio
+import re
+from collections.abc import Collection
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import nats
 from nats.aio.client import Client as NatsClient
@@ -54,6 +57,14 @@ class BusNames:
     def deadletter(self, consumer: str) -> str:
         return self._subject("deadletter", consumer)
 
+    def tenant_of(self, subject: str) -> str | None:
+        """The tenant a subject names (`[<namespace>.]<family>.<tenant>...`), if it names one."""
+        prefix = f"{self.namespace}." if self.namespace else ""
+        if not subject.startswith(prefix):
+            return None
+        tokens = subject[len(prefix) :].split(".")
+        return tokens[1] if len(tokens) > 2 else None
+
     def stream_configs(self) -> list[StreamConfig]:
         subjects = {
             self.attempts_stream: "attempts",
@@ -73,11 +84,25 @@ class BusNames:
         ]
 
 
+_TOKEN = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def inbox_prefix(user: str) -> str:
+    """Each NATS user gets replies on an inbox of its own, so its permissions can name it."""
+    return f"_INBOX.{user}"
+
+
 async def connect(url: str, name: str) -> NatsClient:
-    """Connect once; afterwards the client reconnects on its own for as long as it lives."""
+    """Connect once; afterwards the client reconnects on its own for as long as it lives.
+
+    The credentials are the URL's (`nats://user:password@host:port`); replies then come to the
+    user's own inbox prefix, the one its permissions allow it to subscribe to.
+    """
+    user = urlsplit(url).username or ""
     client: NatsClient = await nats.connect(
         url,
         name=name,
+        inbox_prefix=inbox_prefix(user) if _TOKEN.fullmatch(user) else "_INBOX",
         allow_reconnect=True,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
@@ -95,9 +120,14 @@ async def connect_with_retry(url: str, name: str, stop: asyncio.Event) -> NatsCl
     )
 
 
-async def ensure_streams(js: JetStreamContext, names: BusNames) -> None:
-    """Create the streams, or bring their configuration up to date; safe to run at every start."""
+async def ensure_streams(
+    js: JetStreamContext, names: BusNames, only: Collection[str] | None = None
+) -> None:
+    """Create the streams (those named in `only`, if given), or bring their configuration up to
+    date; safe to run at every start. A service declares only the streams it writes to."""
     for config in names.stream_configs():
+        if only is not None and config.name not in only:
+            continue
         try:
             await js.add_stream(config)
         except BadRequestError:

@@ -13,7 +13,8 @@ says which kind a failure is):
   naked on its own, with a delay that doubles with each delivery, so the events after it go on;
   on its `retry_later_limit`-th delivery it is dead-lettered with the reason instead.
 - Any other failure is the message's own: the batch is retried message by message and the one
-  that fails alone is dead-lettered with the reason and terminated. So is an undecodable message.
+  that fails alone is dead-lettered with the reason and terminated. So is an undecodable message,
+  and one whose event names another tenant than its subject (`shared.platform.delivery`).
 - A message JetStream stops delivering after `max_deliver` deliveries (say, one whose handling
   killed the process each time) is dead-lettered by `DeliveryLimitWatch` from the advisory.
 
@@ -35,12 +36,13 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import nats.errors
+import nats.js.errors
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from shared.contract.cloudevents import CloudEvent, EnvelopeCodec, PoisonMessage
+from shared.contract.cloudevents import EnvelopeCodec, PoisonMessage
 from shared.platform.bus import BusNames, connect_with_retry, ensure_streams
 from shared.platform.deadletter import (
     ORIGINAL_SEQUENCE_HEADER,
@@ -49,9 +51,10 @@ from shared.platform.deadletter import (
     DeliveryLimitWatch,
     publish_deadletter,
 )
+from shared.platform.delivery import Delivered, decode_message, stream_sequence
 from shared.platform.errors import Permanent, RetryLater, classify
 from shared.platform.held import HeldMessages
-from shared.platform.retry import retry_until_stopped, sleep_unless_stopped
+from shared.platform.retry import NotYet, retry_until_stopped, sleep_unless_stopped
 from shared.platform.supervisor import LAG_PROBE_TIMEOUT, LagUnavailable
 
 logger = logging.getLogger(__name__)
@@ -68,12 +71,6 @@ __all__ = [
     "RetryLater",
     "stream_sequence",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Delivered(Generic[EventT]):
-    envelope: CloudEvent[EventT]
-    stream_sequence: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,10 +174,15 @@ class BatchConsumer(Generic[EventT]):
         )
 
         async def bind() -> JetStreamContext.PullSubscription:
-            await ensure_streams(js, self._settings.bus)
+            # The stream it reads is its publisher's to declare; it declares where it parks.
+            bus = self._settings.bus
+            await ensure_streams(js, bus, only=(bus.deadletter_stream,))
             # Create or update: pull_subscribe alone binds an existing durable as it is, so
             # a consumer whose filter changed between releases would silently keep the old one.
-            await js.add_consumer(self._settings.stream, config=config)
+            try:
+                await js.add_consumer(self._settings.stream, config=config)
+            except nats.js.errors.NotFoundError as missing:
+                raise NotYet(f"stream {self._settings.stream} not declared yet") from missing
             return await js.pull_subscribe(
                 self._settings.filter_subject,
                 durable=self._settings.durable,
@@ -295,11 +297,11 @@ class BatchConsumer(Generic[EventT]):
         deliverable: list[Msg] = []
         for message in messages:
             try:
-                envelope = self._codec.decode(message.data)
+                delivered = decode_message(self._codec, self._settings.bus, message)
             except PoisonMessage as poison:
                 await self._deadletter(client, message, str(poison))
                 continue
-            batch.append(Delivered(envelope, stream_sequence(message)))
+            batch.append(delivered)
             deliverable.append(message)
         return batch, deliverable
 
@@ -397,22 +399,6 @@ class BatchConsumer(Generic[EventT]):
         )
         await self._held.term(message)
         self.deadlettered += 1
-
-
-def stream_sequence(message: Msg) -> int:
-    """The message's sequence in its stream, read off its ack subject.
-
-    `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>`: this
-    reads the one token the projector needs, where nats-py's `metadata` also builds a timestamp
-    and three objects per message. Any other form goes through `metadata`.
-    """
-    tokens = (message.reply or "").split(".")
-    if len(tokens) == _ACK_V1_TOKENS and tokens[0] == "$JS" and tokens[1] == "ACK":
-        return int(tokens[5])
-    return message.metadata.sequence.stream
-
-
-_ACK_V1_TOKENS = 9
 
 
 async def _flush_and_close(client: NatsClient) -> None:

@@ -21,6 +21,7 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
 from shared.platform.bus import BusNames, connect_with_retry, ensure_streams
+from shared.platform.bus_users import BusUser
 from shared.platform.config import OutboxServiceConfig
 from shared.platform.deadletter import park_outbox_row
 from shared.platform.errors import is_transient
@@ -70,11 +71,15 @@ class RelaySettings:
     nats_url: str
     client_name: str
     bus: BusNames
+    # The streams it declares (those it publishes to); None: every stream.
+    streams: tuple[str, ...] | None = None
     batch_size: int = 500
     idle_interval: float = 0.02
     publish_timeout: float = 5.0
     retry_interval: float = 0.5
     retry_max_delay: float = 5.0
+    # Where a row the bus refuses for good is parked: `deadletter.<parked_as>`.
+    parked_as: str = "relay"
 
 
 class LeadershipLost(Exception):
@@ -151,7 +156,7 @@ class OutboxRelay:
         table = self._settings.table
         await retry_until_stopped(
             stop,
-            lambda: ensure_streams(js, self._settings.bus),
+            lambda: ensure_streams(js, self._settings.bus, self._settings.streams),
             what=f"outbox {table}: declaring streams",
             delay=self._settings.retry_interval,
         )
@@ -230,7 +235,7 @@ class OutboxRelay:
                 )
                 await park_outbox_row(
                     js,
-                    self._settings.bus.deadletter(f"relay-{self._settings.table}"),
+                    self._settings.bus.deadletter(self._settings.parked_as),
                     subject=row["subject"],
                     msg_id=row["msg_id"],
                     payload=bytes(row["payload"]),
@@ -258,16 +263,25 @@ async def publish_all(
 
 
 def outbox_relay(
-    config: OutboxServiceConfig, pool: asyncpg.Pool, *, table: str, client_name: str
+    config: OutboxServiceConfig,
+    pool: asyncpg.Pool,
+    *,
+    table: str,
+    client_name: str,
+    user: BusUser,
 ) -> OutboxRelay:
-    """The relay of a service's outbox, as its configuration describes it."""
+    """The relay of a service's outbox, as its configuration describes it, declaring the streams
+    its NATS user may declare."""
+    bus = BusNames(config.bus_namespace)
     return OutboxRelay(
         pool,
         RelaySettings(
             table=table,
             nats_url=config.nats_url,
             client_name=client_name,
-            bus=BusNames(config.bus_namespace),
+            bus=bus,
+            streams=user.declares(bus),
+            parked_as=user.relay_deadletter,
             batch_size=config.relay_batch_size,
             idle_interval=config.relay_idle_interval,
         ),

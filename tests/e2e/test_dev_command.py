@@ -69,6 +69,8 @@ def test_dev_command_runs_the_system_and_stops_cleanly(tmp_path: Path) -> None:
 
 def _exercise(stdout: IO[str]) -> None:
     banner = _read_until(stdout, r"^API key:", within=90)
+    # The embedded nats-server has users; the banner names the server, not a password.
+    assert re.fullmatch(r"nats://127\.0\.0\.1:\d+", banner["NATS"]), banner["NATS"]
     key, attempts_url, mastery_url = (
         banner["API key"],
         banner["attempts API"],

@@ -109,6 +109,7 @@ class FaultSystem:
                 **env,
                 f"{name.upper()}_HTTP_PORT": str(port),
                 "DATABASE_URL": roles.services[name],  # each service as its own role
+                "NATS_URL": nats.service_url(name),
             }
             system.services[name] = ServiceProcess(name, port, own, scratch / f"{name}.log")
             system.services[name].start()
@@ -126,7 +127,7 @@ class FaultSystem:
             if not name.endswith(("_URL", "_HTTP_PORT", "_NAMESPACE"))
         }
         env.update(FAST_RECOVERY)
-        env.update(DATABASE_URL=self.postgres.url, NATS_URL=self.nats.url, SMTP_URL=self.smtp.url)
+        env.update(DATABASE_URL=self.postgres.url, SMTP_URL=self.smtp.url)
         return env
 
     async def stop(self) -> None:

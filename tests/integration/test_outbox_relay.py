@@ -93,7 +93,9 @@ async def test_rows_written_while_nats_is_down_are_published_when_it_returns(
             await asyncio.sleep(0.5)
             assert relay.published == 1
             assert await pool.fetchval("SELECT count(*) FROM attempts_outbox") == 2
-            server = EmbeddedNats(Path(scratch), port=server.port).start()
+            server = EmbeddedNats(
+                Path(scratch), port=server.port, admin_secret=server.admin_secret
+            ).start()
             await eventually(lambda: _value(relay.published), lambda count: count == 3, within=20)
             client = await nats.connect(server.url)
             payloads = await _stream_payloads(client.jetstream(), bus)
@@ -149,7 +151,7 @@ async def test_a_row_the_bus_refuses_for_good_is_parked_and_the_rows_after_it_go
         await running
     assert relay.parked == 1
     assert await _stream_payloads(js, bus) == [b"payload-1", b"payload-3", b"payload-4"]
-    parked = await js.get_last_msg(bus.deadletter_stream, bus.deadletter("relay-attempts_outbox"))
+    parked = await js.get_last_msg(bus.deadletter_stream, bus.deadletter("relay"))
     assert parked.headers is not None
     assert parked.headers["Deadletter-Msg-Id"] == "msg-too-large"
     assert parked.headers["Deadletter-Subject"] == bus.attempts("hostile", "recorded")

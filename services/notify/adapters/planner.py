@@ -7,9 +7,10 @@ import asyncpg
 from services.notify.adapters import store
 from services.notify.core.messages import compose_change_email
 from shared.contract.events.mastery import AnyMasteryEvent
+from shared.platform.bus_users import PLANNER_DURABLE
 from shared.platform.consumer import Delivered
 
-PLANNER_NAME = "notify-planner"
+PLANNER_NAME = PLANNER_DURABLE
 
 
 class NotificationPlanner:

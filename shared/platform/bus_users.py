@@ -1,0 +1,112 @@
+"""Who may do what on the bus: one NATS user per service and the subjects each may use.
+
+This table is the one definition of the services' NATS permissions. The dev stack and the test
+servers render their nats-server configuration from it (`devtools.nats_auth`), and so does
+`deploy/nats-server.conf`, which a test keeps equal to the rendering.
+
+A service may publish the events it relays and park what its consumer gives up on, declare the
+streams it writes to, and drive only its own durable consumer. Replies come to an inbox of its
+own (`_INBOX.<user>.`, see `shared.platform.bus.connect`): a shared `_INBOX.>` would let any
+service read the messages JetStream delivers to another's pull requests.
+"""
+
+from dataclasses import dataclass, field
+
+from shared.platform.bus import BusNames, inbox_prefix
+
+PROJECTOR_DURABLE = "mastery-projector"
+PLANNER_DURABLE = "notify-planner"
+
+# The subject families; each has one stream.
+ATTEMPTS, MASTERY, DEADLETTER = "attempts", "mastery", "deadletter"
+
+
+def stream_of(names: BusNames, family: str) -> str:
+    return {
+        ATTEMPTS: names.attempts_stream,
+        MASTERY: names.mastery_stream,
+        DEADLETTER: names.deadletter_stream,
+    }[family]
+
+
+def _published(names: BusNames, family: str) -> str:
+    return {ATTEMPTS: names.all_attempts(), MASTERY: names.all_mastery_changed()}[family]
+
+
+@dataclass(frozen=True, slots=True)
+class Consumes:
+    family: str
+    durable: str
+
+
+@dataclass(frozen=True, slots=True)
+class Permissions:
+    publish: tuple[str, ...]
+    subscribe: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BusUser:
+    name: str
+    publishes: tuple[str, ...] = ()  # the families its outbox relay publishes
+    consumes: tuple[Consumes, ...] = field(default=())
+
+    @property
+    def relay_deadletter(self) -> str:
+        """The dead-letter name its outbox relay parks refused rows under."""
+        return f"{self.name}-relay"
+
+    def declares(self, names: BusNames) -> tuple[str, ...]:
+        """The streams it creates or updates: those it writes to, dead-letters included (its
+        relay parks what the bus refuses, its consumer what it gives up on)."""
+        families = [*self.publishes, *([DEADLETTER] if self.consumes or self.publishes else [])]
+        return tuple(stream_of(names, family) for family in families)
+
+    def permissions(self, names: BusNames) -> Permissions:
+        publish = [_published(names, family) for family in self.publishes]
+        if self.publishes:
+            publish.append(names.deadletter(self.relay_deadletter))
+        for stream in self.declares(names):
+            publish += [f"$JS.API.STREAM.CREATE.{stream}", f"$JS.API.STREAM.UPDATE.{stream}"]
+        subscribe = [f"{inbox_prefix(self.name)}.>"]
+        for consumes in self.consumes:
+            publish += _consumer_publishes(names, consumes)
+            stream = stream_of(names, consumes.family)
+            subscribe.append(
+                f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.{consumes.durable}"
+            )
+        return Permissions(tuple(publish), tuple(subscribe))
+
+
+def _consumer_publishes(names: BusNames, consumes: Consumes) -> list[str]:
+    """Create or update, bind, fetch from and ack its durable; read a message of its stream back
+    to park it (`DeliveryLimitWatch`); publish to its own dead-letter subject."""
+    stream, durable = stream_of(names, consumes.family), consumes.durable
+    return [
+        f"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.{durable}",
+        f"$JS.API.CONSUMER.CREATE.{stream}.{durable}",
+        f"$JS.API.CONSUMER.CREATE.{stream}.{durable}.>",
+        f"$JS.API.CONSUMER.INFO.{stream}.{durable}",
+        f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}",
+        f"$JS.ACK.{stream}.{durable}.>",
+        f"$JS.API.STREAM.MSG.GET.{stream}",
+        names.deadletter(durable),
+    ]
+
+
+ATTEMPTS_USER = BusUser("attempts", publishes=(ATTEMPTS,))
+MASTERY_USER = BusUser(
+    "mastery", publishes=(MASTERY,), consumes=(Consumes(ATTEMPTS, PROJECTOR_DURABLE),)
+)
+NOTIFY_USER = BusUser("notify", consumes=(Consumes(MASTERY, PLANNER_DURABLE),))
+BUS_USERS: dict[str, BusUser] = {
+    user.name: user for user in (ATTEMPTS_USER, MASTERY_USER, NOTIFY_USER)
+}
+
+
+def permissions_for(user: BusUser, namespaces: tuple[str, ...]) -> Permissions:
+    """The user's permissions in each namespace, together (order kept, duplicates dropped)."""
+    every = [user.permissions(BusNames(namespace)) for namespace in namespaces]
+    publish = dict.fromkeys(subject for each in every for subject in each.publish)
+    subscribe = dict.fromkeys(subject for each in every for subject in each.subscribe)
+    return Permissions(tuple(publish), tuple(subscribe))
