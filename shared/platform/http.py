@@ -244,6 +244,11 @@ class TenantKeyCache:
         self._clock = clock
         self._entries: OrderedDict[bytes, tuple[float, str]] = OrderedDict()
 
+    def verified(self, presented: str) -> bool:
+        """Whether this process verified the key within the TTL; never asks the database."""
+        cached = self._entries.get(hashlib.sha256(presented.encode()).digest())
+        return cached is not None and cached[0] > self._clock()
+
     async def tenant_for(
         self, presented: str, look_up: Callable[[str], Awaitable[str | None]]
     ) -> str | None:

@@ -17,6 +17,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
 
 from shared.platform.config import ServiceConfig
+from shared.platform.connections import server_options
 from shared.platform.http import (
     BEARER_SECURITY,
     PROBLEM_HANDLERS,
@@ -27,6 +28,7 @@ from shared.platform.http import (
     retry_after,
     tenant_dependency,
 )
+from shared.platform.limits import rate_limits
 from shared.platform.postgres import create_pool
 from shared.platform.supervisor import (
     GiveUp,
@@ -106,6 +108,11 @@ def create_service_app(
     Shutdown order: stop the workers (they finish their batch and drain NATS), then close the pool.
     """
 
+    # Each app verifies a key against the database at most every KEY_CACHE_SECONDS; the rate
+    # limit counts the keys this cache holds.
+    keys = TenantKeyCache()
+    limits = rate_limits(config, keys, service=title)
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         owned_pool = pool is None
@@ -123,19 +130,22 @@ def create_service_app(
             await supervisor.wait()
             if owned_pool:
                 await app.state.pool.close()
+            await limits.aclose()
 
     handlers: dict[type[Exception], ExceptionHandler] = {
         **PROBLEM_HANDLERS,
+        **limits.handlers,
         **(exception_handlers or {}),
     }
     return Litestar(
         route_handlers=[live, ready, *route_handlers],
         dependencies={
-            # Each app verifies a key against the database at most every KEY_CACHE_SECONDS.
-            "tenant": Provide(tenant_dependency(_pool_of, TenantKeyCache())),
+            "tenant": Provide(tenant_dependency(_pool_of, keys)),
             **(dependencies or {}),
         },
         lifespan=[lifespan],
+        middleware=limits.middleware,
+        stores=limits.stores,
         request_max_body_size=max_body_bytes,
         exception_handlers=handlers,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(
@@ -174,8 +184,11 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(YOUNG_COLLECTION_EVERY, *gc.get_threshold()[1:])
 
 
-def serve(app: Litestar, host: str, port: int) -> None:
-    """Run one service on uvicorn; SIGINT/SIGTERM trigger the lifespan's graceful shutdown."""
+def serve(app: Litestar, host: str, port: int, config: ServiceConfig) -> None:
+    """Run one service on uvicorn with the configured header and idle timeouts and connection
+    limit; SIGINT/SIGTERM trigger the lifespan's graceful shutdown."""
     tune_garbage_collector()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    uvicorn.run(app, host=host, port=port, log_level="warning", loop="auto", http="auto")
+    uvicorn.run(
+        app, host=host, port=port, log_level="warning", loop="auto", **server_options(config)
+    )
