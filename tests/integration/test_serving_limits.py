@@ -159,6 +159,7 @@ async def test_requests_beyond_the_connection_limit_get_503_at_once(served: Serv
     started = time.monotonic()
     status = await _exchange(reader, writer)
     answered_in = time.monotonic() - started
+    closed_in = await _seconds_until_closed(reader, 1.0)
     for held_reader, _ in held:
         await _seconds_until_closed(held_reader, HEAD_TIMEOUT + SLACK)
     again, writer_again = await _connect(served)
@@ -166,6 +167,7 @@ async def test_requests_beyond_the_connection_limit_get_503_at_once(served: Serv
 
     assert status == 503
     assert answered_in < 0.5
+    assert closed_in < 0.5
     assert status_after == 200
     for _, held_writer in [*held, (reader, writer), (again, writer_again)]:
         held_writer.close()
