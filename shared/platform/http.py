@@ -244,10 +244,13 @@ class TenantKeyCache:
         self._clock = clock
         self._entries: OrderedDict[bytes, tuple[float, str]] = OrderedDict()
 
-    def verified(self, presented: str) -> bool:
-        """Whether this process verified the key within the TTL; never asks the database."""
-        cached = self._entries.get(hashlib.sha256(presented.encode()).digest())
-        return cached is not None and cached[0] > self._clock()
+    def known(self, presented: str) -> bool:
+        """Whether this process verified this exact key, however long ago; never asks the database.
+
+        Enough to count a request against the key's id (the secret matched once), not to let it
+        in: `tenant_for` still looks the key up again after the TTL.
+        """
+        return hashlib.sha256(presented.encode()).digest() in self._entries
 
     async def tenant_for(
         self, presented: str, look_up: Callable[[str], Awaitable[str | None]]

@@ -1,10 +1,12 @@
 """Per-API-key rate limits: Litestar's rate-limit middleware, keyed by the id of a verified key.
 
 The middleware runs before authentication (a dependency of the handler), so it cannot await the
-key lookup. It counts a request against its key only when this process verified that exact key
-within the key cache's TTL, which costs a SHA-256 and a dict lookup, never a database query.
-Requests without such a key (no key, an unknown or revoked key, a key not seen for a few seconds)
-are not counted: authentication answers them (401, or verifies and caches the key). Keying by a
+key lookup. It counts a request against its key only when this process has verified that exact
+key (it is in the key cache, fresh or not), which costs a SHA-256 and a dict lookup, never a
+database query. Requests without such a key (no key, an unknown or revoked key, a key this process
+has not seen) are not counted: authentication answers them (401, or verifies and caches the key).
+A stale entry still counts, so the limit does not lapse while the key is looked up again after
+the cache's TTL. Keying by a
 key id the client merely claims would let anyone who knows a key id spend its tenant's budget, and
 keying by client address would put every tenant behind one proxy into one bucket.
 """
@@ -62,16 +64,20 @@ def rate_limits(config: ServiceConfig, keys: TenantKeyCache, service: str) -> Ra
 
     def key_id(request: Request[Any, Any, Any]) -> str | None:
         presented = _bearer(request)
-        if presented is None or not keys.verified(presented):
+        if presented is None or not keys.known(presented):
             return None
         parsed = parse_key(presented)
         return parsed[0] if parsed else None
+
+    # Async on purpose: Litestar runs a synchronous check in a worker thread, per request.
+    async def counted(request: Request[Any, Any, Any]) -> bool:
+        return key_id(request) is not None
 
     limit = RateLimitConfig(
         rate_limit=(config.rate_limit_window, config.rate_limit_requests),
         exclude=UNLIMITED_PATHS,
         identifier_for_request=lambda request: f"key:{key_id(request)}",
-        check_throttle_handler=lambda request: key_id(request) is not None,
+        check_throttle_handler=counted,
         middleware_class=KeyRateLimitMiddleware,
         store=STORE_NAME,
     )

@@ -71,3 +71,17 @@ async def test_the_cache_keeps_at_most_max_entries_dropping_the_oldest() -> None
 
 def test_the_revocation_window_is_short() -> None:
     assert KEY_CACHE_SECONDS <= 5.0
+
+
+async def test_a_key_stays_known_past_its_ttl_until_a_lookup_refuses_it() -> None:
+    keys, clock = _Keys(), _Clock()
+    cache = TenantKeyCache(ttl_seconds=5.0, clock=clock)
+    assert not cache.known("mk_a_secret")
+    await cache.tenant_for("mk_a_secret", keys.look_up)
+    clock.now += 60.0  # stale: the next request looks it up again, the rate limit still counts it
+    assert cache.known("mk_a_secret")
+    assert not cache.known("mk_a_other-secret")
+    del keys.tenants["mk_a_secret"]
+    await cache.tenant_for("mk_a_secret", keys.look_up)
+    assert not cache.known("mk_a_secret")
+    assert keys.lookups == 2
