@@ -62,6 +62,15 @@ class KeyCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def known(self, presented: str) -> bool:
+        """Whether this process verified this exact key, however long ago; never asks the database.
+
+        Enough to count a request against the key's id (the secret matched once), not to let it
+        in: `key_for` still looks the key up again after the TTL, and a key heard of as changed
+        is forgotten at once.
+        """
+        return hashlib.sha256(presented.encode()).digest() in self._entries
+
     async def key_for(self, presented: str, look_up: LookUp) -> ApiKey | None:
         digest = hashlib.sha256(presented.encode()).digest()
         cached = self._entries.get(digest)
