@@ -55,6 +55,10 @@ class KeyCache:
         self._max_entries = max_entries
         self._clock = clock
         self._entries: OrderedDict[bytes, tuple[float, ApiKey]] = OrderedDict()
+        # Keys this process verified, kept past their entry (expired or forgotten on a change
+        # heard of) until a lookup refuses them: the rate limit counts these without a lookup, so
+        # a cache emptied on a listener's reconnect grants no free request.
+        self._verified: OrderedDict[bytes, None] = OrderedDict()
         # Bumped by every change heard of: a lookup that overlapped one may have read the key
         # before the change committed, so its answer serves that request but is not kept.
         self._changes = 0
@@ -69,7 +73,7 @@ class KeyCache:
         in: `key_for` still looks the key up again after the TTL, and a key heard of as changed
         is forgotten at once.
         """
-        return hashlib.sha256(presented.encode()).digest() in self._entries
+        return hashlib.sha256(presented.encode()).digest() in self._verified
 
     async def key_for(self, presented: str, look_up: LookUp) -> ApiKey | None:
         digest = hashlib.sha256(presented.encode()).digest()
@@ -81,12 +85,17 @@ class KeyCache:
         key = await look_up(presented)
         if key is None:
             self._entries.pop(digest, None)
+            self._verified.pop(digest, None)
             return None
         if changes == self._changes:
             self._entries[digest] = (now + self._ttl, key)
             self._entries.move_to_end(digest)
             while len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)
+        self._verified[digest] = None
+        self._verified.move_to_end(digest)
+        while len(self._verified) > self._max_entries:
+            self._verified.popitem(last=False)
         return key
 
     def forget(self, key_id: str) -> None:

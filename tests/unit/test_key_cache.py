@@ -134,3 +134,13 @@ async def test_a_key_stays_known_past_its_ttl_until_a_lookup_refuses_it() -> Non
     await cache.key_for("mk_a_secret", keys.look_up)
     assert not cache.known("mk_a_secret")
     assert keys.lookups == 2
+
+
+async def test_a_key_emptied_from_the_cache_stays_known_to_the_rate_limit() -> None:
+    keys = _Keys()
+    cache = KeyCache(ttl_seconds=5.0)
+    await cache.key_for("mk_a_secret", keys.look_up)
+    cache.forget_all()  # the listener reconnected: every entry is verified again on next use
+    assert cache.known("mk_a_secret")
+    cache.forget("ka")
+    assert cache.known("mk_a_secret")
