@@ -23,6 +23,9 @@ class ServiceConfig(msgspec.Struct, frozen=True, kw_only=True):
     worker_restart_max_delay: float = 30.0
     worker_max_failures: int = 5
     worker_failure_window: float = 300.0
+    # On shutdown a worker gets this long to finish its batch and close its connections; then it
+    # is cancelled, so a NATS or PostgreSQL that does not answer cannot hold the process.
+    worker_stop_timeout: float = 3.0
     # Services that consume JetStream: a batch that failed transiently (PostgreSQL or NATS
     # unavailable) is tried again after pauses doubling up to `consumer_retry_max_delay`; a
     # message waiting for an event not delivered yet is dead-lettered on its

@@ -154,7 +154,7 @@ def create_service_app(
             yield
         finally:
             stop.set()
-            await supervisor.wait()
+            await supervisor.wait(config.worker_stop_timeout)
             for owned_pool in owned:
                 await owned_pool.close()
             await limits.aclose()
