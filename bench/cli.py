@@ -77,7 +77,11 @@ async def run_scenario(
         outcome.runs.append(measurement)
         recorded = await attempts_recorded(context.system)
         context.sampler.checkpoint(f"{scenario.name} run {run + 1}", recorded)
-        print(f"{scenario.name} run {run + 1}: {measurement.values}", file=sys.stderr, flush=True)
+        print(
+            f"{scenario.name} run {run + 1}: {measurement.values} baseline {measurement.baseline}",
+            file=sys.stderr,
+            flush=True,
+        )
     return outcome
 
 

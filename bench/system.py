@@ -131,17 +131,15 @@ async def create_raw_events_table(database_url: str, table: str) -> None:
         await connection.close()
 
 
-async def prepare_tenant(database_url: str, bus: BusNames) -> str:
-    """Create the bench tenant, define every standard the scenarios use, return an API key."""
+async def prepare_tenant(database_url: str, bus: BusNames, tenant_id: str = BENCH_TENANT) -> str:
+    """Create a bench tenant, define every standard the scenarios use, return an API key."""
     connection = await asyncpg.connect(database_url)
     try:
-        await create_tenant(connection, BENCH_TENANT, "Bench School")
-        key = (
-            await issue_api_key(connection, BENCH_TENANT, label="bench", scope="admin")
-        ).plaintext
+        await create_tenant(connection, tenant_id, f"Bench School {tenant_id}")
+        key = (await issue_api_key(connection, tenant_id, label="bench", scope="admin")).plaintext
     finally:
         await connection.close()
-    await define_standards(database_url, bus, BENCH_TENANT, (*STANDARDS, E2E_STANDARD))
+    await define_standards(database_url, bus, tenant_id, (*STANDARDS, E2E_STANDARD))
     return key
 
 
@@ -165,14 +163,22 @@ async def define_standards(
         await pool.close()
 
 
-def start_services(system: BenchSystem) -> None:
-    system.ports = {name: free_port() for name in SERVICES}
+def service_env(system: BenchSystem) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         NATS_URL=system.infra.nats_url,
         SMTP_URL=system.infra.smtp_url,
         BUS_NAMESPACE=system.namespace,
+        # The scenarios measure capacity from one key; noisy-neighbour starts an attempts
+        # service of its own with the default limit.
+        RATE_LIMIT_REQUESTS="0",
     )
+    return env
+
+
+def start_services(system: BenchSystem) -> None:
+    system.ports = {name: free_port() for name in SERVICES}
+    env = service_env(system)
     for name, port in system.ports.items():
         env[f"{name.upper()}_HTTP_PORT"] = str(port)
     assert system.roles is not None, "create_database first"
@@ -184,6 +190,21 @@ def start_services(system: BenchSystem) -> None:
         )
     for name, process in system.processes.items():
         wait_until_ready(f"http://127.0.0.1:{system.ports[name]}/health/ready", process)
+
+
+def start_extra_service(
+    system: BenchSystem, name: str, service: str, env_changes: Mapping[str, str]
+) -> int:
+    """Another instance of `service` on the bench's database and bus, stopped with the rest."""
+    port = free_port()
+    env = {**service_env(system), f"{service.upper()}_HTTP_PORT": str(port), **env_changes}
+    process = subprocess.Popen(
+        [sys.executable, "-m", f"services.{service}"], env=env, stderr=subprocess.DEVNULL
+    )
+    system.processes[name] = process
+    system.ports[name] = port
+    wait_until_ready(f"http://127.0.0.1:{port}/health/ready", process)
+    return port
 
 
 WARM_UP_CONNECTIONS = 4

@@ -271,6 +271,15 @@ class EmbeddedNats:
             self._process.kill()
             self._process.wait()
 
+    def freeze(self) -> None:
+        """SIGSTOP: connections stay open and nothing answers, as with a server that hangs."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGCONT)
+
 
 class SmtpSink:
     """An aiosmtpd server that keeps every message: in memory, and as .eml files if asked.

@@ -5,6 +5,7 @@ from bench.scenarios.base import Scenario
 from bench.scenarios.end_to_end import EndToEnd
 from bench.scenarios.ingest_batch import IngestBatch
 from bench.scenarios.ingest_single import IngestSingle
+from bench.scenarios.noisy_neighbour import NoisyNeighbour
 from bench.scenarios.projector import ProjectorThroughput
 from bench.scenarios.rebuild import Rebuild
 
@@ -15,6 +16,7 @@ SCENARIOS: tuple[type[Scenario], ...] = (
     ProjectorThroughput,
     AppendVersusEventsourcing,
     Rebuild,
+    NoisyNeighbour,
 )
 
 

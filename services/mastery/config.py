@@ -7,3 +7,5 @@ class MasteryConfig(OutboxServiceConfig, frozen=True, kw_only=True):
     projector_batch_size: int = 200
     projector_max_deliver: int = 10
     projector_batches_in_flight: int = 2
+    # Per key and second. Reads cost less than writes, and a dashboard asks for many at once.
+    rate_limit_requests: int = 200

@@ -8,7 +8,7 @@ from shared.platform.service import serve
 
 def main() -> None:
     config = load_config(NotifyConfig, os.environ)
-    serve(create_app(config), config.notify_http_host, config.notify_http_port)
+    serve(create_app(config), config.notify_http_host, config.notify_http_port, config)
 
 
 if __name__ == "__main__":

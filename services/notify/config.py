@@ -11,3 +11,5 @@ class NotifyConfig(ServiceConfig, frozen=True, kw_only=True):
     mailer_lease: float = 15.0  # seconds a row stays leased unless its send is still going on
     mailer_first_retry: float = 2.0  # seconds before a transient failure is retried, then doubled
     mailer_max_retry: float = 1800.0
+    # Per key and second. Guardian lists and parked emails are read and changed rarely.
+    rate_limit_requests: int = 50

@@ -55,12 +55,25 @@ class KeyCache:
         self._max_entries = max_entries
         self._clock = clock
         self._entries: OrderedDict[bytes, tuple[float, ApiKey]] = OrderedDict()
+        # Keys this process verified, kept past their entry (expired or forgotten on a change
+        # heard of) until a lookup refuses them: the rate limit counts these without a lookup, so
+        # a cache emptied on a listener's reconnect grants no free request.
+        self._verified: OrderedDict[bytes, None] = OrderedDict()
         # Bumped by every change heard of: a lookup that overlapped one may have read the key
         # before the change committed, so its answer serves that request but is not kept.
         self._changes = 0
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def known(self, presented: str) -> bool:
+        """Whether this process verified this exact key, however long ago; never asks the database.
+
+        Enough to count a request against the key's id (the secret matched once), not to let it
+        in: `key_for` still looks the key up again after the TTL, and a key heard of as changed
+        is forgotten at once.
+        """
+        return hashlib.sha256(presented.encode()).digest() in self._verified
 
     async def key_for(self, presented: str, look_up: LookUp) -> ApiKey | None:
         digest = hashlib.sha256(presented.encode()).digest()
@@ -72,12 +85,17 @@ class KeyCache:
         key = await look_up(presented)
         if key is None:
             self._entries.pop(digest, None)
+            self._verified.pop(digest, None)
             return None
         if changes == self._changes:
             self._entries[digest] = (now + self._ttl, key)
             self._entries.move_to_end(digest)
             while len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)
+        self._verified[digest] = None
+        self._verified.move_to_end(digest)
+        while len(self._verified) > self._max_entries:
+            self._verified.popitem(last=False)
         return key
 
     def forget(self, key_id: str) -> None:

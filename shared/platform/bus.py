@@ -1,12 +1,15 @@
 """NATS JetStream helpers: connections, stream names and subjects, stream definitions."""
 
 import asyncio
+import contextlib
+import logging
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
-import nats
+import nats.errors
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
@@ -14,6 +17,8 @@ from nats.js.errors import BadRequestError
 
 from shared.platform.config import redacted
 from shared.platform.retry import retry_until_stopped
+
+logger = logging.getLogger(__name__)
 
 DUPLICATE_WINDOW_SECONDS = 120.0
 
@@ -92,30 +97,166 @@ def inbox_prefix(user: str) -> str:
     return f"_INBOX.{user}"
 
 
+# One connection attempt ends within this long even when the server accepts and never answers:
+# nats-py's `connect_timeout` bounds each step of the handshake, not the whole.
+CONNECT_ATTEMPT_SECONDS = 5.0
+# On the way out: how long the server gets to confirm what was sent (acks, mostly), and how long
+# nats-py gets to close; a server that does not answer must not hold a shutdown.
+FLUSH_ON_CLOSE_SECONDS = 1
+CLOSE_SECONDS = 1.0
+
+
+class CredentialsRefused(Exception):
+    """NATS refused the user's credentials. A configuration error that waiting does not mend, so
+    `shared.platform.errors` calls it permanent: the worker fails, and a service whose workers keep
+    failing stops with a non-zero status, as one given a wrong database password does."""
+
+
+class ConnectFailed(ConnectionError):
+    """One connection attempt failed for a reason that may pass (the server down, restarting or
+    full). An `OSError`, so transient: nats-py itself would have tried again."""
+
+
+def refuses_credentials(error: BaseException) -> bool:
+    # nats-py reports the server's `-ERR 'Authorization Violation'` to a handshake as a plain
+    # nats.errors.Error; only to an established connection as AuthorizationError.
+    return isinstance(error, nats.errors.AuthorizationError) or (
+        "authorization violation" in str(error).lower()
+    )
+
+
+class _ClientErrors:
+    """nats-py's error callback for one client (`report`: nats-py takes coroutine functions only).
+
+    nats-py reports each failed attempt of its first connection here and tries again, for ever
+    (`max_reconnect_attempts=-1`), inside `connect`: no exception ever reaches the caller, and
+    nothing but cancelling it stops the loop. So until the client is connected, the first error
+    is kept and ends the attempt (`first`); the retry helper paces the next and logs why. Once
+    connected, the client reconnects on its own and its errors are logged here.
+    """
+
+    def __init__(self, name: str, user: str) -> None:
+        self._name = name
+        self._user = user
+        self.connected = False
+        self.first: asyncio.Future[Exception] = asyncio.get_running_loop().create_future()
+
+    async def report(self, error: Exception) -> None:
+        if not self.connected:
+            if not self.first.done():
+                self.first.set_result(error)
+            return
+        if refuses_credentials(error):
+            logger.error("%s: NATS refused the credentials of user %r", self._name, self._user)
+        else:
+            logger.error("%s: NATS reports %s: %s", self._name, type(error).__name__, error)
+
+
 async def connect(url: str, name: str) -> NatsClient:
-    """Connect once; afterwards the client reconnects on its own for as long as it lives.
+    """One connection attempt (see `connect_unless_stopped`), for a command that cannot be
+    stopped but by ending it."""
+    client = await connect_unless_stopped(url, name, asyncio.Event())
+    assert client is not None
+    return client
+
+
+async def connect_unless_stopped(url: str, name: str, stop: asyncio.Event) -> NatsClient | None:
+    """A connected client, or None once `stop` is set; raises `CredentialsRefused` or
+    `ConnectFailed` when the attempt fails. Once connected, the client reconnects on its own for
+    as long as it lives.
 
     The credentials are the URL's (`nats://user:password@host:port`); replies then come to the
     user's own inbox prefix, the one its permissions allow it to subscribe to.
     """
+    if stop.is_set():
+        return None
     user = urlsplit(url).username or ""
-    client: NatsClient = await nats.connect(
+    client = NatsClient()
+    errors = _ClientErrors(name, user)
+    connecting = asyncio.ensure_future(_connect(client, url, name, user, errors))
+    stopping = asyncio.ensure_future(stop.wait())
+    waiting: set[asyncio.Future[Any]] = {connecting, errors.first, stopping}
+    await asyncio.wait(
+        waiting,
+        timeout=CONNECT_ATTEMPT_SECONDS,
+        return_when=asyncio.FIRST_COMPLETED,
+    )
+    stopping.cancel()
+    if connecting.done() and connecting.exception() is None:
+        errors.connected = True
+        return client
+    await _abandon(client, connecting)
+    if stop.is_set():
+        return None
+    raise _failure(url, user, errors.first, connecting)
+
+
+async def _connect(
+    client: NatsClient, url: str, name: str, user: str, errors: _ClientErrors
+) -> None:
+    await client.connect(
         url,
         name=name,
         inbox_prefix=inbox_prefix(user) if _TOKEN.fullmatch(user) else "_INBOX",
+        error_cb=errors.report,
         allow_reconnect=True,
         max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
+        reconnect_time_wait=0.5,  # type: ignore[arg-type] # annotated int, used as seconds
         connect_timeout=2,
     )
-    return client
+
+
+async def _abandon(client: NatsClient, connecting: asyncio.Future[None]) -> None:
+    """Stop nats-py's connection loop and let go of whatever socket it holds."""
+    connecting.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await connecting
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(client.close(), CLOSE_SECONDS)
+
+
+async def close_client(client: NatsClient) -> None:
+    """Flush what the client buffers, then close it, within about two seconds whatever NATS does.
+
+    Not nats-py's drain: the workers' subscriptions have nothing left to deliver when they stop
+    (every batch acked or naked, every publish acknowledged), and drain waits out its timeout
+    (30 s) on them, then flushes for up to 10 s more, when the server does not answer.
+    """
+    with contextlib.suppress(TimeoutError, nats.errors.Error):
+        await client.flush(timeout=FLUSH_ON_CLOSE_SECONDS)
+    with contextlib.suppress(Exception):  # closing a connection already lost may raise anything
+        await asyncio.wait_for(client.close(), CLOSE_SECONDS)
+
+
+def _failure(
+    url: str, user: str, first: asyncio.Future[Exception], connecting: asyncio.Future[None]
+) -> BaseException:
+    """What ended an attempt that did not connect, as the retry helper should see it."""
+    raised = _raised(connecting)
+    if raised is not None and not refuses_credentials(raised):
+        return raised  # not what nats-py retries (a malformed URL, say): as it is
+    error = first.result() if first.done() else raised
+    if error is None:
+        return ConnectFailed(f"no answer within {CONNECT_ATTEMPT_SECONDS:.0f}s")
+    if refuses_credentials(error):
+        # The user's name only: the URL holds the password (and `redacted` drops the user too).
+        return CredentialsRefused(
+            f"NATS at {redacted(url)} refused the credentials of user {user!r}"
+        )
+    return ConnectFailed(f"{type(error).__name__}: {error}")
+
+
+def _raised(task: asyncio.Future[None]) -> BaseException | None:
+    return None if task.cancelled() else task.exception()
 
 
 async def connect_with_retry(url: str, name: str, stop: asyncio.Event) -> NatsClient | None:
-    """Keep trying until connected or asked to stop; NATS being down must not stop a service."""
+    """Keep trying until connected or asked to stop; NATS being down must not stop a service.
+
+    A refusal of the credentials is raised (`CredentialsRefused`): it will not pass by waiting."""
     return await retry_until_stopped(
         stop,
-        lambda: connect(url, name),
+        lambda: connect_unless_stopped(url, name, stop),
         what=f"{name}: connecting to NATS at {redacted(url)}",
     )
 

@@ -2,7 +2,7 @@
 
 import re
 from collections.abc import Mapping
-from typing import TypeVar
+from typing import Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
@@ -23,12 +23,28 @@ class ServiceConfig(msgspec.Struct, frozen=True, kw_only=True):
     worker_restart_max_delay: float = 30.0
     worker_max_failures: int = 5
     worker_failure_window: float = 300.0
+    # On shutdown a worker gets this long to finish its batch and close its connections; then it
+    # is cancelled, so a NATS or PostgreSQL that does not answer cannot hold the process.
+    worker_stop_timeout: float = 3.0
     # Services that consume JetStream: a batch that failed transiently (PostgreSQL or NATS
     # unavailable) is tried again after pauses doubling up to `consumer_retry_max_delay`; a
     # message waiting for an event not delivered yet is dead-lettered on its
     # `consumer_retry_later_limit`-th delivery.
     consumer_retry_max_delay: float = 30.0
     consumer_retry_later_limit: int = 10
+    # Abuse limits (shared/platform/limits.py, connections.py). Each API key may send
+    # `rate_limit_requests` requests per `rate_limit_window` (a fixed window; 0 turns the limit
+    # off). With `rate_limit_redis_url` the instances of a service count in one Redis; without it
+    # each process counts alone. A connection must send a whole request head within
+    # `http_header_timeout` seconds, an idle keep-alive connection is closed after
+    # `http_keep_alive_timeout`, and beyond `http_max_connections` open connections (or requests
+    # in progress) a request is answered 503 at once.
+    rate_limit_requests: int = 100
+    rate_limit_window: Literal["second", "minute", "hour", "day"] = "second"
+    rate_limit_redis_url: str = ""
+    http_header_timeout: float = 10.0
+    http_keep_alive_timeout: float = 5.0
+    http_max_connections: int = 1000
 
 
 class OutboxServiceConfig(ServiceConfig, frozen=True, kw_only=True):

@@ -43,7 +43,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from shared.contract.cloudevents import EnvelopeCodec, PoisonMessage
-from shared.platform.bus import BusNames, connect_with_retry, ensure_streams
+from shared.platform.bus import BusNames, close_client, connect_with_retry, ensure_streams
 from shared.platform.deadletter import (
     ORIGINAL_SEQUENCE_HEADER,
     ORIGINAL_SUBJECT_HEADER,
@@ -156,7 +156,7 @@ class BatchConsumer(Generic[EventT]):
             # Every fetched batch was acked or naked; a pull subscription has nothing to drain,
             # and nats-py's drain would wait out its timeout on it. Flush the acks and close.
             self._client = None
-            await _flush_and_close(client)
+            await close_client(client)
 
     async def _subscribe(
         self, client: NatsClient, stop: asyncio.Event
@@ -399,9 +399,3 @@ class BatchConsumer(Generic[EventT]):
         )
         await self._held.term(message)
         self.deadlettered += 1
-
-
-async def _flush_and_close(client: NatsClient) -> None:
-    with contextlib.suppress(TimeoutError, nats.errors.Error):
-        await client.flush(timeout=2)
-    await client.close()

@@ -20,7 +20,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
-from shared.platform.bus import BusNames, connect_with_retry, ensure_streams
+from shared.platform.bus import BusNames, close_client, connect_with_retry, ensure_streams
 from shared.platform.bus_users import BusUser
 from shared.platform.config import OutboxServiceConfig
 from shared.platform.deadletter import park_outbox_row
@@ -104,7 +104,8 @@ class OutboxRelay:
                 except LeadershipLost as lost:
                     logger.warning("outbox %s: %s; leading again", self._settings.table, lost)
         finally:
-            await client.drain()
+            # Every publish was acknowledged: nothing to drain, only a connection to close.
+            await close_client(client)
 
     async def _lead_and_relay(self, stop: asyncio.Event, client: NatsClient) -> None:
         """On one pooled connection, hold the leader lock and relay for as long as it lives."""

@@ -19,6 +19,7 @@ from litestar.types import ControllerRouterHandler
 from shared.platform.auth import KeyCache, authenticated_actor, authenticated_tenant, key_guard
 from shared.platform.bodies import BoundedRequest
 from shared.platform.config import ServiceConfig, masked_urls
+from shared.platform.connections import server_options
 from shared.platform.http import (
     BEARER_SECURITY,
     PROBLEM_HANDLERS,
@@ -28,6 +29,7 @@ from shared.platform.http import (
     retry_after,
 )
 from shared.platform.key_listener import KeyChangeListener
+from shared.platform.limits import rate_limits
 from shared.platform.logs import access_log, configure_logging
 from shared.platform.postgres import create_pool
 from shared.platform.supervisor import (
@@ -129,8 +131,11 @@ def create_service_app(
     given (tests) serves both. Shutdown order: stop the workers (they finish their batch and
     drain NATS), then close the pools.
     """
+    # Each app verifies a key against the database at most every KEY_CACHE_SECONDS, or at once
+    # after a change heard of; the rate limit counts the keys this cache holds.
     keys = KeyCache()
     key_listener = KeyChangeListener(config.database_url, keys)
+    limits = rate_limits(config, keys, service=title)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -149,12 +154,14 @@ def create_service_app(
             yield
         finally:
             stop.set()
-            await supervisor.wait()
+            await supervisor.wait(config.worker_stop_timeout)
             for owned_pool in owned:
                 await owned_pool.close()
+            await limits.aclose()
 
     handlers: dict[type[Exception], ExceptionHandler] = {
         **PROBLEM_HANDLERS,
+        **limits.handlers,
         **(exception_handlers or {}),
     }
     return Litestar(
@@ -166,9 +173,10 @@ def create_service_app(
             **(dependencies or {}),
         },
         lifespan=[lifespan],
+        middleware=[access_log, *limits.middleware],
+        stores=limits.stores,
         request_max_body_size=max_body_bytes,
         request_class=BoundedRequest,
-        middleware=[access_log],
         exception_handlers=handlers,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(
             title=title,
@@ -206,8 +214,9 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(YOUNG_COLLECTION_EVERY, *gc.get_threshold()[1:])
 
 
-def serve(app: Litestar, host: str, port: int) -> None:
-    """Run one service on uvicorn; SIGINT/SIGTERM trigger the lifespan's graceful shutdown."""
+def serve(app: Litestar, host: str, port: int, config: ServiceConfig) -> None:
+    """Run one service on uvicorn with the configured header and idle timeouts and connection
+    limit; SIGINT/SIGTERM trigger the lifespan's graceful shutdown."""
     tune_garbage_collector()
     configure_logging()
     # No logging config of uvicorn's own: its records go through the JSON lines above, and the
@@ -220,5 +229,5 @@ def serve(app: Litestar, host: str, port: int) -> None:
         log_level="warning",
         access_log=False,
         loop="auto",
-        http="auto",
+        **server_options(config),
     )

@@ -39,6 +39,9 @@ GiveUp = Callable[[str, str], None]
 
 # Readiness asks every probe at once and answers within about this long, whatever NATS does.
 LAG_PROBE_TIMEOUT = 0.5
+# A cancelled worker's own cleanup (closing its NATS connection) gets this long before shutdown
+# goes on without it.
+CANCELLED_WORKER_SECONDS = 2.0
 
 
 class LagUnavailable(Exception):
@@ -111,9 +114,24 @@ class Supervisor:
             for worker in self._workers
         ]
 
-    async def wait(self) -> None:
-        """Wait until every worker has returned (after `stop` is set, or after giving up)."""
-        await asyncio.gather(*self._tasks)
+    async def wait(self, grace: float | None = None) -> None:
+        """Wait until every worker has returned (after `stop` is set, or after giving up).
+
+        A worker still running `grace` seconds after is cancelled: one waiting on a NATS or a
+        PostgreSQL that does not answer (a request's own timeout, a flush) must not hold the
+        process's shutdown. What it had not acked comes back after `ack_wait`, as after a crash.
+        """
+        if not self._tasks:
+            return
+        _, late = await asyncio.wait(self._tasks, timeout=grace)
+        for task in late:
+            logger.warning("%s did not stop within %.1fs; cancelling it", task.get_name(), grace)
+            task.cancel()
+        if late:
+            await asyncio.wait(late, timeout=CANCELLED_WORKER_SECONDS)
+        for task in self._tasks:
+            if task.done() and not task.cancelled():
+                task.result()  # a supervisor's own failure (a give-up that raised) is raised here
 
     def status(self, name: str) -> WorkerStatus:
         return self._status[name]
@@ -170,8 +188,11 @@ async def _run_once(worker: NamedWorker, stop: asyncio.Event) -> tuple[str, bool
     try:
         await worker.run(stop)
     except Exception as error:  # any failure is logged with its traceback, then restarted
-        logger.exception("worker %s failed", worker.name)
-        return None if stop.is_set() else (f"{type(error).__name__}: {error}", is_transient(error))
+        reason = f"{type(error).__name__}: {error}"
+        # The reason in the line itself, not only at the end of the traceback: a log search or
+        # an alert on the event finds "NATS refused the credentials of user ...".
+        logger.exception("worker %s failed: %s", worker.name, reason)
+        return None if stop.is_set() else (reason, is_transient(error))
     if stop.is_set():
         return None
     logger.error("worker %s returned while the service was running", worker.name)

@@ -150,10 +150,17 @@ async def _post_until_answered(
             if response.is_success:
                 result.accepted.add(attempt_id)
                 return
-            if response.status_code < 500 and "stream-contended" not in response.text:
+            if _final(response):
                 result.refused[attempt_id] = f"{response.status_code} {response.text[:300]}"
                 return
             result.failures[str(response.status_code)] += 1
         await asyncio.sleep(pause)
         pause = min(pause * 2, 2.0)
     result.unanswered.add(attempt_id)
+
+
+def _final(response: httpx.Response) -> bool:
+    """A refusal to keep; a rate limit, a contended stream or a 5xx is worth sending again."""
+    if response.status_code >= 500 or response.status_code == 429:
+        return False
+    return "stream-contended" not in response.text

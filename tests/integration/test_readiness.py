@@ -218,7 +218,7 @@ app = create_service_app(
     route_handlers=[],
     workers=lambda pool: [NamedWorker("broken", broken)],
 )
-serve(app, "127.0.0.1", 0)
+serve(app, "127.0.0.1", 0, config)
 """
 
 

@@ -1,6 +1,8 @@
 """Each service's configuration: the shared fields come from the base, every field from its
 upper-case environment variable."""
 
+from typing import Literal, get_args, get_origin
+
 import msgspec
 import pytest
 
@@ -12,15 +14,18 @@ from shared.platform.config import ConfigError, ServiceConfig, load_config
 CONFIGS = [AttemptsConfig, MasteryConfig, NotifyConfig]
 
 
+def _value_for(field: msgspec.structs.FieldInfo) -> str:
+    if get_origin(field.type) is Literal:
+        return str(get_args(field.type)[-1])
+    return {int: "7", float: "0.25", str: f"value of {field.name}"}[field.type]
+
+
 @pytest.mark.parametrize("config_type", CONFIGS)
 def test_every_field_is_read_from_its_environment_variable(
     config_type: type[ServiceConfig],
 ) -> None:
     fields = msgspec.structs.fields(config_type)
-    values = {
-        field.name: {int: "7", float: "0.25", str: f"value of {field.name}"}[field.type]
-        for field in fields
-    }
+    values = {field.name: _value_for(field) for field in fields}
     environ = {name.upper(): value for name, value in values.items()}
 
     config = load_config(config_type, environ)
@@ -44,3 +49,8 @@ def test_the_shared_fields_and_their_defaults_come_from_the_base(
 def test_a_missing_database_url_is_a_configuration_error() -> None:
     with pytest.raises(ConfigError, match="database_url"):
         load_config(NotifyConfig, {})
+
+
+def test_a_rate_limit_window_outside_the_units_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigError, match="rate_limit_window"):
+        load_config(NotifyConfig, {"DATABASE_URL": "postgresql://db", "RATE_LIMIT_WINDOW": "week"})

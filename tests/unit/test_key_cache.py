@@ -120,3 +120,27 @@ def test_admin_grants_every_scope_and_the_others_only_their_own() -> None:
         "ingest"
     ]
     assert [needed for needed in ("ingest", "read", "admin") if grants("read", needed)] == ["read"]
+
+
+async def test_a_key_stays_known_past_its_ttl_until_a_lookup_refuses_it() -> None:
+    keys, clock = _Keys(), _Clock()
+    cache = KeyCache(ttl_seconds=5.0, clock=clock)
+    assert not cache.known("mk_a_secret")
+    await cache.key_for("mk_a_secret", keys.look_up)
+    clock.now += 60.0  # stale: the next request looks it up again, the rate limit still counts it
+    assert cache.known("mk_a_secret")
+    assert not cache.known("mk_a_other-secret")
+    del keys.keys["mk_a_secret"]
+    await cache.key_for("mk_a_secret", keys.look_up)
+    assert not cache.known("mk_a_secret")
+    assert keys.lookups == 2
+
+
+async def test_a_key_emptied_from_the_cache_stays_known_to_the_rate_limit() -> None:
+    keys = _Keys()
+    cache = KeyCache(ttl_seconds=5.0)
+    await cache.key_for("mk_a_secret", keys.look_up)
+    cache.forget_all()  # the listener reconnected: every entry is verified again on next use
+    assert cache.known("mk_a_secret")
+    cache.forget("ka")
+    assert cache.known("mk_a_secret")

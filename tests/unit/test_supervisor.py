@@ -218,3 +218,32 @@ async def test_an_outage_is_restarted_through_without_ever_giving_up(stop: async
     assert give_ups.calls == []
     assert status.restarts == outage_runs
     assert status.last_error == "CannotConnectNowError: the database system is starting up"
+
+
+async def test_a_worker_that_does_not_stop_within_the_grace_is_cancelled(
+    stop: asyncio.Event, caplog: pytest.LogCaptureFixture
+) -> None:
+    cleaned_up = asyncio.Event()
+
+    async def deaf(stop: asyncio.Event) -> None:
+        try:
+            await asyncio.sleep(3600)  # a request to a server that never answers
+        finally:
+            cleaned_up.set()
+
+    async def prompt(stop: asyncio.Event) -> None:
+        await stop.wait()
+
+    supervisor = Supervisor([NamedWorker("deaf", deaf), NamedWorker("prompt", prompt)])
+    supervisor.start(stop)
+    await eventually(lambda: status_of(supervisor, "deaf"), lambda s: s.alive)
+    stop.set()
+    began = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="shared.platform.supervisor"):
+        await asyncio.wait_for(supervisor.wait(grace=0.2), 5)
+
+    assert 0.2 <= time.monotonic() - began < 1.0
+    assert cleaned_up.is_set()  # cancelled, so its own cleanup ran
+    assert [record.getMessage() for record in caplog.records] == [
+        "worker deaf did not stop within 0.2s; cancelling it"
+    ]
