@@ -29,11 +29,15 @@ def _record(
 
 def test_the_ranges_agree_with_every_release_the_vendored_records_list() -> None:
     """Each record lists the releases its ranges held when it was written: evaluating the
-    ranges alone must find every one of them affected, and no `fixed` release."""
+    ranges alone must find every one of them affected, and no `fixed` release. Withdrawn
+    records affect nothing (redis's PYSEC-2023-73 still lists every release)."""
     snapshot = load_snapshot(SNAPSHOT)
     listed = 0
     for name, records in snapshot.records.items():
         for record in records:
+            if "withdrawn" in record:
+                assert not affects(record, _pin(name, record["affected"][0]["versions"][0]))
+                continue
             for entry in record["affected"]:
                 releases, entry["versions"] = entry["versions"], []
                 for release in releases:
