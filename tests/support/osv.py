@@ -1,5 +1,5 @@
-"""A local OSV query endpoint over advisory records in OSV JSON (as the PyPA advisory database
-publishes them), so the audit can be checked without reaching osv.dev.
+"""A local OSV query endpoint over advisory records in the PyPA advisory database's layout
+(`<package>/<id>.yaml`, OSV in YAML), so the audit can be checked without reaching osv.dev.
 
 It answers `POST /v1/query` as OSV does for the queries pip-audit sends: the records whose
 `affected` entry names the package and lists the version.
@@ -13,6 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 
 def _affects(record: dict[str, Any], name: str, version: str) -> bool:
     return any(
@@ -23,11 +25,14 @@ def _affects(record: dict[str, Any], name: str, version: str) -> bool:
 
 @contextlib.contextmanager
 def osv_endpoint(records_dir: Path) -> Iterator[str]:
-    """The URL of a query endpoint over every `*.json` record in `records_dir`."""
-    records = [json.loads(path.read_text()) for path in sorted(records_dir.glob("*.json"))]
+    """The URL of a query endpoint over every `*.yaml` record under `records_dir`."""
+    records = [yaml.safe_load(path.read_text()) for path in sorted(records_dir.rglob("*.yaml"))]
 
     class Query(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
+            if self.path != "/v1/query":
+                self.send_error(404)
+                return
             query = json.loads(self.rfile.read(int(self.headers["content-length"])))
             name, version = query["package"]["name"].lower(), query["version"]
             vulns = [record for record in records if _affects(record, name, version)]
