@@ -197,7 +197,13 @@ def start_extra_service(
 ) -> int:
     """Another instance of `service` on the bench's database and bus, stopped with the rest."""
     port = free_port()
-    env = {**service_env(system), f"{service.upper()}_HTTP_PORT": str(port), **env_changes}
+    assert system.roles is not None, "create_database first"
+    env = {
+        **service_env(system),
+        "DATABASE_URL": system.roles.services[service],
+        f"{service.upper()}_HTTP_PORT": str(port),
+        **env_changes,
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", f"services.{service}"], env=env, stderr=subprocess.DEVNULL
     )

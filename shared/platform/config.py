@@ -33,14 +33,17 @@ class ServiceConfig(msgspec.Struct, frozen=True, kw_only=True):
     consumer_retry_max_delay: float = 30.0
     consumer_retry_later_limit: int = 10
     # Abuse limits (shared/platform/limits.py, connections.py). Each API key may send
-    # `rate_limit_requests` requests per `rate_limit_window` (a fixed window; 0 turns the limit
-    # off). With `rate_limit_redis_url` the instances of a service count in one Redis; without it
-    # each process counts alone. A connection must send a whole request head within
-    # `http_header_timeout` seconds, an idle keep-alive connection is closed after
-    # `http_keep_alive_timeout`, and beyond `http_max_connections` open connections (or requests
-    # in progress) a request is answered 503 at once.
+    # `rate_limit_requests` requests per `rate_limit_window`, evenly spread (GCRA: one every
+    # window/requests), `rate_limit_burst` of them at once (default a tenth of the limit, at
+    # least 1); 0 requests turns the limit off. With `rate_limit_redis_url` the instances of a
+    # service share each key's budget in one Redis; without it each process counts alone. A
+    # connection must send a whole request head within `http_header_timeout` seconds, an idle
+    # keep-alive connection is closed after `http_keep_alive_timeout`, and beyond
+    # `http_max_connections` open connections (or requests in progress) a request is answered
+    # 503 at once.
     rate_limit_requests: int = 100
     rate_limit_window: Literal["second", "minute", "hour", "day"] = "second"
+    rate_limit_burst: int | None = None
     rate_limit_redis_url: str = ""
     http_header_timeout: float = 10.0
     http_keep_alive_timeout: float = 5.0

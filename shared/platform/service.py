@@ -174,7 +174,6 @@ def create_service_app(
         },
         lifespan=[lifespan],
         middleware=[access_log, *limits.middleware],
-        stores=limits.stores,
         request_max_body_size=max_body_bytes,
         request_class=BoundedRequest,
         exception_handlers=handlers,  # type: ignore[arg-type]

@@ -1,7 +1,9 @@
 """Per-key rate limits: one key over its limit gets 429 while other tenants' keys go on."""
 
+import asyncio
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -34,14 +36,17 @@ def _attempt() -> dict[str, object]:
 
 
 def _config(database_url: str, servers: Servers, bus: BusNames, **limits: Any) -> AttemptsConfig:
+    # Per minute, one request every 12 s, so no request is given back while a test runs.
+    defaults: dict[str, Any] = {
+        "rate_limit_requests": LIMIT,
+        "rate_limit_window": "minute",
+        "rate_limit_burst": LIMIT,
+    }
     return AttemptsConfig(
         database_url=database_url,
         nats_url=servers.nats_url,
         bus_namespace=bus.namespace,
-        rate_limit_requests=LIMIT,
-        # A minute, so no window ends while a test runs.
-        rate_limit_window="minute",
-        **limits,
+        **{**defaults, **limits},
     )
 
 
@@ -74,8 +79,10 @@ async def test_a_key_over_its_limit_gets_429_with_retry_after_while_another_tena
     assert refused.status_code == 429
     assert refused.headers["content-type"] == "application/problem+json"
     assert refused.json()["type"] == "/problems/rate-limited"
-    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    # The key is LIMIT intervals ahead of schedule: its next request is on time in 12 s.
+    assert refused.headers["retry-after"] == "12"
     assert refused.headers["ratelimit-limit"] == str(LIMIT)
+    assert refused.headers["ratelimit-remaining"] == "0"
     assert b_statuses == [201, 201, 201]
     assert (health.status_code, schema.status_code) == (200, 200)
 
@@ -144,6 +151,23 @@ async def test_instances_sharing_redis_count_a_key_together_and_let_requests_thr
     assert statuses[LIMIT:] == [429] * LIMIT
 
 
+async def test_instances_sharing_redis_admit_exactly_the_budget_of_concurrent_requests(
+    pool: asyncpg.Pool, database_url: str, servers: Servers, bus: BusNames, redis_url: str
+) -> None:
+    auth = await _tenant_with_standard(pool, bus, "a")
+    config = _config(database_url, servers, bus, rate_limit_redis_url=redis_url)
+    async with (
+        AsyncTestClient(create_attempts_app(config)) as first,
+        AsyncTestClient(create_attempts_app(config)) as second,
+    ):
+        warm = [await _post(first, auth), await _post(second, auth)]
+        # All at once from both instances: a read-then-write store would admit more than LIMIT.
+        statuses = await asyncio.gather(*(_post(c, auth) for c in (first, second) * LIMIT * 2))
+
+    assert warm == [201, 201]
+    assert sorted(statuses) == [201] * LIMIT + [429] * LIMIT * 3
+
+
 async def test_an_unreachable_redis_lets_requests_through(
     pool: asyncpg.Pool, database_url: str, servers: Servers, bus: BusNames
 ) -> None:
@@ -154,3 +178,47 @@ async def test_an_unreachable_redis_lets_requests_through(
         statuses = [await _post(client, auth) for _ in range(LIMIT * 2)]
 
     assert statuses == [201] * (LIMIT * 2)
+
+
+async def test_a_key_at_a_steady_rate_under_its_limit_is_never_refused(
+    pool: asyncpg.Pool, database_url: str, servers: Servers, bus: BusNames
+) -> None:
+    auth = await _tenant_with_standard(pool, bus, "a")
+    # 20/s with a burst of 2: a fixed window would let 20 through in the first instant instead.
+    config = _config(
+        database_url, servers, bus,
+        rate_limit_requests=20, rate_limit_window="second", rate_limit_burst=2,
+    )  # fmt: skip
+    app = create_attempts_app(config)
+    async with AsyncTestClient(app) as client:
+        statuses = []
+        for _ in range(30):  # two seconds at 15/s, each send at least 1/15 s after the last
+            sent = time.monotonic()
+            statuses.append(await _post(client, auth))
+            await asyncio.sleep(max(0.0, sent + 1 / 15 - time.monotonic()))
+
+    assert statuses == [201] * 30
+
+
+async def test_a_burst_beyond_the_burst_size_is_refused_until_its_next_interval(
+    pool: asyncpg.Pool, database_url: str, servers: Servers, bus: BusNames
+) -> None:
+    auth_a = await _tenant_with_standard(pool, bus, "a")
+    auth_b = await _tenant_with_standard(pool, bus, "b")
+    app = create_attempts_app(_config(database_url, servers, bus, rate_limit_burst=2))
+    async with AsyncTestClient(app) as client:
+        await _post(client, auth_a)  # verifies the key; not counted
+        admitted = [await client.post("/v1/attempts", json=_attempt(), headers=auth_a)]
+        admitted.append(await client.post("/v1/attempts", json=_attempt(), headers=auth_a))
+        refused = [
+            await client.post("/v1/attempts", json=_attempt(), headers=auth_a) for _ in range(3)
+        ]
+        b_statuses = [await _post(client, auth_b) for _ in range(3)]
+
+    assert [r.status_code for r in admitted] == [201, 201]
+    assert [r.headers["ratelimit-remaining"] for r in admitted] == ["1", "0"]
+    assert [r.status_code for r in refused] == [429, 429, 429]
+    # 5 per minute is one every 12 s; the key spent its burst of 2 just now, so 12 s (rounded up).
+    assert [r.headers["retry-after"] for r in refused] == ["12", "12", "12"]
+    assert refused[0].headers["ratelimit-policy"] == f"{LIMIT};w=60;burst=2"
+    assert b_statuses == [201, 201, 201]

@@ -17,7 +17,9 @@ CONFIGS = [AttemptsConfig, MasteryConfig, NotifyConfig]
 def _value_for(field: msgspec.structs.FieldInfo) -> str:
     if get_origin(field.type) is Literal:
         return str(get_args(field.type)[-1])
-    return {int: "7", float: "0.25", str: f"value of {field.name}"}[field.type]
+    # An optional field (`int | None`: unset means a default derived from other fields).
+    kind = next((arg for arg in get_args(field.type) if arg is not type(None)), field.type)
+    return {int: "7", float: "0.25", str: f"value of {field.name}"}[kind]
 
 
 @pytest.mark.parametrize("config_type", CONFIGS)
