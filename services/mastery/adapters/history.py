@@ -1,75 +1,79 @@
-"""A student-standard stream as it happened: every event with the proficiency after it.
+"""The attempts log as the read API replays it: a student's streams with their policies. PostgreSQL.
 
-Reads the attempts service's read contract (the `attempt_log` view, as `mastery rebuild` does) and
-replays the stream with the pure evidence rules and calculation, under the standard's current
-policy, so a teacher can show growth attempt by attempt and explain every step.
+Reads the attempts service's read contract (the `attempt_log` view, as `mastery rebuild` does),
+never its tables; what the rows mean is the pure core's (`core/timeline.py`): the evidence known
+at a time under the policy then in force.
+
+A student's streams are found by their id's prefix (`tenant/student/`), a standard's and the
+tenant's policy streams by `tenant//`: each as a range in byte order (`COLLATE "C"`), which the
+index of attempts migration 014 serves, where a LIKE pattern would need escaping and a scan.
 """
 
 from datetime import datetime
 
-import msgspec
+import asyncpg
 
-from services.mastery.core.calculation import CalculationPolicy, calculate
-from services.mastery.core.evidence import evidence_after_each, live
-from shared.contract.events.attempts import LatestAttemptEvent
+from services.mastery.core.timeline import LoggedEvent
 from shared.contract.events.gradebook import decode_gradebook_event
-from shared.contract.events.standards import StandardDefined, TenantPolicySet
+from shared.contract.events.standards import policy_stream_id, standard_stream_id
 from shared.contract.ids import stream_id
 from shared.platform.postgres import DbConnection
 
-
-class ProficiencyAfter(msgspec.Struct, frozen=True, kw_only=True):
-    score: float | None
-    level: float | None
-    level_label: str | None
-    mastered: bool
-    evidence_count: int
+_COLUMNS = "position, stream_version, event_id::text, recorded_at, data::text"
+# `/` is followed by `0` in byte order: [prefix, prefix without its `/` + `0`) holds exactly the
+# ids that start with the prefix.
+_AFTER_SLASH = chr(ord("/") + 1)
 
 
-class HistoryEntry(msgspec.Struct, frozen=True, kw_only=True):
-    stream_version: int
-    event_id: str
-    type: str
-    recorded_at: datetime
-    event: LatestAttemptEvent
-    proficiency: ProficiencyAfter
+def _prefix_range(prefix: str) -> tuple[str, str]:
+    assert prefix.endswith("/")
+    return prefix, prefix[:-1] + _AFTER_SLASH
 
 
-async def stream_history(
-    connection: DbConnection, tenant_id: str, student_id: str, standard_id: str
-) -> list[tuple[int, str, datetime, LatestAttemptEvent]]:
+async def student_log(
+    connection: DbConnection, tenant_id: str, student_id: str, at: datetime | None
+) -> list[LoggedEvent]:
+    """Every event of a student's streams and of the tenant's policy streams recorded by `at`."""
+    student, policy = _prefix_range(f"{tenant_id}/{student_id}/"), _prefix_range(f"{tenant_id}//")
     rows = await connection.fetch(
-        "SELECT stream_version, event_id::text, recorded_at, data::text FROM attempt_log "
-        "WHERE stream_id = $1 ORDER BY stream_version",
+        f"SELECT {_COLUMNS} FROM attempt_log "  # noqa: S608 - constant columns
+        'WHERE ((stream_id COLLATE "C" >= $1 AND stream_id COLLATE "C" < $2) '
+        'OR (stream_id COLLATE "C" >= $3 AND stream_id COLLATE "C" < $4)) '
+        "AND ($5::timestamptz IS NULL OR recorded_at <= $5) ORDER BY position",
+        *student,
+        *policy,
+        at,
+    )
+    return [_logged(row) for row in rows]
+
+
+async def stream_log(
+    connection: DbConnection,
+    tenant_id: str,
+    student_id: str,
+    standard_id: str,
+    at: datetime | None,
+) -> list[LoggedEvent]:
+    """One student-standard stream with its standard's and its tenant's policy streams."""
+    streams = [
         stream_id(tenant_id, student_id, standard_id),
+        standard_stream_id(tenant_id, standard_id),
+        policy_stream_id(tenant_id),
+    ]
+    rows = await connection.fetch(
+        f"SELECT {_COLUMNS} FROM attempt_log WHERE stream_id = ANY($1) "  # noqa: S608
+        "AND ($2::timestamptz IS NULL OR recorded_at <= $2) ORDER BY position",
+        streams,
+        at,
     )
-    history = []
-    for row in rows:
-        event = decode_gradebook_event(row["data"])
-        assert not isinstance(event, StandardDefined | TenantPolicySet)
-        history.append((row["stream_version"], row["event_id"], row["recorded_at"], event))
-    return history
+    return [_logged(row) for row in rows]
 
 
-def with_proficiency(
-    history: list[tuple[int, str, datetime, LatestAttemptEvent]], policy: CalculationPolicy
-) -> list[HistoryEntry]:
-    """Each event with the proficiency the evidence so far gives (voided attempts left out)."""
-    entries = []
-    steps = evidence_after_each(
-        (version, event_id, event) for version, event_id, _, event in history
+def _logged(row: asyncpg.Record) -> LoggedEvent:
+    return LoggedEvent(
+        position=row["position"],
+        stream_version=row["stream_version"],
+        event_id=row["event_id"],
+        recorded_at=row["recorded_at"],
+        event=decode_gradebook_event(row["data"]),
     )
-    for (version, event_id, recorded_at, event), records in zip(history, steps, strict=True):
-        result = calculate(live(records), policy)
-        tag = type(event).__struct_config__.tag
-        entries.append(
-            HistoryEntry(
-                stream_version=version, event_id=event_id, type=str(tag),
-                recorded_at=recorded_at, event=event,
-                proficiency=ProficiencyAfter(
-                    score=result.score, level=result.level, level_label=result.level_label,
-                    mastered=result.mastered, evidence_count=result.evidence_count,
-                ),
-            )
-        )  # fmt: skip
-    return entries

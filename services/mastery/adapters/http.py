@@ -1,21 +1,41 @@
 """HTTP adapter of the mastery service: the read API."""
 
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Parameter
 
-from services.mastery.adapters.history import stream_history, with_proficiency
-from services.mastery.adapters.policies import policies_for
+from services.mastery.adapters.history import stream_log, student_log
 from services.mastery.adapters.read_model import StoredStanding, standings_of
 from services.mastery.adapters.views import HistoryEntryOut, MarkerOut, history_view
 from services.mastery.core.calculation import FALLBACK_POLICY, calculate
+from services.mastery.core.evidence import live
+from services.mastery.core.student_standard import StudentStandardKey, state_of_records
+from services.mastery.core.timeline import StandingThen, history_of, standings_as_of
+from shared.contract.timestamps import offset_problem
 from shared.platform.auth import requires
 from shared.platform.http import PathId, Problem
+from shared.platform.postgres import DbConnection
 from shared.platform.tenant_scope import tenant_connection
+
+# The projector's default, for attempts on a standard never defined: the same here, so the
+# answer from the log as of now is the read model's.
+DEFAULT_POLICY = FALLBACK_POLICY
+
+AsOf = Annotated[
+    str | None,
+    Parameter(
+        required=False,
+        description="An RFC 3339 instant with a UTC offset: answer from the attempts log what was "
+        "true then, the events recorded by then under the policy then in force (a future instant "
+        "is now).",
+    ),
+]
 
 
 class StandardMastery(msgspec.Struct, frozen=True, kw_only=True):
@@ -68,6 +88,39 @@ class StandardHistory(msgspec.Struct, frozen=True, kw_only=True):
     events: list[HistoryEntryOut]
 
 
+def _instant(as_of: str | None) -> datetime | None:
+    """The `as_of` query parameter as an instant, or a 422 problem naming it."""
+    if as_of is None:
+        return None
+    try:
+        value = msgspec.convert(as_of, datetime)
+    except msgspec.ValidationError:
+        problem: str | None = "not an RFC 3339 date-time (e.g. 2026-10-01T09:30:00Z)"
+    else:
+        problem = offset_problem(value)
+    if problem is not None:
+        raise Problem(
+            422, "validation-error", "The request is not valid", f"as_of: {problem}",
+            errors=[{"field": "as_of", "message": problem}],
+        )  # fmt: skip
+    return value
+
+
+def _stored_then(standing: StandingThen) -> StoredStanding:
+    state = state_of_records(standing.key, standing.records.values(), policy=standing.policy)
+    return StoredStanding(state=state, evidence=live(standing.records))
+
+
+async def _standings(
+    connection: DbConnection, tenant: str, student_id: str, at: datetime | None
+) -> list[StoredStanding]:
+    """The read model (the fast path), or with `at` the same worked out from the log."""
+    if at is None:
+        return await standings_of(connection, tenant, student_id)
+    log = await student_log(connection, tenant, student_id, at)
+    return [_stored_then(item) for item in standings_as_of(log, at, DEFAULT_POLICY)]
+
+
 class MasteryController(Controller):
     path = "/v1/students"
     tags = ["mastery"]  # noqa: RUF012
@@ -75,21 +128,29 @@ class MasteryController(Controller):
     @get(
         "/{student_id:str}/mastery",
         opt=requires("read"),
-        summary="Current proficiency per standard",
+        summary="Current proficiency per standard, or as it stood at `as_of`",
+        description="Without `as_of`, the read model. With it, worked out from the attempts log: "
+        "the events recorded at or before `as_of` (a correction recorded later does not apply "
+        "yet), each standard under the policy in force then.",
     )
     async def student_mastery(
-        self, student_id: PathId, tenant: NamedDependency[str], state: State
+        self, student_id: PathId, tenant: NamedDependency[str], state: State, as_of: AsOf = None
     ) -> StudentMastery:
+        at = _instant(as_of)
         async with tenant_connection(state.pool, tenant) as connection:
-            stored = await standings_of(connection, tenant, student_id)
+            stored = await _standings(connection, tenant, student_id, at)
         return StudentMastery(student_id=student_id, standards=[_view(item) for item in stored])
 
     @get(
         "/{student_id:str}/standards/{standard_id:str}/history",
         opt=requires("read"),
         summary="Every event of a student's stream on a standard, with the proficiency after each",
-        description="In recorded order; voids and rescores appear as events of their own and the "
-        "proficiency after them reflects them. Calculated under the standard's current policy.",
+        description="In log order; voids and rescores appear as events of their own and the "
+        "proficiency after them reflects them. Each proficiency is calculated under the policy "
+        "in force when its event was recorded; a change of that policy after the stream began "
+        "is an entry of its own (`policy_changed`, with the previous and the new method), with "
+        "the proficiency recalculated under it. `method` is the policy in force at the end. "
+        "With `as_of`, only the events recorded by then.",
         responses={404: ResponseSpec(None, description="No events for this student and standard")},
     )
     async def history(
@@ -98,19 +159,21 @@ class MasteryController(Controller):
         standard_id: PathId,
         tenant: NamedDependency[str],
         state: State,
+        as_of: AsOf = None,
     ) -> StandardHistory:
+        at = _instant(as_of)
         async with tenant_connection(state.pool, tenant) as connection:
-            events = await stream_history(connection, tenant, student_id, standard_id)
-            known = await policies_for(connection, [(tenant, standard_id)], FALLBACK_POLICY)
-        if not events:
+            log = await stream_log(connection, tenant, student_id, standard_id, at)
+        key = StudentStandardKey(tenant_id=tenant, student_id=student_id, standard_id=standard_id)
+        steps = history_of(log, key, at, DEFAULT_POLICY)
+        if not steps:
             raise Problem(
                 404, "not-found", "No history",
                 f"no events for student {student_id!r} on standard {standard_id!r}",
             )  # fmt: skip
-        policy = known[(tenant, standard_id)]
         return StandardHistory(
             student_id=student_id,
             standard_id=standard_id,
-            method=policy.method,
-            events=[history_view(entry) for entry in with_proficiency(events, policy)],
+            method=steps[-1].policy.method,
+            events=[history_view(step) for step in steps],
         )

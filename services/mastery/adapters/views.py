@@ -5,11 +5,13 @@ the core gains stays out of the API until a view names it.
 """
 
 from datetime import datetime
+from typing import Literal
 
 import msgspec
 
-from services.mastery.adapters.history import HistoryEntry
 from services.mastery.core.calculation import Proficiency
+from services.mastery.core.student_standard import StudentStandardKey
+from services.mastery.core.timeline import PolicyChange, Step
 from shared.contract.events.attempts import (
     AttemptRecorded,
     AttemptRescored,
@@ -17,6 +19,7 @@ from shared.contract.events.attempts import (
     CorrectiveWorkRecorded,
     LatestAttemptEvent,
 )
+from shared.contract.events.standards import StandardDefined, TenantPolicySet
 from shared.contract.grading import AttemptStatus
 
 
@@ -79,7 +82,21 @@ class CorrectiveWorkOut(
     recorded_at: datetime
 
 
-EventOut = RecordedOut | VoidedOut | RescoredOut | CorrectiveWorkOut
+class PolicyChangedOut(StreamEventOut, frozen=True, kw_only=True, tag="policy_changed"):
+    """The policy in force on the standard changed: the standard's own definition, or the
+    tenant's default for a standard without a method of its own (`source`)."""
+
+    source: Literal["standard", "tenant_default"]
+    previous_method: str
+    previous_parameter: float | None
+    previous_mastery_threshold: float
+    method: str
+    parameter: float | None
+    mastery_threshold: float
+    changed_at: datetime
+
+
+EventOut = RecordedOut | VoidedOut | RescoredOut | CorrectiveWorkOut | PolicyChangedOut
 
 
 class ProficiencyAfterOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -98,7 +115,9 @@ class ActorOut(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class HistoryEntryOut(msgspec.Struct, frozen=True, kw_only=True):
-    stream_version: int
+    # The event's place in the student's stream; null on a `policy_changed` entry, whose event
+    # belongs to the standard's or the tenant's policy stream.
+    stream_version: int | None
     event_id: str
     type: str  # the event's `type`, repeated for clients that list the entries
     recorded_at: datetime
@@ -111,16 +130,43 @@ def proficiency_view(proficiency: Proficiency) -> ProficiencyOut:
     return msgspec.convert(proficiency, ProficiencyOut, from_attributes=True)
 
 
-def history_view(entry: HistoryEntry) -> HistoryEntryOut:
-    event = event_view(entry.event)
+def history_view(step: Step) -> HistoryEntryOut:
+    logged, change = step.logged, step.policy_change
+    event = logged.event
+    view: EventOut
+    if isinstance(event, StandardDefined | TenantPolicySet):
+        assert change is not None, "a policy event is a step only when the policy changed"
+        view = policy_change_view(event, change, step.key)
+    else:
+        view = event_view(event)
     return HistoryEntryOut(
-        stream_version=entry.stream_version,
-        event_id=entry.event_id,
-        type=str(event.__struct_config__.tag),
-        recorded_at=entry.recorded_at,
-        actor=msgspec.convert(entry.event.actor, ActorOut | None, from_attributes=True),
-        event=event,
-        proficiency=msgspec.convert(entry.proficiency, ProficiencyAfterOut, from_attributes=True),
+        stream_version=None if isinstance(view, PolicyChangedOut) else logged.stream_version,
+        event_id=logged.event_id,
+        type=str(view.__struct_config__.tag),
+        recorded_at=logged.recorded_at,
+        actor=msgspec.convert(event.actor, ActorOut | None, from_attributes=True),
+        event=view,
+        proficiency=msgspec.convert(step.proficiency, ProficiencyAfterOut, from_attributes=True),
+    )
+
+
+def policy_change_view(
+    event: StandardDefined | TenantPolicySet, change: PolicyChange, key: StudentStandardKey
+) -> PolicyChangedOut:
+    before, after = change.before, change.after
+    defined = isinstance(event, StandardDefined)
+    return PolicyChangedOut(
+        tenant_id=event.tenant_id,
+        student_id=key.student_id,
+        standard_id=key.standard_id,
+        source="standard" if defined else "tenant_default",
+        previous_method=before.method,
+        previous_parameter=before.parameter,
+        previous_mastery_threshold=before.scale.mastery_threshold,
+        method=after.method,
+        parameter=after.parameter,
+        mastery_threshold=after.scale.mastery_threshold,
+        changed_at=event.defined_at if isinstance(event, StandardDefined) else event.set_at,
     )
 
 
