@@ -341,7 +341,7 @@ async def standings_of(
     """Every standard of one student with its live evidence, for explaining each result on read."""
     rows = await connection.fetch(
         "SELECT state FROM proficiencies WHERE tenant_id = $1 AND student_id = $2 "
-        "ORDER BY standard_id",
+        'ORDER BY standard_id COLLATE "C"',
         tenant_id,
         student_id,
     )
