@@ -35,16 +35,6 @@ async def stored_policies(
     return {(row["tenant_id"], row["standard_id"]): _policy.decode(row["policy"]) for row in rows}
 
 
-async def policies_for(
-    connection: DbConnection, standards: Iterable[StandardRef], default: CalculationPolicy
-) -> dict[StandardRef, CalculationPolicy]:
-    """Effective policies, `default` for a standard never announced (attempts from before
-    standards existed)."""
-    refs = list(dict.fromkeys(standards))
-    stored = await stored_policies(connection, refs)
-    return {ref: stored.get(ref, default) for ref in refs}
-
-
 async def newest_in_log(
     connection: DbConnection, standards: Iterable[StandardRef], tenants: Iterable[str]
 ) -> tuple[dict[StandardRef, StandardDefined], dict[str, TenantPolicySet]]:
