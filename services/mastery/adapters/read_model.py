@@ -11,7 +11,11 @@ from typing import Annotated
 import asyncpg
 import msgspec
 
-from services.mastery.adapters.change_log import record_changes
+from services.mastery.adapters.change_log import (
+    ChangeLogRow,
+    last_change_numbers,
+    record_changes,
+)
 from services.mastery.core.calculation import Evidence
 from services.mastery.core.evidence import EvidenceRecord
 from services.mastery.core.plan import EvidenceRow, GradebookEntry, Plan
@@ -303,22 +307,41 @@ async def save_states(
 async def enqueue_changes(
     connection: DbConnection, changes: Sequence[MasteryChanged], bus: BusNames
 ) -> None:
+    """The changes' outbox and change-log rows, each numbered after its student-standard's last
+    logged change (its `streamversion`), in the order the plan emitted them."""
     if not changes:
         return
+    numbers = await last_change_numbers(connection, map(_change_key, changes))
+    logged: list[ChangeLogRow] = []
+    for change in changes:
+        key = _change_key(change)
+        numbers[key] += 1
+        logged.append(
+            ChangeLogRow(
+                tenant_id=change.tenant_id,
+                subject=bus.mastery_changed(change.tenant_id),
+                msg_id=change.change_id,
+                payload=_envelopes.encode(_envelope(change, numbers[key])),
+                student_id=change.student_id,
+                standard_id=change.standard_id,
+                change_number=numbers[key],
+            )
+        )
     rows = [
         OutboxRow(
-            tenant_id=change.tenant_id,
-            subject=bus.mastery_changed(change.tenant_id),
-            msg_id=change.change_id,
-            payload=_envelopes.encode(_envelope(change)),
+            tenant_id=row.tenant_id, subject=row.subject, msg_id=row.msg_id, payload=row.payload
         )
-        for change in changes
+        for row in logged
     ]
     await connection.execute(_ENQUEUE_CHANGES, *OUTBOX_COLUMNS.array_values(rows))
-    await record_changes(connection, rows)
+    await record_changes(connection, logged)
 
 
-def _envelope(change: MasteryChanged) -> CloudEvent[AnyMasteryEvent]:
+def _change_key(change: MasteryChanged) -> tuple[str, str, str]:
+    return (change.tenant_id, change.student_id, change.standard_id)
+
+
+def _envelope(change: MasteryChanged, number: int) -> CloudEvent[AnyMasteryEvent]:
     return CloudEvent(
         id=change.change_id,
         source=EVENT_SOURCE,
@@ -326,6 +349,7 @@ def _envelope(change: MasteryChanged) -> CloudEvent[AnyMasteryEvent]:
         subject=f"{change.tenant_id}/{change.student_id}/{change.standard_id}",
         time=change.changed_at,
         tenantid=change.tenant_id,
+        streamversion=number,
         data=change,
     )
 
