@@ -9,6 +9,7 @@ each message, `specversion`, `datacontenttype` and a `streamversion` that is nev
 
 import sys
 import typing
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -113,6 +114,38 @@ def _tag(event: type[msgspec.Struct]) -> str:
     return tag
 
 
+def _struct_classes(roots: list[type[msgspec.Struct]]) -> dict[str, type[msgspec.Struct]]:
+    """Every Struct class reachable from `roots` through field types, by name."""
+    found: dict[str, type[msgspec.Struct]] = {}
+    pending: list[object] = list(roots)
+    while pending:
+        hint = pending.pop()
+        if isinstance(hint, type) and issubclass(hint, msgspec.Struct):
+            if hint.__name__ not in found:
+                found[hint.__name__] = hint
+                pending += typing.get_type_hints(hint).values()
+        else:
+            pending += typing.get_args(hint)
+    return found
+
+
+def _with_date_times(schema: dict[str, Any], struct: type[msgspec.Struct]) -> dict[str, Any]:
+    """msgspec says only `string` for a datetime; every one here is RFC 3339, with an offset."""
+    properties = dict(schema.get("properties", {}))
+    for name, hint in typing.get_type_hints(struct).items():
+        if name in properties and datetime in (hint, *typing.get_args(hint)):
+            field = properties[name]
+            if "anyOf" in field:
+                branches = [
+                    {**b, "format": "date-time"} if b.get("type") == "string" else b
+                    for b in field["anyOf"]
+                ]
+                properties[name] = {**field, "anyOf": branches}
+            else:
+                properties[name] = {**field, "format": "date-time"}
+    return {**schema, "properties": properties}
+
+
 def _published_envelope(schema: dict[str, Any], event: type[msgspec.Struct]) -> dict[str, Any]:
     """What the encoders add to the Struct's schema: fixed attributes, a numbered version."""
     properties = dict(schema["properties"])
@@ -135,9 +168,13 @@ def _schemas() -> dict[str, Any]:
         [CloudEvent[event] for event in events],  # type: ignore[valid-type]
         ref_template=SCHEMA_REF,
     )
+    for name, struct in _struct_classes(events).items():
+        if name in components:
+            components[name] = _with_date_times(components[name], struct)
     for ref, event in zip(refs, events, strict=True):
         name = ref["$ref"].rpartition("/")[2]
-        components[name] = _published_envelope(components[name], event)
+        envelope = _published_envelope(components[name], event)
+        components[name] = _with_date_times(envelope, CloudEvent)
     return {
         "cloudEventHeaders": {
             "type": "object",

@@ -35,7 +35,10 @@ class MessageSchema:
 def _validator(reference: dict[str, Any], components: dict[str, Any]) -> jsonschema_rs.Validator:
     # AsyncAPI's default schema format is a superset of JSON Schema draft 7; the references
     # (`#/components/schemas/...`) resolve within a root that carries the components.
-    return jsonschema_rs.Draft7Validator({**reference, "components": components})
+    # Formats (`date-time`) are checked too, not only annotated.
+    return jsonschema_rs.Draft7Validator(
+        {**reference, "components": components}, validate_formats=True
+    )
 
 
 def message_schemas(document: dict[str, Any]) -> dict[str, MessageSchema]:

@@ -67,6 +67,8 @@ def test_an_encoded_change_is_valid_and_the_schema_refuses_what_the_encoders_nev
     assert len(schema.problems(binary_mode, payload)) == 1
     wrong_type = {**payload, "type": "org.mastery.attempt_recorded.v2"}
     assert len(schema.problems(HEADERS, wrong_type)) == 1
+    not_a_time = {**payload, "data": {**payload["data"], "changed_at": "yesterday"}}
+    assert len(schema.problems(HEADERS, not_a_time)) == 1
 
 
 @pytest.mark.parametrize("field", ["standard_title", "case_guid", "previous_level_label"])
