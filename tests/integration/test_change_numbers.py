@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import asyncpg
 import msgspec
 
-from services.mastery.adapters.read_model import enqueue_changes
+from services.mastery.adapters.change_log import enqueue_changes
 from services.mastery.migrations import MIGRATIONS as MASTERY_MIGRATIONS
 from shared.contract.cloudevents import CloudEvent, cloudevent_type
 from shared.contract.events.mastery import MasteryChanged
