@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import msgspec
 import nats
+import pytest
 from nats.js.errors import NotFoundError
 
 from shared.contract.cloudevents import CONTENT_TYPE
@@ -95,6 +96,7 @@ async def _write_every_kind_of_event(system: System, auth: dict[str, str]) -> No
     )
 
 
+@pytest.mark.e2e
 async def test_every_published_message_is_valid_against_the_asyncapi_document(
     pool: asyncpg.Pool, database_url: str, servers: Servers, bus: BusNames, smtp_sink: Any
 ) -> None:
