@@ -6,7 +6,7 @@ It needs nothing of the gradebook but `nats-py` (pip install nats-py). It connec
 read-only NATS user `sis`, keeps a durable pull consumer of its own on the MASTERY stream (its
 position survives restarts), and acknowledges each change only after handling it, so a crash
 redelivers what was not handled and a restart resumes where it stopped. SIGINT or SIGTERM stops
-it cleanly: it stops fetching, finishes the batch in hand, and drains the connection.
+it cleanly: it stops fetching, finishes the batch in hand, flushes and closes the connection.
 
 Each message is a CloudEvent in structured mode (`Content-Type: application/cloudevents+json`,
 the whole envelope as the JSON body); docs/asyncapi.yaml describes every field. Replace
@@ -18,6 +18,7 @@ with one), SIS_DURABLE (default `sis-subscriber`, the durable the `sis` user may
 """
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -35,6 +36,7 @@ CONTENT_TYPE = "application/cloudevents+json"
 CHANGE_TYPE = "org.mastery.mastery_changed."  # any version; fields are only ever added
 BATCH = 50
 FETCH_WAIT = 1.0  # seconds; also how soon a stop request is noticed
+RETRY_DELAY = 5.0  # seconds before a change your handler failed on comes again
 
 
 def handle_change(envelope: dict[str, Any]) -> None:
@@ -72,13 +74,19 @@ def mastery_change(message: Msg) -> dict[str, Any]:
 
 
 async def handle(message: Msg) -> None:
-    """Handle one message, then acknowledge it; a message that can never be handled is
-    terminated (not redelivered) and logged."""
+    """Handle one message, then acknowledge it. One that can never be read is terminated (not
+    redelivered) and logged; one your handler fails on is redelivered a little later."""
     try:
-        handle_change(mastery_change(message))
-    except (ValueError, KeyError, TypeError) as error:
+        envelope = mastery_change(message)
+    except ValueError as error:
         log(f"skipping message {message.metadata.sequence.stream}: {error}")
         await message.term()
+        return
+    try:
+        handle_change(envelope)
+    except Exception as error:  # noqa: BLE001 - your SIS was unavailable, say: try again later
+        log(f"retrying message {message.metadata.sequence.stream} later: {error!r}")
+        await message.nak(delay=RETRY_DELAY)
         return
     await message.ack_sync()  # confirmed: a restart will not deliver it again
 
@@ -125,7 +133,12 @@ async def run(stop: asyncio.Event) -> None:
             for message in messages:  # the batch in hand is finished even after a stop
                 await handle(message)
     finally:
-        await client.drain()
+        # Every ack was confirmed (`ack_sync`); flush sends the last naks and terms. Not
+        # `drain()`: a pull subscription can hold the server's answer to a fetch that already
+        # timed out, and drain then waits out its own timeout (30 s) on it.
+        with contextlib.suppress(nats.errors.Error, TimeoutError):
+            await client.flush(timeout=2)
+        await client.close()
         log("stopped")
 
 

@@ -62,10 +62,11 @@ async def _publish(mastery: NatsClient, bus: BusNames, numbers: range) -> None:
 
 
 class Subscriber:
-    """The example as a child process; its stdout lines as they come."""
+    """The example as a child process: its stdout lines as they come, its log in a file."""
 
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
+    def __init__(self, process: asyncio.subprocess.Process, log: Path) -> None:
         self.process = process
+        self.log = log
 
     async def lines(self, count: int, within: float = 20) -> list[dict[str, Any]]:
         assert self.process.stdout is not None
@@ -73,37 +74,41 @@ class Subscriber:
         async with asyncio.timeout(within):
             while len(read) < count:
                 line = await self.process.stdout.readline()
-                assert line, f"the subscriber exited early: {await self._stderr()}"
+                assert line, f"the subscriber exited early: {self.log.read_text()}"
                 read.append(json.loads(line))
         return read
 
     async def stop(self) -> tuple[int, list[dict[str, Any]], str]:
         """SIGTERM; its exit status, what else it printed and its log."""
+        assert self.process.stdout is not None
         self.process.send_signal(signal.SIGTERM)
-        stdout, stderr = await asyncio.wait_for(self.process.communicate(), 20)
+        try:
+            stdout = await asyncio.wait_for(self.process.stdout.read(), 20)
+            await asyncio.wait_for(self.process.wait(), 5)
+        except TimeoutError:
+            raise AssertionError(f"it did not stop: {self.log.read_text()}") from None
         printed = [json.loads(line) for line in stdout.decode().splitlines()]
         assert self.process.returncode is not None
-        return self.process.returncode, printed, stderr.decode()
-
-    async def _stderr(self) -> str:
-        assert self.process.stderr is not None
-        return (await self.process.stderr.read()).decode()
+        return self.process.returncode, printed, self.log.read_text()
 
 
 @contextlib.asynccontextmanager
-async def running_subscriber(server: EmbeddedNats, bus: BusNames) -> AsyncIterator[Subscriber]:
+async def running_subscriber(
+    server: EmbeddedNats, bus: BusNames, log: Path
+) -> AsyncIterator[Subscriber]:
     env = {
         "PATH": os.environ.get("PATH", ""),
         "NATS_URL": server.service_url("sis"),
         "BUS_NAMESPACE": bus.namespace,
         "PYTHONUNBUFFERED": "1",
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, str(EXAMPLE), env=env, cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    with log.open("w") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, str(EXAMPLE), env=env, cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE, stderr=stderr,
+        )  # fmt: skip
     try:
-        yield Subscriber(process)
+        yield Subscriber(process, log)
     finally:
         if process.returncode is None:
             process.kill()
@@ -115,7 +120,7 @@ def _versions(printed: list[dict[str, Any]]) -> list[int]:
 
 
 async def test_the_example_prints_each_change_once_and_resumes_from_its_durable_after_a_restart(
-    auth_nats: EmbeddedNats, bus: BusNames
+    auth_nats: EmbeddedNats, bus: BusNames, tmp_path: Path
 ) -> None:
     admin = await nats.connect(auth_nats.url)
     await ensure_streams(admin.jetstream(), bus)
@@ -125,7 +130,7 @@ async def test_the_example_prints_each_change_once_and_resumes_from_its_durable_
     )
     try:
         await _publish(mastery, bus, range(1, 3))
-        async with running_subscriber(auth_nats, bus) as first:
+        async with running_subscriber(auth_nats, bus, tmp_path / "first.log") as first:
             printed = await first.lines(2)
             assert _versions(printed) == [1, 2]
             assert printed[1] == {
@@ -143,7 +148,7 @@ async def test_the_example_prints_each_change_once_and_resumes_from_its_durable_
         legacy = msgspec.json.encode(msgspec.structs.replace(_change(5), streamversion=None))
         await mastery.jetstream().publish(bus.mastery_changed(TENANT), legacy)
         await mastery.jetstream().publish(bus.mastery_changed(TENANT), b"not json")
-        async with running_subscriber(auth_nats, bus) as second:
+        async with running_subscriber(auth_nats, bus, tmp_path / "second.log") as second:
             printed = await second.lines(3)
             assert _versions(printed)[:2] == [3, 4]
             assert printed[2]["streamversion"] is None
