@@ -1,4 +1,9 @@
-"""CloudEvents 1.0 (structured JSON mode) envelopes for everything that travels on the bus."""
+"""CloudEvents 1.0 (structured JSON mode) envelopes for everything that travels on the bus.
+
+Every message is structured mode of the CloudEvents NATS binding: the body is the whole envelope
+as JSON, and the header `Content-Type: application/cloudevents+json` says so (no `ce-` headers).
+Messages published before the header was sent have none; consumers take both.
+"""
 
 from collections.abc import Callable
 from datetime import datetime
@@ -9,6 +14,8 @@ import msgspec
 EventT = TypeVar("EventT")
 
 TYPE_PREFIX = "org.mastery."
+CONTENT_TYPE_HEADER = "Content-Type"
+CONTENT_TYPE = "application/cloudevents+json"  # structured mode, JSON event format
 
 
 class CloudEvent(msgspec.Struct, Generic[EventT], frozen=True, kw_only=True):
@@ -19,7 +26,10 @@ class CloudEvent(msgspec.Struct, Generic[EventT], frozen=True, kw_only=True):
     time: datetime
     tenantid: str
     data: EventT
-    # Extension attribute: the event's version within its stream, i.e. its recorded order.
+    # Extension attribute: the event's version within its stream (`subject`), 1, 2, ...: for an
+    # attempts event its stream version, for a mastery change its number among that
+    # student-standard's changes. Never null on what is published now (`encode` refuses it);
+    # decoders still take null, which mastery changes published before it was numbered carry.
     streamversion: int | None = None
     specversion: str = "1.0"
     datacontenttype: str = "application/json"
@@ -34,6 +44,13 @@ def cloudevent_type(event: msgspec.Struct) -> str:
 
 class PoisonMessage(ValueError):
     """A message that can never be processed: dead-letter it, do not retry it."""
+
+
+def check_content_type(content_type: str | None) -> None:
+    """A message in another mode or format than ours is poison; one without the header is from
+    before it was sent, and its body is the same envelope."""
+    if content_type is not None and content_type.split(";")[0].strip() != CONTENT_TYPE:
+        raise PoisonMessage(f"unsupported Content-Type {content_type!r}, expected {CONTENT_TYPE}")
 
 
 class EnvelopeCodec(Generic[EventT]):
@@ -52,6 +69,8 @@ class EnvelopeCodec(Generic[EventT]):
         self._upcast = upcast
 
     def encode(self, envelope: CloudEvent[EventT]) -> bytes:
+        if envelope.streamversion is None:
+            raise ValueError(f"event {envelope.id} has no streamversion")
         return self._encoder.encode(envelope)
 
     def decode(self, payload: bytes) -> CloudEvent[EventT]:

@@ -1,6 +1,7 @@
 """Who may do what on the bus: one NATS user per service and the subjects each may use.
 
-This table is the one definition of the services' NATS permissions. The dev stack and the test
+This table is the one definition of the services' NATS permissions (and of the `sis` user's,
+the read-only reader an SIS integration connects as). The dev stack and the test
 servers render their nats-server configuration from it (`devtools.nats_auth`), and so does
 `deploy/nats-server.conf`, which a test keeps equal to the rendering.
 
@@ -16,6 +17,8 @@ from shared.platform.bus import BusNames, inbox_prefix
 
 PROJECTOR_DURABLE = "mastery-projector"
 PLANNER_DURABLE = "notify-planner"
+# The durable of an SIS integration (`examples/sis_subscriber.py`): read-only, on MASTERY.
+SIS_DURABLE = "sis-subscriber"
 
 # The subject families; each has one stream.
 ATTEMPTS, MASTERY, DEADLETTER = "attempts", "mastery", "deadletter"
@@ -37,6 +40,8 @@ def _published(names: BusNames, family: str) -> str:
 class Consumes:
     family: str
     durable: str
+    # Whether it parks what it gives up on (`deadletter.<durable>`); a read-only user does not.
+    parks: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +64,8 @@ class BusUser:
     def declares(self, names: BusNames) -> tuple[str, ...]:
         """The streams it creates or updates: those it writes to, dead-letters included (its
         relay parks what the bus refuses, its consumer what it gives up on)."""
-        families = [*self.publishes, *([DEADLETTER] if self.consumes or self.publishes else [])]
+        parks = self.publishes or any(consumes.parks for consumes in self.consumes)
+        families = [*self.publishes, *([DEADLETTER] if parks else [])]
         return tuple(stream_of(names, family) for family in families)
 
     def permissions(self, names: BusNames) -> Permissions:
@@ -72,26 +78,28 @@ class BusUser:
         for consumes in self.consumes:
             publish += _consumer_publishes(names, consumes)
             stream = stream_of(names, consumes.family)
-            subscribe.append(
-                f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.{consumes.durable}"
-            )
+            if consumes.parks:
+                subscribe.append(
+                    f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.{consumes.durable}"
+                )
         return Permissions(tuple(publish), tuple(subscribe))
 
 
 def _consumer_publishes(names: BusNames, consumes: Consumes) -> list[str]:
-    """Create or update, bind, fetch from and ack its durable; read a message of its stream back
-    to park it (`DeliveryLimitWatch`); publish to its own dead-letter subject."""
+    """Create or update, bind, fetch from and ack its durable; if it parks, read a message of
+    its stream back to park it (`DeliveryLimitWatch`) and publish to its own dead-letter subject."""
     stream, durable = stream_of(names, consumes.family), consumes.durable
-    return [
+    driving = [
         f"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.{durable}",
         f"$JS.API.CONSUMER.CREATE.{stream}.{durable}",
         f"$JS.API.CONSUMER.CREATE.{stream}.{durable}.>",
         f"$JS.API.CONSUMER.INFO.{stream}.{durable}",
         f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}",
         f"$JS.ACK.{stream}.{durable}.>",
-        f"$JS.API.STREAM.MSG.GET.{stream}",
-        names.deadletter(durable),
     ]
+    if not consumes.parks:
+        return driving
+    return [*driving, f"$JS.API.STREAM.MSG.GET.{stream}", names.deadletter(durable)]
 
 
 ATTEMPTS_USER = BusUser("attempts", publishes=(ATTEMPTS,))
@@ -99,8 +107,11 @@ MASTERY_USER = BusUser(
     "mastery", publishes=(MASTERY,), consumes=(Consumes(ATTEMPTS, PROJECTOR_DURABLE),)
 )
 NOTIFY_USER = BusUser("notify", consumes=(Consumes(MASTERY, PLANNER_DURABLE),))
+# An SIS integration reads mastery changes through its own durable and may do nothing else: no
+# publishing, no stream declared, no other consumer, no message read by sequence.
+SIS_USER = BusUser("sis", consumes=(Consumes(MASTERY, SIS_DURABLE, parks=False),))
 BUS_USERS: dict[str, BusUser] = {
-    user.name: user for user in (ATTEMPTS_USER, MASTERY_USER, NOTIFY_USER)
+    user.name: user for user in (ATTEMPTS_USER, MASTERY_USER, NOTIFY_USER, SIS_USER)
 }
 
 

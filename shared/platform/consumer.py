@@ -42,7 +42,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from shared.contract.cloudevents import EnvelopeCodec, PoisonMessage
+from shared.contract.cloudevents import CONTENT_TYPE_HEADER, EnvelopeCodec, PoisonMessage
 from shared.platform.bus import BusNames, close_client, connect_with_retry, ensure_streams
 from shared.platform.deadletter import (
     ORIGINAL_SEQUENCE_HEADER,
@@ -396,6 +396,7 @@ class BatchConsumer(Generic[EventT]):
             reason=reason,
             original_subject=message.subject,
             stream_sequence=stream_sequence(message),
+            content_type=(message.headers or {}).get(CONTENT_TYPE_HEADER),
         )
         await self._held.term(message)
         self.deadlettered += 1

@@ -18,6 +18,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 
+from shared.contract.cloudevents import CONTENT_TYPE, CONTENT_TYPE_HEADER
 from shared.platform.bus import BusNames
 from shared.platform.retry import retry_until_stopped
 
@@ -38,19 +39,20 @@ async def publish_deadletter(
     reason: str,
     original_subject: str,
     stream_sequence: int,
+    content_type: str | None = None,
 ) -> None:
-    """Park `data` on `subject`. Keyed by its stream sequence, so parking one message twice within
-    the duplicate window (two instances seeing one advisory) stores it once."""
-    await client.jetstream().publish(
-        subject,
-        data,
-        headers={
-            REASON_HEADER: reason,
-            ORIGINAL_SUBJECT_HEADER: original_subject,
-            ORIGINAL_SEQUENCE_HEADER: str(stream_sequence),
-            MSG_ID_HEADER: f"{subject}:{stream_sequence}",
-        },
-    )
+    """Park `data` on `subject`, with the original's `Content-Type` when it had one. Keyed by its
+    stream sequence, so parking one message twice within the duplicate window (two instances
+    seeing one advisory) stores it once."""
+    headers = {
+        REASON_HEADER: reason,
+        ORIGINAL_SUBJECT_HEADER: original_subject,
+        ORIGINAL_SEQUENCE_HEADER: str(stream_sequence),
+        MSG_ID_HEADER: f"{subject}:{stream_sequence}",
+    }
+    if content_type is not None:
+        headers[CONTENT_TYPE_HEADER] = content_type
+    await client.jetstream().publish(subject, data, headers=headers)
 
 
 # What of a parked outbox row's payload the dead-letter carries; a larger one (often the reason
@@ -70,16 +72,16 @@ async def park_outbox_row(
 ) -> None:
     """Park an outbox row the bus refused for good. Keyed by its message id, so a relay that
     parks it again after a crash stores it once."""
-    await js.publish(
-        deadletter_subject,
-        payload if len(payload) <= PARKED_PAYLOAD_LIMIT else b"",
-        headers={
-            REASON_HEADER: reason,
-            ORIGINAL_SUBJECT_HEADER: subject,
-            ORIGINAL_MSG_ID_HEADER: msg_id,
-            MSG_ID_HEADER: f"parked:{msg_id}",
-        },
-    )
+    carried = len(payload) <= PARKED_PAYLOAD_LIMIT
+    headers = {
+        REASON_HEADER: reason,
+        ORIGINAL_SUBJECT_HEADER: subject,
+        ORIGINAL_MSG_ID_HEADER: msg_id,
+        MSG_ID_HEADER: f"parked:{msg_id}",
+    }
+    if carried:  # an outbox row's payload is a whole envelope
+        headers[CONTENT_TYPE_HEADER] = CONTENT_TYPE
+    await js.publish(deadletter_subject, payload if carried else b"", headers=headers)
 
 
 class MaxDeliveriesAdvisory(msgspec.Struct, frozen=True):
@@ -134,6 +136,7 @@ class DeliveryLimitWatch:
                 reason=reason,
                 original_subject=stored.subject or "",
                 stream_sequence=advisory.stream_seq,
+                content_type=(stored.headers or {}).get(CONTENT_TYPE_HEADER),
             )
             return True
 

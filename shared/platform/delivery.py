@@ -10,7 +10,13 @@ from typing import Generic, TypeVar
 
 from nats.aio.msg import Msg
 
-from shared.contract.cloudevents import CloudEvent, EnvelopeCodec, PoisonMessage
+from shared.contract.cloudevents import (
+    CONTENT_TYPE_HEADER,
+    CloudEvent,
+    EnvelopeCodec,
+    PoisonMessage,
+    check_content_type,
+)
 from shared.platform.bus import BusNames
 
 EventT = TypeVar("EventT")
@@ -24,7 +30,8 @@ class Delivered(Generic[EventT]):
 
 def decode_message(codec: EnvelopeCodec[EventT], bus: BusNames, message: Msg) -> Delivered[EventT]:
     """The message's event; `PoisonMessage` if it is undecodable or names another tenant than
-    its subject."""
+    its subject, or in another content mode than structured CloudEvents JSON."""
+    check_content_type((message.headers or {}).get(CONTENT_TYPE_HEADER))
     envelope = codec.decode(message.data)
     subject_tenant = bus.tenant_of(message.subject)
     if subject_tenant != envelope.tenantid:

@@ -20,6 +20,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
+from shared.contract.cloudevents import CONTENT_TYPE, CONTENT_TYPE_HEADER
 from shared.platform.bus import BusNames, close_client, connect_with_retry, ensure_streams
 from shared.platform.bus_users import BusUser
 from shared.platform.config import OutboxServiceConfig
@@ -248,10 +249,13 @@ class OutboxRelay:
 async def publish_all(
     js: JetStreamContext, messages: Sequence[tuple[str, str, bytes]], ack_wait: float
 ) -> list[PubAck]:
-    """Publish (subject, message id, payload) in order with `Nats-Msg-Id` = the message id, and
-    wait up to `ack_wait` seconds for every ack (the relay, and `mastery republish`)."""
+    """Publish (subject, message id, payload) in order with `Nats-Msg-Id` = the message id and
+    `Content-Type` = structured CloudEvents JSON (every payload is a whole envelope), and wait
+    up to `ack_wait` seconds for every ack (the relay, and `mastery republish`)."""
     futures = [
-        await js.publish_async(subject, payload, headers={MSG_ID_HEADER: msg_id})
+        await js.publish_async(
+            subject, payload, headers={MSG_ID_HEADER: msg_id, CONTENT_TYPE_HEADER: CONTENT_TYPE}
+        )
         for subject, msg_id, payload in messages
     ]
     try:

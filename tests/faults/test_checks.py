@@ -35,9 +35,10 @@ TAMPERING: dict[str, tuple[str, Tamper]] = {
     "a change emitted twice": (
         "changes differ from an in-order replay",
         lambda db, tenant: db.execute(
-            "INSERT INTO mastery_changes (tenant_id, subject, msg_id, payload) "
-            "SELECT tenant_id, subject, msg_id, payload FROM mastery_changes "
-            "WHERE tenant_id = $1 LIMIT 1",
+            "INSERT INTO mastery_changes (tenant_id, subject, msg_id, payload, student_id, "
+            "standard_id, change_number) "
+            "SELECT tenant_id, subject, msg_id, payload, student_id, standard_id, change_number "
+            "FROM mastery_changes WHERE tenant_id = $1 LIMIT 1",
             tenant,
         ),
     ),

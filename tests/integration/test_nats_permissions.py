@@ -21,7 +21,7 @@ from nats.js.api import ConsumerConfig
 from devtools.embedded import EmbeddedNats, free_port, nats_server_binary, wait_for_port
 from devtools.nats_auth import deploy_config, password_variable
 from shared.platform.bus import BusNames, ensure_streams, inbox_prefix
-from shared.platform.bus_users import BUS_USERS
+from shared.platform.bus_users import BUS_USERS, PLANNER_DURABLE, SIS_DURABLE
 
 ROOT = Path(__file__).resolve().parents[2]
 TENANT = "school-a"
@@ -218,3 +218,36 @@ def _run_deployed(config: Path, port: int) -> subprocess.Popen[bytes]:
     )  # fmt: skip
     wait_for_port(port, 30, process)
     return process
+
+
+async def test_the_sis_user_reads_mastery_changes_through_its_own_durable_and_nothing_else(
+    auth_nats: EmbeddedNats, names: BusNames
+) -> None:
+    change = names.mastery_changed(TENANT)
+    async with connected_as(auth_nats, "mastery") as (mastery, _):
+        assert await _publishes(mastery, change)
+    async with connected_as(auth_nats, "sis") as (sis, refused):
+        js = sis.jetstream()
+        config = ConsumerConfig(
+            durable_name=SIS_DURABLE, filter_subject=names.all_mastery_changed()
+        )
+        await js.add_consumer(names.mastery_stream, config)
+        subscription = await js.pull_subscribe_bind(SIS_DURABLE, names.mastery_stream)
+        [message] = await subscription.fetch(1, timeout=5)
+        assert message.subject == change
+        await message.ack_sync()
+        assert not await _publishes(sis, change)  # read-only
+        assert not await _publishes(sis, names.deadletter(SIS_DURABLE))
+        with pytest.raises(nats.errors.TimeoutError):  # nor the notifier's durable
+            await js.add_consumer(
+                names.mastery_stream, ConsumerConfig(durable_name=PLANNER_DURABLE), timeout=1
+            )
+        with pytest.raises(nats.errors.TimeoutError):  # nor a durable on ATTEMPTS
+            await js.add_consumer(
+                names.attempts_stream, ConsumerConfig(durable_name=SIS_DURABLE), timeout=1
+            )
+        with pytest.raises(nats.errors.TimeoutError):
+            await ensure_streams(js, names, only=[names.deadletter_stream])
+        assert refused.about(change)
+        assert refused.about(f"{names.mastery_stream}.{PLANNER_DURABLE}")
+        assert refused.about(f"$JS.API.STREAM.CREATE.{names.deadletter_stream}")

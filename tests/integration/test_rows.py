@@ -11,6 +11,7 @@ import pytest
 from services.attempts.adapters.event_store import EventRow
 from services.attempts.adapters.recorder import ClaimRow
 from services.attempts.adapters.standards_store import PolicyRow, StandardRow
+from services.mastery.adapters.change_log import ChangeLogRow
 from services.mastery.adapters.read_model import EvidenceTableRow, ProficiencyTableRow
 from services.notify.adapters.store import GuardianRow, NotificationRow
 from shared.platform.outbox import OutboxRow
@@ -83,6 +84,7 @@ async def test_rows_round_trip_through_placeholders_and_unnest_arrays(pool: asyn
         ("notifications", NotificationRow),
         ("mastery_outbox", OutboxRow),
         ("mastery_changes", OutboxRow),
+        ("mastery_changes", ChangeLogRow),
         ("mastery_evidence", EvidenceTableRow),
         ("proficiencies", ProficiencyTableRow),
     ],

@@ -53,7 +53,8 @@ def _change(tenant: str) -> CloudEvent[AnyMasteryEvent]:
     )  # fmt: skip
     return CloudEvent[AnyMasteryEvent](
         id=change.change_id, source="/test", type=cloudevent_type(change),
-        subject=f"{tenant}/lee/math.ratio", time=NOW, tenantid=tenant, data=change,
+        subject=f"{tenant}/lee/math.ratio", time=NOW, tenantid=tenant, streamversion=1,
+        data=change,
     )  # fmt: skip
 
 

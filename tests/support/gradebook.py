@@ -74,10 +74,14 @@ class Gradebook:
         )  # fmt: skip
         return self._entry(f"{attempt.student_id}/{attempt.standard_id}", event)
 
-    def define(self, standard: str, method: Method | None) -> GradebookEntry:
+    def define(
+        self, standard: str, method: Method | None, *, title: str | None = None,
+        case_guid: str | None = None,
+    ) -> GradebookEntry:  # fmt: skip
         event = StandardDefined(
-            tenant_id=TENANT, standard_id=standard, title=standard, scale=DEFAULT_SCALE,
-            method=method, parameter=2 if method == "n_mastery" else None, defined_at=NOW,
+            tenant_id=TENANT, standard_id=standard, title=title or standard,
+            case_guid=case_guid, scale=DEFAULT_SCALE, method=method,
+            parameter=2 if method == "n_mastery" else None, defined_at=NOW,
         )  # fmt: skip
         return self._entry(f"//standards/{standard}", event)
 

@@ -83,7 +83,7 @@ class MemoryReadModel:
         definitions = {
             ref: standard
             for ref, standard in self.definitions.items()
-            if ref[0] in needs.tenant_standards
+            if ref[0] in needs.tenant_standards or ref in needs.policies
         }
         policies |= {ref: self.policies[ref] for ref in definitions}
         latest: dict[StandardRef, StandardDefined] = {}

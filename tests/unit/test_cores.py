@@ -6,7 +6,13 @@ import msgspec
 import pytest
 
 from services.notify.core.messages import Guardian, compose_change_email
-from shared.contract.cloudevents import CloudEvent, EnvelopeCodec, PoisonMessage, cloudevent_type
+from shared.contract.cloudevents import (
+    CloudEvent,
+    EnvelopeCodec,
+    PoisonMessage,
+    check_content_type,
+    cloudevent_type,
+)
 from shared.contract.events.attempts import AnyAttemptEvent, AttemptRecorded
 from shared.contract.events.mastery import MasteryChanged
 from shared.contract.ids import stream_id
@@ -77,6 +83,7 @@ def _envelope(tenant: str) -> CloudEvent[AnyAttemptEvent]:
         subject="s",
         time=NOW,
         tenantid=tenant,
+        streamversion=1,
         data=event,
     )
 
@@ -86,6 +93,36 @@ def test_envelope_round_trip_and_type_from_tag() -> None:
     envelope = _envelope("school")
     assert envelope.type == "org.mastery.attempt_recorded.v2"
     assert codec.decode(codec.encode(envelope)) == envelope
+
+
+def test_an_envelope_without_a_streamversion_is_never_encoded_but_still_decoded() -> None:
+    codec = EnvelopeCodec[AnyAttemptEvent](AnyAttemptEvent)
+    unversioned = msgspec.structs.replace(_envelope("school"), streamversion=None)
+    with pytest.raises(ValueError, match="no streamversion"):
+        codec.encode(unversioned)
+    # Mastery changes published before they were numbered carry `"streamversion": null`.
+    legacy = msgspec.json.encode(unversioned)
+    assert codec.decode(legacy).streamversion is None
+
+
+@pytest.mark.parametrize(
+    ("content_type", "accepted"),
+    [
+        (None, True),  # published before the header was sent
+        ("application/cloudevents+json", True),
+        ("application/cloudevents+json; charset=utf-8", True),
+        ("application/json", False),  # binary mode: the body is only the data
+        ("application/cloudevents-batch+json", False),
+    ],
+)
+def test_only_structured_cloudevents_json_is_accepted(
+    content_type: str | None, accepted: bool
+) -> None:
+    if accepted:
+        check_content_type(content_type)
+    else:
+        with pytest.raises(PoisonMessage, match="Content-Type"):
+            check_content_type(content_type)
 
 
 @pytest.mark.parametrize("payload", [b"", b"{}", b'{"id": 1}'])

@@ -13,7 +13,7 @@ LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
 def _copy_of_tree(destination: Path) -> Path:
-    for package in ("services", "shared", "devtools"):
+    for package in ("services", "shared", "devtools", "examples"):
         shutil.copytree(
             ROOT / package, destination / package, ignore=shutil.ignore_patterns("__pycache__")
         )
@@ -72,6 +72,11 @@ def test_the_contracts_are_kept_by_the_tree(tmp_path: Path) -> None:
             "services/attempts/adapters/http.py",
             "import services.notify.app",
             "services.attempts is not allowed to import services.notify",
+        ),
+        (
+            "examples/sis_subscriber.py",
+            "import shared.contract.cloudevents",
+            "examples is not allowed to import shared",
         ),
     ],
 )

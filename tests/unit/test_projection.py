@@ -57,6 +57,28 @@ def test_a_change_is_emitted_only_when_level_or_mastery_moves() -> None:
     assert model.loads == [1, 1, 1]  # newest evidence: folded on the tally, no history read
 
 
+def test_a_change_names_its_standard_and_the_standing_before_it() -> None:
+    book = Gradebook()
+    model = MemoryReadModel(log=book.entries)
+    _project(model, book.attempt("maya", 2, 1, standard="never.defined"))
+    guid = "9f3a1c52-1e0b-4b7e-a1f4-2c6d8e0b5a17"
+    _project(model, book.define("math.1", "latest", title="Ratios", case_guid=guid))
+    _project(model, book.attempt("maya", 2, 2))  # the definition comes from the read model
+    _project(model, book.attempt("maya", 4, 3))
+    _project(model, book.define("math.1", "latest", title="Ratios and rates", case_guid=guid))
+    _project(model, book.attempt("maya", 1, 4))
+    context = [
+        (c.standard_title, c.case_guid, c.previous_score, c.previous_level_label, c.score)
+        for c in model.changes
+    ]
+    assert context == [
+        (None, None, None, None, 2),  # a standard never defined has no title
+        ("Ratios", guid, None, None, 2),
+        ("Ratios", guid, 2, "Developing", 4),
+        ("Ratios and rates", guid, 4, "Advanced", 1),
+    ]
+
+
 def test_late_evidence_is_folded_from_the_history_and_does_not_become_latest() -> None:
     book = Gradebook()
     model = MemoryReadModel(log=book.entries)

@@ -1,26 +1,134 @@
-"""The mastery change log: every `mastery_changed` message as published, kept for good.
+"""The mastery changes' outbox rows and change log: every `mastery_changed` message as
+published, kept for good.
 
 The outbox's rows are deleted once JetStream acknowledges them, and JetStream can lose
 acknowledged messages in a crash; this log keeps each one, written in the same transaction as its
 outbox row, so `mastery republish` can send any range again with its original id.
+
+It also numbers the changes of each student-standard (1, 2, ...), as an event store numbers a
+stream's events on append: the number is the message's CloudEvents `streamversion` (migration
+`mastery/013`). The projector holds each student-standard's lock while it appends, so two
+batches never take one number.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Annotated
 
+import msgspec
+
+from shared.contract.cloudevents import CloudEvent, EnvelopeCodec, cloudevent_type
+from shared.contract.events.mastery import AnyMasteryEvent, MasteryChanged
 from shared.platform.bus import BusNames
 from shared.platform.outbox import OUTBOX_COLUMNS, OutboxRow, outbox_insert
 from shared.platform.postgres import DbConnection
+from shared.platform.rows import Columns, sql
 
-_RECORD_CHANGES = outbox_insert("mastery_changes")
+EVENT_SOURCE = "/services/mastery"
+
+StudentStandardRef = tuple[str, str, str]  # (tenant_id, student_id, standard_id)
+_envelopes = EnvelopeCodec[AnyMasteryEvent](AnyMasteryEvent)
+
+
+class ChangeLogRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A `mastery_changes` row: the outbox row and where the change stands in its stream."""
+
+    tenant_id: str
+    subject: str
+    msg_id: str
+    payload: bytes
+    student_id: str
+    standard_id: str
+    change_number: Annotated[int, sql("bigint")]
+
+
+CHANGE_LOG = Columns(ChangeLogRow)
+_RECORD_CHANGES = (
+    f"INSERT INTO mastery_changes ({CHANGE_LOG.listed}) "  # noqa: S608 - names from the Struct
+    f"SELECT {CHANGE_LOG.listed} FROM unnest({CHANGE_LOG.arrays(1)}) "
+    f"WITH ORDINALITY AS item ({CHANGE_LOG.listed}, n) ORDER BY n"
+)
+_ENQUEUE_CHANGES = outbox_insert("mastery_outbox")
+_LAST_NUMBERS = (
+    "SELECT k.tenant_id, k.student_id, k.standard_id, "
+    "(SELECT max(c.change_number) FROM mastery_changes c WHERE c.tenant_id = k.tenant_id "
+    "AND c.student_id = k.student_id AND c.standard_id = k.standard_id) AS last "
+    "FROM unnest($1::text[], $2::text[], $3::text[]) AS k(tenant_id, student_id, standard_id)"
+)
 _LOGGED_CHANGES = (
     f"SELECT position, {OUTBOX_COLUMNS.listed} FROM mastery_changes "  # noqa: S608 - from OutboxRow
     "WHERE position >= $1 AND ($2::bigint IS NULL OR position <= $2) ORDER BY position LIMIT $3"
 )
 
 
-async def record_changes(connection: DbConnection, rows: Sequence[OutboxRow]) -> None:
+async def enqueue_changes(
+    connection: DbConnection, changes: Sequence[MasteryChanged], bus: BusNames
+) -> None:
+    """The changes' outbox and change-log rows, each numbered after its student-standard's last
+    logged change (its `streamversion`), in the order the plan emitted them."""
+    if not changes:
+        return
+    numbers = await last_change_numbers(connection, map(_change_key, changes))
+    logged: list[ChangeLogRow] = []
+    for change in changes:
+        key = _change_key(change)
+        numbers[key] += 1
+        logged.append(
+            ChangeLogRow(
+                tenant_id=change.tenant_id,
+                subject=bus.mastery_changed(change.tenant_id),
+                msg_id=change.change_id,
+                payload=_envelopes.encode(_envelope(change, numbers[key])),
+                student_id=change.student_id,
+                standard_id=change.standard_id,
+                change_number=numbers[key],
+            )
+        )
+    rows = [
+        OutboxRow(
+            tenant_id=row.tenant_id, subject=row.subject, msg_id=row.msg_id, payload=row.payload
+        )
+        for row in logged
+    ]
+    await connection.execute(_ENQUEUE_CHANGES, *OUTBOX_COLUMNS.array_values(rows))
+    await record_changes(connection, logged)
+
+
+def _change_key(change: MasteryChanged) -> tuple[str, str, str]:
+    return (change.tenant_id, change.student_id, change.standard_id)
+
+
+def _envelope(change: MasteryChanged, number: int) -> CloudEvent[AnyMasteryEvent]:
+    return CloudEvent(
+        id=change.change_id,
+        source=EVENT_SOURCE,
+        type=cloudevent_type(change),
+        subject=f"{change.tenant_id}/{change.student_id}/{change.standard_id}",
+        time=change.changed_at,
+        tenantid=change.tenant_id,
+        streamversion=number,
+        data=change,
+    )
+
+
+async def last_change_numbers(
+    connection: DbConnection, keys: Iterable[StudentStandardRef]
+) -> dict[StudentStandardRef, int]:
+    """The number of each student-standard's newest logged change (0: none yet)."""
+    wanted = list(dict.fromkeys(keys))
+    rows = await connection.fetch(
+        _LAST_NUMBERS,
+        [key[0] for key in wanted],
+        [key[1] for key in wanted],
+        [key[2] for key in wanted],
+    )
+    return {
+        (row["tenant_id"], row["student_id"], row["standard_id"]): row["last"] or 0 for row in rows
+    }
+
+
+async def record_changes(connection: DbConnection, rows: Sequence[ChangeLogRow]) -> None:
     """Keep the outbox rows of a batch's changes; call in the transaction that enqueues them."""
-    await connection.execute(_RECORD_CHANGES, *OUTBOX_COLUMNS.array_values(rows))
+    await connection.execute(_RECORD_CHANGES, *CHANGE_LOG.array_values(rows))
 
 
 async def logged_changes(

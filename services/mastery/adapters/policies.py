@@ -24,15 +24,27 @@ async def stored_policies(
     connection: DbConnection, standards: Iterable[StandardRef]
 ) -> dict[StandardRef, CalculationPolicy]:
     """The effective policies stored for these standards (a standard never announced is absent)."""
+    return (await stored_standards(connection, standards))[1]
+
+
+async def stored_standards(
+    connection: DbConnection, standards: Iterable[StandardRef]
+) -> tuple[dict[StandardRef, StandardDefined], dict[StandardRef, CalculationPolicy]]:
+    """The stored definitions of these standards, with their effective policies."""
     refs = list(dict.fromkeys(standards))
     rows = await connection.fetch(
-        "SELECT p.tenant_id, p.standard_id, p.policy::text FROM standard_policies p "
+        "SELECT p.tenant_id, p.standard_id, p.definition::text, p.policy::text "
+        "FROM standard_policies p "
         "JOIN unnest($1::text[], $2::text[]) AS k(tenant_id, standard_id) "
         "USING (tenant_id, standard_id)",
         [tenant for tenant, _ in refs],
         [standard for _, standard in refs],
     )
-    return {(row["tenant_id"], row["standard_id"]): _policy.decode(row["policy"]) for row in rows}
+    definitions = {
+        (r["tenant_id"], r["standard_id"]): _standard.decode(r["definition"]) for r in rows
+    }
+    stored = {(r["tenant_id"], r["standard_id"]): _policy.decode(r["policy"]) for r in rows}
+    return definitions, stored
 
 
 async def newest_in_log(

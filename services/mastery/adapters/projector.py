@@ -103,13 +103,16 @@ async def load(connection: DbConnection, needs: NeedsLoading) -> Loaded:
         states.update((state.key, state) for state in on_standard)
         every_key.update(state.key for state in on_standard)
         found += records
-    stored = await policies.stored_policies(connection, needs.policies) if needs.policies else {}
     definitions: dict[StandardRef, StandardDefined] = {}
+    stored: dict[StandardRef, CalculationPolicy] = {}
+    if needs.policies:
+        definitions, stored = await policies.stored_standards(connection, needs.policies)
     if needs.tenant_standards:
-        definitions, of_tenants = await policies.standards_of_tenants(
+        of_tenants, policies_of_tenants = await policies.standards_of_tenants(
             connection, needs.tenant_standards
         )
-        stored = {**of_tenants, **stored}
+        definitions = {**of_tenants, **definitions}
+        stored = {**policies_of_tenants, **stored}
     latest: dict[StandardRef, StandardDefined] = {}
     tenant_policies: dict[str, TenantPolicySet] = {}
     if needs.latest_standards or needs.tenant_policies:

@@ -11,25 +11,19 @@ from typing import Annotated
 import asyncpg
 import msgspec
 
-from services.mastery.adapters.change_log import record_changes
+from services.mastery.adapters.change_log import enqueue_changes
 from services.mastery.core.calculation import Evidence
 from services.mastery.core.evidence import EvidenceRecord
 from services.mastery.core.plan import EvidenceRow, GradebookEntry, Plan
 from services.mastery.core.student_standard import StudentStandard, StudentStandardKey
-from shared.contract.cloudevents import CloudEvent, EnvelopeCodec, cloudevent_type
 from shared.contract.events.gradebook import decode_gradebook_event
-from shared.contract.events.mastery import AnyMasteryEvent, MasteryChanged
 from shared.contract.ids import stream_id
 from shared.platform.bus import BusNames
-from shared.platform.outbox import OUTBOX_COLUMNS, OutboxRow, outbox_insert
 from shared.platform.postgres import DbConnection
 from shared.platform.rows import Columns, sql
 
-EVENT_SOURCE = "/services/mastery"
-
 _state_decoder = msgspec.json.Decoder(StudentStandard)
 _encoder = msgspec.json.Encoder()
-_envelopes = EnvelopeCodec[AnyMasteryEvent](AnyMasteryEvent)
 
 
 class EvidenceTableRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -102,7 +96,6 @@ _SAVE_STATES = (
     "ON CONFLICT (tenant_id, student_id, standard_id) DO UPDATE SET "
     + PROFICIENCIES.assignments("EXCLUDED", PROFICIENCIES.names[3:])
 )
-_ENQUEUE_CHANGES = outbox_insert("mastery_outbox")
 
 
 def evidence_row(key: StudentStandardKey, record: EvidenceRecord) -> EvidenceTableRow:
@@ -297,36 +290,6 @@ async def save_states(
     await connection.execute(
         _SAVE_STATES,
         PROFICIENCIES.document(proficiency_row(state, now) for state in states),
-    )
-
-
-async def enqueue_changes(
-    connection: DbConnection, changes: Sequence[MasteryChanged], bus: BusNames
-) -> None:
-    if not changes:
-        return
-    rows = [
-        OutboxRow(
-            tenant_id=change.tenant_id,
-            subject=bus.mastery_changed(change.tenant_id),
-            msg_id=change.change_id,
-            payload=_envelopes.encode(_envelope(change)),
-        )
-        for change in changes
-    ]
-    await connection.execute(_ENQUEUE_CHANGES, *OUTBOX_COLUMNS.array_values(rows))
-    await record_changes(connection, rows)
-
-
-def _envelope(change: MasteryChanged) -> CloudEvent[AnyMasteryEvent]:
-    return CloudEvent(
-        id=change.change_id,
-        source=EVENT_SOURCE,
-        type=cloudevent_type(change),
-        subject=f"{change.tenant_id}/{change.student_id}/{change.standard_id}",
-        time=change.changed_at,
-        tenantid=change.tenant_id,
-        data=change,
     )
 
 

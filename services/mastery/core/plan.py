@@ -63,6 +63,7 @@ class Loaded(msgspec.Struct, frozen=True, kw_only=True):
     policies: dict[StandardRef, CalculationPolicy] = {}
     latest_standards: dict[StandardRef, StandardDefined] = {}
     tenant_policies: dict[str, TenantPolicySet] = {}
+    # The stored definitions of the standards in `policies` and of `tenant_standards`' tenants.
     definitions: dict[StandardRef, StandardDefined] = {}
 
     def merged(self, more: "Loaded") -> "Loaded":

@@ -324,7 +324,8 @@ class _Fold:
         self._settle(key, msgspec.structs.replace(state, last_version=reflected), cause)
 
     def _settle(self, key: StudentStandardKey, state: StudentStandard, cause: ChangeCause) -> None:
-        change = change_between(self._states.get(key), state, cause, self._now)
+        standard = self._definitions.get((key.tenant_id, key.standard_id))
+        change = change_between(self._states.get(key), state, cause, self._now, standard)
         self._states[key] = state
         self._touched[key] = None
         if change is not None:

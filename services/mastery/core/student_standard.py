@@ -27,6 +27,7 @@ from services.mastery.core.calculation import (
 from services.mastery.core.evidence import EvidenceRecord
 from services.mastery.core.tally import Tally
 from shared.contract.events.mastery import MasteryChanged
+from shared.contract.events.standards import StandardDefined
 
 # Change ids derive from the causing event, so replays produce the same ids (and bus dedupe works).
 _CHANGE_NAMESPACE = uuid.UUID("6f1f3c2e-2b61-4c41-9d0a-6d1c5a0b7e21")
@@ -156,9 +157,14 @@ def mastery_moved(before: Standing, after: Standing) -> bool:
 
 
 def change_between(
-    before: StudentStandard | None, after: StudentStandard, cause: ChangeCause, now: datetime
+    before: StudentStandard | None,
+    after: StudentStandard,
+    cause: ChangeCause,
+    now: datetime,
+    standard: StandardDefined | None = None,
 ) -> MasteryChanged | None:
-    """The MasteryChanged event when mastery moved from `before` to `after`, else None."""
+    """The MasteryChanged event when mastery moved from `before` to `after`, else None; it names
+    `standard`'s title and CASE GUID, the definition in force when the change was made."""
     previous = before.standing if before else NO_STANDING
     if not mastery_moved(previous, after.standing):
         return None
@@ -184,4 +190,8 @@ def change_between(
         assessed_at=cause.assessed_at,
         changed_at=now,
         reason=cause.reason,
+        standard_title=standard.title if standard else None,
+        case_guid=standard.case_guid if standard else None,
+        previous_score=previous.score,
+        previous_level_label=previous.level_label,
     )

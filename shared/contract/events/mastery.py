@@ -31,6 +31,13 @@ class MasteryChanged(MasteryEvent, frozen=True, kw_only=True, tag="mastery_chang
     # Added compatibly: "evidence" (a new attempt), "correction" (a void or rescore) or "policy"
     # (the standard's calculation changed; caused_by_attempt_id is then the newest evidence).
     reason: str = "evidence"
+    # Added compatibly, for SIS integrations: the standard as the projector knew it when the
+    # change was made (both null when the student-standard's standard was never defined), and
+    # the standing before the change (null before any evidence). Absent in earlier messages.
+    standard_title: str | None = None
+    case_guid: str | None = None
+    previous_score: float | None = None
+    previous_level_label: str | None = None
 
 
 AnyMasteryEvent = MasteryChanged
