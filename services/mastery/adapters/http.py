@@ -12,7 +12,8 @@ from services.mastery.adapters.history import stream_history, with_proficiency
 from services.mastery.adapters.policies import policies_for
 from services.mastery.adapters.read_model import StoredStanding, standings_of
 from services.mastery.adapters.views import HistoryEntryOut, MarkerOut, history_view
-from services.mastery.core.calculation import FALLBACK_POLICY, calculate
+from services.mastery.core.calculation import FALLBACK_POLICY
+from services.mastery.core.explanation import explained_records
 from shared.platform.auth import requires
 from shared.platform.http import PathId, Problem
 from shared.platform.tenant_scope import tenant_connection
@@ -41,7 +42,7 @@ class StudentMastery(msgspec.Struct, frozen=True, kw_only=True):
 def _view(stored: StoredStanding) -> StandardMastery:
     state = stored.state
     # The stored tally gives the number; the explanation is worked out again from the evidence.
-    proficiency = calculate(stored.evidence, state.policy)
+    proficiency = explained_records(stored.records, state.policy)
     return StandardMastery(
         standard_id=state.key.standard_id,
         score=proficiency.score,
