@@ -1,5 +1,7 @@
 """Policy preview: a proposed policy against a standard's evidence, changing nothing."""
 
+import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -11,6 +13,7 @@ from litestar.testing import AsyncTestClient
 
 from services.attempts.adapters.recorder import AttemptRecorder
 from services.attempts.core.recording import RecordAttempt, Refuse, VoidAttempt
+from services.cli import main
 from services.mastery.adapters.projector import MasteryProjector
 from services.mastery.app import create_app
 from services.mastery.config import MasteryConfig
@@ -74,13 +77,13 @@ async def _gradebook_of(pool: asyncpg.Pool, bus: BusNames, tenant: str,
         await projector.handle_gradebook_events([delivered])
 
 
+# The app's relay empties mastery_outbox meanwhile; the change log keeps every change emitted.
 _SNAPSHOTS = {
     "proficiencies": "SELECT tenant_id, student_id, standard_id, score, state::text FROM "
     "proficiencies ORDER BY 1, 2, 3",
     "evidence": "SELECT * FROM mastery_evidence ORDER BY tenant_id, student_id, attempt_id",
     "policies": "SELECT tenant_id, standard_id, policy::text FROM standard_policies ORDER BY 1, 2",
     "log": "SELECT position, event_id FROM attempt_log ORDER BY position",
-    "outbox": "SELECT count(*) FROM mastery_outbox",
     "changes": "SELECT count(*) FROM mastery_changes",
 }
 
@@ -192,3 +195,24 @@ async def test_a_preview_of_thirty_students(
     assert counts["students"] == 30
     assert counts["lose"] == 0  # the highest score is never below the latest
     assert counts["gain"] + counts["keep"] + counts["not_mastered"] == 30
+
+
+async def test_mastery_preview_prints_the_table_and_the_counts(
+    pool: asyncpg.Pool, bus: BusNames, database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tenant, _ = await new_tenant(pool)
+    await _gradebook_of(pool, bus, tenant, HAND_WORKED)
+    command = ["preview", "--tenant", tenant, "--standard", "math.1", "--method", "average",
+               "--database-url", service_url(database_url, "mastery")]  # fmt: skip
+    assert await asyncio.to_thread(main, command) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "standard math.1: latest (mastery at 3) -> average (mastery at 3)"
+    assert lines[2].split() == ["s1", "2", "Developing", "3", "Proficient", "gains"]
+    assert lines[-1] == (
+        "5 students: 1 would gain mastery, 1 lose it, 2 keep it, 1 not mastered either way; "
+        "3 change level"
+    )
+    assert await asyncio.to_thread(main, [*command, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["counts"]["lose"] == 1
+    with pytest.raises(SystemExit, match="no standard 'nope'"):
+        await asyncio.to_thread(main, [*command[:3], "--standard", "nope", *command[5:]])
