@@ -129,6 +129,8 @@ def test_the_parameter_in_force_is_shown_when_the_default_applies() -> None:
     assert parameter_in_force("decaying_average", None) == 65
     assert parameter_in_force("decaying_average", 80) == 80
     assert parameter_in_force("latest", None) is None
+    decaying = CalculationPolicy(method="decaying_average")
+    assert calculate([_item("a", 0, 3)], decaying).parameter == 65
 
 
 def test_the_explanation_names_what_counted_what_did_not_and_why() -> None:

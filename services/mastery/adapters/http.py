@@ -14,6 +14,7 @@ from services.mastery.adapters.read_model import StoredStanding, standings_of
 from services.mastery.adapters.views import HistoryEntryOut, MarkerOut, history_view
 from services.mastery.core.calculation import FALLBACK_POLICY
 from services.mastery.core.explanation import explained_records
+from shared.contract.grading import parameter_in_force
 from shared.platform.auth import requires
 from shared.platform.http import PathId, Problem
 from shared.platform.tenant_scope import tenant_connection
@@ -27,6 +28,7 @@ class StandardMastery(msgspec.Struct, frozen=True, kw_only=True):
     mastered: bool
     letter: str | None
     method: str
+    parameter: float | None  # in force: the method's default when none was given
     evidence_count: int
     plain_average: float | None
     last_assessed_at: datetime | None
@@ -51,6 +53,7 @@ def _view(stored: StoredStanding) -> StandardMastery:
         mastered=proficiency.mastered,
         letter=proficiency.letter,
         method=proficiency.method,
+        parameter=proficiency.parameter,
         evidence_count=proficiency.evidence_count,
         plain_average=proficiency.plain_average,
         last_assessed_at=state.newest.assessed_at if state.newest else None,
@@ -66,6 +69,7 @@ class StandardHistory(msgspec.Struct, frozen=True, kw_only=True):
     student_id: str
     standard_id: str
     method: str
+    parameter: float | None
     events: list[HistoryEntryOut]
 
 
@@ -113,5 +117,6 @@ class MasteryController(Controller):
             student_id=student_id,
             standard_id=standard_id,
             method=policy.method,
+            parameter=parameter_in_force(policy.method, policy.parameter),
             events=[history_view(entry) for entry in with_proficiency(events, policy)],
         )

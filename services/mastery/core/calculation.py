@@ -68,6 +68,7 @@ class Proficiency(msgspec.Struct, frozen=True, kw_only=True):
     mastered: bool
     letter: str | None
     method: str
+    parameter: float | None  # the one calculated with: the method's default when none was given
     evidence_count: int
     plain_average: float | None
     steps: tuple[str, ...]
@@ -111,6 +112,7 @@ def calculate(evidence: Sequence[Evidence], policy: CalculationPolicy) -> Profic
         mastered=standing.mastered,
         letter=letter_for(standing.score, policy.scale, policy.letters),
         method=policy.method,
+        parameter=policy.parameter,
         evidence_count=len(scored),
         plain_average=plain_average,
         steps=tuple(steps),
@@ -192,7 +194,8 @@ def _without_result(
 ) -> Proficiency:
     return Proficiency(
         score=None, level=None, level_label=None, mastered=False, letter=None,
-        method=policy.method, evidence_count=count, plain_average=plain_average,
+        method=policy.method, parameter=policy.parameter, evidence_count=count,
+        plain_average=plain_average,
         steps=tuple(steps), markers=markers,
     )  # fmt: skip
 
