@@ -119,10 +119,11 @@ async def test_the_explanation_names_voided_excused_and_missing_work(
     assert response.status_code == 200, response.text
     [standard] = response.json()["standards"]
     assert (standard["score"], standard["letter"]) == (2, "D")  # (1 + 3) / 2
-    assert standard["explanation"][:5] == [
+    assert standard["explanation"][:6] == [
         "Counted: quiz-1 (2026-10-01): 0 of 4 points → 1 (the scale's minimum)",
-        "Counted: quiz-5 (2026-10-05): 3 of 4 points → 3, rescored (the score first recorded no "
-        "longer counts)",
+        "Counted: quiz-5 (2026-10-05): 3 of 4 points → 3, rescored",
+        "Not counted: quiz-5 (2026-10-05): 2 of 4 points → 2 as first recorded, superseded by a "
+        "rescore",
         "Not counted: quiz-2 (2026-10-02): voided (it scored 4 of 4 points → 4)",
         "Not counted: quiz-3 (2026-10-03): excused",
         "Not counted: hw-4 (2026-10-04): missing, a marker, never a zero",

@@ -143,18 +143,27 @@ def test_the_explanation_names_what_counted_what_did_not_and_why() -> None:
         EvidenceRecord(evidence=_item("quiz-4", 3, status="excused"), event_id="e4"),
         EvidenceRecord(evidence=_item("hw-5", 4, status="missing"), event_id="e5"),
         EvidenceRecord(evidence=_item("hw-6", 5, status="incomplete"), event_id="e6"),
+        EvidenceRecord(evidence=_item("hw-7", 6, 2), event_id="e7", corrected_version=9),
     ]
-    proficiency = explained_records(records, CalculationPolicy(method="average"))
-    assert proficiency.steps[:6] == (
+    first = {"quiz-3": _item("quiz-3", 2, 1, 4), "hw-7": _item("hw-7", 6, status="missing")}
+    proficiency = explained_records(records, CalculationPolicy(method="average"), first)
+    assert proficiency.steps[:10] == (
         "Counted: quiz-1 (2026-10-01): 3 of 4 points → 3",
-        "Counted: quiz-3 (2026-10-03): 2.5, rescored (the score first recorded no longer counts)",
+        "Counted: quiz-3 (2026-10-03): 2.5, rescored",
+        "Counted: hw-7 (2026-10-07): 2, rescored",
+        "Not counted: quiz-3 (2026-10-03): 1 of 4 points → 1 as first recorded, superseded by a "
+        "rescore",
+        "Not counted: hw-7 (2026-10-07): missing as first recorded, superseded by a rescore",
         "Not counted: quiz-2 (2026-10-02): voided (it scored 4)",
         "Not counted: quiz-4 (2026-10-04): excused",
         "Not counted: hw-5 (2026-10-05): missing, a marker, never a zero",
         "Not counted: hw-6 (2026-10-06): incomplete, a marker, never a zero",
+        "(3 + 2.5 + 2) / 3 = 2.5",
     )
-    assert proficiency.score == 2.75
-    assert "(3 + 2.5) / 2 = 2.75" in proficiency.steps
+    unknown = explained_records(records[2:3], CalculationPolicy())
+    assert unknown.steps[1] == (
+        "Not counted: quiz-3 (2026-10-03): the score first recorded, superseded by a rescore"
+    )
 
 
 def test_the_explanation_says_when_the_floor_raised_a_score() -> None:

@@ -9,9 +9,9 @@ from datetime import datetime
 
 import msgspec
 
-from services.mastery.core.calculation import CalculationPolicy, calculate
-from services.mastery.core.evidence import evidence_after_each, live
-from shared.contract.events.attempts import LatestAttemptEvent
+from services.mastery.core.calculation import CalculationPolicy, Evidence, calculate
+from services.mastery.core.evidence import evidence_after_each, evidence_of_attempt, live
+from shared.contract.events.attempts import AttemptRecorded, LatestAttemptEvent
 from shared.contract.events.gradebook import decode_gradebook_event
 from shared.contract.events.standards import StandardDefined, TenantPolicySet
 from shared.contract.ids import stream_id
@@ -49,6 +49,24 @@ async def stream_history(
         assert not isinstance(event, StandardDefined | TenantPolicySet)
         history.append((row["stream_version"], row["event_id"], row["recorded_at"], event))
     return history
+
+
+async def first_recorded(connection: DbConnection, event_ids: list[str]) -> dict[str, Evidence]:
+    """The evidence of these attempts' own events as first recorded, by event id: what a rescore
+    superseded (the read model keeps only the current score). One index look-up per event."""
+    if not event_ids:
+        return {}
+    rows = await connection.fetch(
+        "SELECT event_id::text, stream_version, data::text FROM attempt_log "
+        "WHERE event_id = ANY($1::uuid[])",
+        event_ids,
+    )
+    found = {}
+    for row in rows:
+        event = decode_gradebook_event(row["data"])
+        if isinstance(event, AttemptRecorded):
+            found[row["event_id"]] = evidence_of_attempt(event, row["stream_version"])
+    return found
 
 
 def with_proficiency(

@@ -8,12 +8,12 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
-from services.mastery.adapters.history import stream_history, with_proficiency
+from services.mastery.adapters.history import first_recorded, stream_history, with_proficiency
 from services.mastery.adapters.policies import policies_for
 from services.mastery.adapters.read_model import StoredStanding, standings_of
 from services.mastery.adapters.views import HistoryEntryOut, MarkerOut, history_view
-from services.mastery.core.calculation import FALLBACK_POLICY
-from services.mastery.core.explanation import explained_records
+from services.mastery.core.calculation import FALLBACK_POLICY, Evidence
+from services.mastery.core.explanation import explained_records, was_rescored
 from shared.contract.grading import parameter_in_force
 from shared.platform.auth import requires
 from shared.platform.http import PathId, Problem
@@ -41,10 +41,13 @@ class StudentMastery(msgspec.Struct, frozen=True, kw_only=True):
     standards: list[StandardMastery]
 
 
-def _view(stored: StoredStanding) -> StandardMastery:
+def _view(stored: StoredStanding, first: dict[str, Evidence]) -> StandardMastery:
     state = stored.state
     # The stored tally gives the number; the explanation is worked out again from the evidence.
-    proficiency = explained_records(stored.records, state.policy)
+    firsts = {
+        r.evidence.attempt_id: first[r.event_id] for r in stored.records if r.event_id in first
+    }
+    proficiency = explained_records(stored.records, state.policy, firsts)
     return StandardMastery(
         standard_id=state.key.standard_id,
         score=proficiency.score,
@@ -87,7 +90,10 @@ class MasteryController(Controller):
     ) -> StudentMastery:
         async with tenant_connection(state.pool, tenant) as connection:
             stored = await standings_of(connection, tenant, student_id)
-        return StudentMastery(student_id=student_id, standards=[_view(item) for item in stored])
+            rescored = [r.event_id for s in stored for r in s.records if was_rescored(r)]
+            first = await first_recorded(connection, rescored)
+        views = [_view(item, first) for item in stored]
+        return StudentMastery(student_id=student_id, standards=views)
 
     @get(
         "/{student_id:str}/standards/{standard_id:str}/history",

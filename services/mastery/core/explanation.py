@@ -2,11 +2,11 @@
 
 The method's steps (`calculation.calculate`) say how the number was reached; these lines say from
 what: each assessment that counted (id, date, score and its conversion onto the scale), each that
-did not (voided, excused) and each marker (missing, incomplete). Worked out on read, never in the
-projector's path.
+did not (voided, excused, a first score superseded by a rescore) and each marker (missing,
+incomplete). Worked out on read, never in the projector's path.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import msgspec
 
@@ -20,13 +20,16 @@ from services.mastery.core.evidence import EvidenceRecord
 from services.mastery.core.scales import on_scale, proportional
 from services.mastery.core.steps import Steps, number, shown
 
+# Rescored attempts by id, each with its evidence as first recorded (None: not known).
+Rescored = Mapping[str, Evidence | None]
+
 
 def explained(
     evidence: Sequence[Evidence],
     policy: CalculationPolicy,
     *,
     voided: Sequence[Evidence] = (),
-    rescored: frozenset[str] = frozenset(),
+    rescored: Rescored | None = None,
 ) -> Proficiency:
     """`calculate` on the live evidence, its steps led by the evidence they came from."""
     proficiency = calculate(evidence, policy)
@@ -34,20 +37,29 @@ def explained(
     return msgspec.structs.replace(proficiency, steps=(*lines, *proficiency.steps))
 
 
-def explained_records(records: Iterable[EvidenceRecord], policy: CalculationPolicy) -> Proficiency:
-    """From every evidence record, voided ones too; a live record that was corrected was rescored
-    (a void is final)."""
-    every = list(records)
+def explained_records(
+    records: Iterable[EvidenceRecord],
+    policy: CalculationPolicy,
+    first_recorded: Mapping[str, Evidence] | None = None,
+) -> Proficiency:
+    """From every evidence record, voided ones too, and (by attempt id) the evidence as first
+    recorded of those that were rescored, where known."""
+    every, first = list(records), first_recorded or {}
     return explained(
         [record.evidence for record in every if not record.voided],
         policy,
         voided=[record.evidence for record in every if record.voided],
-        rescored=frozenset(
-            record.evidence.attempt_id
+        rescored={
+            record.evidence.attempt_id: first.get(record.evidence.attempt_id)
             for record in every
-            if not record.voided and record.corrected_version > 0
-        ),
+            if was_rescored(record)
+        },
     )
+
+
+def was_rescored(record: EvidenceRecord) -> bool:
+    """A live record that was corrected was rescored (a void is final)."""
+    return not record.voided and record.corrected_version > 0
 
 
 def evidence_steps(
@@ -55,19 +67,20 @@ def evidence_steps(
     policy: CalculationPolicy,
     *,
     voided: Sequence[Evidence] = (),
-    rescored: frozenset[str] = frozenset(),
+    rescored: Rescored | None = None,
 ) -> Steps:
     ordered = sorted(evidence, key=lambda item: (item.assessed_at, item.recorded_seq))
+    changed = rescored or {}
+    scored = [item for item in ordered if item.status == "scored" and item.score is not None]
     steps = [
         f"Counted: {_named(item)}: {converted(item, policy)}"
-        + (
-            ", rescored (the score first recorded no longer counts)"
-            if item.attempt_id in rescored
-            else ""
-        )
-        for item in ordered
-        if item.status == "scored" and item.score is not None
+        + (", rescored" if item.attempt_id in changed else "")
+        for item in scored
     ]
+    for item in scored:
+        if item.attempt_id in changed:
+            first = _superseded(changed[item.attempt_id], policy)
+            steps.append(f"Not counted: {_named(item)}: {first}")
     for item in sorted(voided, key=lambda item: (item.assessed_at, item.recorded_seq)):
         was = f" (it scored {converted(item, policy)})" if item.score is not None else ""
         steps.append(f"Not counted: {_named(item)}: voided{was}")
@@ -94,6 +107,14 @@ def converted(item: Evidence, policy: CalculationPolicy) -> str:
         if on < floor:
             text += f", raised to the floor of {number(floor)}"
     return text
+
+
+def _superseded(first: Evidence | None, policy: CalculationPolicy) -> str:
+    if first is None:
+        return "the score first recorded, superseded by a rescore"
+    if first.status != "scored" or first.score is None:
+        return f"{first.status} as first recorded, superseded by a rescore"
+    return f"{converted(first, policy)} as first recorded, superseded by a rescore"
 
 
 def _named(item: Evidence) -> str:
