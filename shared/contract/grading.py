@@ -1,7 +1,8 @@
 """The grading policy vocabulary: scales, letters, calculation methods and their parameters.
 
 Shared because standards carry a policy in their events: the attempts service validates and
-records it, the mastery service calculates with it. Pure data and validation, no calculation.
+records it, the mastery service calculates with it. Pure data and validation, and where each
+letter starts on a scale (both services show it); no calculation.
 """
 
 from decimal import ROUND_HALF_UP, Decimal
@@ -135,20 +136,6 @@ def letter_threshold(grade: LetterGrade, scale: ProficiencyScale) -> float:
         exact = scale.minimum + grade.min_position * (scale.maximum - scale.minimum)
         return float(Decimal(repr(exact)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
     return (grade.min_fraction or 0.0) * scale.maximum
-
-
-def earns(score: float, grade: LetterGrade, scale: ProficiencyScale) -> bool:
-    if grade.min_score is None and grade.min_position is None:
-        # As letters were always read in this form, so a stored letter never changes.
-        fraction = score / scale.maximum if scale.maximum else 0.0
-        return fraction >= (grade.min_fraction or 0.0)
-    return score >= letter_threshold(grade, scale)
-
-
-def letter_of(score: float, scale: ProficiencyScale, letters: tuple[LetterGrade, ...]) -> str:
-    """The letter of the highest threshold the score reaches; the lowest letter otherwise."""
-    ranked = sorted(letters, key=lambda grade: letter_threshold(grade, scale), reverse=True)
-    return next((grade.letter for grade in ranked if earns(score, grade, scale)), ranked[-1].letter)
 
 
 def with_fractions(

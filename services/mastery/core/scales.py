@@ -12,7 +12,7 @@ from shared.contract.grading import (
     LetterGrade,
     Level,
     ProficiencyScale,
-    letter_of,
+    letter_threshold,
 )
 
 __all__ = [
@@ -59,7 +59,17 @@ def points_scale(maximum: float, threshold: float | None = None) -> ProficiencyS
 
 
 def letter_for(score: float, scale: ProficiencyScale, letters: tuple[LetterGrade, ...]) -> str:
-    return letter_of(score, scale, letters)
+    """The letter of the highest threshold the score reaches; the lowest letter otherwise."""
+    ranked = sorted(letters, key=lambda grade: letter_threshold(grade, scale), reverse=True)
+    return next((grade.letter for grade in ranked if earns(score, grade, scale)), ranked[-1].letter)
+
+
+def earns(score: float, grade: LetterGrade, scale: ProficiencyScale) -> bool:
+    if grade.min_score is None and grade.min_position is None:
+        # Compared as letters in this form always were, so a stored letter never changes.
+        fraction = score / scale.maximum if scale.maximum else 0.0
+        return fraction >= (grade.min_fraction or 0.0)
+    return score >= letter_threshold(grade, scale)
 
 
 def proportional(score: float, points_possible: float, scale: ProficiencyScale) -> float:
