@@ -176,3 +176,8 @@ def test_a_custom_scale_minimum_is_named_in_the_explanation() -> None:
     scale = ProficiencyScale(levels=DEFAULT_SCALE.levels, mastery_threshold=3, minimum=1, maximum=4)
     steps = explained([_item("q", 0, 1, 8)], CalculationPolicy(scale=scale)).steps
     assert steps[0] == "Counted: q (2026-10-01): 1 of 8 points → 1 (the scale's minimum)"
+
+
+def test_the_calculator_names_scores_without_the_dates_it_made_up() -> None:
+    steps = explained([_item("#1", 0, 3)], CalculationPolicy(), dated=False).steps
+    assert steps[0] == "Counted: #1: 3"

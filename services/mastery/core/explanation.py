@@ -30,10 +30,12 @@ def explained(
     *,
     voided: Sequence[Evidence] = (),
     rescored: Rescored | None = None,
+    dated: bool = True,
 ) -> Proficiency:
-    """`calculate` on the live evidence, its steps led by the evidence they came from."""
+    """`calculate` on the live evidence, its steps led by the evidence they came from (with their
+    dates unless `dated` is false: the calculator's scores may have none)."""
     proficiency = calculate(evidence, policy)
-    lines = evidence_steps(evidence, policy, voided=voided, rescored=rescored)
+    lines = evidence_steps(evidence, policy, voided=voided, rescored=rescored, dated=dated)
     return msgspec.structs.replace(proficiency, steps=(*lines, *proficiency.steps))
 
 
@@ -68,7 +70,9 @@ def evidence_steps(
     *,
     voided: Sequence[Evidence] = (),
     rescored: Rescored | None = None,
+    dated: bool = True,
 ) -> Steps:
+    _named = _with_date if dated else _without_date
     ordered = sorted(evidence, key=lambda item: (item.assessed_at, item.recorded_seq))
     changed = rescored or {}
     scored = [item for item in ordered if item.status == "scored" and item.score is not None]
@@ -117,5 +121,9 @@ def _superseded(first: Evidence | None, policy: CalculationPolicy) -> str:
     return f"{converted(first, policy)} as first recorded, superseded by a rescore"
 
 
-def _named(item: Evidence) -> str:
+def _with_date(item: Evidence) -> str:
     return f"{item.attempt_id} ({item.assessed_at.date().isoformat()})"
+
+
+def _without_date(item: Evidence) -> str:
+    return item.attempt_id
