@@ -1,5 +1,5 @@
 """The `mastery` command: run the system, migrate, rebuild, republish, manage tenants and keys,
-calculate."""
+calculate, preview a policy."""
 
 import argparse
 import os
@@ -18,6 +18,7 @@ from services.mastery.adapters.change_log import logged_changes
 from services.mastery.adapters.rebuild import rebuild_read_model
 from services.mastery.app import DEFAULT_POLICY
 from services.migrations import ALL_MIGRATIONS
+from services.preview_cli import add_preview_command, preview_command
 from shared.platform.bus import BusNames, connect, ensure_streams
 from shared.platform.bus_users import stream_of
 from shared.platform.config import redacted
@@ -195,6 +196,7 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--name", default="")
     create.add_argument("--database-url")
     add_key_commands(commands)
+    add_preview_command(commands)
     return parser
 
 
@@ -230,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         run_until_complete(_create_tenant(url, args.tenant_id, args.name or args.tenant_id))
     elif args.command == "keys":
         run_until_complete(key_command(url, args))
+    elif args.command == "preview":
+        run_until_complete(preview_command(url, args))
     return 0
 
 

@@ -5,6 +5,7 @@ from litestar import Litestar
 
 from services.mastery.adapters.calculator import CalculatorController
 from services.mastery.adapters.http import MasteryController
+from services.mastery.adapters.preview import PreviewController
 from services.mastery.adapters.projector import PROJECTOR_NAME, MasteryProjector
 from services.mastery.config import MasteryConfig
 from services.mastery.core.calculation import FALLBACK_POLICY, CalculationPolicy
@@ -67,7 +68,7 @@ def create_app(
         title="Mastery API",
         description="Current proficiency per student and standard, with its explanation.",
         config=config,
-        route_handlers=[MasteryController, CalculatorController],
+        route_handlers=[MasteryController, CalculatorController, PreviewController],
         workers=workers,
         pool=pool,
         on_give_up=on_give_up,

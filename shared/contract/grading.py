@@ -1,9 +1,11 @@
 """The grading policy vocabulary: scales, letters, calculation methods and their parameters.
 
 Shared because standards carry a policy in their events: the attempts service validates and
-records it, the mastery service calculates with it. Pure data and validation, no calculation.
+records it, the mastery service calculates with it. Pure data and validation, and where each
+letter starts on a scale (both services show it); no calculation.
 """
 
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal, NamedTuple, get_args
 
 import msgspec
@@ -75,18 +77,35 @@ DEFAULT_SCALE = ProficiencyScale(
 
 
 class LetterGrade(msgspec.Struct, frozen=True, kw_only=True):
+    """A letter and the lowest score that earns it, in one of three forms (the first set counts).
+
+    `min_score` is a score on the standard's own scale. `min_position` is relative to the scale, 0
+    at its minimum and 1 at its maximum, so one list serves every scale (a tenant's letters, the
+    default). `min_fraction` is the score's share of the scale maximum: the only form before
+    level bands, kept with its meaning for the events that carry it, and still written beside
+    the others in a standard's letters so a consumer that knows only it reads the same letters.
+    """
+
     letter: str
-    min_fraction: float
+    min_fraction: float | None = None
+    min_score: float | None = None
+    min_position: float | None = None
 
 
-# Default: by the score's fraction of the scale maximum, 90/80/70/60 like most report cards,
-# so on the 1-4 scale 4 is A, 3.2+ is B, 2.8+ is C, 2.4+ is D.
+def _band(letter: str, sixths: int) -> LetterGrade:
+    return LetterGrade(letter=letter, min_position=sixths / 6)
+
+
+# Default: level bands, as standards-based districts convert a 1-4 rubric: 3.5-4 A, 3.0-3.49 B,
+# 2.5-2.99 C, 2.0-2.49 D, below F. As positions on the scale (sixths of its span) the same bands
+# fit any scale: on 0-100 they start at 83.33, 66.67, 50 and 33.33. Before level bands the
+# default was 90/80/70/60 % of the maximum, which made Proficient (3 of 4) a C.
 DEFAULT_LETTERS: tuple[LetterGrade, ...] = (
-    LetterGrade(letter="A", min_fraction=0.9),
-    LetterGrade(letter="B", min_fraction=0.8),
-    LetterGrade(letter="C", min_fraction=0.7),
-    LetterGrade(letter="D", min_fraction=0.6),
-    LetterGrade(letter="F", min_fraction=0.0),
+    _band("A", 5),
+    _band("B", 4),
+    _band("C", 3),
+    _band("D", 2),
+    _band("F", 0),
 )
 
 
@@ -101,6 +120,38 @@ class CalculationPolicy(msgspec.Struct, frozen=True, kw_only=True):
 
 def _number(value: float) -> str:
     return f"{value:g}"
+
+
+def parameter_in_force(method: Method, parameter: float | None) -> float | None:
+    """The parameter a method calculates with: the one given, else its default (None: none)."""
+    bounds = PARAMETER_RANGES.get(method)
+    return bounds.default if bounds is not None and parameter is None else parameter
+
+
+def letter_threshold(grade: LetterGrade, scale: ProficiencyScale) -> float:
+    """The lowest score on `scale` that earns the letter (a position: in hundredths, as scores)."""
+    if grade.min_score is not None:
+        return grade.min_score
+    if grade.min_position is not None:
+        exact = scale.minimum + grade.min_position * (scale.maximum - scale.minimum)
+        return float(Decimal(repr(exact)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    return (grade.min_fraction or 0.0) * scale.maximum
+
+
+def with_fractions(
+    letters: tuple[LetterGrade, ...], scale: ProficiencyScale
+) -> tuple[LetterGrade, ...]:
+    """The letters with `min_fraction` filled from their threshold on `scale`, for consumers that
+    read only that form (it was required before level bands)."""
+    return tuple(
+        msgspec.structs.replace(
+            grade,
+            min_fraction=letter_threshold(grade, scale) / scale.maximum if scale.maximum else 0.0,
+        )
+        if grade.min_fraction is None
+        else grade
+        for grade in letters
+    )
 
 
 def validate_policy(policy: CalculationPolicy) -> CalculationPolicy:

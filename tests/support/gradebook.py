@@ -19,7 +19,7 @@ from shared.contract.events.standards import (
     policy_stream_id,
     standard_stream_id,
 )
-from shared.contract.grading import DEFAULT_SCALE, METHODS, Method
+from shared.contract.grading import DEFAULT_SCALE, METHODS, LetterGrade, Method
 from shared.contract.ids import stream_id
 from shared.platform.postgres import DbConnection
 
@@ -76,19 +76,21 @@ class Gradebook:
 
     def define(
         self, standard: str, method: Method | None, *, title: str | None = None,
-        case_guid: str | None = None,
+        case_guid: str | None = None, letters: tuple[LetterGrade, ...] | None = None,
     ) -> GradebookEntry:  # fmt: skip
         event = StandardDefined(
             tenant_id=TENANT, standard_id=standard, title=title or standard,
             case_guid=case_guid, scale=DEFAULT_SCALE, method=method,
-            parameter=2 if method == "n_mastery" else None, defined_at=NOW,
+            parameter=2 if method == "n_mastery" else None, defined_at=NOW, letters=letters,
         )  # fmt: skip
         return self._entry(f"//standards/{standard}", event)
 
-    def tenant_default(self, method: Method) -> GradebookEntry:
+    def tenant_default(
+        self, method: Method, letters: tuple[LetterGrade, ...] | None = None
+    ) -> GradebookEntry:
         event = TenantPolicySet(
             tenant_id=TENANT, method=method, parameter=2 if method == "n_mastery" else None,
-            allowed_methods=METHODS, set_at=NOW,
+            allowed_methods=METHODS, set_at=NOW, letters=letters,
         )  # fmt: skip
         return self._entry("//policy", event)
 

@@ -182,9 +182,11 @@ def test_voided_attempt_leaves_and_rescored_attempt_counts_with_new_score() -> N
 
 
 @pytest.mark.parametrize(
-    ("score", "letter"), [(4, "A"), (3.6, "A"), (3.2, "B"), (3, "C"), (2.4, "D"), (1, "F")]
-)
-def test_default_letters_follow_the_fraction_of_the_scale(score: float, letter: str) -> None:
+    ("score", "letter"),
+    [(4, "A"), (3.5, "A"), (3.49, "B"), (3, "B"), (2.99, "C"), (2.5, "C"), (2.49, "D"), (2, "D"),
+     (1.99, "F"), (1, "F")],
+)  # fmt: skip
+def test_default_letters_are_level_bands(score: float, letter: str) -> None:
     assert calculate(_evidence(score), CalculationPolicy()).letter == letter
 
 

@@ -30,7 +30,7 @@ from services.mastery.core.student_standard import (
 from shared.contract.events.attempts import AttemptRecorded, AttemptRescored, AttemptVoided
 from shared.contract.events.mastery import MasteryChanged
 from shared.contract.events.standards import StandardDefined, TenantPolicySet
-from shared.contract.grading import METHODS
+from shared.contract.grading import METHODS, LetterGrade
 from tests.support.gradebook import NOW, TENANT, Gradebook
 from tests.support.memory_read_model import MemoryReadModel
 
@@ -208,6 +208,21 @@ def test_a_tenant_default_moves_only_the_standards_that_follow_it() -> None:
     scores = {key.standard_id: state.standing.score for key, state in model.states.items()}
     assert scores == {"math.1": 4, "math.2": 1}
     assert model.policies[(TENANT, "math.1")].method == "highest"
+
+
+def test_tenant_letters_reach_every_standard_without_letters_of_its_own() -> None:
+    book = Gradebook()
+    model = MemoryReadModel(log=book.entries)
+    own = (LetterGrade(letter="X", min_position=0),)
+    _project(model, book.define("math.1", None), book.define("math.2", "latest"))
+    _project(model, book.define("math.3", "latest", letters=own))
+    _project(model, book.attempt("ana", 3, 1, standard="math.2"))
+    pass_fail = (LetterGrade(letter="P", min_score=3), LetterGrade(letter="N", min_score=1))
+    _project(model, book.tenant_default("latest", letters=pass_fail))
+    letters = {ref[1]: policy.letters for ref, policy in model.policies.items()}
+    assert letters == {"math.1": pass_fail, "math.2": pass_fail, "math.3": own}
+    [state] = model.states.values()  # recalculated under the letters it takes now
+    assert state.policy.letters == pass_fail
 
 
 def test_fold_attempt_needs_the_history_under_another_policy() -> None:

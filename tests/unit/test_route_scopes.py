@@ -45,6 +45,7 @@ MATRIX: dict[str, dict[str, Scope]] = {
         f"GET {STUDENT}/mastery": "read",
         f"GET {STUDENT}/standards/{{standard_id:str}}/history": "read",
         "POST /v1/calculate": "read",
+        "POST /v1/standards/{standard_id:str}/policy-preview": "read",
     },
     "notify": {
         f"PUT {STUDENT}/guardians": "admin",

@@ -22,6 +22,7 @@ from services.attempts.adapters.views import (
     PolicyOut,
     StandardList,
     StandardOut,
+    effective_letters_view,
     policy_view,
     standard_view,
 )
@@ -29,39 +30,23 @@ from services.attempts.core.recording import Refuse
 from services.attempts.core.standards import DefineStandard, SetTenantPolicy
 from shared.contract.actor import Actor
 from shared.contract.events.standards import ReassessmentPolicy, effective_policy
-from shared.contract.grading import (
-    DEFAULT_SCALE,
-    LetterGrade,
-    Level,
-    Method,
-    ProficiencyScale,
-)
+from shared.contract.grading import LetterGrade, Method, ProficiencyScale, parameter_in_force
 from shared.contract.ids import END_OF_STRING, PLAIN_TEXT_PATTERN
+from shared.contract.policy_fields import (
+    Bounded,
+    FieldRefused,
+    Letters,
+    PolicyFieldsIn,
+    letters_of,
+    scale_of,
+)
 from shared.platform.auth import requires
 from shared.platform.http import PathId, Problem
 from shared.platform.tenant_scope import tenant_connection
 
-Bounded = Annotated[float, msgspec.Meta(ge=-1_000_000, le=1_000_000)]
 CASE_GUID = (
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}" + END_OF_STRING
 )
-
-
-class LevelIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    value: Bounded
-    label: Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=PLAIN_TEXT_PATTERN)]
-    min_score: Bounded
-
-
-class ScaleIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    levels: Annotated[list[LevelIn], msgspec.Meta(min_length=1, max_length=20)]
-    minimum: Bounded
-    maximum: Bounded
-
-
-class LetterIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    letter: Annotated[str, msgspec.Meta(min_length=1, max_length=5, pattern=PLAIN_TEXT_PATTERN)]
-    min_fraction: Annotated[float, msgspec.Meta(ge=0, le=1)]
 
 
 class ReassessmentIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -75,22 +60,14 @@ class ReassessmentIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     corrective_work_required: bool = False
 
 
-class StandardIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class StandardIn(PolicyFieldsIn, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The policy fields (shared with the mastery service's policy preview) and the rest."""
+
     title: Annotated[str, msgspec.Meta(min_length=1, max_length=300, pattern=PLAIN_TEXT_PATTERN)]
     case_guid: (
         Annotated[str, msgspec.Meta(pattern=CASE_GUID, description="1EdTech CASE item identifier.")]
         | None
     ) = None
-    scale: Annotated[
-        ScaleIn | None, msgspec.Meta(description="Default: 1 Beginning to 4 Advanced.")
-    ] = None
-    mastery_threshold: Annotated[
-        Bounded | None, msgspec.Meta(description="Default: the scale's (3 on the default).")
-    ] = None
-    method: Annotated[Method | None, msgspec.Meta(description="Null: the tenant's default.")] = None
-    parameter: Bounded | None = None
-    floor_percent: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
-    letters: Annotated[list[LetterIn], msgspec.Meta(min_length=1, max_length=20)] | None = None
     reassessment: ReassessmentIn = ReassessmentIn()
 
 
@@ -98,27 +75,33 @@ class PolicyIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     method: Method
     parameter: Bounded | None = None
     allowed_methods: Annotated[list[Method], msgspec.Meta(min_length=1)] | None = None
+    letters: Annotated[
+        Letters | None,
+        msgspec.Meta(
+            description="For standards without letters of their own; null: the default level "
+            "bands. A letter may not use min_score here: the tenant's standards differ in scale."
+        ),
+    ] = None
 
 
 def _scale(data: StandardIn) -> ProficiencyScale:
-    if data.scale is None:
-        base = DEFAULT_SCALE
-    else:
-        levels = tuple(Level(**msgspec.structs.asdict(level)) for level in data.scale.levels)
-        base = ProficiencyScale(
-            levels=levels,
-            mastery_threshold=levels[-1].min_score,
-            minimum=data.scale.minimum,
-            maximum=data.scale.maximum,
+    try:
+        return scale_of(data)
+    except FieldRefused as refused:
+        errors = [{"field": refused.field, "message": refused.message}]
+        raise Problem(
+            422, "validation-error", "The request is not valid", str(refused), errors=errors
+        ) from refused
+
+
+def _tenant_letters(data: PolicyIn) -> tuple[LetterGrade, ...] | None:
+    if data.letters and any(letter.min_score is not None for letter in data.letters):
+        message = (
+            "a tenant's letters use min_position or min_fraction (its standards' scales differ)"
         )
-        if data.mastery_threshold is None:
-            raise Problem(422, "validation-error", "The request is not valid",
-                          "mastery_threshold: required with a custom scale",
-                          errors=[{"field": "mastery_threshold",
-                                   "message": "required with a custom scale"}])  # fmt: skip
-    if data.mastery_threshold is None:
-        return base
-    return msgspec.structs.replace(base, mastery_threshold=data.mastery_threshold)
+        raise Problem(422, "validation-error", "The request is not valid", f"letters: {message}",
+                      errors=[{"field": "letters", "message": message}])  # fmt: skip
+    return letters_of(data.letters, None)
 
 
 async def _saved(result: Saved | Refuse) -> Saved:
@@ -150,18 +133,17 @@ class StandardsController(Controller):
         standards: NamedDependency[StandardsStore],
         state: State,
     ) -> Response[StandardOut]:
+        scale = _scale(data)
         command = DefineStandard(
             tenant_id=tenant,
             standard_id=standard_id,
             title=data.title,
             case_guid=data.case_guid,
-            scale=_scale(data),
+            scale=scale,
             method=data.method,
             parameter=data.parameter,
             floor_percent=data.floor_percent,
-            letters=tuple(LetterGrade(**msgspec.structs.asdict(x)) for x in data.letters)
-            if data.letters
-            else None,
+            letters=letters_of(data.letters, scale),
             reassessment=ReassessmentPolicy(**msgspec.structs.asdict(data.reassessment)),
             actor=actor,
         )
@@ -193,7 +175,9 @@ async def _standard_view(state: State, tenant: str, standard_id: str) -> Standar
     return StandardOut(
         standard=standard_view(standard),
         effective_method=effective.method,
-        effective_parameter=effective.parameter,
+        # The method's default when none is given: the number in force, never null.
+        effective_parameter=parameter_in_force(effective.method, effective.parameter),
+        effective_letters=effective_letters_view(effective.letters, effective.scale),
         version=version,
     )
 
@@ -220,6 +204,7 @@ class PolicyController(Controller):
             method=data.method,
             parameter=data.parameter,
             allowed_methods=tuple(data.allowed_methods) if data.allowed_methods else None,
+            letters=_tenant_letters(data),
             actor=actor,
         )
         await _saved(await standards.set_policy(command, now=datetime.now(UTC)))

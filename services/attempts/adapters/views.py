@@ -20,7 +20,13 @@ from shared.contract.events.attempts import (
     LatestAttemptEvent,
 )
 from shared.contract.events.standards import StandardDefined, TenantPolicySet
-from shared.contract.grading import AttemptStatus, Method
+from shared.contract.grading import (
+    AttemptStatus,
+    LetterGrade,
+    Method,
+    ProficiencyScale,
+    letter_threshold,
+)
 
 
 class AttemptOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -101,7 +107,16 @@ class ScaleOut(msgspec.Struct, frozen=True, kw_only=True):
 
 class LetterOut(msgspec.Struct, frozen=True, kw_only=True):
     letter: str
-    min_fraction: float
+    min_fraction: float | None = None
+    min_score: float | None = None
+    min_position: float | None = None
+
+
+class EffectiveLetterOut(msgspec.Struct, frozen=True, kw_only=True):
+    """A letter in force and the lowest score on the standard's scale that earns it."""
+
+    letter: str
+    min_score: float
 
 
 class ReassessmentOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -126,7 +141,8 @@ class StandardDefinitionOut(msgspec.Struct, frozen=True, kw_only=True):
 class StandardOut(msgspec.Struct, frozen=True, kw_only=True):
     standard: StandardDefinitionOut
     effective_method: str
-    effective_parameter: float | None
+    effective_parameter: float | None  # null only for a method that takes none
+    effective_letters: list[EffectiveLetterOut]
     version: int
 
 
@@ -139,6 +155,7 @@ class PolicyOut(msgspec.Struct, frozen=True, kw_only=True):
     method: Method
     parameter: float | None
     allowed_methods: list[Method]
+    letters: list[LetterOut] | None
     set_at: datetime
 
 
@@ -165,6 +182,15 @@ def _change_view(event: LatestAttemptEvent) -> VoidedOut | RescoredOut | Correct
 
 def standard_view(standard: StandardDefined) -> StandardDefinitionOut:
     return msgspec.convert(standard, StandardDefinitionOut, from_attributes=True)
+
+
+def effective_letters_view(
+    letters: tuple[LetterGrade, ...], scale: ProficiencyScale
+) -> list[EffectiveLetterOut]:
+    thresholds = [(letter_threshold(grade, scale), grade.letter) for grade in letters]
+    return [
+        EffectiveLetterOut(letter=letter, min_score=low) for low, letter in sorted(thresholds)[::-1]
+    ]
 
 
 def policy_view(policy: TenantPolicySet) -> PolicyOut:

@@ -50,6 +50,7 @@ class SetTenantPolicy(msgspec.Struct, frozen=True, kw_only=True):
     method: Method
     parameter: float | None = None
     allowed_methods: tuple[Method, ...] | None = None  # None: every method
+    letters: tuple[LetterGrade, ...] | None = None  # None: the default level bands
     actor: Actor | None = None
 
 
@@ -97,6 +98,7 @@ def decide_set_policy(
         allowed_methods=allowed,
         set_at=now,
         actor=command.actor,
+        letters=command.letters,
     )
     if current is not None and replace(current, set_at=now, actor=command.actor) == event:
         return Unchanged()

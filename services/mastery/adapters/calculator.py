@@ -20,10 +20,10 @@ from services.mastery.core.calculation import (
     Method,
     Proficiency,
     ProficiencyScale,
-    calculate,
     percentage_scale,
     points_scale,
 )
+from services.mastery.core.explanation import explained
 from shared.contract.grading import MAX_GRADE_MAGNITUDE
 from shared.contract.timestamps import utc_instant
 from shared.platform.auth import requires
@@ -86,7 +86,8 @@ class ScoresOutOfRange(ValueError):
 
 
 def evaluate(request: CalculationIn) -> Proficiency:
-    """Scores without a date are taken as given, one day apart, in the order listed."""
+    """Scores without a date are taken as given, one day apart, in the order listed (and the
+    explanation shows no dates unless every score has one)."""
     evidence = [
         Evidence(
             attempt_id=f"#{index + 1}",
@@ -105,7 +106,8 @@ def evaluate(request: CalculationIn) -> Proficiency:
         floor_percent=request.floor_percent,
     )
     try:
-        return calculate(evidence, policy)
+        dated = all(item.assessed_at is not None for item in request.scores)
+        return explained(evidence, policy, dated=dated)
     except (OverflowError, InvalidOperation) as error:
         # Numbers near the float limits (a score of 1e26, 1 of 1e-300 points) overflow the exact
         # sums or the decimal rounding: the request is out of range, not a fault of the server.

@@ -13,7 +13,10 @@ from datetime import datetime
 
 import asyncpg
 
+from services.mastery.core.calculation import Evidence
+from services.mastery.core.evidence import evidence_of_attempt
 from services.mastery.core.timeline import LoggedEvent
+from shared.contract.events.attempts import AttemptRecorded
 from shared.contract.events.gradebook import decode_gradebook_event
 from shared.contract.events.standards import policy_stream_id, standard_stream_id
 from shared.contract.ids import stream_id
@@ -77,3 +80,21 @@ def _logged(row: asyncpg.Record) -> LoggedEvent:
         recorded_at=row["recorded_at"],
         event=decode_gradebook_event(row["data"]),
     )
+
+
+async def first_recorded(connection: DbConnection, event_ids: list[str]) -> dict[str, Evidence]:
+    """The evidence of these attempts' own events as first recorded, by event id: what a rescore
+    superseded (the read model keeps only the current score). One index look-up per event."""
+    if not event_ids:
+        return {}
+    rows = await connection.fetch(
+        "SELECT event_id::text, stream_version, data::text FROM attempt_log "
+        "WHERE event_id = ANY($1::uuid[])",
+        event_ids,
+    )
+    found = {}
+    for row in rows:
+        event = decode_gradebook_event(row["data"])
+        if isinstance(event, AttemptRecorded):
+            found[row["event_id"]] = evidence_of_attempt(event, row["stream_version"])
+    return found

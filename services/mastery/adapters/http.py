@@ -10,13 +10,14 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
-from services.mastery.adapters.history import stream_log, student_log
+from services.mastery.adapters.history import first_recorded, stream_log, student_log
 from services.mastery.adapters.read_model import StoredStanding, standings_of
 from services.mastery.adapters.views import HistoryEntryOut, MarkerOut, history_view
-from services.mastery.core.calculation import FALLBACK_POLICY, calculate
-from services.mastery.core.evidence import live
+from services.mastery.core.calculation import FALLBACK_POLICY, Evidence
+from services.mastery.core.explanation import explained_records, was_rescored
 from services.mastery.core.student_standard import StudentStandardKey, state_of_records
 from services.mastery.core.timeline import StandingThen, history_of, standings_as_of
+from shared.contract.grading import parameter_in_force
 from shared.contract.timestamps import offset_problem
 from shared.platform.auth import requires
 from shared.platform.http import PathId, Problem
@@ -46,6 +47,7 @@ class StandardMastery(msgspec.Struct, frozen=True, kw_only=True):
     mastered: bool
     letter: str | None
     method: str
+    parameter: float | None  # in force: the method's default when none was given
     evidence_count: int
     plain_average: float | None
     last_assessed_at: datetime | None
@@ -58,10 +60,13 @@ class StudentMastery(msgspec.Struct, frozen=True, kw_only=True):
     standards: list[StandardMastery]
 
 
-def _view(stored: StoredStanding) -> StandardMastery:
+def _view(stored: StoredStanding, first: dict[str, Evidence]) -> StandardMastery:
     state = stored.state
     # The stored tally gives the number; the explanation is worked out again from the evidence.
-    proficiency = calculate(stored.evidence, state.policy)
+    firsts = {
+        r.evidence.attempt_id: first[r.event_id] for r in stored.records if r.event_id in first
+    }
+    proficiency = explained_records(stored.records, state.policy, firsts)
     return StandardMastery(
         standard_id=state.key.standard_id,
         score=proficiency.score,
@@ -70,6 +75,7 @@ def _view(stored: StoredStanding) -> StandardMastery:
         mastered=proficiency.mastered,
         letter=proficiency.letter,
         method=proficiency.method,
+        parameter=proficiency.parameter,
         evidence_count=proficiency.evidence_count,
         plain_average=proficiency.plain_average,
         last_assessed_at=state.newest.assessed_at if state.newest else None,
@@ -85,6 +91,7 @@ class StandardHistory(msgspec.Struct, frozen=True, kw_only=True):
     student_id: str
     standard_id: str
     method: str
+    parameter: float | None
     events: list[HistoryEntryOut]
 
 
@@ -108,7 +115,7 @@ def _instant(as_of: str | None) -> datetime | None:
 
 def _stored_then(standing: StandingThen) -> StoredStanding:
     state = state_of_records(standing.key, standing.records.values(), policy=standing.policy)
-    return StoredStanding(state=state, evidence=live(standing.records))
+    return StoredStanding(state=state, records=list(standing.records.values()))
 
 
 async def _standings(
@@ -139,7 +146,10 @@ class MasteryController(Controller):
         at = _instant(as_of)
         async with tenant_connection(state.pool, tenant) as connection:
             stored = await _standings(connection, tenant, student_id, at)
-        return StudentMastery(student_id=student_id, standards=[_view(item) for item in stored])
+            rescored = [r.event_id for s in stored for r in s.records if was_rescored(r)]
+            first = await first_recorded(connection, rescored)
+        views = [_view(item, first) for item in stored]
+        return StudentMastery(student_id=student_id, standards=views)
 
     @get(
         "/{student_id:str}/standards/{standard_id:str}/history",
@@ -175,5 +185,6 @@ class MasteryController(Controller):
             student_id=student_id,
             standard_id=standard_id,
             method=steps[-1].policy.method,
+            parameter=parameter_in_force(steps[-1].policy.method, steps[-1].policy.parameter),
             events=[history_view(step) for step in steps],
         )

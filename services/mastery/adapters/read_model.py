@@ -295,13 +295,13 @@ async def save_states(
 
 class StoredStanding(msgspec.Struct, frozen=True, kw_only=True):
     state: StudentStandard
-    evidence: list[Evidence]
+    records: list[EvidenceRecord]  # voided ones too: the explanation names them
 
 
 async def standings_of(
     connection: DbConnection, tenant_id: str, student_id: str
 ) -> list[StoredStanding]:
-    """Every standard of one student with its live evidence, for explaining each result on read."""
+    """Every standard of one student with its evidence, for explaining each result on read."""
     rows = await connection.fetch(
         "SELECT state FROM proficiencies WHERE tenant_id = $1 AND student_id = $2 "
         'ORDER BY standard_id COLLATE "C"',
@@ -309,8 +309,7 @@ async def standings_of(
         student_id,
     )
     states = [_state_decoder.decode(row["state"]) for row in rows]
-    evidence: dict[StudentStandardKey, list[Evidence]] = {state.key: [] for state in states}
-    for key, record in await load_records(connection, evidence):
-        if not record.voided:
-            evidence[key].append(record.evidence)
-    return [StoredStanding(state=state, evidence=evidence[state.key]) for state in states]
+    records: dict[StudentStandardKey, list[EvidenceRecord]] = {state.key: [] for state in states}
+    for key, record in await load_records(connection, records):
+        records[key].append(record)
+    return [StoredStanding(state=state, records=records[state.key]) for state in states]

@@ -36,6 +36,7 @@ class ProficiencyOut(msgspec.Struct, frozen=True, kw_only=True):
     mastered: bool
     letter: str | None
     method: str
+    parameter: float | None  # in force: the method's default when none was given
     evidence_count: int
     plain_average: float | None
     steps: tuple[str, ...]

@@ -21,7 +21,7 @@ from services.mastery.core.scales import (
     percentage_scale,
     points_scale,
 )
-from services.mastery.core.steps import Steps, listed, number, round_half_up
+from services.mastery.core.steps import Steps, number, round_half_up
 from services.mastery.core.tally import Tally
 from shared.contract.grading import (
     DEFAULT_LETTERS,
@@ -68,6 +68,7 @@ class Proficiency(msgspec.Struct, frozen=True, kw_only=True):
     mastered: bool
     letter: str | None
     method: str
+    parameter: float | None  # the one calculated with: the method's default when none was given
     evidence_count: int
     plain_average: float | None
     steps: tuple[str, ...]
@@ -77,7 +78,8 @@ class Proficiency(msgspec.Struct, frozen=True, kw_only=True):
 def calculate(evidence: Sequence[Evidence], policy: CalculationPolicy) -> Proficiency:
     """The proficiency a teacher can defend: a function of the current evidence set alone.
 
-    Voided attempts are simply absent from `evidence`; a rescored attempt carries its new score.
+    Voided attempts are absent from `evidence`; a rescored attempt carries its new score. The steps
+    say how the number was reached; `explanation.explained` adds what it was reached from.
     """
     policy = validate_policy(policy)
     ordered = sorted(evidence, key=lambda item: (item.assessed_at, item.recorded_seq))
@@ -110,6 +112,7 @@ def calculate(evidence: Sequence[Evidence], policy: CalculationPolicy) -> Profic
         mastered=standing.mastered,
         letter=letter_for(standing.score, policy.scale, policy.letters),
         method=policy.method,
+        parameter=policy.parameter,
         evidence_count=len(scored),
         plain_average=plain_average,
         steps=tuple(steps),
@@ -172,11 +175,9 @@ def result_of(tally: Tally, policy: CalculationPolicy) -> float | None:
 
 
 def _converted(scored: list[Evidence], policy: CalculationPolicy) -> tuple[list[float], Steps]:
+    """The scores on the scale; each one's conversion is named by `explanation.evidence_steps`."""
     scale, steps = policy.scale, []
     unfloored = [on_scale(item.score or 0.0, item.points_possible, scale) for item in scored]
-    if any(item.points_possible is not None for item in scored):
-        steps.append(f"Scores on the scale (points converted to 0-{number(scale.maximum)}): "
-                     f"{listed([round_half_up(score) for score in unfloored])}")  # fmt: skip
     if policy.floor_percent is not None:
         floor = policy.floor_percent / 100 * scale.maximum
         if any(score < floor for score in unfloored):
@@ -193,7 +194,8 @@ def _without_result(
 ) -> Proficiency:
     return Proficiency(
         score=None, level=None, level_label=None, mastered=False, letter=None,
-        method=policy.method, evidence_count=count, plain_average=plain_average,
+        method=policy.method, parameter=policy.parameter, evidence_count=count,
+        plain_average=plain_average,
         steps=tuple(steps), markers=markers,
     )  # fmt: skip
 

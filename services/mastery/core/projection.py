@@ -116,7 +116,8 @@ def needs_of(batch: Sequence[GradebookEntry]) -> NeedsLoading:
 def resolved_policy(
     standard: StandardDefined, tenant_policy: TenantPolicySet | None
 ) -> CalculationPolicy:
-    """A standard's effective policy: its own method, else the tenant default, else `latest`."""
+    """A standard's effective policy: its own method, else the tenant default, else `latest`;
+    letters likewise, else the default level bands."""
     return validate_policy(effective_policy(standard, tenant_policy))
 
 
@@ -304,7 +305,8 @@ class _Fold:
         following = [
             standard
             for (tenant, _), standard in sorted(self._definitions.items())
-            if tenant == event.tenant_id and standard.method is None
+            # Those that take the tenant's method or its letters.
+            if tenant == event.tenant_id and (standard.method is None or standard.letters is None)
         ]
         for standard in following:
             self._define(standard, event_id)

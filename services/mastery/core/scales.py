@@ -1,7 +1,9 @@
 """Proficiency scales, score conversion and letter grades. Pure.
 
 A points-based score converts proportionally to the scale maximum: 3 of 4 points on the 1-4 scale
-is 3, 8 of 10 is 3.2, and 8 of 10 on a percentage scale is 80.
+is 3, 8 of 10 is 3.2, and 8 of 10 on a percentage scale is 80. It never falls below the scale's
+minimum: 0 of 4 points on the 1-4 scale is 1, the lowest level, not 0, which the scale does not
+have (a score given on the scale below its minimum is refused where it is recorded).
 """
 
 from shared.contract.grading import (
@@ -10,6 +12,7 @@ from shared.contract.grading import (
     LetterGrade,
     Level,
     ProficiencyScale,
+    letter_threshold,
 )
 
 __all__ = [
@@ -56,17 +59,27 @@ def points_scale(maximum: float, threshold: float | None = None) -> ProficiencyS
 
 
 def letter_for(score: float, scale: ProficiencyScale, letters: tuple[LetterGrade, ...]) -> str:
-    fraction = score / scale.maximum if scale.maximum else 0.0
-    for grade in sorted(letters, key=lambda item: item.min_fraction, reverse=True):
-        if fraction >= grade.min_fraction:
-            return grade.letter
-    return letters[-1].letter
+    """The letter of the highest threshold the score reaches; the lowest letter otherwise."""
+    ranked = sorted(letters, key=lambda grade: letter_threshold(grade, scale), reverse=True)
+    return next((grade.letter for grade in ranked if earns(score, grade, scale)), ranked[-1].letter)
+
+
+def earns(score: float, grade: LetterGrade, scale: ProficiencyScale) -> bool:
+    if grade.min_score is None and grade.min_position is None:
+        # Compared as letters in this form always were, so a stored letter never changes.
+        fraction = score / scale.maximum if scale.maximum else 0.0
+        return fraction >= (grade.min_fraction or 0.0)
+    return score >= letter_threshold(grade, scale)
+
+
+def proportional(score: float, points_possible: float, scale: ProficiencyScale) -> float:
+    return score / points_possible * scale.maximum
 
 
 def on_scale(score: float, points_possible: float | None, scale: ProficiencyScale) -> float:
     if points_possible is None:
         return score
-    return score / points_possible * scale.maximum
+    return max(proportional(score, points_possible, scale), scale.minimum)
 
 
 def level_for(score: float, scale: ProficiencyScale) -> Level:

@@ -55,6 +55,9 @@ class TenantPolicySet(StandardEvent, frozen=True, kw_only=True, tag="tenant_poli
     allowed_methods: tuple[Method, ...]
     set_at: datetime
     actor: Actor | None = None
+    # Letters for standards without their own (None: the default level bands). Additive: events
+    # written before it read as None.
+    letters: tuple[LetterGrade, ...] | None = None
 
 
 AnyStandardEvent = StandardDefined | TenantPolicySet
@@ -76,7 +79,8 @@ def policy_stream_id(tenant_id: str) -> str:
 def effective_policy(
     standard: StandardDefined, tenant_policy: TenantPolicySet | None
 ) -> CalculationPolicy:
-    """The calculation policy a standard's proficiencies use (not yet validated)."""
+    """The calculation policy a standard's proficiencies use (not yet validated). Letters: the
+    standard's own, else the tenant's, else the default level bands."""
     if standard.method is not None:
         method, parameter = standard.method, standard.parameter
     elif tenant_policy is not None:
@@ -88,5 +92,7 @@ def effective_policy(
         parameter=parameter,
         scale=standard.scale,
         floor_percent=standard.floor_percent,
-        letters=standard.letters or DEFAULT_LETTERS,
+        letters=standard.letters
+        or (tenant_policy.letters if tenant_policy is not None else None)
+        or DEFAULT_LETTERS,
     )
