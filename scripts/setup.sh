@@ -8,3 +8,17 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check \
     -c requirements.lock -e '.[dev,bench]'
+# Message catalogs of the family emails (services/notify/locales/*/LC_MESSAGES/messages.po).
+.venv/bin/pybabel compile --use-fuzzy=false -q -d services/notify/locales -D messages 2>/dev/null \
+    || .venv/bin/pybabel compile -q -d services/notify/locales -D messages
+# The email screenshot test renders with a headless Chromium (Debian's package).
+if ! command -v chromium >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null \
+            && apt-get install -y -q chromium >/dev/null; } \
+            || echo "setup: could not install chromium; the email screenshot test will skip" >&2
+    else
+        echo "setup: chromium is missing (apt-get install chromium, as root);" \
+            "the email screenshot test will skip" >&2
+    fi
+fi
