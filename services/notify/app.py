@@ -8,6 +8,8 @@ from litestar import Litestar
 from services.notify.adapters.http import GuardiansController, NotificationsController
 from services.notify.adapters.mailer import SmtpMailer
 from services.notify.adapters.planner import PLANNER_NAME, NotificationPlanner
+from services.notify.adapters.rendering import Renderer
+from services.notify.adapters.settings_http import MailSettingsController, StudentsController
 from services.notify.config import NotifyConfig
 from services.notify.migrations import MIGRATIONS
 from shared.contract.cloudevents import EnvelopeCodec
@@ -29,7 +31,7 @@ def create_app(
     bus = BusNames(config.bus_namespace)
 
     def workers(pool: asyncpg.Pool) -> list[NamedWorker]:
-        planner = NotificationPlanner(pool)
+        planner = NotificationPlanner(pool, Renderer())
         consumer = BatchConsumer(
             ConsumerSettings(
                 nats_url=config.nats_url,
@@ -60,9 +62,15 @@ def create_app(
 
     return create_service_app(
         title="Notify API",
-        description="Guardians, and emails to them when a student's mastery changes.",
+        description="Guardians, students' names, the school's mail settings, and emails to "
+        "guardians when a student's mastery changes.",
         config=config,
-        route_handlers=[GuardiansController, NotificationsController],
+        route_handlers=[
+            GuardiansController,
+            NotificationsController,
+            StudentsController,
+            MailSettingsController,
+        ],
         workers=workers,
         pool=pool,
         on_give_up=on_give_up,

@@ -81,7 +81,9 @@ READABLE = {
         "attempt_log", "proficiencies", "mastery_evidence", "standard_policies",
         "tenant_default_policies", "mastery_changes", "mastery_outbox",
     ],
-    "notify": ["guardians", "notifications"],
+    "notify": [
+        "guardians", "notifications", "student_names", "mail_settings", "notified_changes",
+    ],
 }  # fmt: skip
 # Tenant rows the operator's tools write, read before the tenant is known: no wall.
 WITHOUT_WALL = {"tenants", "api_keys"}

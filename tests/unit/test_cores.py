@@ -5,7 +5,6 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 
-from services.notify.core.messages import Guardian, compose_change_email
 from shared.contract.cloudevents import (
     CloudEvent,
     EnvelopeCodec,
@@ -39,30 +38,6 @@ CHANGE = MasteryChanged(
     assessed_at=NOW,
     changed_at=NOW,
 )
-
-
-def test_family_email_names_the_new_level_and_mastery() -> None:
-    email = compose_change_email(CHANGE, Guardian(email="p@example.org", name="Pat"))
-    assert email.to == "p@example.org"
-    assert email.subject == "maya has mastered math.1"
-    assert "Dear Pat," in email.body
-    assert "Now: Proficient (level 3) - mastered." in email.body
-    assert "Before: level 2." in email.body
-    assert "Based on the assessment of 2026-10-10 (attempt a2)" in email.body
-
-
-@pytest.mark.parametrize(
-    ("reason", "sentence"),
-    [("correction", "A teacher corrected the record"),
-     ("policy", "The school changed how this standard is graded")],
-)  # fmt: skip
-def test_family_email_says_when_a_correction_or_a_policy_moved_the_level(
-    reason: str, sentence: str
-) -> None:
-    change = msgspec.structs.replace(CHANGE, reason=reason)
-    email = compose_change_email(change, Guardian(email="p@example.org"))
-    assert sentence in email.body
-    assert "Based on the assessment" not in email.body
 
 
 def _envelope(tenant: str) -> CloudEvent[AnyAttemptEvent]:

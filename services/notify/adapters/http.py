@@ -11,15 +11,30 @@ from litestar.params import JSONBody
 
 from services.notify.adapters.addresses import EmailAddress, GuardianName, normalised_address
 from services.notify.adapters.store import failed_notifications, guardians_of, replace_guardians
-from services.notify.core.messages import Guardian
+from services.notify.core.messages import Delivery, Guardian
 from shared.platform.auth import requires
 from shared.platform.http import PathId
 from shared.platform.tenant_scope import tenant_connection
+
+# A well-formed BCP 47 tag (RFC 5646: language, script, region, variants; no extensions).
+LanguageTag = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?"
+        r"(-([A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*$",
+        max_length=35,
+        description="A BCP 47 language tag (e.g. en, es, es-MX); emails are in Spanish for es-*, "
+        "in English for the rest.",
+    ),
+]
 
 
 class GuardianIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     email: EmailAddress
     name: GuardianName = ""
+    language: LanguageTag = "en"
+    # `daily_digest` and `weekly_digest` are stored and their emails held for a digest job.
+    delivery: Delivery = "immediate"
 
     def __post_init__(self) -> None:
         msgspec.structs.force_setattr(self, "email", normalised_address("email", self.email))
@@ -32,6 +47,8 @@ class GuardiansIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 class GuardianOut(msgspec.Struct, frozen=True, kw_only=True):
     email: str
     name: str
+    language: str
+    delivery: Delivery
 
 
 class GuardiansOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -42,7 +59,12 @@ class GuardiansOut(msgspec.Struct, frozen=True, kw_only=True):
 def _guardians_view(student_id: str, guardians: list[Guardian]) -> GuardiansOut:
     return GuardiansOut(
         student_id=student_id,
-        guardians=[GuardianOut(email=item.email, name=item.name) for item in guardians],
+        guardians=[
+            GuardianOut(
+                email=item.email, name=item.name, language=item.language, delivery=item.delivery
+            )
+            for item in guardians
+        ],
     )
 
 
@@ -63,7 +85,9 @@ class GuardiansController(Controller):
         state: State,
     ) -> GuardiansOut:
         unique = {
-            item.email.lower(): Guardian(email=item.email, name=item.name)
+            item.email.lower(): Guardian(
+                email=item.email, name=item.name, language=item.language, delivery=item.delivery
+            )
             for item in data.guardians
         }
         async with tenant_connection(state.pool, tenant) as connection:

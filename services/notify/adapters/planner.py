@@ -1,28 +1,54 @@
-"""Consumes mastery changes and plans one email per guardian, in one transaction, then acks."""
+"""Consumes mastery changes and plans one email per guardian, in one transaction, then acks.
+
+Each email is rendered when planned, in its guardian's language, with the student's display name
+and the school's settings as they are then; the row keeps it, so a resend is the same email.
+"""
 
 from collections.abc import Sequence
 
 import asyncpg
 
-from services.notify.adapters import store
-from services.notify.core.messages import compose_change_email
-from shared.contract.events.mastery import AnyMasteryEvent
+from services.notify.adapters import family, store
+from services.notify.adapters.rendering import Renderer
+from services.notify.core.messages import Email, Guardian, email_facts
+from shared.contract.events.mastery import AnyMasteryEvent, MasteryChanged
 from shared.platform.bus_users import PLANNER_DURABLE
 from shared.platform.consumer import Delivered
+from shared.platform.postgres import DbConnection
 
 PLANNER_NAME = PLANNER_DURABLE
 
 
 class NotificationPlanner:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, renderer: Renderer | None = None) -> None:
         self._pool = pool
+        self._renderer = renderer or Renderer()
 
     async def handle_mastery_events(self, batch: Sequence[Delivered[AnyMasteryEvent]]) -> None:
         async with self._pool.acquire() as connection, connection.transaction():
             for delivered in batch:
                 change = delivered.envelope.data
-                guardians = await store.guardians_of(
-                    connection, change.tenant_id, change.student_id
-                )
-                emails = [compose_change_email(change, guardian) for guardian in guardians]
-                await store.enqueue_emails(connection, change, emails)
+                await family.keep_change(connection, change)
+                planned = await plan_emails(connection, self._renderer, change)
+                await store.enqueue_emails(connection, change, planned)
+
+
+async def plan_emails(
+    connection: DbConnection, renderer: Renderer, change: MasteryChanged
+) -> list[tuple[Guardian, Email]]:
+    """Each guardian of the change's student who wants news, with their email (`off`: none)."""
+    guardians = await store.guardians_of(connection, change.tenant_id, change.student_id)
+    wanted = [guardian for guardian in guardians if guardian.delivery != "off"]
+    if not wanted:
+        return []
+    name = await family.student_name(connection, change.tenant_id, change.student_id)
+    settings = await family.settings_of(connection, change.tenant_id)
+    return [
+        (
+            guardian,
+            renderer.render(
+                email_facts(change, guardian, name, settings), guardian.email, settings.reply_to
+            ),
+        )
+        for guardian in wanted
+    ]

@@ -7,8 +7,9 @@ misconfigured, so it is transient too: every row waits and retries instead of be
 """
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import parseaddr
+from email.utils import format_datetime, parseaddr
 from urllib.parse import urlsplit
 
 import aiosmtplib
@@ -67,7 +68,14 @@ def build_message(email: Email, mail_from: str, message_id: str) -> EmailMessage
     message["To"] = email.to
     message["Subject"] = email.subject
     message["Message-ID"] = message_id
+    # When the email was planned, so every copy carries the same Date as it does Message-ID.
+    message["Date"] = format_datetime(email.date or datetime.now(UTC))
+    if email.reply_to:
+        message["Reply-To"] = email.reply_to
+    message["Content-Language"] = email.language
     message.set_content(email.body)
+    if email.html:
+        message.add_alternative(email.html, subtype="html")
     return message
 
 

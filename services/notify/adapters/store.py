@@ -28,6 +28,8 @@ class GuardianRow(msgspec.Struct, frozen=True, kw_only=True):
     student_id: str
     email: str
     name: str
+    language: str
+    delivery: str
 
 
 _GUARDIANS = Columns(GuardianRow)
@@ -45,7 +47,12 @@ async def replace_guardians(
         )
         rows = [
             GuardianRow(
-                tenant_id=tenant_id, student_id=student_id, email=each.email, name=each.name
+                tenant_id=tenant_id,
+                student_id=student_id,
+                email=each.email,
+                name=each.name,
+                language=each.language,
+                delivery=each.delivery,
             )
             for each in guardians
         ]
@@ -56,11 +63,20 @@ async def guardians_of(
     connection: DbConnection | asyncpg.Pool, tenant_id: str, student_id: str
 ) -> list[Guardian]:
     rows = await connection.fetch(
-        "SELECT email, name FROM guardians WHERE tenant_id = $1 AND student_id = $2 ORDER BY email",
+        "SELECT email, name, language, delivery FROM guardians "
+        "WHERE tenant_id = $1 AND student_id = $2 ORDER BY email",
         tenant_id,
         student_id,
     )
-    return [Guardian(email=row["email"], name=row["name"]) for row in rows]
+    return [
+        Guardian(
+            email=row["email"],
+            name=row["name"],
+            language=row["language"],
+            delivery=row["delivery"],
+        )
+        for row in rows
+    ]
 
 
 class NotificationRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -73,6 +89,12 @@ class NotificationRow(msgspec.Struct, frozen=True, kw_only=True):
     standard_id: str
     subject: str
     body: str
+    html: str
+    language: str
+    reply_to: str
+    delivery: str
+    # 'pending' for the mailer, or 'held_for_digest' for a digest guardian's digest job.
+    status: str
 
 
 _NOTIFICATIONS = Columns(NotificationRow)
@@ -82,7 +104,7 @@ _INSERT_NOTIFICATION = (
 )
 
 
-def _notification(change: MasteryChanged, email: Email) -> NotificationRow:
+def _notification(change: MasteryChanged, guardian: Guardian, email: Email) -> NotificationRow:
     return NotificationRow(
         tenant_id=change.tenant_id,
         change_id=change.change_id,
@@ -91,14 +113,19 @@ def _notification(change: MasteryChanged, email: Email) -> NotificationRow:
         standard_id=change.standard_id,
         subject=email.subject,
         body=email.body,
+        html=email.html,
+        language=email.language,
+        reply_to=email.reply_to,
+        delivery=guardian.delivery,
+        status="pending" if guardian.delivery == "immediate" else "held_for_digest",
     )
 
 
 async def enqueue_emails(
-    connection: DbConnection, change: MasteryChanged, emails: Sequence[Email]
+    connection: DbConnection, change: MasteryChanged, planned: Sequence[tuple[Guardian, Email]]
 ) -> None:
     """Plan the emails of one change; a redelivered change finds its rows and adds nothing."""
-    rows = [_notification(change, email) for email in emails]
+    rows = [_notification(change, guardian, email) for guardian, email in planned]
     await connection.executemany(_INSERT_NOTIFICATION, map(_NOTIFICATIONS.values, rows))
 
 
@@ -115,7 +142,8 @@ async def claim_due(pool: asyncpg.Pool, limit: int, lease: timedelta) -> list[Pe
         ) due
         WHERE (n.tenant_id, n.change_id, n.guardian_email)
             = (due.tenant_id, due.change_id, due.guardian_email)
-        RETURNING n.tenant_id, n.change_id, n.guardian_email, n.subject, n.body, n.send_attempts
+        RETURNING n.tenant_id, n.change_id, n.guardian_email, n.subject, n.body, n.html,
+            n.language, n.reply_to, n.created_at, n.send_attempts
         """,
         limit,
         lease,
@@ -124,7 +152,15 @@ async def claim_due(pool: asyncpg.Pool, limit: int, lease: timedelta) -> list[Pe
         PendingEmail(
             tenant_id=row["tenant_id"],
             change_id=row["change_id"],
-            email=Email(to=row["guardian_email"], subject=row["subject"], body=row["body"]),
+            email=Email(
+                to=row["guardian_email"],
+                subject=row["subject"],
+                body=row["body"],
+                html=row["html"],
+                language=row["language"],
+                reply_to=row["reply_to"],
+                date=row["created_at"],
+            ),
             send_attempts=row["send_attempts"],
         )
         for row in rows

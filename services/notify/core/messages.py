@@ -1,6 +1,11 @@
-"""What a family reads when mastery changes. Pure: the event and the guardian in, text out."""
+"""What a family reads when mastery changes. Pure: the change, the guardian, the student's name
+and the tenant's settings in; the facts of one email out (`EmailFacts`), which the rendering
+adapter turns into words in the guardian's language. Nothing here formats text for a reader."""
 
 import uuid
+from datetime import datetime
+from typing import Literal
+from urllib.parse import quote
 
 import msgspec
 
@@ -9,81 +14,117 @@ from shared.contract.events.mastery import MasteryChanged
 _MESSAGE_NAMESPACE = uuid.UUID("0c8c7a52-5d0e-4d7b-9a44-2f4d8f7c1b36")
 _key_encoder = msgspec.json.Encoder()
 
+# Languages with a complete catalog; any other guardian language reads the first.
+LANGUAGES = ("en", "es")
+Delivery = Literal["immediate", "daily_digest", "weekly_digest", "off"]
+DELIVERIES: tuple[Delivery, ...] = ("immediate", "daily_digest", "weekly_digest", "off")
+Headline = Literal["mastered", "lost_mastery", "first_result", "moved_up", "moved_down"]
+
 
 class Guardian(msgspec.Struct, frozen=True, kw_only=True):
     email: str
     name: str = ""
+    language: str = "en"  # a BCP 47 tag, as the guardian gave it
+    delivery: Delivery = "immediate"
+
+
+class TenantSettings(msgspec.Struct, frozen=True, kw_only=True):
+    time_zone: str = "UTC"
+    # With {student_id} and {standard_id}; empty: the email carries no link.
+    portal_url_template: str = ""
+    reply_to: str = ""
 
 
 class Email(msgspec.Struct, frozen=True, kw_only=True):
     to: str
     subject: str
     body: str
+    html: str = ""
+    language: str = "en"
+    reply_to: str = ""
+    # When it was planned: the Date header, the same on every copy.
+    date: datetime | None = None
 
 
-def _level_text(level: float | None, label: str | None) -> str:
-    if level is None:
-        return "no evidence yet"
-    return f"{label} (level {level:g})" if label else f"level {level:g}"
+class Standing(msgspec.Struct, frozen=True, kw_only=True):
+    level: float | None
+    label: str | None
+    score: float | None
+    mastered: bool
 
 
-def _headline(change: MasteryChanged) -> str:
+class EmailFacts(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything one email says, as values; the templates choose the words."""
+
+    language: str
+    time_zone: str
+    guardian_name: str
+    student: str
+    standard: str
+    headline: Headline
+    before: Standing
+    now: Standing
+    reason: str
+    method: str
+    attempt_id: str
+    assessed_at: datetime
+    portal_url: str
+
+
+def language_of(tag: str) -> str:
+    """The catalog for a BCP 47 tag: its primary language when there is one (es-MX reads es)."""
+    primary = tag.split("-", 1)[0].lower()
+    return primary if primary in LANGUAGES else LANGUAGES[0]
+
+
+def _headline(change: MasteryChanged) -> Headline:
     if change.mastered and not change.previous_mastered:
-        return f"has mastered {change.standard_id}"
+        return "mastered"
     if change.previous_mastered and not change.mastered:
-        return f"is no longer at mastery on {change.standard_id}"
+        return "lost_mastery"
     if change.previous_level is None:
-        return f"has a first result on {change.standard_id}"
+        return "first_result"
     if change.level is not None and change.level > change.previous_level:
-        return f"moved up on {change.standard_id}"
-    return f"has a new level on {change.standard_id}"
+        return "moved_up"
+    return "moved_down"
 
 
-def _cause(change: MasteryChanged) -> str:
-    """Why the level moved, in the family's terms: new evidence, a correction, or a new policy."""
-    method = f"the school's '{change.method}' method"
-    if change.reason == "correction":
-        return (
-            f"A teacher corrected the record (attempt {change.caused_by_attempt_id} was voided or "
-            f"rescored); the result was recalculated with {method}."
-        )
-    if change.reason == "policy":
-        return (
-            f"The school changed how this standard is graded; the same evidence, recalculated "
-            f"with {method}, now gives this result."
-        )
-    return (
-        f"Based on the assessment of {change.assessed_at.date().isoformat()} "
-        f"(attempt {change.caused_by_attempt_id}), using {method}."
+def portal_url(template: str, student_id: str, standard_id: str) -> str:
+    """The tenant's link for this student and standard, ids percent-encoded into the path."""
+    return template.replace("{student_id}", quote(student_id, safe="")).replace(
+        "{standard_id}", quote(standard_id, safe="")
     )
 
 
-def compose_change_email(change: MasteryChanged, guardian: Guardian) -> Email:
-    student = change.student_id
-    greeting = f"Dear {guardian.name}," if guardian.name else "Hello,"
-    previous = (
-        _level_text(change.previous_level, None) if change.previous_level is not None else None
-    )
-    lines = [
-        greeting,
-        "",
-        f"Student {student} {_headline(change)}.",
-        "",
-        f"Now: {_level_text(change.level, change.level_label)}"
-        + (" - mastered." if change.mastered else " - not yet mastered."),
-    ]
-    if previous is not None:
-        lines.append(f"Before: {previous}.")
-    lines += [
-        _cause(change),
-        "",
-        "In mastery-based grading the newest evidence counts: students can reassess after "
-        "corrective work, and missing work is never counted as a zero.",
-    ]
-    return Email(
-        to=guardian.email,
-        subject=f"{student} {_headline(change)}",
-        body="\n".join(lines) + "\n",
+def email_facts(
+    change: MasteryChanged, guardian: Guardian, student_name: str, settings: TenantSettings
+) -> EmailFacts:
+    return EmailFacts(
+        language=language_of(guardian.language),
+        time_zone=settings.time_zone,
+        guardian_name=guardian.name,
+        student=student_name or change.student_id,
+        standard=change.standard_title or change.standard_id,
+        headline=_headline(change),
+        before=Standing(
+            level=change.previous_level,
+            label=change.previous_level_label,
+            score=change.previous_score,
+            mastered=change.previous_mastered,
+        ),
+        now=Standing(
+            level=change.level,
+            label=change.level_label,
+            score=change.score,
+            mastered=change.mastered,
+        ),
+        reason=change.reason,
+        method=change.method,
+        attempt_id=change.caused_by_attempt_id,
+        assessed_at=change.assessed_at,
+        portal_url=portal_url(settings.portal_url_template, change.student_id, change.standard_id)
+        if settings.portal_url_template
+        else "",
     )
 
 
