@@ -72,10 +72,11 @@ def build_message(email: Email, mail_from: str, message_id: str) -> EmailMessage
     message["Date"] = format_datetime(email.date or datetime.now(UTC))
     if email.reply_to:
         message["Reply-To"] = email.reply_to
-    message["Content-Language"] = email.language
     message.set_content(email.body)
     if email.html:
         message.add_alternative(email.html, subtype="html")
+    # After the parts: making the message multipart moves Content-* headers into its first part.
+    message["Content-Language"] = email.language
     return message
 
 

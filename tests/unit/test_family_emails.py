@@ -1,0 +1,112 @@
+"""Family emails as rendered: both languages, escaping, fallback, complete catalogs, and golden
+copies of what a family receives (`UPDATE_GOLDEN=1` rewrites them; review the diff)."""
+
+import os
+from pathlib import Path
+
+import msgspec
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from services.notify.adapters.rendering import LOCALES, TEMPLATES, Renderer
+from services.notify.core.messages import Email, email_facts, language_of, portal_url
+from tests.support.family_email import CHANGE, SETTINGS, STUDENT_NAME, guardian
+
+GOLDEN = Path(__file__).resolve().parent.parent / "data" / "golden"
+RENDERER = Renderer()
+
+
+def _render(language: str, student_name: str = STUDENT_NAME, **change: object) -> Email:
+    event = msgspec.structs.replace(CHANGE, **change)
+    facts = email_facts(event, guardian(language), student_name, SETTINGS)
+    return RENDERER.render(facts, "rosa@example.org", SETTINGS.reply_to)
+
+
+def test_the_english_email_names_the_student_the_standard_levels_evidence_and_link() -> None:
+    email = _render("en")
+    assert email.subject == "Noah Díaz has mastered “Add and subtract fractions”"
+    assert "Now: Proficient (level 3) - mastered." in email.body
+    assert "Before: Developing (level 2) - not yet mastered." in email.body
+    assert "Assessment quiz-2-noah of October 1, 2026." in email.body  # New York's day
+    assert "now 3.25 (before: 2.5)" in email.body
+    assert "the most recent evidence counts most" in email.body
+    assert "decaying" not in email.body + email.html
+    link = "https://portal.example.org/students/noah/standards/math.fractions"
+    assert link in email.body
+    assert f'href="{link}"' in email.html
+
+
+def test_the_spanish_email_is_in_spanish_with_spanish_dates_and_numbers() -> None:
+    email = _render("es-MX")
+    assert email.language == "es"
+    assert email.subject == "Noah Díaz ha alcanzado el dominio de «Add and subtract fractions»"
+    assert "Evaluación quiz-2-noah del 1 de octubre de 2026." in email.body
+    assert "3,25 (antes: 2,5)" in email.body
+    assert '<html lang="es">' in email.html
+
+
+@pytest.mark.parametrize("tag", ["fr", "de-AT", "zh-Hant-TW"])
+def test_other_languages_read_english(tag: str) -> None:
+    assert language_of(tag) == "en"
+    assert _render(tag).body == _render("en").body
+
+
+def test_a_malicious_display_name_is_escaped_in_html_and_kept_as_text() -> None:
+    email = _render("en", student_name='<img src=x onerror="alert(1)">')
+    assert "<img" not in email.html
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in email.html
+    assert '<img src=x onerror="alert(1)"> has mastered' in email.body
+
+
+def test_without_a_display_name_or_title_the_email_uses_the_ids() -> None:
+    email = _render("en", student_name="", standard_title=None)
+    assert email.subject == "noah has mastered “math.fractions”"
+
+
+@pytest.mark.parametrize(
+    ("change", "sentence"),
+    [({"reason": "correction"}, "A teacher corrected an earlier assessment"),
+     ({"reason": "policy"}, "The school changed how this standard is graded"),
+     ({"mastered": False, "level": 1, "level_label": None},
+      "can show this standard again on a later assessment")],
+)  # fmt: skip
+def test_the_explanation_follows_the_reason_and_the_standing(
+    change: dict[str, object], sentence: str
+) -> None:
+    assert sentence in _render("en", **change).body
+
+
+def test_ids_in_the_portal_link_are_percent_encoded() -> None:
+    link = portal_url("https://p.example/{student_id}/{standard_id}", "a/b c", "m?x")
+    assert link == "https://p.example/a%2Fb%20c/m%3Fx"
+
+
+def test_every_message_of_the_templates_is_translated_in_every_catalog() -> None:
+    extracted = {
+        message
+        for _, _, message, _, _ in extract_from_dir(
+            str(TEMPLATES), [("**", "jinja2")], {"**": {"extensions": "jinja2.ext.i18n"}}
+        )
+    }
+    assert len(extracted) > 30
+    for language in ("en", "es"):
+        with (LOCALES / language / "LC_MESSAGES" / "messages.po").open("rb") as po:
+            catalog = read_po(po)
+        missing = [
+            message
+            for message in extracted
+            if not (catalog.get(message) and catalog[message].string) or catalog[message].fuzzy
+        ]
+        assert not missing, f"untranslated in {language}: {missing}"
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+@pytest.mark.parametrize("form", ["txt", "html"])
+def test_the_email_matches_its_golden_copy(language: str, form: str) -> None:
+    email = _render(language)
+    rendered = f"Subject: {email.subject}\n\n{email.body}" if form == "txt" else email.html
+    golden = GOLDEN / f"change_{language}.{form}"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        golden.write_text(rendered, encoding="utf-8")
+    assert rendered == golden.read_text(encoding="utf-8"), f"{golden} differs (UPDATE_GOLDEN=1)"
