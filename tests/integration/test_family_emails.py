@@ -87,11 +87,10 @@ async def test_a_spanish_guardian_receives_a_multipart_email_in_spanish(
     assert "Evaluación quiz-2-noah del 1 de octubre de 2026" in text
     assert "Noah Díaz" in html
     assert "Add and subtract fractions" in html
-    statuses = dict(
-        await pool.fetch(
-            "SELECT guardian_email, status FROM notifications WHERE tenant_id = $1", tenant
-        )
+    rows = await pool.fetch(
+        "SELECT guardian_email, status FROM notifications WHERE tenant_id = $1", tenant
     )
+    statuses = {row["guardian_email"]: row["status"] for row in rows}
     assert statuses == {"rosa@example.org": "sent", "digest@example.org": "held_for_digest"}
 
 

@@ -3,6 +3,7 @@ copies of what a family receives (`UPDATE_GOLDEN=1` rewrites them; review the di
 
 import os
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -17,7 +18,7 @@ GOLDEN = Path(__file__).resolve().parent.parent / "data" / "golden"
 RENDERER = Renderer()
 
 
-def _render(language: str, student_name: str = STUDENT_NAME, **change: object) -> Email:
+def _render(language: str, student_name: str = STUDENT_NAME, **change: Any) -> Email:
     event = msgspec.structs.replace(CHANGE, **change)
     facts = email_facts(event, guardian(language), student_name, SETTINGS)
     return RENDERER.render(facts, "rosa@example.org", SETTINGS.reply_to)
@@ -72,7 +73,7 @@ def test_without_a_display_name_or_title_the_email_uses_the_ids() -> None:
       "can show this standard again on a later assessment")],
 )  # fmt: skip
 def test_the_explanation_follows_the_reason_and_the_standing(
-    change: dict[str, object], sentence: str
+    change: dict[str, Any], sentence: str
 ) -> None:
     assert sentence in _render("en", **change).body
 
