@@ -1,5 +1,5 @@
 """The `mastery` command: run the system, migrate, rebuild, republish, manage tenants and keys,
-calculate, preview a policy."""
+calculate, preview a policy, preview a family email."""
 
 import argparse
 import os
@@ -18,6 +18,7 @@ from services.mastery.adapters.change_log import logged_changes
 from services.mastery.adapters.rebuild import rebuild_read_model
 from services.mastery.app import DEFAULT_POLICY
 from services.migrations import ALL_MIGRATIONS
+from services.notify_cli import add_notify_commands, notify_command
 from services.preview_cli import add_preview_command, preview_command
 from shared.platform.bus import BusNames, connect, ensure_streams
 from shared.platform.bus_users import stream_of
@@ -197,6 +198,7 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--database-url")
     add_key_commands(commands)
     add_preview_command(commands)
+    add_notify_commands(commands)
     return parser
 
 
@@ -234,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         run_until_complete(key_command(url, args))
     elif args.command == "preview":
         run_until_complete(preview_command(url, args))
+    elif args.command == "notify":
+        run_until_complete(notify_command(url, args))
     return 0
 
 

@@ -1,0 +1,75 @@
+"""`mastery notify preview` renders exactly what the guardian receives: the golden copies."""
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+import msgspec
+import pytest
+
+from services.cli import main
+from services.notify.adapters import family, store
+from services.notify.adapters.planner import plan_emails
+from services.notify.adapters.rendering import Renderer
+from services.notify.core.messages import Email, Guardian
+from tests.support.family_email import CHANGE, SETTINGS, STUDENT_NAME
+from tests.support.roles import service_url
+
+GOLDEN = Path(__file__).resolve().parent.parent / "data" / "golden"
+
+
+async def _received(url: str, tenant: str) -> Email:
+    """Notify has received two changes of noah's on fractions, and planned the newer one."""
+    connection = await asyncpg.connect(url, server_settings={"app.tenant_id": tenant})
+    try:
+        await family.set_student_name(connection, tenant, "noah", STUDENT_NAME)
+        await family.set_settings(connection, tenant, SETTINGS)
+        guardian = Guardian(email="rosa@example.org", name="Rosa", language="es")
+        await store.replace_guardians(connection, tenant, "noah", [guardian])
+        older = msgspec.structs.replace(
+            CHANGE,
+            tenant_id=tenant,
+            change_id="c0",
+            changed_at=CHANGE.changed_at.replace(day=1, hour=1),
+            level_label="Old",
+        )
+        latest = msgspec.structs.replace(CHANGE, tenant_id=tenant)
+        for change in (latest, older):
+            await family.keep_change(connection, change)
+        [(_, planned)] = await plan_emails(connection, Renderer(), latest)
+        await store.enqueue_emails(connection, latest, [(guardian, planned)])
+        return planned
+    finally:
+        await connection.close()
+
+
+@pytest.mark.parametrize("language", ["es", "en"])
+def test_the_preview_is_the_planned_email_and_its_golden_copy(
+    database_url: str, language: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = service_url(database_url, "notify")
+    planned = asyncio.run(_received(url, "school"))
+    html = tmp_path / "email.html"
+    argv = ["notify", "preview", "--student", "noah", "--standard", "math.fractions",
+            "--database-url", url, "--html-out", str(html)]  # fmt: skip
+    assert main([*argv, "--language", language]) == 0
+    out = capsys.readouterr().out
+    golden = (GOLDEN / f"change_{language}.txt").read_text(encoding="utf-8")
+    subject, _, body = golden.partition("\n\n")
+    assert out == f"{subject}\nContent-Language: {language}\n\n{body}"
+    assert html.read_text(encoding="utf-8") == (GOLDEN / f"change_{language}.html").read_text(
+        encoding="utf-8"
+    )
+    if language == "es":  # without --language: the guardian's, as the planner wrote it
+        assert main(argv) == 0
+        assert capsys.readouterr().out == out
+        assert (planned.body, planned.html) == (body, html.read_text(encoding="utf-8"))
+
+
+def test_the_preview_says_when_there_is_no_change(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = service_url(database_url, "notify")
+    argv = ["notify", "preview", "--student", "nobody", "--standard", "math.fractions"]
+    with pytest.raises(SystemExit, match="no change of 'nobody'"):
+        main([*argv, "--database-url", url])
