@@ -82,8 +82,10 @@ async def test_student_goes_from_not_mastered_to_mastered_and_family_gets_one_em
     assert len(smtp_sink.messages) == 1
     message = smtp_sink.messages[0]
     assert message["To"] == "rosa.parent@example.org"
-    assert "mastered ela.argument" in message["Subject"]
-    assert "Proficient" in message.get_content()
+    assert message["Subject"] == "maya has mastered “Argument writing”"
+    text = message.get_body(("plain",))
+    assert text is not None
+    assert "Proficient" in text.get_content()
 
 
 async def _nothing() -> None:
