@@ -181,6 +181,8 @@ async def _fill(system: System, auth: dict[str, str]) -> None:
             json={"guardians": [{"email": "family@example.org"}]},
             headers=auth,
         ),
+        await system.notify.put("/v1/students/sam", json={"display_name": "Sam"}, headers=auth),
+        await system.notify.put("/v1/mail-settings", json={"time_zone": "UTC"}, headers=auth),
         await system.attempts.post(
             "/v1/attempts",
             json={

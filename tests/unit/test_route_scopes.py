@@ -51,6 +51,10 @@ MATRIX: dict[str, dict[str, Scope]] = {
         f"PUT {STUDENT}/guardians": "admin",
         f"GET {STUDENT}/guardians": "read",
         "GET /v1/notifications/failed": "read",
+        f"PUT {STUDENT}": "admin",
+        f"GET {STUDENT}": "read",
+        "PUT /v1/mail-settings": "admin",
+        "GET /v1/mail-settings": "read",
     },
 }
 
