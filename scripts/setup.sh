@@ -9,7 +9,7 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 .venv/bin/python -m pip install --quiet --disable-pip-version-check \
     -c requirements.lock -e '.[dev,bench]'
 # Message catalogs of the family emails (services/notify/locales/*/LC_MESSAGES/messages.po).
-.venv/bin/pybabel compile -q -d services/notify/locales -D messages
+.venv/bin/pybabel -q compile -d services/notify/locales -D messages
 # The email screenshot test renders with a headless Chromium (Debian's package).
 if ! command -v chromium >/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
