@@ -11,6 +11,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from services.notify.adapters.rendering import LOCALES, TEMPLATES, Renderer
+from services.notify.adapters.smtp import build_message
 from services.notify.core.messages import Email, email_facts, language_of, portal_url
 from tests.support.family_email import CHANGE, SETTINGS, STUDENT_NAME, guardian
 
@@ -111,3 +112,11 @@ def test_the_email_matches_its_golden_copy(language: str, form: str) -> None:
     if os.environ.get("UPDATE_GOLDEN") == "1":
         golden.write_text(rendered, encoding="utf-8")
     assert rendered == golden.read_text(encoding="utf-8"), f"{golden} differs (UPDATE_GOLDEN=1)"
+
+
+def test_a_copy_built_again_carries_the_same_date_and_headers() -> None:
+    planned = msgspec.structs.replace(_render("es"), date=CHANGE.changed_at)
+    first, again = (build_message(planned, "Updates <u@school.example>", "<m@x>") for _ in "ab")
+    assert first["Date"] == again["Date"] == "Thu, 01 Oct 2026 23:30:00 +0000"
+    assert (first["Content-Language"], first["Reply-To"]) == ("es", "office@school.example.org")
+    assert [part.get_content_type() for part in first.iter_parts()] == ["text/plain", "text/html"]
