@@ -34,6 +34,9 @@ class AttemptOut(msgspec.Struct, frozen=True, kw_only=True):
     assessed_at: datetime
     recorded_at: datetime
     stream_version: int
+    # The event's place in the whole attempt log (a replay: the original's). Pass it to the
+    # mastery service's reads as `min_position` to read this write back.
+    position: int
 
 
 class BatchItemOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -83,6 +86,7 @@ class CorrectiveWorkOut(ChangeOut, frozen=True, kw_only=True, tag="corrective_wo
 class AppendedOut(msgspec.Struct, frozen=True, kw_only=True):
     outcome: Literal["created", "replayed"]
     stream_version: int
+    position: int  # in the attempt log: of the event appended, or of the one a replay found
     event: VoidedOut | RescoredOut | CorrectiveWorkOut | None = None
 
 
@@ -128,6 +132,7 @@ class StandardOut(msgspec.Struct, frozen=True, kw_only=True):
     effective_method: str
     effective_parameter: float | None
     version: int
+    position: int  # in the attempt log, of this definition
 
 
 class StandardList(msgspec.Struct, frozen=True, kw_only=True):
@@ -140,16 +145,19 @@ class PolicyOut(msgspec.Struct, frozen=True, kw_only=True):
     parameter: float | None
     allowed_methods: list[Method]
     set_at: datetime
+    position: int  # in the attempt log, of this policy
 
 
-def attempt_view(receipt: AttemptReceipt) -> AttemptOut:
-    return msgspec.convert(receipt, AttemptOut, from_attributes=True)
+def attempt_view(receipt: AttemptReceipt, position: int) -> AttemptOut:
+    fields = msgspec.structs.asdict(receipt)
+    return msgspec.convert({**fields, "position": position}, AttemptOut, from_attributes=True)
 
 
 def appended_view(appended: Appended) -> AppendedOut:
     return AppendedOut(
         outcome=appended.outcome,
         stream_version=appended.stream_version,
+        position=appended.position,
         event=None if appended.event is None else _change_view(appended.event),
     )
 
@@ -167,5 +175,6 @@ def standard_view(standard: StandardDefined) -> StandardDefinitionOut:
     return msgspec.convert(standard, StandardDefinitionOut, from_attributes=True)
 
 
-def policy_view(policy: TenantPolicySet) -> PolicyOut:
-    return msgspec.convert(policy, PolicyOut, from_attributes=True)
+def policy_view(policy: TenantPolicySet, position: int) -> PolicyOut:
+    fields = {name: getattr(policy, name) for name in PolicyOut.__struct_fields__[:-1]}
+    return PolicyOut(**fields, position=position)
