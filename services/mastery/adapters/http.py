@@ -3,11 +3,18 @@
 from datetime import datetime
 
 import msgspec
-from litestar import Controller, get
+from litestar import Controller, Response, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
+from services.mastery.adapters.freshness import (
+    FRESHNESS_HEADERS,
+    READ_YOUR_WRITES,
+    MinPosition,
+    ReadWait,
+    wait_for,
+)
 from services.mastery.adapters.history import stream_history, with_proficiency
 from services.mastery.adapters.policies import policies_for
 from services.mastery.adapters.read_model import StoredStanding, standings_of
@@ -76,13 +83,22 @@ class MasteryController(Controller):
         "/{student_id:str}/mastery",
         opt=requires("read"),
         summary="Current proficiency per standard",
+        description=READ_YOUR_WRITES,
+        response_headers=FRESHNESS_HEADERS,
     )
     async def student_mastery(
-        self, student_id: PathId, tenant: NamedDependency[str], state: State
-    ) -> StudentMastery:
+        self,
+        student_id: PathId,
+        tenant: NamedDependency[str],
+        read_wait: NamedDependency[ReadWait],
+        state: State,
+        min_position: MinPosition = None,
+    ) -> Response[StudentMastery]:
+        fresh = await wait_for(state.pool, tenant, min_position, read_wait)
         async with tenant_connection(state.pool, tenant) as connection:
             stored = await standings_of(connection, tenant, student_id)
-        return StudentMastery(student_id=student_id, standards=[_view(item) for item in stored])
+        body = StudentMastery(student_id=student_id, standards=[_view(item) for item in stored])
+        return Response(body, headers=fresh.headers())
 
     @get(
         "/{student_id:str}/standards/{standard_id:str}/history",
@@ -91,14 +107,19 @@ class MasteryController(Controller):
         description="In recorded order; voids and rescores appear as events of their own and the "
         "proficiency after them reflects them. Calculated under the standard's current policy.",
         responses={404: ResponseSpec(None, description="No events for this student and standard")},
+        response_headers=FRESHNESS_HEADERS,
     )
     async def history(
         self,
         student_id: PathId,
         standard_id: PathId,
+        *,
         tenant: NamedDependency[str],
+        read_wait: NamedDependency[ReadWait],
         state: State,
-    ) -> StandardHistory:
+        min_position: MinPosition = None,
+    ) -> Response[StandardHistory]:
+        fresh = await wait_for(state.pool, tenant, min_position, read_wait)
         async with tenant_connection(state.pool, tenant) as connection:
             events = await stream_history(connection, tenant, student_id, standard_id)
             known = await policies_for(connection, [(tenant, standard_id)], FALLBACK_POLICY)
@@ -108,9 +129,10 @@ class MasteryController(Controller):
                 f"no events for student {student_id!r} on standard {standard_id!r}",
             )  # fmt: skip
         policy = known[(tenant, standard_id)]
-        return StandardHistory(
+        body = StandardHistory(
             student_id=student_id,
             standard_id=standard_id,
             method=policy.method,
             events=[history_view(entry) for entry in with_proficiency(events, policy)],
         )
+        return Response(body, headers=fresh.headers())
