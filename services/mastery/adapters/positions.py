@@ -1,16 +1,19 @@
 """How far the read model has got: in the attempt log (per tenant) and in its own change log.
 
-The rules, and why they hold, are in docs/architecture.md ("Reading your writes"). In short:
-an event of the attempt log is applied when its student-standard's state reflects its version
-(a standard's or tenant policy's stream: `applied_policy_versions`); the watermark W of a tenant
-is a position such that every event of the tenant's log at or below it is applied, and never
-more: it passes an event only once the event's `position_horizon` shows that no transaction that
-took a smaller position can still commit.
+The rules, and why they hold, are in docs/architecture.md ("Reading your writes") and
+`core/read_positions.py`. An event of the attempt log is applied when its student-standard's
+state reflects its version (a standard's or tenant policy's stream: `applied_policy_versions`).
 """
 
 from collections.abc import Iterable, Sequence
 
-from services.mastery.core.read_positions import LoggedEvent, Progress, progress_of
+from services.mastery.core.read_positions import (
+    LoggedEvent,
+    Look,
+    Pending,
+    Progress,
+    progress_of,
+)
 from shared.platform.postgres import DbConnection
 
 # How many events past the stored watermark one look walks; more are left to the next look.
@@ -31,24 +34,37 @@ ELSE coalesce(
       WHERE a.tenant_id = l.tenant_id AND a.stream_id = l.stream_id), 0
   ) >= l.stream_version
 END"""
-# One snapshot answers both which events are visible and which transactions have finished.
 _WALK = f"""
-SELECT l.position,
-       l.position_horizon IS NULL
-         OR l.position_horizon <= pg_snapshot_xmin(pg_current_snapshot()) AS settled,
-       {_APPLIED} AS applied
+SELECT l.position, {_APPLIED} AS applied
   FROM attempt_log l
  WHERE l.tenant_id = $1 AND l.position > $2
  ORDER BY l.position
  LIMIT $3
 """  # noqa: S608 - no input in it
-_STORED = "SELECT log_position FROM read_model_positions WHERE tenant_id = $1"
-_RAISE = """
-INSERT INTO read_model_positions (tenant_id, log_position, updated_at)
-SELECT tenant_id, log_position, now() FROM unnest($1::text[], $2::bigint[])
-    AS raised (tenant_id, log_position)
+# Transaction ids as 64-bit numbers. The next id to be assigned is not the snapshot's xmax (that
+# is the newest finished id + 1); `age()` in a transaction without an id measures from it, and
+# its 32 bits are put in the epoch of xmax, which it is at most 2^31 ahead of. The statement
+# runs without a transaction id of its own (reads, or the projector after its commit), and reads
+# the next id after its snapshot is taken.
+_XMAX = "pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
+_NEXT_XID = f"""{_XMAX} + ((((3 + age('3'::xid)::bigint) % 4294967296 + 4294967296) % 4294967296
+    - {_XMAX} % 4294967296 + 4294967296) % 4294967296)"""
+_LOOK = f"""
+SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS oldest_running,
+       {_NEXT_XID} AS next_xid,
+       coalesce((SELECT max(position) FROM attempt_log WHERE tenant_id = $1), 0) AS newest,
+       coalesce(r.log_position, 0) AS log_position, r.pending_position, r.pending_horizon
+  FROM (SELECT 1) AS one
+  LEFT JOIN read_model_positions r ON r.tenant_id = $1
+"""  # noqa: S608 - no input in it
+_STORE = """
+INSERT INTO read_model_positions
+    (tenant_id, log_position, pending_position, pending_horizon, updated_at)
+VALUES ($1, $2, $3, $4, now())
 ON CONFLICT (tenant_id) DO UPDATE
    SET log_position = greatest(read_model_positions.log_position, EXCLUDED.log_position),
+       pending_position = EXCLUDED.pending_position,
+       pending_horizon = EXCLUDED.pending_horizon,
        updated_at = EXCLUDED.updated_at
 """
 _MARK_POLICIES = """
@@ -61,18 +77,34 @@ ON CONFLICT (tenant_id, stream_id) DO UPDATE
 
 
 async def look(connection: DbConnection, tenant_id: str, wanted: int | None) -> Progress:
-    """How far the read model has got for `tenant_id`, as one snapshot shows it."""
-    stored = await connection.fetchval(_STORED, tenant_id) or 0
-    rows = await connection.fetch(_WALK, tenant_id, stored, WALK_LIMIT)
-    return progress_of(stored, [LoggedEvent(*row) for row in rows], wanted)
+    """How far the read model has got for `tenant_id` (writes nothing). Run it outside any
+    transaction that has written: the next transaction id must be read after the snapshot."""
+    row = await connection.fetchrow(_LOOK, tenant_id)
+    assert row is not None
+    pending = None
+    if row["pending_position"] is not None:
+        pending = Pending(position=row["pending_position"], horizon=row["pending_horizon"])
+    events = await connection.fetch(_WALK, tenant_id, row["log_position"], WALK_LIMIT)
+    seen = Look(
+        watermark=row["log_position"],
+        pending=pending,
+        oldest_running=row["oldest_running"],
+        next_xid=row["next_xid"],
+        newest=row["newest"],
+        events=[LoggedEvent(*event) for event in events],
+        walk_limit=WALK_LIMIT,
+    )
+    return progress_of(seen, wanted)
 
 
 async def raise_watermarks(connection: DbConnection, tenant_ids: Iterable[str]) -> None:
-    """In the projector's transaction, after its plan is written: move each tenant's W as far as
-    the log and the read model (this batch's writes included) allow, never back."""
-    tenants = sorted(set(tenant_ids))
-    found = [await look(connection, tenant, None) for tenant in tenants]
-    await connection.execute(_RAISE, tenants, [progress.watermark for progress in found])
+    """After a projector batch commits: store how far each tenant's read model got, and a new
+    claim for a later look to prove. W never moves back; any claim stored is true."""
+    for tenant in sorted(set(tenant_ids)):
+        found = await look(connection, tenant, None)
+        await connection.execute(
+            _STORE, tenant, found.watermark, found.pending.position, found.pending.horizon
+        )
 
 
 async def mark_policies_applied(

@@ -71,6 +71,9 @@ class MasteryProjector:
             await positions.mark_policies_applied(connection, _policy_versions(batch.entries))
             await positions.lock_change_logs(connection, (c.tenant_id for c in plan.changes))
             await read_model.write_plan(connection, plan, now, self._bus)
+        # After the commit, on a connection with no transaction id of its own: a look reads the
+        # next transaction id after its snapshot (docs/architecture.md, "Reading your writes").
+        async with self._pool.acquire() as connection:
             tenants = (entry.event.tenant_id for entry in batch.entries)
             await positions.raise_watermarks(connection, tenants)
 

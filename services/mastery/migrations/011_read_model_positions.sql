@@ -1,10 +1,15 @@
 -- Read your writes and resync: how far the read model has got in the attempt log.
 -- `log_position` (per tenant) is a watermark W: every event of the tenant's attempt log at or
--- below W has been applied. The projector raises it in each batch's transaction; reads may find
--- it further on their own (docs/architecture.md, "Reading your writes").
+-- below W has been applied. `pending_position` and `pending_horizon` are a claim waiting to be
+-- proved: every position at or below pending_position was taken by a transaction with an id
+-- below pending_horizon, so once every transaction below it has ended, nothing at or below
+-- pending_position can still commit. The projector raises them after each batch; reads go
+-- further on their own without writing (docs/architecture.md, "Reading your writes").
 CREATE TABLE read_model_positions (
     tenant_id text PRIMARY KEY,
     log_position bigint NOT NULL,
+    pending_position bigint NOT NULL,
+    pending_horizon bigint NOT NULL,  -- a full (64-bit) transaction id
     updated_at timestamptz NOT NULL
 );
 
