@@ -113,9 +113,9 @@ async def test_a_tampered_cursor_is_refused(
             f"/v1/mastery?cursor={cursor}&standard=math.fractions", headers=auth
         )
         assert other_filter.status_code == 400
-        for limit in (0, 1_001):
-            response = await system.mastery.get(f"/v1/mastery?limit={limit}", headers=auth)
-            assert response.status_code == 422, response.text
+        for query in ("limit=0", "limit=1001", "updated_since=2026-10-01T09:30:00"):
+            response = await system.mastery.get(f"/v1/mastery?{query}", headers=auth)
+            assert response.status_code == 422, (query, response.text)
 
 
 async def test_filters_by_standard_and_by_when_a_row_was_written(

@@ -90,7 +90,7 @@ def decode_cursor(text: str) -> _Cursor:
         raise _bad_cursor("not a cursor this service issued (edited or cut)")
     try:
         return msgspec.json.decode(payload, type=_Cursor)
-    except msgspec.ValidationError as error:
+    except msgspec.DecodeError as error:  # a ValidationError too
         raise _bad_cursor("not a cursor this service issued") from error
 
 
@@ -212,7 +212,7 @@ def _instant(value: datetime | None) -> datetime | None:
         return None
     problem = offset_problem(value)
     if problem is not None:
-        raise Problem(400, "validation-error", "The request is not valid",
+        raise Problem(422, "validation-error", "The request is not valid",
                       f"updated_since: {problem}",
                       errors=[{"field": "updated_since", "message": problem}])  # fmt: skip
     return value
