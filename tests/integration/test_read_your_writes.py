@@ -66,6 +66,17 @@ async def test_a_read_at_the_writes_position_returns_the_new_standing(
         assert history.status_code == 200, history.text
         assert history.headers["X-Read-Model-Stale"] == "false"
 
+        policy = await system.attempts.put(
+            "/v1/policy", json={"method": "decaying_average", "parameter": 65}, headers=auth
+        )
+        assert policy.status_code == 200, policy.text
+        assert int(policy.headers["X-Log-Position"]) == policy.json()["position"] > position
+        after_policy = await system.mastery.get(
+            f"/v1/students/maya/mastery?min_position={policy.json()['position']}", headers=auth
+        )
+        assert after_policy.headers["X-Read-Model-Stale"] == "false"
+        position = policy.json()["position"]
+
         # The watermark reaches the write once nothing below it can still commit.
         async def watermark() -> int:
             response = await system.mastery.get("/v1/students/maya/mastery", headers=auth)
