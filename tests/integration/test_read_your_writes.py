@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from devtools.embedded import SmtpSink
-from services.mastery.adapters.positions import look, raise_watermarks
+from services.mastery.adapters.positions import look, looks, raise_watermarks
 from shared.platform.bus import BusNames
 from shared.platform.postgres import DbConnection
 from tests.support.polling import eventually
@@ -213,6 +213,12 @@ async def test_the_watermark_never_passes_a_position_whose_transaction_may_still
             seen = await look(reader, tenant, committed)
             assert seen.reached  # the acknowledged write is readable
             assert seen.watermark < in_flight
+
+        # One look answers for several tenants, each from its own log.
+        other, _ = await new_tenant(pool)
+        both = await looks(reader, {tenant: committed, other: committed})
+        assert both[tenant].reached
+        assert not both[other].reached
 
         await transaction.commit()
 

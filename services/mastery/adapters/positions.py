@@ -7,6 +7,8 @@ state reflects its version (a standard's or tenant policy's stream: `applied_pol
 
 from collections.abc import Iterable, Sequence
 
+import asyncpg
+
 from services.mastery.core.read_positions import (
     LoggedEvent,
     Look,
@@ -34,12 +36,17 @@ ELSE coalesce(
       WHERE a.tenant_id = l.tenant_id AND a.stream_id = l.stream_id), 0
   ) >= l.stream_version
 END"""
+# The events after each tenant's stored watermark, at most `$3` of each, one index range scan each.
 _WALK = f"""
-SELECT l.position, {_APPLIED} AS applied
-  FROM attempt_log l
- WHERE l.tenant_id = $1 AND l.position > $2
- ORDER BY l.position
- LIMIT $3
+SELECT t.tenant_id, w.position, w.applied
+  FROM unnest($1::text[], $2::bigint[]) AS t (tenant_id, after)
+ CROSS JOIN LATERAL (
+    SELECT l.position, {_APPLIED} AS applied
+      FROM attempt_log l
+     WHERE l.tenant_id = t.tenant_id AND l.position > t.after
+     ORDER BY l.position
+     LIMIT $3) AS w
+ ORDER BY t.tenant_id, w.position
 """  # noqa: S608 - no input in it
 # Transaction ids as 64-bit numbers. The next id to be assigned is not the snapshot's xmax (that
 # is the newest finished id + 1); `age()` in a transaction without an id measures from it, and
@@ -50,23 +57,30 @@ _XMAX = "pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
 _NEXT_XID = f"""{_XMAX} + ((((3 + age('3'::xid)::bigint) % 4294967296 + 4294967296) % 4294967296
     - {_XMAX} % 4294967296 + 4294967296) % 4294967296)"""
 _LOOK = f"""
-SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS oldest_running,
+SELECT t.tenant_id,
+       pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS oldest_running,
        {_NEXT_XID} AS next_xid,
-       coalesce((SELECT max(position) FROM attempt_log WHERE tenant_id = $1), 0) AS newest,
+       coalesce((SELECT max(l.position) FROM attempt_log l WHERE l.tenant_id = t.tenant_id), 0)
+           AS newest,
        coalesce(r.log_position, 0) AS log_position, r.pending_position, r.pending_horizon
-  FROM (SELECT 1) AS one
-  LEFT JOIN read_model_positions r ON r.tenant_id = $1
+  FROM unnest($1::text[]) AS t (tenant_id)
+  LEFT JOIN read_model_positions r ON r.tenant_id = t.tenant_id
 """  # noqa: S608 - no input in it
 _STORE = """
 INSERT INTO read_model_positions
     (tenant_id, log_position, pending_position, pending_horizon, updated_at)
-VALUES ($1, $2, $3, $4, now())
+SELECT *, now() FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[])
 ON CONFLICT (tenant_id) DO UPDATE
    SET log_position = greatest(read_model_positions.log_position, EXCLUDED.log_position),
        pending_position = EXCLUDED.pending_position,
        pending_horizon = EXCLUDED.pending_horizon,
        updated_at = EXCLUDED.updated_at
 """
+_LOCK_CHANGE_LOGS = (
+    "SELECT count(pg_advisory_xact_lock($1, h)) FROM ("
+    "SELECT DISTINCT hashtext(tenant_id) AS h FROM unnest($2::text[]) AS tenant_id ORDER BY h"
+    ") AS ordered"
+)
 _MARK_POLICIES = """
 INSERT INTO applied_policy_versions (tenant_id, stream_id, stream_version)
 SELECT * FROM unnest($1::text[], $2::text[], $3::int[])
@@ -77,34 +91,52 @@ ON CONFLICT (tenant_id, stream_id) DO UPDATE
 
 
 async def look(connection: DbConnection, tenant_id: str, wanted: int | None) -> Progress:
-    """How far the read model has got for `tenant_id` (writes nothing). Run it outside any
-    transaction that has written: the next transaction id must be read after the snapshot."""
-    row = await connection.fetchrow(_LOOK, tenant_id)
-    assert row is not None
+    """How far the read model has got for `tenant_id` (writes nothing)."""
+    return (await looks(connection, {tenant_id: wanted}))[tenant_id]
+
+
+async def looks(connection: DbConnection, wanted: dict[str, int | None]) -> dict[str, Progress]:
+    """How far the read model has got for each tenant, and whether the position wanted of each
+    is reached, in two statements. Run it outside any transaction that has written: the next
+    transaction id must be read after the snapshot."""
+    tenants = sorted(wanted)
+    rows = await connection.fetch(_LOOK, tenants)
+    after = {row["tenant_id"]: row["log_position"] for row in rows}
+    events: dict[str, list[LoggedEvent]] = {tenant: [] for tenant in tenants}
+    walked = await connection.fetch(_WALK, tenants, [after[t] for t in tenants], WALK_LIMIT)
+    for tenant, position, applied in walked:
+        events[tenant].append(LoggedEvent(position, applied))
+    return {row["tenant_id"]: progress_of(_seen(row, events), wanted[row["tenant_id"]])
+            for row in rows}  # fmt: skip
+
+
+def _seen(row: asyncpg.Record, events: dict[str, list[LoggedEvent]]) -> Look:
     pending = None
     if row["pending_position"] is not None:
         pending = Pending(position=row["pending_position"], horizon=row["pending_horizon"])
-    events = await connection.fetch(_WALK, tenant_id, row["log_position"], WALK_LIMIT)
-    seen = Look(
+    return Look(
         watermark=row["log_position"],
         pending=pending,
         oldest_running=row["oldest_running"],
         next_xid=row["next_xid"],
         newest=row["newest"],
-        events=[LoggedEvent(*event) for event in events],
+        events=events[row["tenant_id"]],
         walk_limit=WALK_LIMIT,
     )
-    return progress_of(seen, wanted)
 
 
 async def raise_watermarks(connection: DbConnection, tenant_ids: Iterable[str]) -> None:
     """After a projector batch commits: store how far each tenant's read model got, and a new
     claim for a later look to prove. W never moves back; any claim stored is true."""
-    for tenant in sorted(set(tenant_ids)):
-        found = await look(connection, tenant, None)
-        await connection.execute(
-            _STORE, tenant, found.watermark, found.pending.position, found.pending.horizon
-        )
+    found = await looks(connection, dict.fromkeys(tenant_ids))
+    tenants = sorted(found)  # rows locked in one order
+    await connection.execute(
+        _STORE,
+        tenants,
+        [found[tenant].watermark for tenant in tenants],
+        [found[tenant].pending.position for tenant in tenants],
+        [found[tenant].pending.horizon for tenant in tenants],
+    )
 
 
 async def mark_policies_applied(
@@ -124,9 +156,9 @@ async def lock_change_logs(connection: DbConnection, tenant_ids: Iterable[str]) 
     (what the resync's `changes_position` promises). Two batches in flight wait for each other
     only here, at the end of their work, and take these in one order.
     """
-    for tenant in sorted(set(tenant_ids)):
-        await connection.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))",
-                                 CHANGE_LOG_LOCKS, tenant)  # fmt: skip
+    tenants = sorted(set(tenant_ids))
+    if tenants:
+        await connection.execute(_LOCK_CHANGE_LOGS, CHANGE_LOG_LOCKS, tenants)
 
 
 async def newest_change(connection: DbConnection, tenant_id: str) -> int:
