@@ -79,7 +79,8 @@ READABLE = {
     ],
     "mastery": [
         "attempt_log", "proficiencies", "mastery_evidence", "standard_policies",
-        "tenant_default_policies", "mastery_changes", "mastery_outbox",
+        "tenant_default_policies", "mastery_changes", "mastery_outbox", "read_model_positions",
+        "applied_policy_versions",
     ],
     "notify": ["guardians", "notifications"],
 }  # fmt: skip

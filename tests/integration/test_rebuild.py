@@ -9,7 +9,7 @@ import pytest
 
 from services.attempts.adapters.recorder import AttemptRecorder
 from services.attempts.core.recording import RecordAttempt, Refuse, RescoreAttempt, VoidAttempt
-from services.mastery.adapters import rebuild
+from services.mastery.adapters import positions, rebuild
 from services.mastery.adapters.projector import MasteryProjector
 from services.mastery.adapters.read_model import load_states
 from services.mastery.core.calculation import CalculationPolicy
@@ -164,3 +164,19 @@ async def test_states_stored_before_the_json_migration_load_the_same_after_it(
     assert column_type == "json"
     assert len(before) == 3
     assert after == before
+
+
+async def test_a_rebuilt_read_model_has_applied_the_whole_log(
+    pool: asyncpg.Pool, bus: BusNames
+) -> None:
+    await _record_and_project(pool, bus)
+    newest = await pool.fetchval("SELECT max(position) FROM attempt_log")
+    await pool.execute(
+        "TRUNCATE proficiencies, mastery_evidence, applied_policy_versions, read_model_positions"
+    )
+    async with pool.acquire() as connection:
+        assert not (await positions.look(connection, "school", newest)).reached
+    async with pool.acquire() as connection, pool.acquire() as reader:
+        await rebuild.rebuild_read_model(connection, reader, default_policy=POLICY, now=NOW)
+        # Standards' and policies' streams count as applied too, not only the students'.
+        assert (await positions.look(connection, "school", newest)).reached

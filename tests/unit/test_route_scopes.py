@@ -44,6 +44,7 @@ MATRIX: dict[str, dict[str, Scope]] = {
     "mastery": {
         f"GET {STUDENT}/mastery": "read",
         f"GET {STUDENT}/standards/{{standard_id:str}}/history": "read",
+        "GET /v1/mastery": "read",
         "POST /v1/calculate": "read",
         "POST /v1/standards/{standard_id:str}/policy-preview": "read",
     },

@@ -18,7 +18,7 @@ from typing import TypeVar
 import asyncpg
 import msgspec
 
-from services.mastery.adapters import policies
+from services.mastery.adapters import policies, positions
 from services.mastery.adapters.read_model import (
     EVIDENCE,
     PROFICIENCIES,
@@ -114,10 +114,15 @@ async def _rebuild(
 
 async def _rebuild_policies(connection: DbConnection) -> dict[tuple[str, str], CalculationPolicy]:
     rows = await connection.fetch(
-        "SELECT data::text FROM attempt_log WHERE NOT student_stream ORDER BY position"
+        "SELECT tenant_id, stream_id, stream_version, data::text FROM attempt_log "
+        "WHERE NOT student_stream ORDER BY position"
     )
     standards: dict[tuple[str, str], StandardDefined] = {}
     tenants: dict[str, TenantPolicySet] = {}
+    versions = {(row["tenant_id"], row["stream_id"]): row["stream_version"] for row in rows}
+    await positions.mark_policies_applied(
+        connection, [(tenant, stream, version) for (tenant, stream), version in versions.items()]
+    )
     for row in rows:
         event = decode_gradebook_event(row["data"])
         if isinstance(event, StandardDefined):
@@ -213,6 +218,9 @@ class _Writer:
             return
         policy = self._known.get((key.tenant_id, key.standard_id), self._default)
         state = state_of_records(key, records.values(), policy=policy)
+        # It reflects the whole stream, corrective work after the last evidence included.
+        last = max(state.last_version or 0, stream[-1][0])
+        state = msgspec.structs.replace(state, last_version=last)
         for record in records.values():
             self._evidence.append(EVIDENCE.record(evidence_row(key, record)))
         self._proficiencies.append(PROFICIENCIES.record(proficiency_row(state, self._now)))
