@@ -13,7 +13,7 @@ from services.attempts.adapters.recorder import AttemptRecorder
 from services.attempts.core.recording import RecordAttempt, Refuse
 from services.mastery.adapters import rebuild, verify
 from services.mastery.adapters.projector import MasteryProjector
-from services.mastery.adapters.replay import Writer
+from services.mastery.adapters.replay import Writer, replay_log
 from shared.contract.events.gradebook import gradebook_envelopes
 from shared.platform.bus import BusNames
 from shared.platform.consumer import Delivered
@@ -23,7 +23,9 @@ from tests.support.tenants import define_standard
 _envelopes = gradebook_envelopes()
 
 
-async def _record(pool: asyncpg.Pool, bus: BusNames, attempt: str, student: str, *rest: Any) -> None:
+async def _record(
+    pool: asyncpg.Pool, bus: BusNames, attempt: str, student: str, *rest: Any
+) -> None:
     standard, score, days = rest
     command = RecordAttempt(
         tenant_id="school",
@@ -149,14 +151,12 @@ async def _walls(pool: asyncpg.Pool) -> dict[str, object]:
 
 async def _differences(pool: asyncpg.Pool) -> list[verify.Difference]:
     async with pool.acquire() as connection, pool.acquire() as reader:
-        report = await verify.verify_read_model(
-            connection, reader, default_policy=POLICY, now=NOW
-        )
+        report = await verify.verify_read_model(connection, reader, default_policy=POLICY, now=NOW)
     return report.differences
 
 
 def _after_replay(monkeypatch: pytest.MonkeyPatch, hook: Callable[[], Awaitable[None]]) -> None:
-    replay = rebuild.replay_log
+    replay = replay_log  # what the rebuild calls, by its name there
 
     async def replay_then_hook(
         connection: asyncpg.Connection, reader: asyncpg.Connection, writer: Writer, progress: Any

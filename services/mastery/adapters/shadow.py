@@ -51,7 +51,9 @@ async def create_shadows(connection: DbConnection) -> None:
     for live, shadow in _PAIRS:
         await connection.execute(f"DROP TABLE IF EXISTS {shadow}")
         await connection.execute(f"CREATE TABLE {shadow} (LIKE {live} INCLUDING ALL)")
-        statements = [s for s in await connection.fetchrow(_OWNER_AND_ROW_SECURITY, live, shadow) or () if s]
+        statements = [
+            s for s in await connection.fetchrow(_OWNER_AND_ROW_SECURITY, live, shadow) or () if s
+        ]
         statements += [row[0] for row in await connection.fetch(_GRANTS, live, shadow)]
         statements += [row[0] for row in await connection.fetch(_POLICIES, live, shadow)]
         for statement in statements:
