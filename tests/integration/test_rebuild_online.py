@@ -11,13 +11,14 @@ import pytest
 
 from services.attempts.adapters.recorder import AttemptRecorder
 from services.attempts.core.recording import RecordAttempt, Refuse
-from services.mastery.adapters import rebuild, verify
+from services.mastery.adapters import rebuild, shadow, verify
 from services.mastery.adapters.projector import MasteryProjector
 from services.mastery.adapters.replay import Writer, replay_log
 from shared.contract.events.gradebook import gradebook_envelopes
 from shared.platform.bus import BusNames
 from shared.platform.consumer import Delivered
 from tests.integration.test_rebuild import NOW, POLICY, _record_and_project
+from tests.support.polling import eventually
 from tests.support.tenants import define_standard
 
 _envelopes = gradebook_envelopes()
@@ -165,3 +166,33 @@ def _after_replay(monkeypatch: pytest.MonkeyPatch, hook: Callable[[], Awaitable[
         await asyncio.wait_for(hook(), 10)  # the projector must not wait for the build either
 
     monkeypatch.setattr(rebuild, "replay_log", replay_then_hook)
+
+
+async def test_a_read_waiting_for_the_swap_reads_the_new_table(
+    pool: asyncpg.Pool, bus: BusNames, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _record_and_project(pool, bus)
+    await pool.execute("UPDATE proficiencies SET score = 0")  # so old and new tables differ
+    query = "SELECT sum(score) FROM proficiencies"
+    async with pool.acquire() as reader_connection:
+        assert await reader_connection.fetchval(query) == 0  # its statement is prepared and cached
+        swap = shadow.swap_in
+        waiting: list[asyncio.Task[Any]] = []
+
+        async def swap_with_a_read_waiting(connection: asyncpg.Connection) -> None:
+            await swap(connection)  # the live tables are held exclusively until the commit
+            waiting.append(asyncio.create_task(reader_connection.fetchval(query)))
+            await eventually(lambda: _waiting_reads(pool), lambda n: n == 1)
+
+        monkeypatch.setattr(shadow, "swap_in", swap_with_a_read_waiting)
+        async with pool.acquire() as connection, pool.acquire() as reader:
+            await rebuild.rebuild_read_model(connection, reader, default_policy=POLICY, now=NOW)
+        assert await asyncio.wait_for(waiting[0], 5) == pytest.approx(3.83 + 3.18 + 3)
+
+
+async def _waiting_reads(pool: asyncpg.Pool) -> int:
+    count: int = await pool.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+        "AND query = 'SELECT sum(score) FROM proficiencies'"
+    )
+    return count
