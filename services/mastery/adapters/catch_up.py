@@ -78,9 +78,14 @@ async def catch_up(
     since: LogPolicies,
     default: CalculationPolicy,
     now: datetime,
+    *,
+    policies_too: bool = True,
 ) -> CaughtUp:
-    """Fold again what changed since the shadow reflected `since`; returns the policies now."""
-    current = await log_policies(connection)
+    """Fold again what changed since the shadow reflected `since`; returns the policies now.
+
+    Without `policies_too` the log's policies are not read again (a scan of its policy events:
+    the pass made while the projector runs leaves them to the pass made while it is paused)."""
+    current = await log_policies(connection) if policies_too else since
     targets = {_key(row): row["last_version"] for row in await connection.fetch(_DIFFERING)}
     changed = [
         StandardRow(*ref)

@@ -54,8 +54,9 @@ async def rebuild_read_model(
                 connection, shadow.SHADOW, snapshot_policies.resolved, default_policy, now
             )
             await replay_log(connection, reader, writer, progress)
-        await shadow.analyze_shadows(connection)
-        running = await catch_up(connection, snapshot_policies, default_policy, now)
+        running = await catch_up(
+            connection, snapshot_policies, default_policy, now, policies_too=False
+        )
         await pause_projector(connection)
         paused = time.perf_counter()
         last = await catch_up(connection, running.policies, default_policy, now)

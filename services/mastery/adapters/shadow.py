@@ -60,12 +60,6 @@ async def create_shadows(connection: DbConnection) -> None:
             await connection.execute(statement)
 
 
-async def analyze_shadows(connection: DbConnection) -> None:
-    """Statistics for the planner, so reads after the swap plan as they did before it."""
-    for _, shadow in _PAIRS:
-        await connection.execute(f"ANALYZE {shadow}")
-
-
 async def swap_in(connection: DbConnection) -> None:
     """Drop the live tables and rename their shadows in, indexes taking the live ones' names.
 
