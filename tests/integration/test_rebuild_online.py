@@ -2,6 +2,7 @@
 with what the projector applied meanwhile, and swaps it in with the live tables' walls."""
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -194,5 +195,38 @@ async def _waiting_reads(pool: asyncpg.Pool) -> int:
     count: int = await pool.fetchval(
         "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
         "AND query = 'SELECT sum(score) FROM proficiencies'"
+    )
+    return count
+
+
+async def test_a_long_read_delays_the_swap_but_not_the_reads_after_it(
+    pool: asyncpg.Pool, bus: BusNames
+) -> None:
+    await _record_and_project(pool, bus)
+    async with pool.acquire() as long_reader, pool.acquire() as connection:
+        held = long_reader.transaction()
+        await held.start()
+        await long_reader.fetchval("SELECT count(*) FROM proficiencies")  # held until the end
+        async with pool.acquire() as reader:
+            rebuilding = asyncio.create_task(
+                rebuild.rebuild_read_model(connection, reader, default_policy=POLICY, now=NOW)
+            )
+            await eventually(lambda: _swap_tries(pool), lambda n: n > 0)
+            slowest = 0.0
+            for _ in range(10):  # each would wait for the long read without the swap's timeout
+                started = time.monotonic()
+                await asyncio.wait_for(pool.fetchval("SELECT count(*) FROM proficiencies"), 5)
+                slowest = max(slowest, time.monotonic() - started)
+            assert slowest < 1.0
+            assert not rebuilding.done()
+            await held.rollback()
+            report = await asyncio.wait_for(rebuilding, 30)
+    assert report.proficiencies == 3
+
+
+async def _swap_tries(pool: asyncpg.Pool) -> int:
+    count: int = await pool.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LOCK TABLE proficiencies, "
+        "mastery_evidence IN ACCESS EXCLUSIVE MODE%'"
     )
     return count

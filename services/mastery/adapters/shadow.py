@@ -6,11 +6,17 @@ from the catalog, so a migration that changes them needs no change here. Creatin
 renaming tables takes the tables' owner: `mastery rebuild` runs as the owner role.
 """
 
+import asyncio
+
+import asyncpg
+
 from services.mastery.adapters.replay import Tables
 from shared.platform.postgres import DbConnection
 
 LIVE = Tables(evidence="mastery_evidence", proficiencies="proficiencies")
 SHADOW = Tables(evidence="mastery_evidence_shadow", proficiencies="proficiencies_shadow")
+SWAP_LOCK_TIMEOUT = "200ms"  # the longest a try to swap makes reads wait
+SWAP_LOCK_TRIES = 600
 _PAIRS = ((LIVE.proficiencies, SHADOW.proficiencies), (LIVE.evidence, SHADOW.evidence))
 
 # Each statement that recreates a grant or a policy of table $1 on table $2.
@@ -65,9 +71,7 @@ async def swap_in(connection: DbConnection) -> None:
 
     Reads wait from here until the transaction commits: the renames need the live tables
     exclusively. A read that was waiting looks the name up again and reads the new table."""
-    await connection.execute(
-        f"LOCK TABLE {LIVE.proficiencies}, {LIVE.evidence} IN ACCESS EXCLUSIVE MODE"
-    )
+    await _lock_exclusively(connection)
     for live, shadow in _PAIRS:
         names = {row["definition"]: row["bare"] for row in await connection.fetch(_INDEXES, live)}
         renamed = await connection.fetch(_INDEXES, shadow)
@@ -77,3 +81,26 @@ async def swap_in(connection: DbConnection) -> None:
             wanted = names.get(row["definition"])
             if wanted is not None and wanted != row["bare"]:
                 await connection.execute(f"ALTER INDEX {row['name']} RENAME TO {wanted}")
+
+
+async def _lock_exclusively(connection: DbConnection) -> None:
+    """ACCESS EXCLUSIVE on the live tables, waiting at most `SWAP_LOCK_TIMEOUT` a try.
+
+    While a lock request waits, every read that comes after it queues behind it: a long read
+    transaction would otherwise hold all reads for its whole length. Giving up and trying again
+    lets the queued reads through in between."""
+    for attempt in range(1, SWAP_LOCK_TRIES + 1):
+        try:
+            async with connection.transaction():
+                await connection.execute(f"SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT}'")
+                await connection.execute(
+                    f"LOCK TABLE {LIVE.proficiencies}, {LIVE.evidence} IN ACCESS EXCLUSIVE MODE"
+                )
+                await connection.execute("SET LOCAL lock_timeout = 0")
+        except asyncpg.LockNotAvailableError:
+            await asyncio.sleep(min(0.05 * attempt, 1.0))
+            continue
+        return
+    raise RuntimeError(
+        f"a read held the read model through {SWAP_LOCK_TRIES} tries to swap the rebuilt one in"
+    )
