@@ -81,7 +81,7 @@ READABLE = {
         "attempt_log", "proficiencies", "mastery_evidence", "standard_policies",
         "tenant_default_policies", "mastery_changes", "mastery_outbox",
     ],
-    "notify": ["guardians", "notifications"],
+    "notify": ["guardians", "notifications", "suppressions"],
 }  # fmt: skip
 # Tenant rows the operator's tools write, read before the tenant is known: no wall.
 WITHOUT_WALL = {"tenants", "api_keys"}
