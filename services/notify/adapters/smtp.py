@@ -8,6 +8,7 @@ A refused login (AUTH) ends the batch the same way, with a reason that names it 
 password. A 5xx to RCPT TO refuses the address itself, which the mailer then suppresses.
 """
 
+import ssl
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -118,6 +119,8 @@ async def send(server: SmtpServer, message: EmailMessage) -> SendFailure | None:
 
 
 def classify(error: Exception) -> SendFailure:
+    if isinstance(error, ssl.SSLError | aiosmtplib.SMTPAuthenticationError):
+        return _session_refused(error)
     if isinstance(error, aiosmtplib.SMTPRecipientsRefused | aiosmtplib.SMTPRecipientRefused):
         return _refused_recipient(error)
     if isinstance(error, aiosmtplib.SMTPDataError):
@@ -126,15 +129,24 @@ def classify(error: Exception) -> SendFailure:
     if isinstance(error, aiosmtplib.SMTPNotSupported | ValueError):
         # The address or message needs what the server lacks (e.g. SMTPUTF8): no retry helps.
         return Permanent(str(error))
-    if isinstance(error, aiosmtplib.SMTPAuthenticationError):
-        # Every email would fail the same way: end the batch, keep the mail, say what is wrong.
-        reason = f"the SMTP server refused the credentials: {error.code} {error.message}"
-        return Transient(reason, unreachable=True)
     if isinstance(error, aiosmtplib.SMTPResponseException) and not isinstance(
         error, aiosmtplib.SMTPConnectError
     ):
         return Transient(f"{error.code} {error.message}")
     return Transient(str(error) or type(error).__name__, unreachable=True)
+
+
+def _session_refused(error: ssl.SSLError | aiosmtplib.SMTPAuthenticationError) -> Transient:
+    """TLS or the login failed: the relay or this mailer's settings are at fault, not the email,
+    and every email would fail alike. End the batch, keep the mail, and say what is wrong.
+
+    Checked before ValueError, which a failed certificate check also is.
+    """
+    if isinstance(error, aiosmtplib.SMTPAuthenticationError):
+        reason = f"the SMTP server refused the credentials: {error.code} {error.message}"
+    else:
+        reason = f"TLS with the SMTP server failed: {error}"
+    return Transient(reason, unreachable=True)
 
 
 def _refused_recipient(
