@@ -49,7 +49,7 @@ def create_app(
             config.smtp_url,
             username=config.smtp_username,
             password=config.smtp_password,
-            require_tls=config.smtp_require_tls,
+            require_tls=config.smtp_starttls == "required",
             ca_file=config.smtp_ca_file,
         )
         mailer = SmtpMailer(

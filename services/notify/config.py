@@ -1,3 +1,5 @@
+from typing import Literal
+
 from shared.platform.config import ServiceConfig
 
 
@@ -15,12 +17,13 @@ class NotifyConfig(ServiceConfig, frozen=True, kw_only=True):
     # emails that failed together (an SMTP outage) come back spread out.
     mailer_retry_jitter: float = 0.5
     # The relay: credentials here rather than in SMTP_URL keep the password out of a URL (these
-    # win over the URL's own); STARTTLS is used whenever offered, and required with
-    # SMTP_REQUIRE_TLS; the server's certificate is verified against the system's CAs, or
-    # against SMTP_CA_FILE (PEM) for a relay signed by the school's own CA.
+    # win over the URL's own). Over smtp:// STARTTLS is used whenever the server offers it; with
+    # SMTP_STARTTLS=required a server that does not is not sent to (smtps:// is TLS throughout).
+    # The server's certificate is always verified: against the system's CAs, or SMTP_CA_FILE
+    # (PEM) for a relay signed by the school's own CA.
     smtp_username: str = ""
     smtp_password: str = ""
-    smtp_require_tls: bool = False
+    smtp_starttls: Literal["opportunistic", "required"] = "opportunistic"
     smtp_ca_file: str = ""
     smtp_max_per_second: float = 10.0  # emails a second at most; 0 = no limit
     # Per key and second. Guardian lists and parked emails are read and changed rarely.

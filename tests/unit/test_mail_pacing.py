@@ -49,7 +49,7 @@ def test_credentials_from_the_environment_win_over_the_url_and_stay_out_of_repr(
             "SMTP_URL": "smtp://old:url-secret@relay.school.example:587",
             "SMTP_USERNAME": "mastery",
             "SMTP_PASSWORD": "env-secret",
-            "SMTP_REQUIRE_TLS": "true",
+            "SMTP_STARTTLS": "required",
             "SMTP_CA_FILE": "/etc/school/ca.pem",
             "SMTP_MAX_PER_SECOND": "2.5",
         },
@@ -58,7 +58,7 @@ def test_credentials_from_the_environment_win_over_the_url_and_stay_out_of_repr(
         config.smtp_url,
         username=config.smtp_username,
         password=config.smtp_password,
-        require_tls=config.smtp_require_tls,
+        require_tls=config.smtp_starttls == "required",
         ca_file=config.smtp_ca_file,
     )
     assert (server.hostname, server.port, server.use_tls) == ("relay.school.example", 587, False)
