@@ -250,3 +250,18 @@ async def test_an_implicit_tls_relay_is_reached_with_smtps(
         assert (await _row(pool, tenant, "rosa@example.org"))["status"] == "sent"
     finally:
         relay.stop()
+
+
+async def test_with_starttls_required_a_relay_in_clear_text_is_not_sent_to(
+    pool: asyncpg.Pool, smtp_sink: SmtpSink
+) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+    await _plan(pool, tenant, "rosa@example.org")
+    server = SmtpServer.from_url(smtp_sink.url, require_tls=True)  # the sink offers no STARTTLS
+    assert await _mailer(pool, server).send_due() == 1
+    row = await _row(pool, tenant, "rosa@example.org")
+    assert (row["status"], row["last_error"]) == (
+        "pending",
+        "SMTP STARTTLS extension not supported by server.",
+    )
+    assert smtp_sink.messages == []
