@@ -4,6 +4,7 @@ server is retried with backoff by whichever mailer runs next, the sending rate i
 relay behind TLS and a login is reached with verified certificates and a password that is never
 logged."""
 
+import asyncio
 import logging
 import time
 import uuid
@@ -265,3 +266,31 @@ async def test_with_starttls_required_a_relay_in_clear_text_is_not_sent_to(
         "SMTP STARTTLS extension not supported by server.",
     )
     assert smtp_sink.messages == []
+
+
+@AIOSMTPD_LOGIN_DATA
+async def test_a_refused_login_pauses_the_mailer_instead_of_trying_it_once_per_pass(
+    pool: asyncpg.Pool, relay: SecureRelay, certificate: Certificate
+) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+    await _plan(pool, tenant, *(f"g{index}@example.org" for index in range(20)))
+    wrong = SmtpServer.from_url(
+        f"smtp://127.0.0.1:{relay.port}",
+        username="school-relay",
+        password="not-it",
+        ca_file=str(certificate.cert),
+    )
+    # Two rows a pass: without a pause the backlog would be ten failed logins in a blink.
+    mailer = SmtpMailer(
+        pool, wrong, MAIL_FROM, batch_size=2, idle=0.01, first_retry=timedelta(seconds=0.5)
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(mailer.run(stop))
+    # A window watched, not a wait for something: passes at 0 s and 0.5 s, the next at 1.5 s.
+    await asyncio.sleep(1.2)
+    stop.set()
+    await running
+    # Each session tries PLAIN, then LOGIN.
+    assert 1 <= len(relay.logins) // 2 <= 2, relay.logins
+    statuses = set((await _statuses(pool, tenant)).values())
+    assert statuses <= {"pending", "sending"}  # all kept for when the login is fixed

@@ -36,7 +36,7 @@ class SmtpMailer:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        smtp_url: str | smtp.SmtpServer,
+        smtp_server: str | smtp.SmtpServer,
         mail_from: str,
         *,
         batch_size: int,
@@ -47,10 +47,9 @@ class SmtpMailer:
         retry_jitter: float = 0.5,
         max_per_second: float = 10.0,
     ) -> None:
-        if isinstance(smtp_url, smtp.SmtpServer):
-            self._server = smtp_url
-        else:
-            self._server = smtp.SmtpServer.from_url(smtp_url)
+        if isinstance(smtp_server, str):
+            smtp_server = smtp.SmtpServer.from_url(smtp_server)
+        self._server = smtp_server
         self._pool = pool
         self._mail_from = mail_from
         self._domain = smtp.sender_domain(mail_from)
@@ -60,8 +59,9 @@ class SmtpMailer:
         self._first_retry = first_retry
         self._max_retry = max_retry
         self._jitter = retry_jitter
-        # A burst of one second's worth: a relay's limit is usually per minute or hour anyway.
+        # Up to a second's worth at once after a quiet spell, then evenly spaced.
         self._bucket = TokenBucket.full(max_per_second, max(1.0, max_per_second), _now())
+        self._outage_pause = 0.0
         self.sent = 0
         self.parked = 0
 
@@ -73,7 +73,9 @@ class SmtpMailer:
                 what="mailer: sending due emails",
                 delay=self._idle,
             )
-            if count is not None and count < self._batch_size:
+            if self._outage_pause > 0:
+                await sleep_unless_stopped(stop, self._outage_pause)
+            elif count is not None and count < self._batch_size:
                 await sleep_unless_stopped(stop, self._idle)
 
     async def lag(self) -> dict[str, int]:
@@ -92,8 +94,17 @@ class SmtpMailer:
                 await self._record(pending, failure)
                 unfinished.remove(pending)
                 if isinstance(failure, smtp.Transient) and failure.unreachable:
+                    self._note_outage()
                     break  # the rest of the batch comes back when its lease runs out
+                self._outage_pause = 0.0
         return len(due)
+
+    def _note_outage(self) -> None:
+        """The relay is down, or refuses this mailer's TLS or login: pause before the next pass,
+        doubling up to the retry cap, so a backlog does not turn into a connection (or a failed
+        login, which a relay may answer by locking the account) per pass."""
+        first, cap = self._first_retry.total_seconds(), self._max_retry.total_seconds()
+        self._outage_pause = min(max(self._outage_pause * 2, first), cap)
 
     async def deliver(self, pending: PendingEmail) -> smtp.SendFailure | None:
         """Send one leased row's email, always with the same Message-ID.
