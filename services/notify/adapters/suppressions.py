@@ -72,7 +72,7 @@ AddressParameter = Annotated[
     str,
     Parameter(
         max_length=MAX_ADDRESS_LENGTH,
-        pattern=r"^[^\s/]+@[^\s/]+$",
+        pattern=r"^[^\s/\x00-\x1f\x7f]+@[^\s/\x00-\x1f\x7f]+$",
         description="The suppressed address, in any case.",
     ),
 ]
