@@ -8,6 +8,8 @@ from litestar import Litestar
 from services.notify.adapters.http import GuardiansController, NotificationsController
 from services.notify.adapters.mailer import SmtpMailer
 from services.notify.adapters.planner import PLANNER_NAME, NotificationPlanner
+from services.notify.adapters.smtp import SmtpServer
+from services.notify.adapters.suppressions import SuppressionsController
 from services.notify.config import NotifyConfig
 from services.notify.migrations import MIGRATIONS
 from shared.contract.cloudevents import EnvelopeCodec
@@ -43,15 +45,24 @@ def create_app(
             EnvelopeCodec(AnyMasteryEvent),
             planner.handle_mastery_events,
         )
+        server = SmtpServer.from_url(
+            config.smtp_url,
+            username=config.smtp_username,
+            password=config.smtp_password,
+            require_tls=config.smtp_starttls == "required",
+            ca_file=config.smtp_ca_file,
+        )
         mailer = SmtpMailer(
             pool,
-            config.smtp_url,
+            server,
             config.mail_from,
             batch_size=config.mailer_batch_size,
             idle=config.mailer_idle_interval,
             lease=timedelta(seconds=config.mailer_lease),
             first_retry=timedelta(seconds=config.mailer_first_retry),
             max_retry=timedelta(seconds=config.mailer_max_retry),
+            retry_jitter=config.mailer_retry_jitter,
+            max_per_second=config.smtp_max_per_second,
         )
         return [
             NamedWorker("planner", consumer.run, consumer.lag),
@@ -62,7 +73,7 @@ def create_app(
         title="Notify API",
         description="Guardians, and emails to them when a student's mastery changes.",
         config=config,
-        route_handlers=[GuardiansController, NotificationsController],
+        route_handlers=[GuardiansController, NotificationsController, SuppressionsController],
         workers=workers,
         pool=pool,
         on_give_up=on_give_up,

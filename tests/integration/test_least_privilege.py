@@ -82,7 +82,7 @@ READABLE = {
         "tenant_default_policies", "mastery_changes", "mastery_outbox", "read_model_positions",
         "applied_policy_versions",
     ],
-    "notify": ["guardians", "notifications"],
+    "notify": ["guardians", "notifications", "suppressions"],
 }  # fmt: skip
 # Tenant rows the operator's tools write, read before the tenant is known: no wall.
 WITHOUT_WALL = {"tenants", "api_keys"}
@@ -161,11 +161,13 @@ async def two_schools(
 ) -> tuple[str, str]:
     """Two tenants with a row in every tenant-scoped table, written through the services."""
     tenants = [await new_tenant(pool, prefix) for prefix in ("a", "b")]
+    # Refused for good, so each school's suppression list gets a row too.
+    smtp_sink.refuse("family@example.org", "550 5.1.1 no such user")
     async with running_system(database_url, servers.nats_url, smtp_sink.url, bus) as system:
         for _, auth in tenants:
             await _fill(system, auth)
         await eventually(
-            lambda: pool.fetchval("SELECT count(DISTINCT tenant_id) FROM notifications"),
+            lambda: pool.fetchval("SELECT count(DISTINCT tenant_id) FROM suppressions"),
             lambda count: count == 2,
         )
     return tenants[0][0], tenants[1][0]

@@ -52,6 +52,8 @@ MATRIX: dict[str, dict[str, Scope]] = {
         f"PUT {STUDENT}/guardians": "admin",
         f"GET {STUDENT}/guardians": "read",
         "GET /v1/notifications/failed": "read",
+        "GET /v1/suppressions": "admin",
+        "DELETE /v1/suppressions/{address:str}": "admin",
     },
 }
 
