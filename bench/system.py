@@ -172,6 +172,8 @@ def service_env(system: BenchSystem) -> dict[str, str]:
         # The scenarios measure capacity from one key; noisy-neighbour starts an attempts
         # service of its own with the default limit.
         RATE_LIMIT_REQUESTS="0",
+        # The sink is no school relay: emails go out as fast as the mailer can send them.
+        SMTP_MAX_PER_SECOND="0",
     )
     return env
 

@@ -1,11 +1,10 @@
-"""The `mastery` command: run the system, migrate, rebuild, republish, manage tenants and keys,
-calculate, preview a policy, preview a family email."""
+"""The `mastery` command: run the system, migrate, rebuild, verify, republish, manage tenants and
+keys, calculate, preview a policy, preview a family email."""
 
 import argparse
 import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -15,11 +14,10 @@ from services.attempts.adapters.event_store import logged_outbox_rows
 from services.keys_cli import add_key_commands, key_command
 from services.mastery.adapters.calculator import run_calc
 from services.mastery.adapters.change_log import logged_changes
-from services.mastery.adapters.rebuild import rebuild_read_model
-from services.mastery.app import DEFAULT_POLICY
 from services.migrations import ALL_MIGRATIONS
 from services.notify_cli import add_notify_commands, notify_command
 from services.preview_cli import add_preview_command, preview_command
+from services.read_model_commands import connect_all_tenants, rebuild, verify
 from shared.platform.bus import BusNames, connect, ensure_streams
 from shared.platform.bus_users import stream_of
 from shared.platform.config import redacted
@@ -28,7 +26,6 @@ from shared.platform.postgres import DbConnection, apply_migrations
 from shared.platform.roles import ROLES, ensure_roles, password_variable, passwords_from
 from shared.platform.service import run_until_complete
 from shared.platform.tenancy import create_tenant
-from shared.platform.tenant_scope import ALL_TENANTS, TENANT_SETTING
 
 LogReader = Callable[
     [DbConnection, int, int | None, int, BusNames], Awaitable[list[tuple[int, OutboxRow]]]
@@ -77,34 +74,12 @@ async def _create_tenant(url: str, tenant_id: str, name: str) -> None:
     print(f"tenant {tenant_id} {'created' if created else 'already exists'}")
 
 
-async def _connect_all_tenants(url: str) -> "asyncpg.Connection[asyncpg.Record]":
-    """A connection that sees every tenant's rows, whichever role the URL names (the owner sees
-    them anyway): the rebuild and republish read every tenant's log."""
-    return await asyncpg.connect(url, server_settings={TENANT_SETTING: ALL_TENANTS})
-
-
-async def _rebuild(url: str) -> None:
-    connection, reader = await _connect_all_tenants(url), await _connect_all_tenants(url)
-    try:
-        report = await rebuild_read_model(
-            connection, reader, default_policy=DEFAULT_POLICY, now=datetime.now(UTC)
-        )
-    finally:
-        await reader.close()
-        await connection.close()
-    rate = report.events / report.seconds if report.seconds else 0.0
-    print(
-        f"rebuilt {report.proficiencies} proficiencies from {report.events} events "
-        f"in {report.seconds:.1f} s ({rate:,.0f} events/s)"
-    )
-
-
 async def _republish(
     url: str, nats_url: str, bus: BusNames, span: tuple[int, int | None], kinds: list[str]
 ) -> None:
     """Send a range of each log to JetStream again with the original ids: JetStream drops what
     it still has within its duplicate window, and consumers drop the rest by id."""
-    connection = await _connect_all_tenants(url)
+    connection = await connect_all_tenants(url)
     client = await connect(nats_url, "mastery-republish")
     try:
         js = client.jetstream()
@@ -173,10 +148,18 @@ def _parser() -> argparse.ArgumentParser:
     migrate.add_argument(
         "--database-url", help="default: MIGRATION_DATABASE_URL, else DATABASE_URL"
     )
-    rebuild = commands.add_parser(
-        "rebuild", help="rebuild the mastery read model from the attempt event store"
+    rebuilding = commands.add_parser(
+        "rebuild",
+        help="rebuild the mastery read model from the attempt event store into shadow tables "
+        "and swap them in (as the owner role), while the services run",
     )
-    rebuild.add_argument("--database-url")
+    rebuilding.add_argument("--database-url")
+    verifying = commands.add_parser(
+        "verify",
+        help="list every student-standard whose read model differs from a replay of the log; "
+        "exit 1 if any",
+    )
+    verifying.add_argument("--database-url")
     republish = commands.add_parser(
         "republish",
         help="send a range of the attempt log and the mastery change log to JetStream again",
@@ -227,7 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "migrate":
         run_until_complete(_migrate(url))
     elif args.command == "rebuild":
-        run_until_complete(_rebuild(url))
+        run_until_complete(rebuild(url))
+    elif args.command == "verify":
+        return run_until_complete(verify(url))
     elif args.command == "republish":
         run_until_complete(_republish_command(url, args))
     elif args.command == "tenants":

@@ -2,11 +2,14 @@
 
 import asyncpg
 from litestar import Litestar
+from litestar.di import Provide
 
 from services.mastery.adapters.calculator import CalculatorController
+from services.mastery.adapters.freshness import ReadWait
 from services.mastery.adapters.http import MasteryController
 from services.mastery.adapters.preview import PreviewController
 from services.mastery.adapters.projector import PROJECTOR_NAME, MasteryProjector
+from services.mastery.adapters.resync import ResyncController
 from services.mastery.config import MasteryConfig
 from services.mastery.core.calculation import FALLBACK_POLICY, CalculationPolicy
 from services.mastery.migrations import MIGRATIONS
@@ -54,6 +57,9 @@ def create_app(
     pool: asyncpg.Pool | None = None,
     on_give_up: GiveUp = terminate_process,
 ) -> Litestar:
+    def read_wait() -> ReadWait:
+        return ReadWait(timeout=config.read_wait_timeout)
+
     def workers(pool: asyncpg.Pool) -> list[NamedWorker]:
         projector = build_projector(config, pool)
         relay = outbox_relay(
@@ -68,8 +74,14 @@ def create_app(
         title="Mastery API",
         description="Current proficiency per student and standard, with its explanation.",
         config=config,
-        route_handlers=[MasteryController, CalculatorController, PreviewController],
+        route_handlers=[
+            MasteryController,
+            ResyncController,
+            CalculatorController,
+            PreviewController,
+        ],
         workers=workers,
+        dependencies={"read_wait": Provide(read_wait, sync_to_thread=False)},
         pool=pool,
         on_give_up=on_give_up,
     )

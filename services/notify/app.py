@@ -10,6 +10,8 @@ from services.notify.adapters.mailer import SmtpMailer
 from services.notify.adapters.planner import PLANNER_NAME, NotificationPlanner
 from services.notify.adapters.rendering import Renderer
 from services.notify.adapters.settings_http import MailSettingsController, StudentsController
+from services.notify.adapters.smtp import SmtpServer
+from services.notify.adapters.suppressions import SuppressionsController
 from services.notify.config import NotifyConfig
 from services.notify.migrations import MIGRATIONS
 from shared.contract.cloudevents import EnvelopeCodec
@@ -45,15 +47,24 @@ def create_app(
             EnvelopeCodec(AnyMasteryEvent),
             planner.handle_mastery_events,
         )
+        server = SmtpServer.from_url(
+            config.smtp_url,
+            username=config.smtp_username,
+            password=config.smtp_password,
+            require_tls=config.smtp_starttls == "required",
+            ca_file=config.smtp_ca_file,
+        )
         mailer = SmtpMailer(
             pool,
-            config.smtp_url,
+            server,
             config.mail_from,
             batch_size=config.mailer_batch_size,
             idle=config.mailer_idle_interval,
             lease=timedelta(seconds=config.mailer_lease),
             first_retry=timedelta(seconds=config.mailer_first_retry),
             max_retry=timedelta(seconds=config.mailer_max_retry),
+            retry_jitter=config.mailer_retry_jitter,
+            max_per_second=config.smtp_max_per_second,
         )
         return [
             NamedWorker("planner", consumer.run, consumer.lag),
@@ -70,6 +81,7 @@ def create_app(
             NotificationsController,
             StudentsController,
             MailSettingsController,
+            SuppressionsController,
         ],
         workers=workers,
         pool=pool,

@@ -1,3 +1,5 @@
+from typing import Literal
+
 from shared.platform.config import ServiceConfig
 
 
@@ -11,5 +13,18 @@ class NotifyConfig(ServiceConfig, frozen=True, kw_only=True):
     mailer_lease: float = 15.0  # seconds a row stays leased unless its send is still going on
     mailer_first_retry: float = 2.0  # seconds before a transient failure is retried, then doubled
     mailer_max_retry: float = 1800.0
+    # Each retry waits its doubled delay less a random share of up to this fraction (0 to 1), so
+    # emails that failed together (an SMTP outage) come back spread out.
+    mailer_retry_jitter: float = 0.5
+    # The relay: credentials here rather than in SMTP_URL keep the password out of a URL (these
+    # win over the URL's own). Over smtp:// STARTTLS is used whenever the server offers it; with
+    # SMTP_STARTTLS=required a server that does not is not sent to (smtps:// is TLS throughout).
+    # The server's certificate is always verified: against the system's CAs, or SMTP_CA_FILE
+    # (PEM) for a relay signed by the school's own CA.
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: Literal["opportunistic", "required"] = "opportunistic"
+    smtp_ca_file: str = ""
+    smtp_max_per_second: float = 10.0  # emails a second at most; 0 = no limit
     # Per key and second. Guardian lists and parked emails are read and changed rarely.
     rate_limit_requests: int = 50

@@ -26,6 +26,13 @@ PathId = Annotated[
     Parameter(pattern=OPAQUE_ID_PATTERN, description=OPAQUE_ID_DESCRIPTION),
 ]
 
+# Read your writes (docs/architecture.md, "Reading your writes"): a write answers the log position
+# of its event in this header (and in its body); a read answers how far its read model has got,
+# and whether it gave up waiting for the position asked for.
+LOG_POSITION_HEADER = "X-Log-Position"
+READ_MODEL_POSITION_HEADER = "X-Read-Model-Position"
+READ_MODEL_STALE_HEADER = "X-Read-Model-Stale"
+
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "/problems/"
 # What a 503 asks clients to wait before trying again: a restarting PostgreSQL is back in seconds,

@@ -31,6 +31,7 @@ FAST_RECOVERY = {
     "MAILER_MAX_RETRY": "4",
     "MAILER_IDLE_INTERVAL": "0.05",
     "WORKER_RESTART_MAX_DELAY": "4",
+    "SMTP_MAX_PER_SECOND": "0",  # the sink has no sending limit to respect
 }
 MAIL_DOMAIN = "mastery.invalid"  # of the default MAIL_FROM: the domain of every Message-ID
 

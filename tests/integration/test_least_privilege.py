@@ -79,10 +79,12 @@ READABLE = {
     ],
     "mastery": [
         "attempt_log", "proficiencies", "mastery_evidence", "standard_policies",
-        "tenant_default_policies", "mastery_changes", "mastery_outbox",
+        "tenant_default_policies", "mastery_changes", "mastery_outbox", "read_model_positions",
+        "applied_policy_versions",
     ],
     "notify": [
         "guardians", "notifications", "student_names", "mail_settings", "notified_changes",
+        "suppressions",
     ],
 }  # fmt: skip
 # Tenant rows the operator's tools write, read before the tenant is known: no wall.
@@ -162,11 +164,13 @@ async def two_schools(
 ) -> tuple[str, str]:
     """Two tenants with a row in every tenant-scoped table, written through the services."""
     tenants = [await new_tenant(pool, prefix) for prefix in ("a", "b")]
+    # Refused for good, so each school's suppression list gets a row too.
+    smtp_sink.refuse("family@example.org", "550 5.1.1 no such user")
     async with running_system(database_url, servers.nats_url, smtp_sink.url, bus) as system:
         for _, auth in tenants:
             await _fill(system, auth)
         await eventually(
-            lambda: pool.fetchval("SELECT count(DISTINCT tenant_id) FROM notifications"),
+            lambda: pool.fetchval("SELECT count(DISTINCT tenant_id) FROM suppressions"),
             lambda count: count == 2,
         )
     return tenants[0][0], tenants[1][0]

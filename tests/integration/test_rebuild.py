@@ -9,7 +9,7 @@ import pytest
 
 from services.attempts.adapters.recorder import AttemptRecorder
 from services.attempts.core.recording import RecordAttempt, Refuse, RescoreAttempt, VoidAttempt
-from services.mastery.adapters import rebuild
+from services.mastery.adapters import positions, rebuild, replay
 from services.mastery.adapters.projector import MasteryProjector
 from services.mastery.adapters.read_model import load_states
 from services.mastery.core.calculation import CalculationPolicy
@@ -83,8 +83,8 @@ async def _read_model(pool: asyncpg.Pool) -> list[tuple[object, ...]]:
 async def test_rebuild_from_the_event_store_equals_the_live_read_model(
     pool: asyncpg.Pool, bus: BusNames, chunk: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(rebuild, "_FETCH", chunk)  # 2: a stream's events come in several chunks
-    monkeypatch.setattr(rebuild, "_YIELD_EVERY", 1)  # the stores go on between streams
+    monkeypatch.setattr(replay, "_FETCH", chunk)  # 2: a stream's events come in several chunks
+    monkeypatch.setattr(replay, "_YIELD_EVERY", 1)  # the stores go on between streams
     await _record_and_project(pool, bus)
     live = await _read_model(pool)
     live_evidence = await pool.fetchval("SELECT count(*) FROM mastery_evidence")
@@ -109,7 +109,7 @@ async def test_a_rebuild_that_fails_midway_leaves_the_read_model_as_it_was(
 ) -> None:
     await _record_and_project(pool, bus)
     before = await _read_model(pool)
-    monkeypatch.setattr(rebuild, "_FETCH", 2)  # so a chunk is being stored when the fold fails
+    monkeypatch.setattr(replay, "_FETCH", 2)  # so a chunk is being stored when the fold fails
     folds = 0
     fold = state_of_records
     thresholds_during: list[tuple[int, int, int]] = []
@@ -122,13 +122,13 @@ async def test_a_rebuild_that_fails_midway_leaves_the_read_model_as_it_was(
             raise RuntimeError("a bug in the fold")
         return fold(*args, **kwargs)
 
-    monkeypatch.setattr(rebuild, "state_of_records", failing_fold)
+    monkeypatch.setattr(replay, "state_of_records", failing_fold)
     collection_thresholds = gc.get_threshold()
     async with pool.acquire() as connection, pool.acquire() as reader:
         with pytest.raises(RuntimeError, match="a bug in the fold"):
             await rebuild.rebuild_read_model(connection, reader, default_policy=POLICY, now=NOW)
         assert (await connection.fetchval("SELECT 1"), await reader.fetchval("SELECT 1")) == (1, 1)
-    assert thresholds_during[0][0] == rebuild._YOUNG_COLLECTION_EVERY
+    assert thresholds_during[0][0] == replay._YOUNG_COLLECTION_EVERY
     assert gc.get_threshold() == collection_thresholds != thresholds_during[0]
 
     assert await _read_model(pool) == before
@@ -164,3 +164,19 @@ async def test_states_stored_before_the_json_migration_load_the_same_after_it(
     assert column_type == "json"
     assert len(before) == 3
     assert after == before
+
+
+async def test_a_rebuilt_read_model_has_applied_the_whole_log(
+    pool: asyncpg.Pool, bus: BusNames
+) -> None:
+    await _record_and_project(pool, bus)
+    newest = await pool.fetchval("SELECT max(position) FROM attempt_log")
+    await pool.execute(
+        "TRUNCATE proficiencies, mastery_evidence, applied_policy_versions, read_model_positions"
+    )
+    async with pool.acquire() as connection:
+        assert not (await positions.look(connection, "school", newest)).reached
+    async with pool.acquire() as connection, pool.acquire() as reader:
+        await rebuild.rebuild_read_model(connection, reader, default_policy=POLICY, now=NOW)
+        # Standards' and policies' streams count as applied too, not only the students'.
+        assert (await positions.look(connection, "school", newest)).reached

@@ -28,7 +28,11 @@ class System:
 
 @contextlib.asynccontextmanager
 async def running_system(
-    database_url: str, nats_url: str, smtp_url: str, bus: BusNames
+    database_url: str,
+    nats_url: str,
+    smtp_url: str,
+    bus: BusNames,
+    mastery_settings: dict[str, Any] | None = None,
 ) -> AsyncIterator[System]:
     namespace = bus.namespace
     # Each service with its own NATS user, as deployed (the URL given is the admin's).
@@ -41,6 +45,7 @@ async def running_system(
         database_url=database_service_url(database_url, "mastery"),
         nats_url=nats_service_url(nats_url, "mastery"),
         bus_namespace=namespace,
+        **(mastery_settings or {}),
     )
     notify_config = NotifyConfig(
         database_url=database_service_url(database_url, "notify"),

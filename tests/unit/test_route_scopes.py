@@ -44,6 +44,7 @@ MATRIX: dict[str, dict[str, Scope]] = {
     "mastery": {
         f"GET {STUDENT}/mastery": "read",
         f"GET {STUDENT}/standards/{{standard_id:str}}/history": "read",
+        "GET /v1/mastery": "read",
         "POST /v1/calculate": "read",
         "POST /v1/standards/{standard_id:str}/policy-preview": "read",
     },
@@ -55,6 +56,8 @@ MATRIX: dict[str, dict[str, Scope]] = {
         f"GET {STUDENT}": "read",
         "PUT /v1/mail-settings": "admin",
         "GET /v1/mail-settings": "read",
+        "GET /v1/suppressions": "admin",
+        "DELETE /v1/suppressions/{address:str}": "admin",
     },
 }
 

@@ -61,6 +61,7 @@ class StoredEvent(msgspec.Struct, frozen=True, kw_only=True):
     version: int
     event_id: str
     event: LatestGradebookEvent  # upcast
+    position: int = 0  # in the whole log (0: not read)
 
 
 def new_event_id() -> str:
@@ -70,7 +71,7 @@ def new_event_id() -> str:
 async def read_stream(connection: DbConnection, stream_id: str) -> list[StoredEvent]:
     """The stream's events in order, upcast to their latest versions."""
     rows = await connection.fetch(
-        "SELECT stream_version, event_id::text, data::text FROM attempt_events "
+        "SELECT stream_version, event_id::text, data::text, global_position FROM attempt_events "
         "WHERE stream_id = $1 ORDER BY stream_version",
         stream_id,
     )
@@ -78,7 +79,8 @@ async def read_stream(connection: DbConnection, stream_id: str) -> list[StoredEv
 
 
 def _stored(row: asyncpg.Record) -> StoredEvent:
-    return stored_event(row["stream_version"], row["event_id"], row["data"])
+    stored = stored_event(row["stream_version"], row["event_id"], row["data"])
+    return msgspec.structs.replace(stored, position=row["global_position"])
 
 
 def stored_event(version: int, event_id: str, data: str) -> StoredEvent:
@@ -107,17 +109,18 @@ class EventRow(msgspec.Struct, frozen=True, kw_only=True):
 EVENT_COLUMNS = Columns(EventRow)
 # The event rows and their outbox rows, written by one statement (one round trip). Writers that
 # store more in the same statement add CTEs after these, numbering their parameters from
-# APPEND_PARAMETERS + 1.
+# APPEND_PARAMETERS + 1, and end with APPENDED_POSITIONS (each event's id and log position).
 APPEND_CTES = f"""
 WITH appended_events AS (
     INSERT INTO attempt_events ({EVENT_COLUMNS.listed})
     SELECT * FROM unnest({EVENT_COLUMNS.arrays(1)})
-    RETURNING 1
+    RETURNING event_id::text AS event_id, global_position AS position
 ), appended_outbox AS (
     {outbox_insert("attempts_outbox", len(EVENT_COLUMNS) + 1)}
     RETURNING 1
 )"""  # noqa: S608 - names from the row Structs
 APPEND_PARAMETERS = len(EVENT_COLUMNS) + len(OUTBOX_COLUMNS)
+APPENDED_POSITIONS = " SELECT event_id, position FROM appended_events"
 
 
 def _event_row(item: NewEvent) -> EventRow:
@@ -184,19 +187,38 @@ def append_arguments(events: Sequence[NewEvent], bus: BusNames) -> list[list[Any
     ]
 
 
-async def append(connection: DbConnection, events: Sequence[NewEvent], bus: BusNames) -> None:
-    """Append events (of one or many streams) and their outbox rows in one statement."""
+async def append(
+    connection: DbConnection, events: Sequence[NewEvent], bus: BusNames
+) -> dict[str, int]:
+    """Append events (of one or many streams) and their outbox rows in one statement; the log
+    position each event id took."""
     if not events:
-        return
-    await execute_append(connection, APPEND_CTES + " SELECT 1", append_arguments(events, bus))
+        return {}
+    return await execute_append(
+        connection, APPEND_CTES + APPENDED_POSITIONS, append_arguments(events, bus)
+    )
 
 
-async def execute_append(connection: DbConnection, sql: str, arguments: Sequence[object]) -> None:
-    """Run a statement that appends events; a taken stream version (or id) is a lost race."""
+async def execute_append(
+    connection: DbConnection, sql: str, arguments: Sequence[object]
+) -> dict[str, int]:
+    """Run a statement that appends events and answers APPENDED_POSITIONS; a taken stream
+    version (or id) is a lost race."""
     try:
-        await connection.execute(sql, *arguments)
+        rows = await connection.fetch(sql, *arguments)
     except asyncpg.UniqueViolationError as error:
         raise ConcurrencyConflict(str(error)) from error
+    return {row["event_id"]: row["position"] for row in rows}
+
+
+async def position_of(connection: DbConnection, stream_id: str, version: int) -> int:
+    """The log position of a stream's event at `version` (0 if there is none)."""
+    found = await connection.fetchval(
+        "SELECT global_position FROM attempt_events WHERE stream_id = $1 AND stream_version = $2",
+        stream_id,
+        version,
+    )
+    return int(found or 0)
 
 
 def _event_type(event: AnyGradebookEvent) -> str:

@@ -33,7 +33,7 @@ from shared.contract.grading import AttemptStatus
 from shared.contract.ids import PLAIN_TEXT_PATTERN, OpaqueId
 from shared.contract.timestamps import utc_instant
 from shared.platform.auth import requires
-from shared.platform.http import PathId, problem_response
+from shared.platform.http import LOG_POSITION_HEADER, PathId, problem_response
 
 MAX_BATCH = 1_000
 Score = Annotated[
@@ -150,7 +150,11 @@ class AttemptsController(Controller):
         if isinstance(result, Refuse):
             raise problem_for(result)
         status = 201 if result.outcome == "created" else 200
-        return Response(attempt_view(result.receipt), status_code=status)
+        return Response(
+            attempt_view(result.receipt, result.position),
+            status_code=status,
+            headers=position_header(result.position),
+        )
 
     @post(
         "/batch",
@@ -168,7 +172,7 @@ class AttemptsController(Controller):
         tenant: NamedDependency[str],
         actor: NamedDependency[Actor],
         recorder: NamedDependency[AttemptRecorder],
-    ) -> BatchOut:
+    ) -> Response[BatchOut]:
         commands = [
             RecordAttempt(tenant_id=tenant, actor=actor, **msgspec.structs.asdict(item))
             for item in data.attempts
@@ -176,12 +180,15 @@ class AttemptsController(Controller):
         results = await recorder.record_batch(commands, now=datetime.now(UTC))
         items = [_batch_item(n, command, result) for n, (command, result) in
                  enumerate(zip(commands, results, strict=True))]  # fmt: skip
-        return BatchOut(
+        body = BatchOut(
             created=sum(item.status == 201 for item in items),
             replayed=sum(item.status == 200 for item in items),
             refused=sum(item.status >= 400 for item in items),
             results=items,
         )
+        # The highest: reading at it reads every item of the batch back.
+        highest = max((item.receipt.position for item in items if item.receipt), default=0)
+        return Response(body, headers=position_header(highest) if highest else {})
 
     @post(
         "/{attempt_id:str}/void",
@@ -201,7 +208,7 @@ class AttemptsController(Controller):
         tenant: NamedDependency[str],
         actor: NamedDependency[Actor],
         recorder: NamedDependency[AttemptRecorder],
-    ) -> AppendedOut:
+    ) -> Response[AppendedOut]:
         command = VoidAttempt(
             tenant_id=tenant, attempt_id=attempt_id, reason=data.reason, actor=actor
         )
@@ -225,7 +232,7 @@ class AttemptsController(Controller):
         tenant: NamedDependency[str],
         actor: NamedDependency[Actor],
         recorder: NamedDependency[AttemptRecorder],
-    ) -> AppendedOut:
+    ) -> Response[AppendedOut]:
         command = RescoreAttempt(
             tenant_id=tenant, attempt_id=attempt_id, actor=actor, **msgspec.structs.asdict(data)
         )
@@ -252,7 +259,7 @@ class CorrectiveWorkController(Controller):
         tenant: NamedDependency[str],
         actor: NamedDependency[Actor],
         recorder: NamedDependency[AttemptRecorder],
-    ) -> AppendedOut:
+    ) -> Response[AppendedOut]:
         command = RecordCorrectiveWork(
             tenant_id=tenant,
             student_id=student_id,
@@ -266,10 +273,16 @@ class CorrectiveWorkController(Controller):
         return _appended(await recorder.record_corrective_work(command, now=now))
 
 
-def _appended(result: Appended | Refuse) -> AppendedOut:
+def position_header(position: int) -> dict[str, str]:
+    return {LOG_POSITION_HEADER: str(position)}
+
+
+def _appended(result: Appended | Refuse) -> Response[AppendedOut]:
     if isinstance(result, Refuse):
         raise problem_for(result)
-    return appended_view(result)
+    return Response(
+        appended_view(result), status_code=201, headers=position_header(result.position)
+    )
 
 
 def _batch_item(index: int, command: RecordAttempt, result: Recorded | Refuse) -> BatchItemOut:
@@ -283,5 +296,5 @@ def _batch_item(index: int, command: RecordAttempt, result: Recorded | Refuse) -
         index=index,
         attempt_id=command.attempt_id,
         status=status,
-        receipt=attempt_view(result.receipt),
+        receipt=attempt_view(result.receipt, result.position),
     )

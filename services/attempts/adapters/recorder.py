@@ -14,6 +14,7 @@ import msgspec
 from services.attempts.adapters.event_store import (
     APPEND_CTES,
     APPEND_PARAMETERS,
+    APPENDED_POSITIONS,
     NewEvent,
     StoredEvent,
     append,
@@ -45,7 +46,11 @@ from services.attempts.core.recording import (
 )
 from services.attempts.core.refusals import NotFound
 from services.attempts.core.stream import StreamState, evolve_stream, fold_stream
-from shared.contract.events.attempts import AttemptRecorded, LatestAttemptEvent
+from shared.contract.events.attempts import (
+    AttemptRecorded,
+    CorrectiveWorkRecorded,
+    LatestAttemptEvent,
+)
 from shared.contract.events.standards import StandardDefined
 from shared.contract.ids import stream_id
 from shared.platform.bus import BusNames
@@ -62,6 +67,8 @@ _encoder = msgspec.json.Encoder()
 class Recorded(msgspec.Struct, frozen=True, kw_only=True):
     outcome: Literal["created", "replayed"]
     receipt: AttemptReceipt
+    # The event's place in the whole log (a replay: the original event's), for reading it back.
+    position: int = 0
 
 
 class Appended(msgspec.Struct, frozen=True, kw_only=True):
@@ -70,11 +77,13 @@ class Appended(msgspec.Struct, frozen=True, kw_only=True):
     outcome: Literal["created", "replayed"]
     stream_version: int
     event: LatestAttemptEvent | None = None
+    position: int = 0  # of the event appended, or of the one a repeated request found
 
 
 class _Prior(msgspec.Struct, frozen=True):
     request: RecordAttempt
     receipt: AttemptReceipt
+    position: int = 0  # 0 until the event is appended
 
 
 def _stream_of(command: RecordAttempt | RecordCorrectiveWork) -> str:
@@ -102,8 +111,8 @@ class AttemptRecorder:
         async def work(connection: DbConnection) -> list[Recorded | Refuse]:
             batch = await _BatchContext.load(connection, tenant_id, commands)
             results = [batch.decide(command, now) for command in commands]
-            await _append_and_claim(connection, tenant_id, batch, self._bus)
-            return results
+            positions = await _append_and_claim(connection, tenant_id, batch, self._bus)
+            return [batch.positioned(result, positions) for result in results]
 
         return await in_retried_statements(self._pool, tenant_id, work, f"attempts of {tenant_id}")
 
@@ -135,8 +144,12 @@ class AttemptRecorder:
             found = await load_standard(connection, command.tenant_id, command.standard_id)
             if found is None:
                 return NotFound(missing="standard", id=command.standard_id)
-            state = fold_stream(attempt_events(await read_stream(connection, stream)))
+            stored = await read_stream(connection, stream)
+            state = fold_stream(attempt_events(stored))
             decision = decide_corrective_work(command, state, now)
+            if isinstance(decision, Replay):
+                return Appended(outcome="replayed", stream_version=state.version,
+                                position=_work_position(stored, command.work_id))  # fmt: skip
             return await self._append_one(connection, stream, state, decision)
 
         return await in_retried_transaction(self._pool, command.tenant_id, work, stream)
@@ -170,8 +183,17 @@ class AttemptRecorder:
             stream_id=stream, version=state.version + 1, event_id=new_event_id(),
             event=decision.event,
         )  # fmt: skip
-        await append(connection, [new], self._bus)
-        return Appended(outcome="created", stream_version=new.version, event=decision.event)
+        positions = await append(connection, [new], self._bus)
+        return Appended(outcome="created", stream_version=new.version, event=decision.event,
+                        position=positions[new.event_id])  # fmt: skip
+
+
+def _work_position(stored: Sequence[StoredEvent], work_id: str) -> int:
+    """Where the corrective work a repeated request names was recorded."""
+    for item in stored:
+        if isinstance(item.event, CorrectiveWorkRecorded) and item.event.work_id == work_id:
+            return item.position
+    raise AssertionError(f"corrective work {work_id!r} replayed but not in its stream")
 
 
 class _BatchContext:
@@ -205,8 +227,8 @@ class _BatchContext:
         stored: dict[str, list[StoredEvent]] = {stream: [] for stream in streams}
         standards: dict[str, StandardDefined] = {}
         for part, key, version, first, second in rows:
-            if part == _PRIOR:
-                priors[key] = _Prior(_request.decode(first), _receipt.decode(second))
+            if part == _PRIOR:  # `version` holds the log position of the prior's event
+                priors[key] = _Prior(_request.decode(first), _receipt.decode(second), version)
             elif part == _EVENT:
                 stored[key].append(stored_event(version, first, second))
             else:
@@ -228,7 +250,7 @@ class _BatchContext:
             return decision
         if isinstance(decision, Replay):
             assert prior is not None
-            return Recorded(outcome="replayed", receipt=prior.receipt)
+            return Recorded(outcome="replayed", receipt=prior.receipt, position=prior.position)
         assert isinstance(decision.event, AttemptRecorded)
         self.states[stream] = evolve_stream(self.states[stream], decision.event)
         new = NewEvent(
@@ -241,13 +263,23 @@ class _BatchContext:
         self.claims.append((command, receipt))
         return Recorded(outcome="created", receipt=receipt)
 
+    @staticmethod
+    def positioned(result: Recorded | Refuse, appended: dict[str, int]) -> Recorded | Refuse:
+        """The result with the position its event took (a replay of an attempt first posted in
+        this very batch learns it only now)."""
+        if isinstance(result, Refuse) or result.position:
+            return result
+        return msgspec.structs.replace(result, position=appended[result.receipt.event_id])
+
 
 # What a batch's decisions read, in one round trip: the attempt ids already taken (with their
 # requests and receipts), the events of the batch's streams in order, and the standards used.
 _PRIOR, _EVENT = 0, 1  # the `part` of each row; 2 is a standard
 _LOAD_BATCH = """
-SELECT 0 AS part, attempt_id AS key, 0 AS version, request::text, response::text
-  FROM attempt_requests WHERE tenant_id = $1 AND attempt_id = ANY($2::text[])
+SELECT 0 AS part, r.attempt_id AS key,
+       (SELECT e.global_position FROM attempt_events e WHERE e.event_id = r.event_id) AS version,
+       r.request::text, r.response::text
+  FROM attempt_requests r WHERE r.tenant_id = $1 AND r.attempt_id = ANY($2::text[])
 UNION ALL
 SELECT 1, stream_id, stream_version, event_id::text, data::text
   FROM attempt_events WHERE stream_id = ANY($3::text[])
@@ -277,7 +309,7 @@ _APPEND_AND_CLAIM = f"""{APPEND_CTES}, claimed AS (
     INSERT INTO attempt_requests ({_CLAIMS.listed})
     SELECT * FROM unnest({_CLAIMS.arrays(APPEND_PARAMETERS + 1)})
     RETURNING 1
-) SELECT 1"""  # noqa: S608 - names from the row Struct
+){APPENDED_POSITIONS}"""  # noqa: S608 - names from the row Struct
 
 
 def _claim_row(tenant_id: str, command: RecordAttempt, receipt: AttemptReceipt) -> ClaimRow:
@@ -294,13 +326,14 @@ def _claim_row(tenant_id: str, command: RecordAttempt, receipt: AttemptReceipt) 
 
 async def _append_and_claim(
     connection: DbConnection, tenant_id: str, batch: "_BatchContext", bus: BusNames
-) -> None:
-    """The new events, their outbox rows and the new attempt ids, in one statement."""
+) -> dict[str, int]:
+    """The new events, their outbox rows and the new attempt ids, in one statement; the log
+    position of each new event id."""
     if not batch.new_events:
-        return
+        return {}
     claims = [_claim_row(tenant_id, command, receipt) for command, receipt in batch.claims]
     arguments = [*append_arguments(batch.new_events, bus), *_CLAIMS.array_values(claims)]
-    await execute_append(connection, _APPEND_AND_CLAIM, arguments)
+    return await execute_append(connection, _APPEND_AND_CLAIM, arguments)
 
 
 async def _location(pool: asyncpg.Pool, tenant_id: str, attempt_id: str) -> AttemptLocation | None:

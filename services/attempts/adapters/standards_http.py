@@ -10,6 +10,8 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 
+from services.attempts.adapters.event_store import position_of
+from services.attempts.adapters.http import position_header
 from services.attempts.adapters.problems import problem_for
 from services.attempts.adapters.standards_store import (
     Saved,
@@ -29,8 +31,18 @@ from services.attempts.adapters.views import (
 from services.attempts.core.recording import Refuse
 from services.attempts.core.standards import DefineStandard, SetTenantPolicy
 from shared.contract.actor import Actor
-from shared.contract.events.standards import ReassessmentPolicy, effective_policy
-from shared.contract.grading import LetterGrade, Method, ProficiencyScale, parameter_in_force
+from shared.contract.events.standards import (
+    ReassessmentPolicy,
+    effective_policy,
+    policy_stream_id,
+    standard_stream_id,
+)
+from shared.contract.grading import (
+    LetterGrade,
+    Method,
+    ProficiencyScale,
+    parameter_in_force,
+)
 from shared.contract.ids import END_OF_STRING, PLAIN_TEXT_PATTERN
 from shared.contract.policy_fields import (
     Bounded,
@@ -149,7 +161,11 @@ class StandardsController(Controller):
         )
         saved = await _saved(await standards.define(command, now=datetime.now(UTC)))
         view = await _standard_view(state, tenant, standard_id)
-        return Response(view, status_code=201 if saved.outcome == "created" else 200)
+        return Response(
+            view,
+            status_code=201 if saved.outcome == "created" else 200,
+            headers=position_header(saved.position),
+        )
 
     @get("/{standard_id:str}", opt=requires("read"), summary="A standard with its effective policy")
     async def get_standard(
@@ -168,6 +184,8 @@ async def _standard_view(state: State, tenant: str, standard_id: str) -> Standar
     async with tenant_connection(state.pool, tenant) as connection:
         found = await load_standard(connection, tenant, standard_id)
         policy = await load_policy(connection, tenant)
+        stream = standard_stream_id(tenant, standard_id)
+        position = await position_of(connection, stream, found[1]) if found else 0
     if found is None:
         raise Problem(404, "unknown-standard", "No such standard", f"no standard {standard_id!r}")
     standard, version = found
@@ -179,6 +197,7 @@ async def _standard_view(state: State, tenant: str, standard_id: str) -> Standar
         effective_parameter=parameter_in_force(effective.method, effective.parameter),
         effective_letters=effective_letters_view(effective.letters, effective.scale),
         version=version,
+        position=position,
     )
 
 
@@ -198,7 +217,7 @@ class PolicyController(Controller):
         actor: NamedDependency[Actor],
         standards: NamedDependency[StandardsStore],
         state: State,
-    ) -> PolicyOut:
+    ) -> Response[PolicyOut]:
         command = SetTenantPolicy(
             tenant_id=tenant,
             method=data.method,
@@ -207,8 +226,8 @@ class PolicyController(Controller):
             letters=_tenant_letters(data),
             actor=actor,
         )
-        await _saved(await standards.set_policy(command, now=datetime.now(UTC)))
-        return await _policy_view(state, tenant)
+        saved = await _saved(await standards.set_policy(command, now=datetime.now(UTC)))
+        return Response(await _policy_view(state, tenant), headers=position_header(saved.position))
 
     @get("/", opt=requires("read"), summary="The tenant's default method and allowed methods")
     async def get_policy(self, tenant: NamedDependency[str], state: State) -> PolicyOut:
@@ -218,7 +237,9 @@ class PolicyController(Controller):
 async def _policy_view(state: State, tenant: str) -> PolicyOut:
     async with tenant_connection(state.pool, tenant) as connection:
         found = await load_policy(connection, tenant)
+        stream = policy_stream_id(tenant)
+        position = await position_of(connection, stream, found[1]) if found else 0
     if found is None:
         raise Problem(404, "no-policy", "No tenant policy",
                       "no default policy set: standards without a method use `latest`")  # fmt: skip
-    return policy_view(found[0])
+    return policy_view(found[0], position)

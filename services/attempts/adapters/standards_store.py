@@ -14,6 +14,7 @@ from services.attempts.adapters.event_store import (
     append,
     in_retried_transaction,
     new_event_id,
+    position_of,
 )
 from services.attempts.core.recording import Refuse
 from services.attempts.core.standards import (
@@ -41,6 +42,7 @@ _encoder = msgspec.json.Encoder()
 class Saved(msgspec.Struct, frozen=True, kw_only=True):
     outcome: Literal["created", "updated", "unchanged"]
     version: int
+    position: int  # in the log, of the definition now current (unchanged: the one before)
 
 
 async def load_standard(
@@ -127,10 +129,13 @@ class StandardsStore:
         if isinstance(decision, Refuse):
             return decision
         if isinstance(decision, Unchanged):
-            return Saved(outcome="unchanged", version=version)
-        await append(connection, [_new(stream, version + 1, decision)], self._bus)
+            position = await position_of(connection, stream, version)
+            return Saved(outcome="unchanged", version=version, position=position)
+        new = _new(stream, version + 1, decision)
+        positions = await append(connection, [new], self._bus)
         await _store_current(connection, decision, version + 1)
-        return Saved(outcome="updated" if current else "created", version=version + 1)
+        return Saved(outcome="updated" if current else "created", version=version + 1,
+                     position=positions[new.event_id])  # fmt: skip
 
 
 class StandardRow(msgspec.Struct, frozen=True, kw_only=True):

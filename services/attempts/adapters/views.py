@@ -40,6 +40,9 @@ class AttemptOut(msgspec.Struct, frozen=True, kw_only=True):
     assessed_at: datetime
     recorded_at: datetime
     stream_version: int
+    # The event's place in the whole attempt log (a replay: the original's). Pass it to the
+    # mastery service's reads as `min_position` to read this write back.
+    position: int
 
 
 class BatchItemOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -89,6 +92,7 @@ class CorrectiveWorkOut(ChangeOut, frozen=True, kw_only=True, tag="corrective_wo
 class AppendedOut(msgspec.Struct, frozen=True, kw_only=True):
     outcome: Literal["created", "replayed"]
     stream_version: int
+    position: int  # in the attempt log: of the event appended, or of the one a replay found
     event: VoidedOut | RescoredOut | CorrectiveWorkOut | None = None
 
 
@@ -144,6 +148,7 @@ class StandardOut(msgspec.Struct, frozen=True, kw_only=True):
     effective_parameter: float | None  # null only for a method that takes none
     effective_letters: list[EffectiveLetterOut]
     version: int
+    position: int  # in the attempt log, of this definition
 
 
 class StandardList(msgspec.Struct, frozen=True, kw_only=True):
@@ -157,16 +162,19 @@ class PolicyOut(msgspec.Struct, frozen=True, kw_only=True):
     allowed_methods: list[Method]
     letters: list[LetterOut] | None
     set_at: datetime
+    position: int  # in the attempt log, of this policy
 
 
-def attempt_view(receipt: AttemptReceipt) -> AttemptOut:
-    return msgspec.convert(receipt, AttemptOut, from_attributes=True)
+def attempt_view(receipt: AttemptReceipt, position: int) -> AttemptOut:
+    fields = msgspec.structs.asdict(receipt)
+    return msgspec.convert({**fields, "position": position}, AttemptOut, from_attributes=True)
 
 
 def appended_view(appended: Appended) -> AppendedOut:
     return AppendedOut(
         outcome=appended.outcome,
         stream_version=appended.stream_version,
+        position=appended.position,
         event=None if appended.event is None else _change_view(appended.event),
     )
 
@@ -193,5 +201,6 @@ def effective_letters_view(
     ]
 
 
-def policy_view(policy: TenantPolicySet) -> PolicyOut:
-    return msgspec.convert(policy, PolicyOut, from_attributes=True)
+def policy_view(policy: TenantPolicySet, position: int) -> PolicyOut:
+    fields = msgspec.structs.asdict(policy)
+    return msgspec.convert({**fields, "position": position}, PolicyOut, from_attributes=True)

@@ -4,12 +4,19 @@ from datetime import datetime
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, get
+from litestar import Controller, Response, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
+from services.mastery.adapters.freshness import (
+    FRESHNESS_HEADERS,
+    READ_YOUR_WRITES,
+    MinPosition,
+    ReadWait,
+    wait_for,
+)
 from services.mastery.adapters.history import first_recorded, stream_log, student_log
 from services.mastery.adapters.read_model import StoredStanding, standings_of
 from services.mastery.adapters.views import HistoryEntryOut, MarkerOut, history_view
@@ -138,18 +145,27 @@ class MasteryController(Controller):
         summary="Current proficiency per standard, or as it stood at `as_of`",
         description="Without `as_of`, the read model. With it, worked out from the attempts log: "
         "the events recorded at or before `as_of` (a correction recorded later does not apply "
-        "yet), each standard under the policy in force then.",
+        "yet), each standard under the policy in force then. " + READ_YOUR_WRITES,
+        response_headers=FRESHNESS_HEADERS,
     )
     async def student_mastery(
-        self, student_id: PathId, tenant: NamedDependency[str], state: State, as_of: AsOf = None
-    ) -> StudentMastery:
+        self,
+        student_id: PathId,
+        *,
+        tenant: NamedDependency[str],
+        read_wait: NamedDependency[ReadWait],
+        state: State,
+        min_position: MinPosition = None,
+        as_of: AsOf = None,
+    ) -> Response[StudentMastery]:
         at = _instant(as_of)
+        fresh = await wait_for(state.pool, tenant, min_position, read_wait)
         async with tenant_connection(state.pool, tenant) as connection:
             stored = await _standings(connection, tenant, student_id, at)
             rescored = [r.event_id for s in stored for r in s.records if was_rescored(r)]
             first = await first_recorded(connection, rescored)
-        views = [_view(item, first) for item in stored]
-        return StudentMastery(student_id=student_id, standards=views)
+        body = StudentMastery(student_id=student_id, standards=[_view(s, first) for s in stored])
+        return Response(body, headers=fresh.headers())
 
     @get(
         "/{student_id:str}/standards/{standard_id:str}/history",
@@ -162,16 +178,21 @@ class MasteryController(Controller):
         "the proficiency recalculated under it. `method` is the policy in force at the end. "
         "With `as_of`, only the events recorded by then.",
         responses={404: ResponseSpec(None, description="No events for this student and standard")},
+        response_headers=FRESHNESS_HEADERS,
     )
     async def history(
         self,
         student_id: PathId,
         standard_id: PathId,
+        *,
         tenant: NamedDependency[str],
+        read_wait: NamedDependency[ReadWait],
         state: State,
+        min_position: MinPosition = None,
         as_of: AsOf = None,
-    ) -> StandardHistory:
+    ) -> Response[StandardHistory]:
         at = _instant(as_of)
+        fresh = await wait_for(state.pool, tenant, min_position, read_wait)
         async with tenant_connection(state.pool, tenant) as connection:
             log = await stream_log(connection, tenant, student_id, standard_id, at)
         key = StudentStandardKey(tenant_id=tenant, student_id=student_id, standard_id=standard_id)
@@ -181,10 +202,11 @@ class MasteryController(Controller):
                 404, "not-found", "No history",
                 f"no events for student {student_id!r} on standard {standard_id!r}",
             )  # fmt: skip
-        return StandardHistory(
+        body = StandardHistory(
             student_id=student_id,
             standard_id=standard_id,
             method=steps[-1].policy.method,
             parameter=parameter_in_force(steps[-1].policy.method, steps[-1].policy.parameter),
             events=[history_view(step) for step in steps],
         )
+        return Response(body, headers=fresh.headers())

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from services.mastery.adapters import policies, read_model
+from services.mastery.adapters import policies, positions, read_model
 from services.mastery.core.calculation import CalculationPolicy, validate_policy
 from services.mastery.core.evidence import EvidenceRecord
 from services.mastery.core.plan import (
@@ -25,7 +25,12 @@ from services.mastery.core.projection import batch_of, project
 from services.mastery.core.student_standard import StudentStandard, StudentStandardKey
 from shared.contract.events.attempts import AttemptRecorded
 from shared.contract.events.gradebook import LatestGradebookEvent
-from shared.contract.events.standards import StandardDefined, TenantPolicySet
+from shared.contract.events.standards import (
+    StandardDefined,
+    TenantPolicySet,
+    policy_stream_id,
+    standard_stream_id,
+)
 from shared.platform.bus import BusNames
 from shared.platform.bus_users import PROJECTOR_DURABLE
 from shared.platform.consumer import Delivered, RetryLater
@@ -63,7 +68,14 @@ class MasteryProjector:
                 await policies.save_standard(connection, standard.definition, standard.policy)
             for tenant_default in plan.tenant_defaults:
                 await policies.save_tenant_default(connection, tenant_default)
+            await positions.mark_policies_applied(connection, _policy_versions(batch.entries))
+            await positions.lock_change_logs(connection, (c.tenant_id for c in plan.changes))
             await read_model.write_plan(connection, plan, now, self._bus)
+        # After the commit, on a connection with no transaction id of its own: a look reads the
+        # next transaction id after its snapshot (docs/architecture.md, "Reading your writes").
+        async with self._pool.acquire() as connection:
+            tenants = (entry.event.tenant_id for entry in batch.entries)
+            await positions.raise_watermarks(connection, tenants)
 
     async def _plan(self, connection: DbConnection, batch: Batch, now: datetime) -> Plan:
         loaded = Loaded()
@@ -78,6 +90,22 @@ class MasteryProjector:
                 raise RuntimeError(f"the projection asked again for what it was given: {outcome}")
             loaded = loaded.merged(await load(connection, more))
         raise RuntimeError(f"the projection was still asking after {_MAX_ROUNDS} rounds")
+
+
+def _policy_versions(entries: Sequence[GradebookEntry]) -> list[tuple[str, str, int]]:
+    """The standard and tenant-policy stream versions a batch applies: each is applied as its
+    newest definition in the log, which is at least the version delivered."""
+    applied = []
+    for entry in entries:
+        event = entry.event
+        if isinstance(event, StandardDefined):
+            stream = standard_stream_id(event.tenant_id, event.standard_id)
+        elif isinstance(event, TenantPolicySet):
+            stream = policy_stream_id(event.tenant_id)
+        else:
+            continue
+        applied.append((event.tenant_id, stream, entry.stream_version))
+    return applied
 
 
 def entry_of(delivered: Delivered[LatestGradebookEvent]) -> GradebookEntry:

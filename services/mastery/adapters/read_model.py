@@ -58,6 +58,7 @@ class ProficiencyTableRow(msgspec.Struct, frozen=True, kw_only=True):
     last_assessed_at: datetime | None
     state: Annotated[StudentStandard, sql("json")]
     updated_at: datetime
+    last_version: Annotated[int, sql("bigint")]
 
 
 KEYS = Columns(StudentStandardKey)  # the key's fields are the columns
@@ -131,6 +132,7 @@ def proficiency_row(state: StudentStandard, now: datetime) -> ProficiencyTableRo
         last_assessed_at=state.newest.assessed_at if state.newest else None,
         state=state,
         updated_at=now,
+        last_version=state.last_version or 0,
     )
 
 

@@ -4,13 +4,19 @@ A row is leased (`sending`) for seconds, its lease renewed while its SMTP sessio
 `sent` as soon as the server accepts it. Only a mailer that dies between the server's acceptance
 and that mark leaves a copy to send again once the lease runs out (at-least-once towards SMTP);
 the copy has the same Message-ID, derived from the notification's key, so mail systems and readers
-can tell it is the same message. Transient failures wait and retry with backoff; permanent ones
-are parked as `failed` with the server's reason.
+can tell it is the same message. Transient failures (4xx, the server down, a refused login) wait
+and retry with capped exponential backoff and jitter; all of it lives in PostgreSQL, so a restarted
+mailer carries on where the last one stopped. Permanent ones are parked as `failed` with the
+server's reason; a permanent refusal of the recipient also suppresses that address for its tenant.
+Each email is its own SMTP transaction, so one refused address never holds up the others, and a
+token bucket keeps the sending rate within what the school's relay allows.
 """
 
 import asyncio
 import contextlib
 import logging
+import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +25,7 @@ import asyncpg
 from services.notify.adapters import smtp, store
 from services.notify.adapters.store import PendingEmail
 from services.notify.core.messages import message_id
+from services.notify.core.pacing import TokenBucket, retry_delay
 from shared.platform.errors import is_transient
 from shared.platform.retry import retry_until_stopped, sleep_unless_stopped
 
@@ -29,7 +36,7 @@ class SmtpMailer:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        smtp_url: str,
+        smtp_server: str | smtp.SmtpServer,
         mail_from: str,
         *,
         batch_size: int,
@@ -37,8 +44,12 @@ class SmtpMailer:
         lease: timedelta = timedelta(seconds=15),
         first_retry: timedelta = timedelta(seconds=2),
         max_retry: timedelta = timedelta(minutes=30),
+        retry_jitter: float = 0.5,
+        max_per_second: float = 10.0,
     ) -> None:
-        self._server = smtp.SmtpServer.from_url(smtp_url)
+        if isinstance(smtp_server, str):
+            smtp_server = smtp.SmtpServer.from_url(smtp_server)
+        self._server = smtp_server
         self._pool = pool
         self._mail_from = mail_from
         self._domain = smtp.sender_domain(mail_from)
@@ -47,6 +58,10 @@ class SmtpMailer:
         self._lease = lease
         self._first_retry = first_retry
         self._max_retry = max_retry
+        self._jitter = retry_jitter
+        # Up to a second's worth at once after a quiet spell, then evenly spaced.
+        self._bucket = TokenBucket.full(max_per_second, max(1.0, max_per_second), _now())
+        self._outage_pause = 0.0
         self.sent = 0
         self.parked = 0
 
@@ -58,7 +73,9 @@ class SmtpMailer:
                 what="mailer: sending due emails",
                 delay=self._idle,
             )
-            if count is not None and count < self._batch_size:
+            if self._outage_pause > 0:
+                await sleep_unless_stopped(stop, self._outage_pause)
+            elif count is not None and count < self._batch_size:
                 await sleep_unless_stopped(stop, self._idle)
 
     async def lag(self) -> dict[str, int]:
@@ -77,8 +94,17 @@ class SmtpMailer:
                 await self._record(pending, failure)
                 unfinished.remove(pending)
                 if isinstance(failure, smtp.Transient) and failure.unreachable:
+                    self._note_outage()
                     break  # the rest of the batch comes back when its lease runs out
+                self._outage_pause = 0.0
         return len(due)
+
+    def _note_outage(self) -> None:
+        """The relay is down, or refuses this mailer's TLS or login: pause before the next pass,
+        doubling up to the retry cap, so a backlog does not turn into a connection (or a failed
+        login, which a relay may answer by locking the account) per pass."""
+        first, cap = self._first_retry.total_seconds(), self._max_retry.total_seconds()
+        self._outage_pause = min(max(self._outage_pause * 2, first), cap)
 
     async def deliver(self, pending: PendingEmail) -> smtp.SendFailure | None:
         """Send one leased row's email, always with the same Message-ID.
@@ -91,6 +117,7 @@ class SmtpMailer:
             message = smtp.build_message(pending.email, self._mail_from, identity)
         except Exception as error:  # noqa: BLE001 - any failure to build is this row's alone
             return smtp.Permanent(f"could not build the email: {type(error).__name__}: {error}")
+        await self._pace()
         try:
             return await smtp.send(self._server, message)
         except Exception as error:  # noqa: BLE001 - classified: transient waits, the rest parks
@@ -106,12 +133,29 @@ class SmtpMailer:
             self.sent += 1
         elif isinstance(failure, smtp.Permanent):
             logger.warning("email for tenant %s parked: %s", pending.tenant_id, failure.reason)
-            await store.park(self._pool, pending, failure.reason)
+            await store.park(self._pool, pending, failure.reason, suppress=failure.recipient)
             self.parked += 1
         else:
-            retry_in = min(self._first_retry * 2**pending.send_attempts, self._max_retry)
+            retry_in = self._retry_in(pending.send_attempts)
             logger.warning("email for tenant %s failed: %s", pending.tenant_id, failure.reason)
             await store.mark_for_retry(self._pool, pending, failure.reason, retry_in)
+
+    def _retry_in(self, attempts: int) -> timedelta:
+        draw = random.random()  # noqa: S311 - jitter, not a secret
+        seconds = retry_delay(
+            attempts,
+            self._first_retry.total_seconds(),
+            self._max_retry.total_seconds(),
+            self._jitter,
+            draw,
+        )
+        return timedelta(seconds=seconds)
+
+    async def _pace(self) -> None:
+        """Wait for a token: at most `max_per_second` emails a second (0: no limit)."""
+        self._bucket, wait = self._bucket.take(_now())
+        if wait > 0:
+            await asyncio.sleep(wait)
 
     @contextlib.asynccontextmanager
     async def _leases_kept(self, due: Sequence[PendingEmail]) -> AsyncIterator[list[PendingEmail]]:
@@ -136,6 +180,10 @@ class SmtpMailer:
                 if not is_transient(error):
                     raise
                 logger.warning("mailer: renewing leases failed, trying again: %s", error)
+
+
+def _now() -> float:
+    return time.monotonic()
 
 
 # How long an accepted email's "sent" mark is retried through a database outage before the row is

@@ -4,13 +4,16 @@ A reply about the recipient or the message decides: 4xx is transient (try again 
 permanent for that address (park it). Connection errors and timeouts are transient. A 5xx to the
 session itself (HELO, AUTH, MAIL FROM) says nothing about the address, only that this mailer is
 misconfigured, so it is transient too: every row waits and retries instead of being parked.
+A refused login (AUTH) ends the batch the same way, with a reason that names it and never the
+password. A 5xx to RCPT TO refuses the address itself, which the mailer then suppresses.
 """
 
-from dataclasses import dataclass
+import ssl
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
@@ -22,21 +25,44 @@ SEND_TIMEOUT = 10.0
 
 @dataclass(frozen=True, slots=True)
 class SmtpServer:
+    """Where and how to reach the relay.
+
+    `smtps://` is implicit TLS (port 465); `smtp://` upgrades with STARTTLS whenever the server
+    offers it, and with `require_tls` refuses to go on in clear text when it does not. The
+    server's certificate is always verified: against the system's CAs, or `ca_file` for a
+    school's relay signed by its own CA. The password is kept out of `repr`, so out of logs.
+    """
+
     hostname: str
     port: int
     use_tls: bool
     username: str | None
-    password: str | None
+    password: str | None = field(default=None, repr=False)
+    require_tls: bool = False
+    ca_file: str | None = None
 
     @classmethod
-    def from_url(cls, url: str) -> "SmtpServer":
+    def from_url(
+        cls,
+        url: str,
+        *,
+        username: str = "",
+        password: str = "",
+        require_tls: bool = False,
+        ca_file: str = "",
+    ) -> "SmtpServer":
+        """The server of `url`; `username`/`password`, when given, replace the URL's own, so a
+        password need not sit in a URL."""
         parts = urlsplit(url)
+        implicit = parts.scheme == "smtps"
         return cls(
             hostname=parts.hostname or "127.0.0.1",
-            port=parts.port or 25,
-            use_tls=parts.scheme == "smtps",
-            username=parts.username,
-            password=parts.password,
+            port=parts.port or (465 if implicit else 25),
+            use_tls=implicit,
+            username=username or (unquote(parts.username) if parts.username else None),
+            password=password or (unquote(parts.password) if parts.password else None),
+            require_tls=require_tls,
+            ca_file=ca_file or None,
         )
 
 
@@ -50,6 +76,8 @@ class Transient:
 @dataclass(frozen=True, slots=True)
 class Permanent:
     reason: str
+    # The server refused the recipient itself (RCPT TO): that address is suppressed.
+    recipient: bool = False
 
 
 SendFailure = Transient | Permanent
@@ -88,6 +116,8 @@ async def send(server: SmtpServer, message: EmailMessage) -> SendFailure | None:
             hostname=server.hostname,
             port=server.port,
             use_tls=server.use_tls,
+            start_tls=True if server.require_tls and not server.use_tls else None,
+            cert_bundle=server.ca_file,
             username=server.username,
             password=server.password,
             timeout=SEND_TIMEOUT,
@@ -98,11 +128,11 @@ async def send(server: SmtpServer, message: EmailMessage) -> SendFailure | None:
 
 
 def classify(error: Exception) -> SendFailure:
-    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
-        codes = [refused.code for refused in error.recipients]
-        reason = "; ".join(f"{each.code} {each.message}" for each in error.recipients)
-        return Permanent(reason) if all(code >= 500 for code in codes) else Transient(reason)
-    if isinstance(error, aiosmtplib.SMTPRecipientRefused | aiosmtplib.SMTPDataError):
+    if isinstance(error, ssl.SSLError | aiosmtplib.SMTPAuthenticationError):
+        return _session_refused(error)
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused | aiosmtplib.SMTPRecipientRefused):
+        return _refused_recipient(error)
+    if isinstance(error, aiosmtplib.SMTPDataError):
         reason = f"{error.code} {error.message}"
         return Permanent(reason) if error.code >= 500 else Transient(reason)
     if isinstance(error, aiosmtplib.SMTPNotSupported | ValueError):
@@ -113,3 +143,27 @@ def classify(error: Exception) -> SendFailure:
     ):
         return Transient(f"{error.code} {error.message}")
     return Transient(str(error) or type(error).__name__, unreachable=True)
+
+
+def _session_refused(error: ssl.SSLError | aiosmtplib.SMTPAuthenticationError) -> Transient:
+    """TLS or the login failed: the relay or this mailer's settings are at fault, not the email,
+    and every email would fail alike. End the batch, keep the mail, and say what is wrong.
+
+    Checked before ValueError, which a failed certificate check also is.
+    """
+    if isinstance(error, aiosmtplib.SMTPAuthenticationError):
+        reason = f"the SMTP server refused the credentials: {error.code} {error.message}"
+    else:
+        reason = f"TLS with the SMTP server failed: {error}"
+    return Transient(reason, unreachable=True)
+
+
+def _refused_recipient(
+    error: aiosmtplib.SMTPRecipientsRefused | aiosmtplib.SMTPRecipientRefused,
+) -> SendFailure:
+    """RCPT TO refused: for good (5xx) the address itself is at fault, else try again later."""
+    refusals = error.recipients if isinstance(error, aiosmtplib.SMTPRecipientsRefused) else [error]
+    reason = "; ".join(f"{each.code} {each.message}" for each in refusals)
+    if all(each.code >= 500 for each in refusals):
+        return Permanent(reason, recipient=True)
+    return Transient(reason)

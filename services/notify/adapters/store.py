@@ -131,16 +131,27 @@ async def enqueue_emails(
 
 async def claim_due(pool: asyncpg.Pool, limit: int, lease: timedelta) -> list[PendingEmail]:
     """Lease due rows to this mailer: pending ones, and sending ones whose lease ran out (their
-    mailer died, perhaps after the SMTP server accepted the email)."""
+    mailer died, perhaps after the SMTP server accepted the email). A due row to an address on
+    its tenant's suppression list is marked `suppressed` instead, in the same statement."""
     rows = await pool.fetch(
         """
-        UPDATE notifications n SET status = 'sending', next_attempt_at = now() + $2
-        FROM (
-            SELECT tenant_id, change_id, guardian_email FROM notifications
+        WITH due AS (
+            SELECT tenant_id, change_id, guardian_email, EXISTS (
+                SELECT 1 FROM suppressions s
+                WHERE s.tenant_id = n.tenant_id AND s.address = lower(n.guardian_email)
+            ) AS suppressed
+            FROM notifications n
             WHERE status IN ('pending', 'sending') AND next_attempt_at <= now()
             ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED
-        ) due
-        WHERE (n.tenant_id, n.change_id, n.guardian_email)
+        ), suppressing AS (
+            UPDATE notifications n SET status = 'suppressed',
+                last_error = 'not sent: the address is suppressed'
+            FROM due WHERE due.suppressed AND (n.tenant_id, n.change_id, n.guardian_email)
+                = (due.tenant_id, due.change_id, due.guardian_email)
+        )
+        UPDATE notifications n SET status = 'sending', next_attempt_at = now() + $2
+        FROM due
+        WHERE NOT due.suppressed AND (n.tenant_id, n.change_id, n.guardian_email)
             = (due.tenant_id, due.change_id, due.guardian_email)
         RETURNING n.tenant_id, n.change_id, n.guardian_email, n.subject, n.body, n.html,
             n.language, n.reply_to, n.created_at, n.send_attempts
@@ -205,14 +216,23 @@ async def mark_for_retry(
     )
 
 
-async def park(pool: asyncpg.Pool, pending: PendingEmail, reason: str) -> None:
-    """A permanent failure: parked as failed with its reason, and never sent on its own again."""
+async def park(
+    pool: asyncpg.Pool, pending: PendingEmail, reason: str, *, suppress: bool = False
+) -> None:
+    """A permanent failure: parked as failed with its reason, and never sent on its own again.
+    With `suppress` (the server refused the address itself) the address joins the tenant's
+    suppression list in the same statement, so no later email to it is sent."""
     await pool.execute(
-        "UPDATE notifications SET status = 'failed', send_attempts = send_attempts + 1, "
-        "last_error = $4, failed_at = now() "
-        "WHERE tenant_id = $1 AND change_id = $2 AND guardian_email = $3 AND status = 'sending'",
+        "WITH parked AS (UPDATE notifications SET status = 'failed', "
+        "send_attempts = send_attempts + 1, last_error = $4, failed_at = now() "
+        "WHERE tenant_id = $1 AND change_id = $2 AND guardian_email = $3 AND status = 'sending' "
+        "RETURNING tenant_id, change_id, guardian_email) "
+        "INSERT INTO suppressions (tenant_id, address, reason, change_id) "
+        "SELECT tenant_id, lower(guardian_email), $4, change_id FROM parked WHERE $5 "
+        "ON CONFLICT DO NOTHING",
         *_key(pending),
         reason,
+        suppress,
     )
 
 
