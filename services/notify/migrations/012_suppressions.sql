@@ -12,10 +12,11 @@ CREATE TABLE suppressions (
     PRIMARY KEY (tenant_id, address)
 );
 
+-- A new status beside those of 002 and 011 (held_for_digest):
 --   suppressed  not sent: its address was on the tenant's suppression list when it came due
 ALTER TABLE notifications DROP CONSTRAINT notifications_status_check;
 ALTER TABLE notifications ADD CONSTRAINT notifications_status_check
-    CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'suppressed'));
+    CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'held_for_digest', 'suppressed'));
 
 -- The mailer adds and reads suppressions; an administrator's lift deletes one.
 GRANT SELECT, INSERT, DELETE ON suppressions TO gradebook_notify;
