@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -9,7 +10,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
@@ -35,6 +36,7 @@ class Infrastructure:
     postgres: EmbeddedPostgres | None = None
     nats: EmbeddedNats | None = None
     smtp: SmtpSink | None = None
+    unsubscribe_secret: str = field(default="", repr=False)
 
     def service_nats_url(self, service: str) -> str:
         """The service's own NATS user on the embedded server; a given NATS_URL serves all."""
@@ -52,6 +54,7 @@ def start_infrastructure(environ: Mapping[str, str], data_dir: Path) -> Infrastr
         database_url=environ.get("DATABASE_URL", ""),
         nats_url=environ.get("NATS_URL", ""),
         smtp_url=environ.get("SMTP_URL", ""),
+        unsubscribe_secret=environ.get("UNSUBSCRIBE_SECRET") or dev_secret(data_dir),
     )
     if not infra.database_url:
         infra.postgres = EmbeddedPostgres(data_dir / "postgres").start()
@@ -63,6 +66,17 @@ def start_infrastructure(environ: Mapping[str, str], data_dir: Path) -> Infrastr
         infra.smtp = SmtpSink(mail_dir=data_dir / "mail").start()
         infra.smtp_url = infra.smtp.url
     return infra
+
+
+def dev_secret(data_dir: Path) -> str:
+    """Notify's UNSUBSCRIBE_SECRET for development: made once and kept in the data directory
+    (readable by its owner only), so the links of emails sent earlier still work."""
+    path = data_dir / "unsubscribe_secret"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32), encoding="ascii")
+    return path.read_text(encoding="ascii").strip()
 
 
 async def prepare_database(
@@ -86,6 +100,7 @@ def _service_env(
     """Each service's environment: its own database role, the shared servers."""
     env = dict(os.environ)
     env.update(NATS_URL=infra.nats_url, SMTP_URL=infra.smtp_url)
+    env["UNSUBSCRIBE_SECRET"] = infra.unsubscribe_secret
     for name, port in ports.items():
         env[f"{name.upper()}_HTTP_PORT"] = str(port)
     return {name: {**env, "DATABASE_URL": database_urls[name]} for name in SERVICES}

@@ -2,12 +2,20 @@ import os
 
 from services.notify.app import create_app
 from services.notify.config import NotifyConfig
-from shared.platform.config import load_config
+from shared.platform.config import ConfigError, load_config
 from shared.platform.service import serve
+
+MIN_SECRET_LENGTH = 32
 
 
 def main() -> None:
     config = load_config(NotifyConfig, os.environ)
+    # Without it no email could carry a one-click unsubscribe link, and a short one is guessable.
+    if len(config.unsubscribe_secret) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            f"UNSUBSCRIBE_SECRET must be set, at least {MIN_SECRET_LENGTH} characters "
+            "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        )
     serve(create_app(config), config.notify_http_host, config.notify_http_port, config)
 
 

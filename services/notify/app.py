@@ -7,11 +7,12 @@ from litestar import Litestar
 
 from services.notify.adapters.http import GuardiansController, NotificationsController
 from services.notify.adapters.mailer import SmtpMailer
-from services.notify.adapters.planner import PLANNER_NAME, NotificationPlanner
+from services.notify.adapters.planner import PLANNER_NAME, NotificationPlanner, UnsubscribeLinks
 from services.notify.adapters.rendering import Renderer
 from services.notify.adapters.settings_http import MailSettingsController, StudentsController
 from services.notify.adapters.smtp import SmtpServer
 from services.notify.adapters.suppressions import SuppressionsController
+from services.notify.adapters.unsubscribe_http import unsubscribe_router
 from services.notify.config import NotifyConfig
 from services.notify.migrations import MIGRATIONS
 from shared.contract.cloudevents import EnvelopeCodec
@@ -31,9 +32,13 @@ def create_app(
     on_give_up: GiveUp = terminate_process,
 ) -> Litestar:
     bus = BusNames(config.bus_namespace)
+    secret = config.unsubscribe_secret.encode()
+    renderer = Renderer()
 
     def workers(pool: asyncpg.Pool) -> list[NamedWorker]:
-        planner = NotificationPlanner(pool, Renderer())
+        planner = NotificationPlanner(
+            pool, renderer, unsubscribe=UnsubscribeLinks(secret, config.public_url())
+        )
         consumer = BatchConsumer(
             ConsumerSettings(
                 nats_url=config.nats_url,
@@ -82,6 +87,7 @@ def create_app(
             StudentsController,
             MailSettingsController,
             SuppressionsController,
+            unsubscribe_router(secret, renderer),
         ],
         workers=workers,
         pool=pool,

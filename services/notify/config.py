@@ -26,5 +26,14 @@ class NotifyConfig(ServiceConfig, frozen=True, kw_only=True):
     smtp_starttls: Literal["opportunistic", "required"] = "opportunistic"
     smtp_ca_file: str = ""
     smtp_max_per_second: float = 10.0  # emails a second at most; 0 = no limit
+    # One-click unsubscribe links (RFC 8058): tokens are HMAC-SHA256 under this secret (at least
+    # 32 characters; `python -m services.notify` refuses to start without one). Links point at
+    # NOTIFY_PUBLIC_URL, by default this service's own http://host:port.
+    unsubscribe_secret: str = ""
+    notify_public_url: str = ""
     # Per key and second. Guardian lists and parked emails are read and changed rarely.
     rate_limit_requests: int = 50
+
+    def public_url(self) -> str:
+        base = self.notify_public_url or f"http://{self.notify_http_host}:{self.notify_http_port}"
+        return base.rstrip("/")

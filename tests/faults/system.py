@@ -129,6 +129,7 @@ class FaultSystem:
         }
         env.update(FAST_RECOVERY)
         env.update(DATABASE_URL=self.postgres.url, SMTP_URL=self.smtp.url)
+        env.setdefault("UNSUBSCRIBE_SECRET", "faults-unsubscribe-secret-of-32-characters")
         return env
 
     async def stop(self) -> None:

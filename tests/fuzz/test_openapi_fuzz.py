@@ -83,6 +83,7 @@ def service_urls(fuzz_database: str, servers: Servers) -> Iterator[dict[str, str
         BUS_NAMESPACE=f"f{uuid.uuid4().hex[:10]}",
         # The fuzzer sends as fast as it can with one key; the limit has tests of its own.
         RATE_LIMIT_REQUESTS="0",
+        UNSUBSCRIBE_SECRET="fuzz-unsubscribe-secret-of-32-characters",
         **{f"{name.upper()}_HTTP_PORT": str(port) for name, port in ports.items()},
     )
     processes = {

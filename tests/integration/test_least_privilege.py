@@ -84,7 +84,7 @@ READABLE = {
     ],
     "notify": [
         "guardians", "notifications", "student_names", "mail_settings", "notified_changes",
-        "suppressions",
+        "suppressions", "unsubscribes",
     ],
 }  # fmt: skip
 # Tenant rows the operator's tools write, read before the tenant is known: no wall.

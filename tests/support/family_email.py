@@ -35,6 +35,7 @@ SETTINGS = TenantSettings(
     reply_to="office@school.example.org",
 )
 STUDENT_NAME = "Noah Díaz"
+UNSUBSCRIBE_URL = "https://notify.school.example.org/v1/unsubscribe/eyJ0ZXN0Ijp0cnVlfQ.c2lnbmVk"
 
 
 def guardian(language: str) -> Guardian:

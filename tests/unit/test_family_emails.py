@@ -13,7 +13,13 @@ from babel.messages.pofile import read_po
 from services.notify.adapters.rendering import LOCALES, TEMPLATES, Renderer
 from services.notify.adapters.smtp import build_message
 from services.notify.core.messages import Email, email_facts, language_of, portal_url
-from tests.support.family_email import CHANGE, SETTINGS, STUDENT_NAME, guardian
+from tests.support.family_email import (
+    CHANGE,
+    SETTINGS,
+    STUDENT_NAME,
+    UNSUBSCRIBE_URL,
+    guardian,
+)
 
 GOLDEN = Path(__file__).resolve().parent.parent / "data" / "golden"
 RENDERER = Renderer()
@@ -21,7 +27,7 @@ RENDERER = Renderer()
 
 def _render(language: str, student_name: str = STUDENT_NAME, **change: Any) -> Email:
     event = msgspec.structs.replace(CHANGE, **change)
-    facts = email_facts(event, guardian(language), student_name, SETTINGS)
+    facts = email_facts(event, guardian(language), student_name, SETTINGS, UNSUBSCRIBE_URL)
     return RENDERER.render(facts, "rosa@example.org", SETTINGS.reply_to)
 
 
@@ -120,3 +126,26 @@ def test_a_copy_built_again_carries_the_same_date_and_headers() -> None:
     assert first["Date"] == again["Date"] == "Thu, 01 Oct 2026 23:30:00 +0000"
     assert (first["Content-Language"], first["Reply-To"]) == ("es", "office@school.example.org")
     assert [part.get_content_type() for part in first.iter_parts()] == ["text/plain", "text/html"]
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [("en", "Stop these emails"), ("es", "Dejar de recibir estos correos")],
+)
+def test_the_email_carries_a_visible_unsubscribe_link_in_its_language(
+    language: str, words: str
+) -> None:
+    email = _render(language)
+    assert f"{words}: {UNSUBSCRIBE_URL}" in email.body
+    assert f'<a href="{UNSUBSCRIBE_URL}" style="color:#6b7280;">{words}</a>' in email.html
+    assert email.unsubscribe_url == UNSUBSCRIBE_URL
+
+
+def test_the_message_offers_one_click_unsubscribe_by_rfc_8058() -> None:
+    message = build_message(_render("en"), "Updates <u@school.example>", "<m@x>")
+    assert message["List-Unsubscribe"] == f"<{UNSUBSCRIBE_URL}>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    without = msgspec.structs.replace(_render("en"), unsubscribe_url="")
+    bare = build_message(without, "Updates <u@school.example>", "<m@x>")
+    assert bare["List-Unsubscribe"] is None
+    assert bare["List-Unsubscribe-Post"] is None

@@ -25,7 +25,9 @@ APPS: dict[str, Callable[[], Litestar]] = {
     "mastery": lambda: create_mastery(MasteryConfig(database_url=DATABASE_URL)),
     "notify": lambda: create_notify(NotifyConfig(database_url=DATABASE_URL)),
 }
-PUBLIC = {"GET /health/live", "GET /health/ready"}
+# The signed token in an unsubscribe link is its own authority (RFC 8058 one-click: no key).
+UNSUBSCRIBE = {"GET /v1/unsubscribe/{token:str}", "POST /v1/unsubscribe/{token:str}"}
+PUBLIC = {"GET /health/live", "GET /health/ready", *UNSUBSCRIBE}
 STUDENT = "/v1/students/{student_id:str}"
 # The documented matrix (README.md, "API keys and scopes").
 MATRIX: dict[str, dict[str, Scope]] = {
@@ -107,6 +109,12 @@ def test_each_route_needs_the_documented_scope(service: str) -> None:
         if route not in PUBLIC
     }
     assert declared == MATRIX[service]
+
+
+def test_only_notify_serves_the_unsubscribe_routes() -> None:
+    served = {service: {route for route, _ in routes(APPS[service]())} for service in APPS}
+    assert served["notify"] >= UNSUBSCRIBE
+    assert not (served["attempts"] | served["mastery"]) & UNSUBSCRIBE
 
 
 def test_a_route_without_a_scope_that_asks_for_a_tenant_fails_closed() -> None:

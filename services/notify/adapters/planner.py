@@ -5,11 +5,13 @@ and the school's settings as they are then; the row keeps it, so a resend is the
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import asyncpg
 
 from services.notify.adapters import family, store
 from services.notify.adapters.rendering import Renderer
+from services.notify.core import unsubscribe
 from services.notify.core.messages import Email, Guardian, email_facts
 from shared.contract.events.mastery import AnyMasteryEvent, MasteryChanged
 from shared.platform.bus_users import PLANNER_DURABLE
@@ -19,22 +21,42 @@ from shared.platform.postgres import DbConnection
 PLANNER_NAME = PLANNER_DURABLE
 
 
+@dataclass(frozen=True, slots=True)
+class UnsubscribeLinks:
+    """The server's secret (kept out of repr, so out of logs) and the public base of the links."""
+
+    secret: bytes = field(default=b"", repr=False)
+    base_url: str = ""
+
+    def for_guardian(self, tenant_id: str, address: str) -> str:
+        return unsubscribe.link(self.secret, self.base_url, tenant_id, address)
+
+
 class NotificationPlanner:
-    def __init__(self, pool: asyncpg.Pool, renderer: Renderer | None = None) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        renderer: Renderer | None = None,
+        unsubscribe: UnsubscribeLinks | None = None,
+    ) -> None:
         self._pool = pool
         self._renderer = renderer or Renderer()
+        self._links = unsubscribe or UnsubscribeLinks()
 
     async def handle_mastery_events(self, batch: Sequence[Delivered[AnyMasteryEvent]]) -> None:
         async with self._pool.acquire() as connection, connection.transaction():
             for delivered in batch:
                 change = delivered.envelope.data
                 await family.keep_change(connection, change)
-                planned = await plan_emails(connection, self._renderer, change)
+                planned = await plan_emails(connection, self._renderer, change, self._links)
                 await store.enqueue_emails(connection, change, planned)
 
 
 async def plan_emails(
-    connection: DbConnection, renderer: Renderer, change: MasteryChanged
+    connection: DbConnection,
+    renderer: Renderer,
+    change: MasteryChanged,
+    links: UnsubscribeLinks | None = None,
 ) -> list[tuple[Guardian, Email]]:
     """Each guardian of the change's student who wants news, with their email (`off`: none)."""
     guardians = await store.guardians_of(connection, change.tenant_id, change.student_id)
@@ -43,11 +65,20 @@ async def plan_emails(
         return []
     name = await family.student_name(connection, change.tenant_id, change.student_id)
     settings = await family.settings_of(connection, change.tenant_id)
+    links = links or UnsubscribeLinks()
     return [
         (
             guardian,
             renderer.render(
-                email_facts(change, guardian, name, settings), guardian.email, settings.reply_to
+                email_facts(
+                    change,
+                    guardian,
+                    name,
+                    settings,
+                    links.for_guardian(change.tenant_id, guardian.email),
+                ),
+                guardian.email,
+                settings.reply_to,
             ),
         )
         for guardian in wanted

@@ -17,7 +17,7 @@ import babel.numbers
 import jinja2
 from babel.support import Translations
 
-from services.notify.core.messages import LANGUAGES, Email, EmailFacts
+from services.notify.core.messages import LANGUAGES, Email, EmailFacts, language_of
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 LOCALES = Path(__file__).resolve().parent.parent / "locales"
@@ -40,6 +40,15 @@ class Renderer:
             html=environment.get_template("html/change.html").render(f=facts),
             language=facts.language,
             reply_to=reply_to,
+            unsubscribe_url=facts.unsubscribe_url,
+        )
+
+    def page(self, name: str, language: str, **values: object) -> str:
+        """A web page of the service (`html/<name>`) in `language` (a BCP 47 tag)."""
+        return (
+            self._environment(language_of(language))
+            .get_template(f"html/{name}")
+            .render(**values, language=language_of(language))
         )
 
     def _environment(self, language: str) -> jinja2.Environment:

@@ -100,6 +100,10 @@ def build_message(email: Email, mail_from: str, message_id: str) -> EmailMessage
     message["Date"] = format_datetime(email.date or datetime.now(UTC))
     if email.reply_to:
         message["Reply-To"] = email.reply_to
+    if email.unsubscribe_url:
+        # RFC 8058 one-click: a mail client POSTs `List-Unsubscribe=One-Click` to the link.
+        message["List-Unsubscribe"] = f"<{email.unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(email.body)
     if email.html:
         message.add_alternative(email.html, subtype="html")

@@ -62,8 +62,11 @@ async def replace_guardians(
 async def guardians_of(
     connection: DbConnection | asyncpg.Pool, tenant_id: str, student_id: str
 ) -> list[Guardian]:
+    # An address unsubscribed by its own one-click link reads `off`, whatever an admin's PUT said.
     rows = await connection.fetch(
-        "SELECT email, name, language, delivery FROM guardians "
+        "SELECT email, name, language, CASE WHEN EXISTS (SELECT 1 FROM unsubscribes u "
+        "WHERE u.tenant_id = g.tenant_id AND u.address = lower(g.email)) THEN 'off' "
+        "ELSE delivery END AS delivery FROM guardians g "
         "WHERE tenant_id = $1 AND student_id = $2 ORDER BY email",
         tenant_id,
         student_id,
@@ -95,6 +98,7 @@ class NotificationRow(msgspec.Struct, frozen=True, kw_only=True):
     delivery: str
     # 'pending' for the mailer, or 'held_for_digest' for a digest guardian's digest job.
     status: str
+    unsubscribe_url: str
 
 
 _NOTIFICATIONS = Columns(NotificationRow)
@@ -118,6 +122,7 @@ def _notification(change: MasteryChanged, guardian: Guardian, email: Email) -> N
         reply_to=email.reply_to,
         delivery=guardian.delivery,
         status="pending" if guardian.delivery == "immediate" else "held_for_digest",
+        unsubscribe_url=email.unsubscribe_url,
     )
 
 
@@ -154,7 +159,7 @@ async def claim_due(pool: asyncpg.Pool, limit: int, lease: timedelta) -> list[Pe
         WHERE NOT due.suppressed AND (n.tenant_id, n.change_id, n.guardian_email)
             = (due.tenant_id, due.change_id, due.guardian_email)
         RETURNING n.tenant_id, n.change_id, n.guardian_email, n.subject, n.body, n.html,
-            n.language, n.reply_to, n.created_at, n.send_attempts
+            n.language, n.reply_to, n.created_at, n.send_attempts, n.unsubscribe_url
         """,
         limit,
         lease,
@@ -171,6 +176,7 @@ async def claim_due(pool: asyncpg.Pool, limit: int, lease: timedelta) -> list[Pe
                 language=row["language"],
                 reply_to=row["reply_to"],
                 date=row["created_at"],
+                unsubscribe_url=row["unsubscribe_url"],
             ),
             send_attempts=row["send_attempts"],
         )

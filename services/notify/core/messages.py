@@ -44,6 +44,8 @@ class Email(msgspec.Struct, frozen=True, kw_only=True):
     reply_to: str = ""
     # When it was planned: the Date header, the same on every copy.
     date: datetime | None = None
+    # The one-click link of the List-Unsubscribe header (RFC 8058); empty: no such header.
+    unsubscribe_url: str = ""
 
 
 class Standing(msgspec.Struct, frozen=True, kw_only=True):
@@ -69,6 +71,7 @@ class EmailFacts(msgspec.Struct, frozen=True, kw_only=True):
     attempt_id: str
     assessed_at: datetime
     portal_url: str
+    unsubscribe_url: str = ""
 
 
 def language_of(tag: str) -> str:
@@ -97,7 +100,11 @@ def portal_url(template: str, student_id: str, standard_id: str) -> str:
 
 
 def email_facts(
-    change: MasteryChanged, guardian: Guardian, student_name: str, settings: TenantSettings
+    change: MasteryChanged,
+    guardian: Guardian,
+    student_name: str,
+    settings: TenantSettings,
+    unsubscribe_url: str = "",
 ) -> EmailFacts:
     return EmailFacts(
         language=language_of(guardian.language),
@@ -125,6 +132,7 @@ def email_facts(
         portal_url=portal_url(settings.portal_url_template, change.student_id, change.standard_id)
         if settings.portal_url_template
         else "",
+        unsubscribe_url=unsubscribe_url,
     )
 
 
