@@ -1,6 +1,6 @@
-"""The golden HTML emails in a real browser: headless Chromium screenshots them, and the PNG
-(read with zlib and struct only) must be the window's size, not blank, and laid out as designed:
-the blue headline band across a centred white card on a grey page."""
+"""The golden HTML emails and unsubscribe pages in a real browser: headless Chromium screenshots
+them, and the PNG (read with zlib and struct only) must be the window's size, not blank, and laid
+out as designed: the blue headline band across a centred white card on a grey page."""
 
 import shutil
 import struct
@@ -62,14 +62,17 @@ def _near(pixel: tuple[int, int, int], colour: tuple[int, int, int]) -> bool:
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium (scripts/setup.sh installs it as root)")
 @pytest.mark.parametrize("language", ["en", "es"])
-def test_the_golden_html_email_renders_in_chromium(language: str, tmp_path: Path) -> None:
-    png = tmp_path / f"change_{language}.png"
+@pytest.mark.parametrize("page", ["change", "unsubscribe"])
+def test_the_golden_html_email_renders_in_chromium(
+    page: str, language: str, tmp_path: Path
+) -> None:
+    png = tmp_path / f"{page}_{language}.png"
     assert CHROMIUM is not None
     subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
          "--no-first-run", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={png}",
-         f"--window-size={WIDTH},{HEIGHT}", (GOLDEN / f"change_{language}.html").as_uri()],
+         f"--window-size={WIDTH},{HEIGHT}", (GOLDEN / f"{page}_{language}.html").as_uri()],
         check=True, capture_output=True, timeout=90,
     )  # fmt: skip
     width, height, rows = read_png(png.read_bytes())

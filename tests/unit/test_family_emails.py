@@ -149,3 +149,24 @@ def test_the_message_offers_one_click_unsubscribe_by_rfc_8058() -> None:
     bare = build_message(without, "Updates <u@school.example>", "<m@x>")
     assert bare["List-Unsubscribe"] is None
     assert bare["List-Unsubscribe-Post"] is None
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_the_unsubscribe_page_matches_its_golden_copy(language: str) -> None:
+    rendered = RENDERER.page(
+        "unsubscribe.html",
+        language,
+        state="confirm",
+        address="rosa@example.org",
+        action="/v1/unsubscribe/eyJ0ZXN0Ijp0cnVlfQ.c2lnbmVk",
+    )
+    golden = GOLDEN / f"unsubscribe_{language}.html"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        golden.write_text(rendered, encoding="utf-8")
+    assert rendered == golden.read_text(encoding="utf-8"), f"{golden} differs (UPDATE_GOLDEN=1)"
+
+
+def test_the_unsubscribe_page_escapes_what_it_shows() -> None:
+    page = RENDERER.page("unsubscribe.html", "en", state="done", address="<b>x</b>@example.org")
+    assert "&lt;b&gt;x&lt;/b&gt;@example.org" in page
+    assert "<b>" not in page
