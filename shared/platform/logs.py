@@ -7,6 +7,7 @@ nats, the platform's own loggers) goes through the same renderer; structlog form
 """
 
 import logging
+import re
 import sys
 import time
 from collections.abc import MutableMapping
@@ -19,6 +20,9 @@ from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from shared.platform.config import masked_urls
 
 ACCESS_LOGGER = "mastery.access"
+# Paths whose last segment is a bearer credential (notify's signed unsubscribe tokens): whoever
+# reads the logs must not be able to use them.
+_TOKEN_PATHS = re.compile(r"^(/v1/unsubscribe/)[^/]+")
 
 
 def _mask_credentials(
@@ -64,7 +68,8 @@ def access_log(app: ASGIApp) -> ASGIApp:
     """ASGI middleware: one line per HTTP request (method, path, status, milliseconds).
 
     The path is logged decoded, as the route saw it: the renderer, not the request, keeps it on
-    one line. Successful health probes are left out; they would drown the rest.
+    one line; a token in it is masked. Successful health probes are left out; they would drown
+    the rest.
     """
     logger = structlog.stdlib.get_logger(ACCESS_LOGGER)
 
@@ -85,7 +90,7 @@ def access_log(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, send_noting_status)
         finally:
-            path = request["path"]
+            path = _TOKEN_PATHS.sub(r"\1***", request["path"])
             if status >= 400 or not path.startswith("/health/"):
                 logger.info(
                     "request",

@@ -7,9 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 import structlog
+from litestar import Litestar, get
+from litestar.testing import TestClient
 
 from shared.platform.config import masked_urls
-from shared.platform.logs import configure_logging
+from shared.platform.logs import access_log, configure_logging
 
 
 @pytest.fixture
@@ -51,3 +53,16 @@ def test_records_of_any_logger_are_one_json_line_each_with_credentials_masked(
 )  # fmt: skip
 def test_masked_urls(text: str, masked: str) -> None:
     assert masked_urls(text) == masked
+
+
+def test_the_access_log_masks_an_unsubscribe_token(log_output: io.StringIO) -> None:
+    @get("/v1/unsubscribe/{token:str}", sync_to_thread=False)
+    def page() -> str:
+        return "ok"
+
+    app = Litestar([page], middleware=[access_log], logging_config=None)
+    with TestClient(app) as client:
+        assert client.get("/v1/unsubscribe/eyJzZWNyZXQ.bWFj").status_code == 200
+    lines = [json.loads(each) for each in log_output.getvalue().splitlines()]
+    [access] = [line for line in lines if line["logger"] == "mastery.access"]
+    assert access["path"] == "/v1/unsubscribe/***"
