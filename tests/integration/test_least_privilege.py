@@ -9,6 +9,7 @@ import pytest
 from devtools.embedded import SmtpSink
 from services.attempts.adapters.recorder import AttemptRecorder, Recorded
 from services.attempts.core.recording import RecordAttempt
+from services.notify.core.unsubscribe import sign
 from shared.platform.bus import BusNames
 from shared.platform.postgres import create_pool
 from shared.platform.roles import OWNER, SERVICE_ROLES
@@ -16,7 +17,7 @@ from shared.platform.tenant_scope import ALL_TENANTS, TENANT_SETTING, tenant_con
 from tests.support.polling import eventually
 from tests.support.roles import service_url
 from tests.support.servers import Servers
-from tests.support.system import System, running_system
+from tests.support.system import UNSUBSCRIBE_SECRET, System, running_system
 from tests.support.tenants import define_standard, new_tenant
 
 SERVICES = tuple(SERVICE_ROLES)
@@ -167,8 +168,9 @@ async def two_schools(
     # Refused for good, so each school's suppression list gets a row too.
     smtp_sink.refuse("family@example.org", "550 5.1.1 no such user")
     async with running_system(database_url, servers.nats_url, smtp_sink.url, bus) as system:
-        for _, auth in tenants:
+        for tenant, auth in tenants:
             await _fill(system, auth)
+            await _unsubscribe(system, tenant)
         await eventually(
             lambda: pool.fetchval("SELECT count(DISTINCT tenant_id) FROM suppressions"),
             lambda count: count == 2,
@@ -197,6 +199,17 @@ async def _fill(system: System, auth: dict[str, str]) -> None:
         ),
     ]  # fmt: skip
     assert all(response.status_code in (200, 201) for response in responses), responses
+
+
+async def _unsubscribe(system: System, tenant: str) -> None:
+    # Not the guardian of `_fill`, whose refused email fills the suppressions.
+    token = sign(UNSUBSCRIBE_SECRET.encode(), tenant, "former@example.org")
+    answer = await system.notify.post(
+        f"/v1/unsubscribe/{token}",
+        content="List-Unsubscribe=One-Click",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert answer.status_code == 204
 
 
 async def _tenants_seen(connection: asyncpg.Connection, table: str) -> set[str]:

@@ -18,6 +18,9 @@ from services.notify.config import NotifyConfig
 from shared.platform.bus import BusNames
 from tests.support.roles import service_url as database_service_url
 
+# The notify app signs its emails' unsubscribe links with this (tests may sign their own).
+UNSUBSCRIBE_SECRET = "system-test-unsubscribe-secret-0123456789"
+
 
 @dataclass
 class System:
@@ -53,6 +56,7 @@ async def running_system(
         bus_namespace=namespace,
         smtp_url=smtp_url,
         mailer_idle_interval=0.05,
+        unsubscribe_secret=UNSUBSCRIBE_SECRET,
     )
     async with (
         AsyncTestClient(create_attempts_app(attempts_config)) as attempts,
