@@ -33,7 +33,8 @@ def create_app(
     bus = BusNames(config.bus_namespace)
 
     def workers(pool: asyncpg.Pool) -> list[NamedWorker]:
-        planner = NotificationPlanner(pool, Renderer())
+        defaults = config.storm_defaults()
+        planner = NotificationPlanner(pool, Renderer(), defaults)
         consumer = BatchConsumer(
             ConsumerSettings(
                 nats_url=config.nats_url,
@@ -65,6 +66,7 @@ def create_app(
             max_retry=timedelta(seconds=config.mailer_max_retry),
             retry_jitter=config.mailer_retry_jitter,
             max_per_second=config.smtp_max_per_second,
+            storm_defaults=defaults,
         )
         return [
             NamedWorker("planner", consumer.run, consumer.lag),

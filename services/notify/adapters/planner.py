@@ -1,16 +1,20 @@
 """Consumes mastery changes and plans one email per guardian, in one transaction, then acks.
 
-Each email is rendered when planned, in its guardian's language, with the student's display name
+Rows wait out the tenant's grace delay and are composed then (`composer.py`): each email is
+rendered when planned, in its guardian's language, with the student's display name
 and the school's settings as they are then; the row keeps it, so a resend is the same email.
 """
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 import asyncpg
 
 from services.notify.adapters import family, store
+from services.notify.adapters.composer import group_key
 from services.notify.adapters.rendering import Renderer
-from services.notify.core.messages import Email, Guardian, email_facts
+from services.notify.core.messages import Email, Guardian, TenantSettings, email_facts
+from services.notify.core.storms import StormSettings
 from shared.contract.events.mastery import AnyMasteryEvent, MasteryChanged
 from shared.platform.bus_users import PLANNER_DURABLE
 from shared.platform.consumer import Delivered
@@ -20,21 +24,33 @@ PLANNER_NAME = PLANNER_DURABLE
 
 
 class NotificationPlanner:
-    def __init__(self, pool: asyncpg.Pool, renderer: Renderer | None = None) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        renderer: Renderer | None = None,
+        defaults: StormSettings | None = None,
+    ) -> None:
         self._pool = pool
         self._renderer = renderer or Renderer()
+        # For tenants that never saved mail settings.
+        self._defaults = defaults or StormSettings()
 
     async def handle_mastery_events(self, batch: Sequence[Delivered[AnyMasteryEvent]]) -> None:
         async with self._pool.acquire() as connection, connection.transaction():
             for delivered in batch:
                 change = delivered.envelope.data
                 await family.keep_change(connection, change)
-                planned = await plan_emails(connection, self._renderer, change)
-                await store.enqueue_emails(connection, change, planned)
+                settings = await family.settings_of(connection, change.tenant_id, self._defaults)
+                planned = await plan_emails(connection, self._renderer, change, settings)
+                grace = timedelta(seconds=settings.storm.grace_seconds)
+                await store.enqueue_emails(connection, change, planned, grace, group_key(change))
 
 
 async def plan_emails(
-    connection: DbConnection, renderer: Renderer, change: MasteryChanged
+    connection: DbConnection,
+    renderer: Renderer,
+    change: MasteryChanged,
+    settings: TenantSettings | None = None,
 ) -> list[tuple[Guardian, Email]]:
     """Each guardian of the change's student who wants news, with their email (`off`: none)."""
     guardians = await store.guardians_of(connection, change.tenant_id, change.student_id)
@@ -42,7 +58,7 @@ async def plan_emails(
     if not wanted:
         return []
     name = await family.student_name(connection, change.tenant_id, change.student_id)
-    settings = await family.settings_of(connection, change.tenant_id)
+    settings = settings or await family.settings_of(connection, change.tenant_id)
     return [
         (
             guardian,

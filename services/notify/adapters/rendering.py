@@ -7,7 +7,7 @@ disk, which is why it is not the core. One Jinja2 environment per language, buil
 `Renderer`, so rendering reads nothing from disk after the first email in a language.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -39,6 +39,26 @@ class Renderer:
             body=environment.get_template("text/change.txt").render(f=facts),
             html=environment.get_template("html/change.html").render(f=facts),
             language=facts.language,
+            reply_to=reply_to,
+        )
+
+    def render_many(
+        self, items: Sequence[EmailFacts], to: str, reply_to: str = "", *, summary: bool = False
+    ) -> Email:
+        """One email of several changes, in the first's language: a student's standards netted
+        after the grace delay, or (`summary`) the standards a policy change moved."""
+        if len(items) == 1 and not summary:
+            return self.render(items[0], to, reply_to)
+        environment = self._environment(items[0].language)
+        values = {"items": items, "summary": summary}
+        subject = environment.get_template("text/changes_subject.txt").render(values)
+        subject = " ".join(subject.split())
+        return Email(
+            to=to,
+            subject=subject,
+            body=environment.get_template("text/changes.txt").render(values),
+            html=environment.get_template("html/changes.html").render(values, subject=subject),
+            language=items[0].language,
             reply_to=reply_to,
         )
 

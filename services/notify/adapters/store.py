@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import msgspec
@@ -95,6 +95,10 @@ class NotificationRow(msgspec.Struct, frozen=True, kw_only=True):
     delivery: str
     # 'pending' for the mailer, or 'held_for_digest' for a digest guardian's digest job.
     status: str
+    # Due after the grace delay, then composed with the rest of its group (composer.py).
+    next_attempt_at: datetime
+    composed: bool = False
+    group_key: str
 
 
 _NOTIFICATIONS = Columns(NotificationRow)
@@ -104,7 +108,9 @@ _INSERT_NOTIFICATION = (
 )
 
 
-def _notification(change: MasteryChanged, guardian: Guardian, email: Email) -> NotificationRow:
+def _notification(
+    change: MasteryChanged, guardian: Guardian, email: Email, due: datetime, key: str
+) -> NotificationRow:
     return NotificationRow(
         tenant_id=change.tenant_id,
         change_id=change.change_id,
@@ -118,14 +124,22 @@ def _notification(change: MasteryChanged, guardian: Guardian, email: Email) -> N
         reply_to=email.reply_to,
         delivery=guardian.delivery,
         status="pending" if guardian.delivery == "immediate" else "held_for_digest",
+        next_attempt_at=due,
+        group_key=key,
     )
 
 
 async def enqueue_emails(
-    connection: DbConnection, change: MasteryChanged, planned: Sequence[tuple[Guardian, Email]]
+    connection: DbConnection,
+    change: MasteryChanged,
+    planned: Sequence[tuple[Guardian, Email]],
+    grace: timedelta = timedelta(0),
+    key: str = "",
 ) -> None:
-    """Plan the emails of one change; a redelivered change finds its rows and adds nothing."""
-    rows = [_notification(change, guardian, email) for guardian, email in planned]
+    """Plan the emails of one change, due after `grace`; a redelivered change finds its rows and
+    adds nothing."""
+    due = datetime.now(UTC) + grace
+    rows = [_notification(change, guardian, email, due, key) for guardian, email in planned]
     await connection.executemany(_INSERT_NOTIFICATION, map(_NOTIFICATIONS.values, rows))
 
 
