@@ -58,6 +58,13 @@ def test_several_standards_each_keep_their_own_net() -> None:
     assert [net.standard_id for net in net_changes(changes)] == ["a", "c"]
 
 
+def test_the_same_standard_of_two_students_is_netted_apart() -> None:
+    changes = _walk("s", [2, 3]) + [
+        msgspec.structs.replace(each, student_id="maya") for each in _walk("s", [1, 2], start=3)
+    ]
+    assert [net.student_id for net in net_changes(changes)] == ["noah", "maya"]
+
+
 @given(st.lists(st.integers(min_value=0, max_value=4), min_size=2, max_size=8))
 def test_the_net_of_a_walk_is_its_ends(levels: list[int]) -> None:
     net = net_change(_walk("s", levels))

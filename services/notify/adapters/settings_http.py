@@ -31,20 +31,28 @@ class StudentOut(msgspec.Struct, frozen=True, kw_only=True):
     display_name: str | None
 
 
+LocalTime = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+
+
 class QuietHoursIO(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Local wall times in the school's time zone, "HH:MM"; start after end spans midnight."""
 
-    start: time
-    end: time
+    start: LocalTime
+    end: LocalTime
 
     def __post_init__(self) -> None:
-        if self.start.tzinfo is not None or self.end.tzinfo is not None:
-            raise ValueError("quiet_hours: local times, without an offset")
         if self.start == self.end:
             raise ValueError("quiet_hours: start and end are the same time (use null for none)")
 
+    def hours(self) -> QuietHours:
+        return QuietHours(start=time.fromisoformat(self.start), end=time.fromisoformat(self.end))
 
-_DEFAULT_QUIET = QuietHoursIO(start=time(20), end=time(7))
+    @classmethod
+    def of(cls, quiet: QuietHours) -> "QuietHoursIO":
+        return cls(start=quiet.start.strftime("%H:%M"), end=quiet.end.strftime("%H:%M"))
+
+
+_DEFAULT_QUIET = QuietHoursIO(start="20:00", end="07:00")
 
 
 class MailSettingsIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -148,7 +156,7 @@ def _settings(data: MailSettingsIn) -> TenantSettings:
         grace_seconds=data.grace_seconds,
         flap_window_hours=data.flap_window_hours,
         policy_changes=data.policy_changes,
-        quiet_hours=QuietHours(start=quiet.start, end=quiet.end) if quiet else None,
+        quiet_hours=quiet.hours() if quiet else None,
         digest_hour=data.digest_hour,
         digest_weekday=data.digest_weekday,
     )
@@ -169,7 +177,7 @@ def _view(settings: TenantSettings) -> MailSettingsOut:
         grace_seconds=storm.grace_seconds,
         flap_window_hours=storm.flap_window_hours,
         policy_changes=storm.policy_changes,
-        quiet_hours=QuietHoursIO(start=quiet.start, end=quiet.end) if quiet else None,
+        quiet_hours=QuietHoursIO.of(quiet) if quiet else None,
         digest_hour=storm.digest_hour,
         digest_weekday=storm.digest_weekday,
     )

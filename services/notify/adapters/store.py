@@ -146,7 +146,9 @@ async def enqueue_emails(
 async def claim_due(pool: asyncpg.Pool, limit: int, lease: timedelta) -> list[PendingEmail]:
     """Lease due rows to this mailer: pending ones, and sending ones whose lease ran out (their
     mailer died, perhaps after the SMTP server accepted the email). A due row to an address on
-    its tenant's suppression list is marked `suppressed` instead, in the same statement."""
+    its tenant's suppression list is marked `suppressed` instead, in the same statement. Only
+    composed rows: an uncomposed one waits for the composer (which skips rows another mailer
+    holds), never to be sent on its own."""
     rows = await pool.fetch(
         """
         WITH due AS (
@@ -155,7 +157,7 @@ async def claim_due(pool: asyncpg.Pool, limit: int, lease: timedelta) -> list[Pe
                 WHERE s.tenant_id = n.tenant_id AND s.address = lower(n.guardian_email)
             ) AS suppressed
             FROM notifications n
-            WHERE status IN ('pending', 'sending') AND next_attempt_at <= now()
+            WHERE status IN ('pending', 'sending') AND composed AND next_attempt_at <= now()
             ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED
         ), suppressing AS (
             UPDATE notifications n SET status = 'suppressed',

@@ -62,11 +62,11 @@ def net_change(changes: Sequence[MasteryChanged]) -> MasteryChanged | None:
 
 
 def net_changes(changes: Sequence[MasteryChanged]) -> list[MasteryChanged]:
-    """Per standard (in order of first appearance), the net of its changes, ordered by when each
-    was made; standards that moved nowhere are left out."""
-    by_standard: dict[str, list[MasteryChanged]] = {}
+    """Per student and standard (in order of first appearance), the net of its changes;
+    standards that moved nowhere are left out."""
+    by_standard: dict[tuple[str, str], list[MasteryChanged]] = {}
     for change in sorted(changes, key=lambda each: (each.changed_at, each.change_id)):
-        by_standard.setdefault(change.standard_id, []).append(change)
+        by_standard.setdefault((change.student_id, change.standard_id), []).append(change)
     nets = (net_change(group) for group in by_standard.values())
     return [net for net in nets if net is not None]
 
