@@ -14,12 +14,13 @@ from httpx import AsyncClient
 from litestar.testing import AsyncTestClient
 
 from devtools.embedded import SmtpSink
-from services.notify.adapters import store
+from services.notify.adapters import family, store
 from services.notify.adapters.mailer import SmtpMailer
 from services.notify.adapters.planner import NotificationPlanner
 from services.notify.app import create_app
 from services.notify.config import NotifyConfig
-from services.notify.core.messages import Guardian
+from services.notify.core.messages import Guardian, TenantSettings
+from services.notify.core.storms import StormSettings
 from shared.contract.cloudevents import CloudEvent, cloudevent_type
 from shared.contract.events.mastery import AnyMasteryEvent, MasteryChanged
 from shared.platform.bus import BusNames
@@ -227,3 +228,75 @@ async def test_storm_settings_out_of_range_are_refused(
     answer = await notify.put("/v1/mail-settings", json=wrong, headers=headers)
     assert answer.status_code in (400, 422)
     assert next(iter(wrong)) in answer.text
+
+
+async def _digest_school(pool: asyncpg.Pool, deliveries: dict[str, str]) -> str:
+    """A school whose guardians of noah want digests; settings written as the API writes them
+    (no notify app runs here, so no mailer on the real clock sends a digest behind the test's)."""
+    tenant, _ = await new_tenant(pool)
+    storm = StormSettings(grace_seconds=0.5, quiet_hours=None, digest_hour=17)
+    async with pool.acquire() as connection:
+        await family.set_settings(connection, tenant, TenantSettings(storm=storm))
+        family_of_noah = [
+            Guardian(email=email, delivery=delivery)  # type: ignore[arg-type]
+            for email, delivery in deliveries.items()
+        ]
+        await store.replace_guardians(connection, tenant, "noah", family_of_noah)
+    return tenant
+
+
+async def test_a_digest_guardian_gets_one_digest_at_the_digest_hour_and_never_twice(
+    pool: asyncpg.Pool, smtp_sink: SmtpSink
+) -> None:
+    tenant = await _digest_school(pool, {"daily@example.org": "daily_digest"})
+    await _consume(pool, [
+        _change(tenant, 1, 2, 3, standard_id="math.a", standard_title="Standard A"),
+        _change(tenant, 2, 1, 2, standard_id="math.b", standard_title="Standard B"),
+        _change(tenant, 3, 2, 3, standard_id="math.c", standard_title="Standard C"),
+        _change(tenant, 4, 3, 2, standard_id="math.c", standard_title="Standard C"),
+    ])  # fmt: skip
+    clock = [datetime(2026, 10, 2, 16, 59, tzinfo=UTC)]
+    mailer = SmtpMailer(
+        pool, smtp_sink.url, "u@school.example", batch_size=50, idle=0.05, clock=lambda: clock[0]
+    )
+    await mailer.send_due()
+    assert _to(smtp_sink, "daily@example.org") == []
+    clock[0] = datetime(2026, 10, 2, 17, 5, tzinfo=UTC)
+    await eventually(mailer.send_due, lambda _: len(_to(smtp_sink, "daily@example.org")) == 1)
+    clock[0] = datetime(2026, 10, 2, 18, tzinfo=UTC)  # a rerun the same evening
+    await mailer.send_due()
+    [digest] = _to(smtp_sink, "daily@example.org")
+    assert digest["Subject"] == "What changed at school"
+    text = digest.get_body(("plain",)).get_content()
+    assert "Standard A" in text
+    assert "Standard B" in text
+    assert "Standard C" not in text  # back where it started
+    row = await pool.fetchrow(
+        "SELECT status FROM notifications WHERE tenant_id = $1 AND change_id = $2",
+        tenant,
+        "digest:daily@example.org:2026-10-02",
+    )
+    assert row is not None
+    assert row["status"] == "sent"
+
+
+async def test_a_digest_with_nothing_to_say_is_not_sent(
+    pool: asyncpg.Pool, smtp_sink: SmtpSink
+) -> None:
+    tenant = await _digest_school(pool, {"weekly@example.org": "weekly_digest"})
+    await _consume(pool, [_change(tenant, 1, 2, 3), _change(tenant, 2, 3, 2)])
+    friday = datetime(2026, 10, 2, 17, 30, tzinfo=UTC)
+    mailer = SmtpMailer(
+        pool, smtp_sink.url, "u@school.example", batch_size=50, idle=0.05, clock=lambda: friday
+    )
+
+    async def statuses() -> list[str]:
+        await mailer.send_due()
+        rows = await pool.fetch("SELECT status FROM notifications WHERE tenant_id = $1", tenant)
+        return sorted(row["status"] for row in rows)
+
+    assert await eventually(statuses, lambda seen: "held_for_digest" not in seen) == [
+        "coalesced",
+        "coalesced",
+    ]
+    assert _to(smtp_sink, "weekly@example.org") == []

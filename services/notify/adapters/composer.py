@@ -144,16 +144,17 @@ async def _email(
     settings: TenantSettings,
     key: str,
 ) -> Email:
-    guardian = await _guardian(connection, kept[0].tenant_id, guardian_email)
+    guardian = await guardian_of(connection, kept[0].tenant_id, guardian_email)
     facts = []
     for change in kept:
         name = await family.student_name(connection, change.tenant_id, change.student_id)
         facts.append(email_facts(change, guardian, name, settings))
-    summary = key == POLICY_GROUP
-    return renderer.render_many(facts, guardian_email, settings.reply_to, summary=summary)
+    if key == POLICY_GROUP:
+        return renderer.render_many(facts, guardian_email, settings.reply_to, kind="policy")
+    return renderer.render_many(facts, guardian_email, settings.reply_to)
 
 
-async def _guardian(connection: DbConnection, tenant_id: str, email: str) -> Guardian:
+async def guardian_of(connection: DbConnection, tenant_id: str, email: str) -> Guardian:
     row = await connection.fetchrow(
         "SELECT name, language FROM guardians WHERE tenant_id = $1 AND email = $2 "
         "ORDER BY student_id LIMIT 1",

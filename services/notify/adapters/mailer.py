@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from services.notify.adapters import composer, smtp, store
+from services.notify.adapters import composer, digests, smtp, store
 from services.notify.adapters.rendering import Renderer
 from services.notify.adapters.store import PendingEmail
 from services.notify.core.messages import message_id
@@ -92,11 +92,11 @@ class SmtpMailer:
         return {"due_notifications": counts.due, "failed_notifications": counts.failed}
 
     async def send_due(self) -> int:
-        """Compose the groups whose grace delay ran out, then lease a batch of due rows and send
-        them one by one; returns how many were leased."""
-        await composer.compose_due(
-            self._pool, self._renderer, self._clock(), self._batch_size, self._storm_defaults
-        )
+        """Plan the digests due, compose the groups whose grace delay ran out, then lease a
+        batch of due rows and send them one by one; returns how many were leased."""
+        now, defaults = self._clock(), self._storm_defaults
+        await digests.send_due_digests(self._pool, self._renderer, now, defaults)
+        await composer.compose_due(self._pool, self._renderer, now, self._batch_size, defaults)
         due = await store.claim_due(self._pool, self._batch_size, self._lease)
         if not due:
             return 0

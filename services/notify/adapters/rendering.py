@@ -10,6 +10,7 @@ disk, which is why it is not the core. One Jinja2 environment per language, buil
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import babel.dates
@@ -43,14 +44,19 @@ class Renderer:
         )
 
     def render_many(
-        self, items: Sequence[EmailFacts], to: str, reply_to: str = "", *, summary: bool = False
+        self,
+        items: Sequence[EmailFacts],
+        to: str,
+        reply_to: str = "",
+        *,
+        kind: Literal["changes", "policy", "digest"] = "changes",
     ) -> Email:
         """One email of several changes, in the first's language: a student's standards netted
-        after the grace delay, or (`summary`) the standards a policy change moved."""
-        if len(items) == 1 and not summary:
+        after the grace delay, the standards a policy change moved, or a digest."""
+        if len(items) == 1 and kind == "changes":
             return self.render(items[0], to, reply_to)
         environment = self._environment(items[0].language)
-        values = {"items": items, "summary": summary}
+        values = {"items": items, "kind": kind}
         subject = environment.get_template("text/changes_subject.txt").render(values)
         subject = " ".join(subject.split())
         return Email(

@@ -29,6 +29,9 @@ ALTER TABLE notifications DROP CONSTRAINT notifications_status_check;
 ALTER TABLE notifications ADD CONSTRAINT notifications_status_check
     CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'held_for_digest', 'suppressed',
                       'coalesced'));
+-- The digest job looks for held rows on every pass.
+CREATE INDEX notifications_held ON notifications (tenant_id, guardian_email)
+    WHERE status = 'held_for_digest';
 CREATE INDEX notifications_uncomposed ON notifications (next_attempt_at)
     WHERE status = 'pending' AND NOT composed;
 
