@@ -62,14 +62,17 @@ def _near(pixel: tuple[int, int, int], colour: tuple[int, int, int]) -> bool:
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium (scripts/setup.sh installs it as root)")
 @pytest.mark.parametrize("language", ["en", "es"])
-def test_the_golden_html_email_renders_in_chromium(language: str, tmp_path: Path) -> None:
-    png = tmp_path / f"change_{language}.png"
+@pytest.mark.parametrize("kind", ["change", "changes", "policy", "digest"])
+def test_the_golden_html_email_renders_in_chromium(
+    kind: str, language: str, tmp_path: Path
+) -> None:
+    png = tmp_path / f"{kind}_{language}.png"
     assert CHROMIUM is not None
     subprocess.run(
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
          "--no-first-run", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={png}",
-         f"--window-size={WIDTH},{HEIGHT}", (GOLDEN / f"change_{language}.html").as_uri()],
+         f"--window-size={WIDTH},{HEIGHT}", (GOLDEN / f"{kind}_{language}.html").as_uri()],
         check=True, capture_output=True, timeout=90,
     )  # fmt: skip
     width, height, rows = read_png(png.read_bytes())
