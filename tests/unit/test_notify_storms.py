@@ -84,7 +84,10 @@ def test_the_net_does_not_depend_on_arrival_order(levels: list[int], rng: object
 
 
 def test_a_second_crossing_inside_the_flap_window_is_held_back() -> None:
-    emailed = LastEmailed(standard_id="s", mastered=True, emailed_at=T0)
+    emailed = LastEmailed(standard_id="s", mastered=True, crossed=True, emailed_at=T0)
+    first_result = LastEmailed(standard_id="s", mastered=False, crossed=False, emailed_at=T0)
+    (reached,) = _walk("s", [2, 3])
+    assert not within_flap(reached, first_result, T0 + timedelta(hours=2), timedelta(hours=24))
     (back_down,) = _walk("s", [3, 2])
     (level_only,) = _walk("s", [3, 4])
     window = timedelta(hours=24)

@@ -22,6 +22,7 @@ from services.notify.core.messages import Email, Guardian, TenantSettings, email
 from services.notify.core.storms import (
     LastEmailed,
     StormSettings,
+    crosses,
     net_changes,
     next_allowed,
     within_flap,
@@ -121,7 +122,7 @@ async def _last_emailed(
     connection: DbConnection, guardian_email: str, change: MasteryChanged
 ) -> LastEmailed | None:
     row = await connection.fetchrow(
-        "SELECT mastered, emailed_at FROM last_emailed WHERE tenant_id = $1 "
+        "SELECT mastered, crossed, emailed_at FROM last_emailed WHERE tenant_id = $1 "
         "AND guardian_email = $2 AND student_id = $3 AND standard_id = $4",
         change.tenant_id,
         guardian_email,
@@ -131,7 +132,10 @@ async def _last_emailed(
     if row is None:
         return None
     return LastEmailed(
-        standard_id=change.standard_id, mastered=row["mastered"], emailed_at=row["emailed_at"]
+        standard_id=change.standard_id,
+        mastered=row["mastered"],
+        crossed=row["crossed"],
+        emailed_at=row["emailed_at"],
     )
 
 
@@ -207,8 +211,12 @@ async def _remember(
     """What the guardian is told now, for the flap window (told when composed, sent soon after)."""
     await connection.executemany(
         "INSERT INTO last_emailed (tenant_id, guardian_email, student_id, standard_id, "
-        "mastered, emailed_at) VALUES ($1, $2, $3, $4, $5, $6) "
-        "ON CONFLICT (tenant_id, guardian_email, student_id, standard_id) "
-        "DO UPDATE SET mastered = excluded.mastered, emailed_at = excluded.emailed_at",
-        [(c.tenant_id, guardian_email, c.student_id, c.standard_id, c.mastered, now) for c in kept],
+        "mastered, crossed, emailed_at) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+        "ON CONFLICT (tenant_id, guardian_email, student_id, standard_id) DO UPDATE SET "
+        "mastered = excluded.mastered, crossed = excluded.crossed, "
+        "emailed_at = excluded.emailed_at",
+        [
+            (c.tenant_id, guardian_email, c.student_id, c.standard_id, c.mastered, crosses(c), now)
+            for c in kept
+        ],
     )

@@ -38,6 +38,7 @@ class LastEmailed(msgspec.Struct, frozen=True, kw_only=True):
 
     standard_id: str
     mastered: bool
+    crossed: bool  # that email said mastery was reached or lost
     emailed_at: datetime
 
 
@@ -74,10 +75,15 @@ def net_changes(changes: Sequence[MasteryChanged]) -> list[MasteryChanged]:
 def within_flap(
     change: MasteryChanged, last: LastEmailed | None, now: datetime, window: timedelta
 ) -> bool:
-    """True when this change crosses the mastery line again for a standard the guardian heard
-    about inside the flap window: mastered, not, mastered again is one email in the window."""
-    if last is None or now - last.emailed_at >= window:
+    """True when this change crosses the mastery line and the guardian's last email about the
+    standard, inside the flap window, did too: mastered, not, mastered again is one email in the
+    window. A first result or a level change does not use up the window."""
+    if last is None or not last.crossed or now - last.emailed_at >= window:
         return False
+    return crosses(change)
+
+
+def crosses(change: MasteryChanged) -> bool:
     return change.mastered != change.previous_mastered
 
 

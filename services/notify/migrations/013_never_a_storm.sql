@@ -21,10 +21,11 @@ ALTER TABLE mail_settings
 --   coalesced  not sent on its own: netted into another row's email (last_error says which), or
 --              undone within the grace delay, or held back by the flap window or a silent policy
 -- They are kept, never deleted.
+-- Rows from before, and rows written as finished emails, are composed already; the planner
+-- writes composed = false.
 ALTER TABLE notifications
     ADD COLUMN composed boolean NOT NULL DEFAULT true,
     ADD COLUMN group_key text NOT NULL DEFAULT '';
-ALTER TABLE notifications ALTER COLUMN composed SET DEFAULT false;
 ALTER TABLE notifications DROP CONSTRAINT notifications_status_check;
 ALTER TABLE notifications ADD CONSTRAINT notifications_status_check
     CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'held_for_digest', 'suppressed',
@@ -42,6 +43,7 @@ CREATE TABLE last_emailed (
     student_id text NOT NULL,
     standard_id text NOT NULL,
     mastered boolean NOT NULL,
+    crossed boolean NOT NULL,  -- that email said mastery was reached or lost
     emailed_at timestamptz NOT NULL,
     PRIMARY KEY (tenant_id, guardian_email, student_id, standard_id)
 );
