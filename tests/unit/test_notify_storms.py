@@ -8,6 +8,7 @@ import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.notify.config import NotifyConfig
 from services.notify.core.storms import (
     LastEmailed,
     QuietHours,
@@ -150,3 +151,17 @@ def test_a_weekly_digest_is_due_only_on_its_weekday() -> None:
     assert digest_due(friday, "America/New_York", "weekly_digest", settings) == date(2026, 10, 2)
     assert digest_due(thursday, "America/New_York", "weekly_digest", settings) is None
     assert digest_due(friday, "America/New_York", "immediate", settings) is None
+
+
+def test_the_service_defaults_for_schools_without_settings_come_from_the_environment() -> None:
+    config = msgspec.convert(
+        {"database_url": "postgresql://x/y", "mail_default_grace_seconds": "5",
+         "mail_default_quiet_hours": "21:00-06:30"},
+        NotifyConfig, strict=False,
+    )  # fmt: skip
+    defaults = config.storm_defaults()
+    assert defaults.grace_seconds == 5
+    assert defaults.quiet_hours == QuietHours(start=time(21), end=time(6, 30))
+    assert msgspec.structs.replace(config, mail_default_quiet_hours="").storm_defaults() == (
+        StormSettings(grace_seconds=5, quiet_hours=None)
+    )
