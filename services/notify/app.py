@@ -36,8 +36,12 @@ def create_app(
     renderer = Renderer()
 
     def workers(pool: asyncpg.Pool) -> list[NamedWorker]:
+        defaults = config.storm_defaults()
         planner = NotificationPlanner(
-            pool, renderer, unsubscribe=UnsubscribeLinks(secret, config.public_url())
+            pool,
+            renderer,
+            defaults,
+            unsubscribe=UnsubscribeLinks(secret, config.public_url()),
         )
         consumer = BatchConsumer(
             ConsumerSettings(
@@ -70,6 +74,7 @@ def create_app(
             max_retry=timedelta(seconds=config.mailer_max_retry),
             retry_jitter=config.mailer_retry_jitter,
             max_per_second=config.smtp_max_per_second,
+            storm_defaults=defaults,
         )
         return [
             NamedWorker("planner", consumer.run, consumer.lag),

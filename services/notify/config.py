@@ -1,5 +1,7 @@
+from datetime import time
 from typing import Literal
 
+from services.notify.core.storms import QuietHours, StormSettings
 from shared.platform.config import ServiceConfig
 
 
@@ -31,9 +33,20 @@ class NotifyConfig(ServiceConfig, frozen=True, kw_only=True):
     # NOTIFY_PUBLIC_URL, by default this service's own http://host:port.
     unsubscribe_secret: str = ""
     notify_public_url: str = ""
+    # For a tenant that never saved mail settings: its grace delay, and its quiet hours as
+    # "HH:MM-HH:MM" local time (empty: none). A tenant's own settings win.
+    mail_default_grace_seconds: float = 600.0
+    mail_default_quiet_hours: str = "20:00-07:00"
     # Per key and second. Guardian lists and parked emails are read and changed rarely.
     rate_limit_requests: int = 50
 
     def public_url(self) -> str:
         base = self.notify_public_url or f"http://{self.notify_http_host}:{self.notify_http_port}"
         return base.rstrip("/")
+
+    def storm_defaults(self) -> StormSettings:
+        quiet = None
+        if self.mail_default_quiet_hours:
+            start, _, end = self.mail_default_quiet_hours.partition("-")
+            quiet = QuietHours(start=time.fromisoformat(start), end=time.fromisoformat(end))
+        return StormSettings(grace_seconds=self.mail_default_grace_seconds, quiet_hours=quiet)

@@ -32,6 +32,9 @@ FAST_RECOVERY = {
     "MAILER_IDLE_INTERVAL": "0.05",
     "WORKER_RESTART_MAX_DELAY": "4",
     "SMTP_MAX_PER_SECOND": "0",  # the sink has no sending limit to respect
+    # Each change emailed as soon as it is planned, at any hour (schools here set no settings).
+    "MAIL_DEFAULT_GRACE_SECONDS": "0",
+    "MAIL_DEFAULT_QUIET_HOURS": "",
 }
 MAIL_DOMAIN = "mastery.invalid"  # of the default MAIL_FROM: the domain of every Message-ID
 

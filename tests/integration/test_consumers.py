@@ -24,6 +24,7 @@ from shared.contract.events.gradebook import (
 from shared.contract.events.mastery import MasteryChanged
 from shared.platform.bus import BusNames, ensure_streams
 from shared.platform.consumer import REASON_HEADER, Delivered
+from tests.support.family_email import NO_DELAY
 from tests.support.gradebook import log_envelopes
 from tests.support.roles import service_url
 from tests.support.servers import Servers
@@ -171,8 +172,10 @@ async def test_a_redelivered_change_emails_each_guardian_once(
         tenantid="school",
         data=change,
     )
-    planner = NotificationPlanner(pool)
-    mailer = SmtpMailer(pool, smtp_sink.url, "school@example.org", batch_size=10, idle=0.01)
+    planner = NotificationPlanner(pool, defaults=NO_DELAY)
+    mailer = SmtpMailer(
+        pool, smtp_sink.url, "school@example.org", batch_size=10, idle=0.01, storm_defaults=NO_DELAY
+    )
     await planner.handle_mastery_events([Delivered(envelope, 7)])
     assert await mailer.send_due() == 2
     await planner.handle_mastery_events([Delivered(envelope, 7)])  # redelivered

@@ -23,6 +23,7 @@ from shared.contract.cloudevents import (
 from shared.contract.events.mastery import AnyMasteryEvent, MasteryChanged
 from shared.platform.bus import BusNames, connect, ensure_streams
 from shared.platform.consumer import REASON_HEADER, BatchConsumer, ConsumerSettings
+from tests.support.family_email import NO_DELAY
 from tests.support.polling import eventually
 
 NOW = datetime(2026, 10, 9, 12, 0, tzinfo=UTC)
@@ -58,7 +59,7 @@ async def test_a_message_in_another_content_mode_is_deadlettered_with_its_conten
             filter_subject=bus.all_mastery_changed(), durable=PLANNER_NAME,
         ),
         EnvelopeCodec(AnyMasteryEvent),
-        NotificationPlanner(pool).handle_mastery_events,
+        NotificationPlanner(pool, defaults=NO_DELAY).handle_mastery_events,
     )  # fmt: skip
     mastery = await connect(auth_nats.service_url("mastery"), "mastery-test")
     stop = asyncio.Event()

@@ -62,7 +62,7 @@ def _near(pixel: tuple[int, int, int], colour: tuple[int, int, int]) -> bool:
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium (scripts/setup.sh installs it as root)")
 @pytest.mark.parametrize("language", ["en", "es"])
-@pytest.mark.parametrize("page", ["change", "unsubscribe"])
+@pytest.mark.parametrize("page", ["change", "changes", "policy", "digest", "unsubscribe"])
 def test_the_golden_html_email_renders_in_chromium(
     page: str, language: str, tmp_path: Path
 ) -> None:

@@ -18,7 +18,7 @@ from shared.contract.cloudevents import CloudEvent, cloudevent_type
 from shared.contract.events.mastery import AnyMasteryEvent
 from shared.platform.bus import BusNames
 from shared.platform.consumer import Delivered
-from tests.support.family_email import CHANGE
+from tests.support.family_email import CHANGE, NO_DELAY
 from tests.support.roles import service_url
 from tests.support.servers import Servers
 from tests.support.tenants import new_tenant
@@ -44,7 +44,9 @@ async def _consume(pool: asyncpg.Pool, tenant: str, change_id: str) -> None:
         id=change_id, source="/test", type=cloudevent_type(change), subject="x",
         time=change.changed_at, tenantid=tenant, streamversion=1, data=change,
     )  # fmt: skip
-    await NotificationPlanner(pool).handle_mastery_events([Delivered(envelope, 1)])
+    await NotificationPlanner(pool, defaults=NO_DELAY).handle_mastery_events(
+        [Delivered(envelope, 1)]
+    )
 
 
 async def test_a_spanish_guardian_receives_a_multipart_email_in_spanish(
@@ -55,6 +57,8 @@ async def test_a_spanish_guardian_receives_a_multipart_email_in_spanish(
         "time_zone": "America/New_York",
         "portal_url_template": "https://portal.example.org/s/{student_id}/{standard_id}",
         "reply_to": "office@school.example.org",
+        "grace_seconds": 0,
+        "quiet_hours": None,
     }
     answers = [
         await notify.put("/v1/students/noah", json={"display_name": "Noah Díaz"}, headers=headers),
@@ -72,7 +76,12 @@ async def test_a_spanish_guardian_receives_a_multipart_email_in_spanish(
     assert [answer.status_code for answer in answers] == [200, 200, 200]
     await _consume(pool, tenant, "change-1")
     mailer = SmtpMailer(
-        pool, smtp_sink.url, "Updates <updates@school.example>", batch_size=10, idle=0.05
+        pool,
+        smtp_sink.url,
+        "Updates <updates@school.example>",
+        batch_size=10,
+        idle=0.05,
+        storm_defaults=NO_DELAY,
     )
     assert await mailer.send_due() == 1
     [message] = smtp_sink.messages

@@ -188,7 +188,11 @@ async def _fill(system: System, auth: dict[str, str]) -> None:
             headers=auth,
         ),
         await system.notify.put("/v1/students/sam", json={"display_name": "Sam"}, headers=auth),
-        await system.notify.put("/v1/mail-settings", json={"time_zone": "UTC"}, headers=auth),
+        await system.notify.put(
+            "/v1/mail-settings",
+            json={"time_zone": "UTC", "grace_seconds": 0, "quiet_hours": None},
+            headers=auth,
+        ),
         await system.attempts.post(
             "/v1/attempts",
             json={

@@ -24,6 +24,7 @@ from shared.contract.events.gradebook import LatestGradebookEvent
 from shared.contract.events.mastery import AnyMasteryEvent, MasteryChanged
 from shared.platform.bus import BusNames, connect, ensure_streams
 from shared.platform.consumer import REASON_HEADER, BatchConsumer, ConsumerSettings
+from tests.support.family_email import NO_DELAY
 from tests.support.gradebook import log_envelopes
 from tests.support.polling import eventually
 
@@ -132,9 +133,11 @@ async def test_a_change_on_another_tenants_subject_is_deadlettered_not_emailed(
             filter_subject=bus.all_mastery_changed(), durable=PLANNER_NAME,
         ),
         EnvelopeCodec(AnyMasteryEvent),
-        NotificationPlanner(pool).handle_mastery_events,
+        NotificationPlanner(pool, defaults=NO_DELAY).handle_mastery_events,
     )  # fmt: skip
-    mailer = SmtpMailer(pool, smtp_sink.url, "school@example.org", batch_size=10, idle=0.01)
+    mailer = SmtpMailer(
+        pool, smtp_sink.url, "school@example.org", batch_size=10, idle=0.01, storm_defaults=NO_DELAY
+    )
     codec = EnvelopeCodec[AnyMasteryEvent](AnyMasteryEvent)
     stop = asyncio.Event()
     running = asyncio.create_task(consumer.run(stop))

@@ -21,7 +21,7 @@ from shared.contract.cloudevents import CloudEvent, cloudevent_type
 from shared.contract.events.mastery import AnyMasteryEvent
 from shared.platform.bus import BusNames
 from shared.platform.consumer import Delivered
-from tests.support.family_email import CHANGE
+from tests.support.family_email import CHANGE, NO_DELAY
 from tests.support.polling import eventually
 from tests.support.roles import service_url
 from tests.support.servers import Servers
@@ -45,6 +45,9 @@ async def notify(
         smtp_url=smtp_sink.url,
         unsubscribe_secret=SECRET,
         notify_public_url=PUBLIC_URL,
+        # Each change emailed at once, at any hour.
+        mail_default_grace_seconds=0,
+        mail_default_quiet_hours="",
     )
     async with AsyncTestClient(create_app(config)) as client:
         yield client
@@ -56,7 +59,8 @@ async def _consume(pool: asyncpg.Pool, tenant: str, change_id: str) -> None:
         id=change_id, source="/test", type=cloudevent_type(change), subject="x",
         time=change.changed_at, tenantid=tenant, streamversion=1, data=change,
     )  # fmt: skip
-    planner = NotificationPlanner(pool, unsubscribe=UnsubscribeLinks(SECRET.encode(), PUBLIC_URL))
+    links = UnsubscribeLinks(SECRET.encode(), PUBLIC_URL)
+    planner = NotificationPlanner(pool, defaults=NO_DELAY, unsubscribe=links)
     await planner.handle_mastery_events([Delivered(envelope, 1)])
 
 

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 from services.notify.core.messages import Guardian, TenantSettings
+from services.notify.core.storms import StormSettings
 from shared.contract.events.mastery import MasteryChanged
 
 # 23:30 UTC on 1 October is still 1 October in New York: the date shows the school's day.
@@ -40,3 +41,7 @@ UNSUBSCRIBE_URL = "https://notify.school.example.org/v1/unsubscribe/eyJ0ZXN0Ijp0
 
 def guardian(language: str) -> Guardian:
     return Guardian(email="rosa@example.org", name="Rosa", language=language)
+
+
+# A tenant without mail settings, in tests that expect each change emailed at once, at any hour.
+NO_DELAY = StormSettings(grace_seconds=0, quiet_hours=None)

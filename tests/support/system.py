@@ -57,6 +57,9 @@ async def running_system(
         smtp_url=smtp_url,
         mailer_idle_interval=0.05,
         unsubscribe_secret=UNSUBSCRIBE_SECRET,
+        # Each change emailed at once, at any hour, unless a test sets the tenant's own.
+        mail_default_grace_seconds=0,
+        mail_default_quiet_hours="",
     )
     async with (
         AsyncTestClient(create_attempts_app(attempts_config)) as attempts,

@@ -3,7 +3,7 @@ copies of what a family receives (`UPDATE_GOLDEN=1` rewrites them; review the di
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import pytest
@@ -118,6 +118,47 @@ def test_the_email_matches_its_golden_copy(language: str, form: str) -> None:
     if os.environ.get("UPDATE_GOLDEN") == "1":
         golden.write_text(rendered, encoding="utf-8")
     assert rendered == golden.read_text(encoding="utf-8"), f"{golden} differs (UPDATE_GOLDEN=1)"
+
+
+def _render_many(language: str, kind: Literal["changes", "policy", "digest"]) -> Email:
+    """Three standards of Noah's (the multi-standard email), or the same as a policy summary or a
+    digest."""
+    titles = ["Add and subtract fractions", "Compare ratios", "Read a coordinate plane"]
+    facts = [
+        email_facts(
+            msgspec.structs.replace(CHANGE, standard_id=f"s{n}", standard_title=title),
+            guardian(language),
+            STUDENT_NAME,
+            SETTINGS,
+        )
+        for n, title in enumerate(titles)
+    ]
+    return RENDERER.render_many(facts, "rosa@example.org", SETTINGS.reply_to, kind=kind)
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+@pytest.mark.parametrize("form", ["txt", "html"])
+@pytest.mark.parametrize("kind", ["changes", "policy", "digest"])
+def test_the_multi_standard_emails_match_their_golden_copies(
+    language: str, form: str, kind: Literal["changes", "policy", "digest"]
+) -> None:
+    email = _render_many(language, kind)
+    rendered = f"Subject: {email.subject}\n\n{email.body}" if form == "txt" else email.html
+    golden = GOLDEN / f"{kind}_{language}.{form}"
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        golden.write_text(rendered, encoding="utf-8")
+    assert rendered == golden.read_text(encoding="utf-8"), f"{golden} differs (UPDATE_GOLDEN=1)"
+
+
+def test_the_multi_standard_emails_say_what_each_is() -> None:
+    assert _render_many("en", "changes").subject == "News on 3 standards for Noah Díaz"
+    assert _render_many("es", "policy").subject == (
+        "La escuela cambió la forma de calcular el dominio"
+    )
+    digest = _render_many("es", "digest")
+    assert digest.subject == "Lo que ha cambiado en la escuela"
+    assert "Esto es lo que ha cambiado desde el último resumen:" in digest.body
+    assert digest.body.count("ha alcanzado el dominio") == 3
 
 
 def test_a_copy_built_again_carries_the_same_date_and_headers() -> None:

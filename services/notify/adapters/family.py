@@ -6,6 +6,7 @@ from __future__ import annotations
 import msgspec
 
 from services.notify.core.messages import TenantSettings
+from services.notify.core.storms import QuietHours, StormSettings
 from shared.contract.events.mastery import MasteryChanged
 from shared.platform.postgres import DbConnection
 
@@ -36,31 +37,62 @@ async def student_name(connection: DbConnection, tenant_id: str, student_id: str
     return str(name) if name is not None else ""
 
 
+_SETTINGS_COLUMNS = (
+    "time_zone, portal_url_template, reply_to, grace_seconds, flap_window_hours, "
+    "policy_changes, quiet_start, quiet_end, digest_hour, digest_weekday"
+)
+
+
 async def set_settings(connection: DbConnection, tenant_id: str, settings: TenantSettings) -> None:
+    storm, quiet = settings.storm, settings.storm.quiet_hours
     await connection.execute(
-        "INSERT INTO mail_settings (tenant_id, time_zone, portal_url_template, reply_to) "
-        "VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id) DO UPDATE SET "
-        "time_zone = excluded.time_zone, portal_url_template = excluded.portal_url_template, "
-        "reply_to = excluded.reply_to, updated_at = now()",
+        f"INSERT INTO mail_settings (tenant_id, {_SETTINGS_COLUMNS}) "  # noqa: S608 - constant
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (tenant_id) DO UPDATE "
+        f"SET ({_SETTINGS_COLUMNS}, updated_at) = (excluded.time_zone, "
+        "excluded.portal_url_template, excluded.reply_to, excluded.grace_seconds, "
+        "excluded.flap_window_hours, excluded.policy_changes, excluded.quiet_start, "
+        "excluded.quiet_end, excluded.digest_hour, excluded.digest_weekday, now())",
         tenant_id,
         settings.time_zone,
         settings.portal_url_template,
         settings.reply_to,
+        storm.grace_seconds,
+        storm.flap_window_hours,
+        storm.policy_changes,
+        quiet.start if quiet else None,
+        quiet.end if quiet else None,
+        storm.digest_hour,
+        storm.digest_weekday,
     )
 
 
-async def settings_of(connection: DbConnection, tenant_id: str) -> TenantSettings:
-    """The tenant's mail settings, or the defaults (UTC, no link, no Reply-To)."""
+async def settings_of(
+    connection: DbConnection, tenant_id: str, storm: StormSettings | None = None
+) -> TenantSettings:
+    """The tenant's mail settings, or the defaults (UTC, no link, no Reply-To, and `storm`: the
+    service's defaults for the grace delay and the rest)."""
     row = await connection.fetchrow(
-        "SELECT time_zone, portal_url_template, reply_to FROM mail_settings WHERE tenant_id = $1",
+        f"SELECT {_SETTINGS_COLUMNS} FROM mail_settings WHERE tenant_id = $1",  # noqa: S608
         tenant_id,
     )
     if row is None:
-        return TenantSettings()
+        return TenantSettings(storm=storm or StormSettings())
+    quiet = None
+    if row["quiet_start"] is not None:
+        quiet = QuietHours(start=row["quiet_start"], end=row["quiet_end"])
+    storm = StormSettings(
+        grace_seconds=row["grace_seconds"],
+        flap_window_hours=row["flap_window_hours"],
+        policy_changes=row["policy_changes"],
+        quiet_hours=quiet,
+        digest_hour=row["digest_hour"],
+        digest_weekday=row["digest_weekday"],
+    )
     return TenantSettings(
         time_zone=row["time_zone"],
         portal_url_template=row["portal_url_template"],
         reply_to=row["reply_to"],
+        storm=storm,
     )
 
 

@@ -22,10 +22,12 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from services.notify.adapters import smtp, store
+from services.notify.adapters import composer, digests, smtp, store
+from services.notify.adapters.rendering import Renderer
 from services.notify.adapters.store import PendingEmail
 from services.notify.core.messages import message_id
 from services.notify.core.pacing import TokenBucket, retry_delay
+from services.notify.core.storms import StormSettings
 from shared.platform.errors import is_transient
 from shared.platform.retry import retry_until_stopped, sleep_unless_stopped
 
@@ -46,6 +48,9 @@ class SmtpMailer:
         max_retry: timedelta = timedelta(minutes=30),
         retry_jitter: float = 0.5,
         max_per_second: float = 10.0,
+        storm_defaults: StormSettings | None = None,
+        renderer: Renderer | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if isinstance(smtp_server, str):
             smtp_server = smtp.SmtpServer.from_url(smtp_server)
@@ -62,6 +67,9 @@ class SmtpMailer:
         # Up to a second's worth at once after a quiet spell, then evenly spaced.
         self._bucket = TokenBucket.full(max_per_second, max(1.0, max_per_second), _now())
         self._outage_pause = 0.0
+        self._storm_defaults = storm_defaults or StormSettings()
+        self._renderer = renderer or Renderer()
+        self._clock = clock
         self.sent = 0
         self.parked = 0
 
@@ -84,7 +92,11 @@ class SmtpMailer:
         return {"due_notifications": counts.due, "failed_notifications": counts.failed}
 
     async def send_due(self) -> int:
-        """Lease a batch of due rows and send them one by one; returns how many were leased."""
+        """Plan the digests due, compose the groups whose grace delay ran out, then lease a
+        batch of due rows and send them one by one; returns how many were leased."""
+        now, defaults = self._clock(), self._storm_defaults
+        await digests.send_due_digests(self._pool, self._renderer, now, defaults)
+        await composer.compose_due(self._pool, self._renderer, now, self._batch_size, defaults)
         due = await store.claim_due(self._pool, self._batch_size, self._lease)
         if not due:
             return 0

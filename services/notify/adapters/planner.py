@@ -1,18 +1,22 @@
 """Consumes mastery changes and plans one email per guardian, in one transaction, then acks.
 
-Each email is rendered when planned, in its guardian's language, with the student's display name
+Rows wait out the tenant's grace delay and are composed then (`composer.py`): each email is
+rendered when planned, in its guardian's language, with the student's display name
 and the school's settings as they are then; the row keeps it, so a resend is the same email.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import asyncpg
 
 from services.notify.adapters import family, store
+from services.notify.adapters.composer import group_key
 from services.notify.adapters.rendering import Renderer
 from services.notify.core import unsubscribe
-from services.notify.core.messages import Email, Guardian, email_facts
+from services.notify.core.messages import Email, Guardian, TenantSettings, email_facts
+from services.notify.core.storms import StormSettings
 from shared.contract.events.mastery import AnyMasteryEvent, MasteryChanged
 from shared.platform.bus_users import PLANNER_DURABLE
 from shared.platform.consumer import Delivered
@@ -37,10 +41,13 @@ class NotificationPlanner:
         self,
         pool: asyncpg.Pool,
         renderer: Renderer | None = None,
+        defaults: StormSettings | None = None,
         unsubscribe: UnsubscribeLinks | None = None,
     ) -> None:
         self._pool = pool
         self._renderer = renderer or Renderer()
+        # For tenants that never saved mail settings.
+        self._defaults = defaults or StormSettings()
         self._links = unsubscribe or UnsubscribeLinks()
 
     async def handle_mastery_events(self, batch: Sequence[Delivered[AnyMasteryEvent]]) -> None:
@@ -48,8 +55,12 @@ class NotificationPlanner:
             for delivered in batch:
                 change = delivered.envelope.data
                 await family.keep_change(connection, change)
-                planned = await plan_emails(connection, self._renderer, change, self._links)
-                await store.enqueue_emails(connection, change, planned)
+                settings = await family.settings_of(connection, change.tenant_id, self._defaults)
+                planned = await plan_emails(
+                    connection, self._renderer, change, self._links, settings
+                )
+                grace = timedelta(seconds=settings.storm.grace_seconds)
+                await store.enqueue_emails(connection, change, planned, grace, group_key(change))
 
 
 async def plan_emails(
@@ -57,6 +68,7 @@ async def plan_emails(
     renderer: Renderer,
     change: MasteryChanged,
     links: UnsubscribeLinks | None = None,
+    settings: TenantSettings | None = None,
 ) -> list[tuple[Guardian, Email]]:
     """Each guardian of the change's student who wants news, with their email (`off`: none)."""
     guardians = await store.guardians_of(connection, change.tenant_id, change.student_id)
@@ -64,7 +76,7 @@ async def plan_emails(
     if not wanted:
         return []
     name = await family.student_name(connection, change.tenant_id, change.student_id)
-    settings = await family.settings_of(connection, change.tenant_id)
+    settings = settings or await family.settings_of(connection, change.tenant_id)
     links = links or UnsubscribeLinks()
     return [
         (

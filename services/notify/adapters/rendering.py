@@ -7,9 +7,10 @@ disk, which is why it is not the core. One Jinja2 environment per language, buil
 `Renderer`, so rendering reads nothing from disk after the first email in a language.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import babel.dates
@@ -49,6 +50,32 @@ class Renderer:
             self._environment(language_of(language))
             .get_template(f"html/{name}")
             .render(**values, language=language_of(language))
+        )
+
+    def render_many(
+        self,
+        items: Sequence[EmailFacts],
+        to: str,
+        reply_to: str = "",
+        *,
+        kind: Literal["changes", "policy", "digest"] = "changes",
+    ) -> Email:
+        """One email of several changes, in the first's language: a student's standards netted
+        after the grace delay, the standards a policy change moved, or a digest."""
+        if len(items) == 1 and kind == "changes":
+            return self.render(items[0], to, reply_to)
+        environment = self._environment(items[0].language)
+        values = {"items": items, "kind": kind}
+        subject = environment.get_template("text/changes_subject.txt").render(values)
+        subject = " ".join(subject.split())
+        return Email(
+            to=to,
+            subject=subject,
+            body=environment.get_template("text/changes.txt").render(values),
+            html=environment.get_template("html/changes.html").render(values, subject=subject),
+            language=items[0].language,
+            reply_to=reply_to,
+            unsubscribe_url=items[0].unsubscribe_url,
         )
 
     def _environment(self, language: str) -> jinja2.Environment:

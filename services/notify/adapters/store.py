@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import msgspec
@@ -99,6 +99,10 @@ class NotificationRow(msgspec.Struct, frozen=True, kw_only=True):
     # 'pending' for the mailer, or 'held_for_digest' for a digest guardian's digest job.
     status: str
     unsubscribe_url: str
+    # Due after the grace delay, then composed with the rest of its group (composer.py).
+    next_attempt_at: datetime
+    composed: bool = False
+    group_key: str
 
 
 _NOTIFICATIONS = Columns(NotificationRow)
@@ -108,7 +112,9 @@ _INSERT_NOTIFICATION = (
 )
 
 
-def _notification(change: MasteryChanged, guardian: Guardian, email: Email) -> NotificationRow:
+def _notification(
+    change: MasteryChanged, guardian: Guardian, email: Email, due: datetime, key: str
+) -> NotificationRow:
     return NotificationRow(
         tenant_id=change.tenant_id,
         change_id=change.change_id,
@@ -123,21 +129,31 @@ def _notification(change: MasteryChanged, guardian: Guardian, email: Email) -> N
         delivery=guardian.delivery,
         status="pending" if guardian.delivery == "immediate" else "held_for_digest",
         unsubscribe_url=email.unsubscribe_url,
+        next_attempt_at=due,
+        group_key=key,
     )
 
 
 async def enqueue_emails(
-    connection: DbConnection, change: MasteryChanged, planned: Sequence[tuple[Guardian, Email]]
+    connection: DbConnection,
+    change: MasteryChanged,
+    planned: Sequence[tuple[Guardian, Email]],
+    grace: timedelta = timedelta(0),
+    key: str = "",
 ) -> None:
-    """Plan the emails of one change; a redelivered change finds its rows and adds nothing."""
-    rows = [_notification(change, guardian, email) for guardian, email in planned]
+    """Plan the emails of one change, due after `grace`; a redelivered change finds its rows and
+    adds nothing."""
+    due = datetime.now(UTC) + grace
+    rows = [_notification(change, guardian, email, due, key) for guardian, email in planned]
     await connection.executemany(_INSERT_NOTIFICATION, map(_NOTIFICATIONS.values, rows))
 
 
 async def claim_due(pool: asyncpg.Pool, limit: int, lease: timedelta) -> list[PendingEmail]:
     """Lease due rows to this mailer: pending ones, and sending ones whose lease ran out (their
     mailer died, perhaps after the SMTP server accepted the email). A due row to an address on
-    its tenant's suppression list is marked `suppressed` instead, in the same statement."""
+    its tenant's suppression list is marked `suppressed` instead, in the same statement. Only
+    composed rows: an uncomposed one waits for the composer (which skips rows another mailer
+    holds), never to be sent on its own."""
     rows = await pool.fetch(
         """
         WITH due AS (
@@ -146,7 +162,7 @@ async def claim_due(pool: asyncpg.Pool, limit: int, lease: timedelta) -> list[Pe
                 WHERE s.tenant_id = n.tenant_id AND s.address = lower(n.guardian_email)
             ) AS suppressed
             FROM notifications n
-            WHERE status IN ('pending', 'sending') AND next_attempt_at <= now()
+            WHERE status IN ('pending', 'sending') AND composed AND next_attempt_at <= now()
             ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED
         ), suppressing AS (
             UPDATE notifications n SET status = 'suppressed',

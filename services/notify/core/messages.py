@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 import msgspec
 
+from services.notify.core.storms import StormSettings
 from shared.contract.events.mastery import MasteryChanged
 
 _MESSAGE_NAMESPACE = uuid.UUID("0c8c7a52-5d0e-4d7b-9a44-2f4d8f7c1b36")
@@ -33,6 +34,8 @@ class TenantSettings(msgspec.Struct, frozen=True, kw_only=True):
     # With {student_id} and {standard_id}; empty: the email carries no link.
     portal_url_template: str = ""
     reply_to: str = ""
+    # The grace delay, flap window, policy changes, quiet hours and digest times.
+    storm: StormSettings = StormSettings()
 
 
 class Email(msgspec.Struct, frozen=True, kw_only=True):
