@@ -7,8 +7,10 @@
 (c) For each student-standard, the mastery changes in the change log (`mastery_changes`) are the
     ones an in-order replay of its stream through the projection emits: none missing, none false.
 (d) The SMTP sink received one email per change and guardian: the distinct Message-IDs are exactly
-    those of the replay's changes times the guardians. A copy sent again keeps its Message-ID and
-    counts as a duplicate, not as news.
+    those of the replay's changes times the guardians, less those notify coalesced into another
+    email of the same guardian (changes of one student arriving together are one email) that was
+    itself received, or netted to nothing. A copy sent again keeps its Message-ID and counts as a
+    duplicate, not as news.
 """
 
 from collections import Counter, defaultdict
@@ -88,7 +90,8 @@ async def observe(connection: asyncpg.Connection, mailbox: "Mailbox", school: Sc
     replayed = _replay(log)
     seen.changes = sum(map(len, live.values()))
     _compare_changes(seen, live, replayed)
-    _compare_emails(seen, mailbox, school, replayed)
+    coalesced = await _read_coalesced(connection, school.tenant_id)
+    _compare_emails(seen, mailbox, school, replayed, coalesced)
     return seen
 
 
@@ -235,16 +238,43 @@ def _compare_changes(
     _problem(seen, "student-standards whose changes differ from an in-order replay", differing)
 
 
+async def _read_coalesced(connection: asyncpg.Connection, tenant_id: str) -> dict[str, str | None]:
+    """Message-ID of each (change, guardian) notify folded into another email -> that email's
+    Message-ID (None: netted to nothing, a change undone before it was sent)."""
+    rows = await connection.fetch(
+        "SELECT change_id, guardian_email, last_error FROM notifications "
+        "WHERE tenant_id = $1 AND status = 'coalesced'",
+        tenant_id,
+    )
+    folded: dict[str, str | None] = {}
+    for row in rows:
+        into = (row["last_error"] or "").removeprefix("coalesced into ")
+        anchor = None if into == "nothing to say" else into
+        key = message_id(tenant_id, row["change_id"], row["guardian_email"], MAIL_DOMAIN)
+        folded[key] = anchor and message_id(tenant_id, anchor, row["guardian_email"], MAIL_DOMAIN)
+    return folded
+
+
 def _compare_emails(
-    seen: Observation, mailbox: "Mailbox", school: School, replayed: dict[Key, list[Any]]
+    seen: Observation,
+    mailbox: "Mailbox",
+    school: School,
+    replayed: dict[Key, list[Any]],
+    coalesced: dict[str, str | None],
 ) -> None:
-    expected = {
+    every = {
         message_id(school.tenant_id, change.change_id, school.guardians[key[0]], MAIL_DOMAIN)
         for key, changes in replayed.items()
         for change in changes
     }
     received = mailbox.message_ids(f"@{school.tenant_id}.example.org")
     copies = Counter(received)
+    # A change folded into another email is told by that email, which must have arrived.
+    folded_into_nothing_received = {
+        key for key, into in coalesced.items() if into is not None and into not in copies
+    }
+    _problem(seen, "coalesced into an email never received", folded_into_nothing_received)
+    expected = every - coalesced.keys()
     seen.emails_expected, seen.received = len(expected), len(received)
     seen.duplicates = len(received) - len(copies)
     seen.lost = len(expected - copies.keys())
