@@ -8,6 +8,7 @@ import asyncpg
 
 from devtools.embedded import SmtpSink
 from shared.platform.bus import BusNames
+from tests.support.polling import eventually
 from tests.support.servers import Servers
 from tests.support.system import System, running_system
 from tests.support.tenants import new_tenant
@@ -89,10 +90,17 @@ async def test_pages_cover_every_row_once_while_writes_continue(
             (first["position"], first["changes_position"])
         }
         assert first["changes_position"] > 0
-        newer = await pool.fetchval(
-            "SELECT max(position) FROM mastery_changes WHERE tenant_id = $1", tenant
-        )
-        assert newer > first["changes_position"]  # the changes after it are the ones to resume
+
+        async def newest_change() -> int:
+            return int(
+                await pool.fetchval(
+                    "SELECT max(position) FROM mastery_changes WHERE tenant_id = $1", tenant
+                )
+            )
+
+        # The changes the writes between pages cause come after it: they are the ones to resume
+        # from (the projector may still be applying them).
+        await eventually(newest_change, lambda newer: newer > first["changes_position"])
 
 
 async def test_a_tampered_cursor_is_refused(
