@@ -14,6 +14,7 @@ from services.mastery.core.plan import GradebookEntry
 from shared.contract.cloudevents import CloudEvent
 from shared.contract.events.attempts import AttemptRecorded, AttemptRescored, AttemptVoided
 from shared.contract.events.standards import (
+    ReassessmentPolicy,
     StandardDefined,
     TenantPolicySet,
     policy_stream_id,
@@ -27,6 +28,7 @@ NOW = datetime(2026, 10, 10, 12, 0, tzinfo=UTC)
 START = datetime(2026, 9, 1, tzinfo=UTC)
 TENANT = "school"
 _EVENT_IDS = uuid.UUID("0b9e8a34-5d0a-4f57-9f7e-7f1b1f1b2c3d")
+_ANY_NUMBER_OF_REASSESSMENTS = ReassessmentPolicy()
 
 
 @dataclass
@@ -77,11 +79,13 @@ class Gradebook:
     def define(
         self, standard: str, method: Method | None, *, title: str | None = None,
         case_guid: str | None = None, letters: tuple[LetterGrade, ...] | None = None,
+        reassessment: ReassessmentPolicy = _ANY_NUMBER_OF_REASSESSMENTS,
     ) -> GradebookEntry:  # fmt: skip
         event = StandardDefined(
             tenant_id=TENANT, standard_id=standard, title=title or standard,
             case_guid=case_guid, scale=DEFAULT_SCALE, method=method,
             parameter=2 if method == "n_mastery" else None, defined_at=NOW, letters=letters,
+            reassessment=reassessment,
         )  # fmt: skip
         return self._entry(f"//standards/{standard}", event)
 

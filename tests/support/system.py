@@ -39,7 +39,7 @@ async def running_system(
 ) -> AsyncIterator[System]:
     namespace = bus.namespace
     # Tests call routes faster than any key's budget allows; the limits are tested on their own.
-    unlimited = {"rate_limit_requests": 0}
+    unlimited: dict[str, Any] = {"rate_limit_requests": 0}
     # Each service with its own NATS user, as deployed (the URL given is the admin's).
     attempts_config = AttemptsConfig(
         database_url=database_service_url(database_url, "attempts"),

@@ -13,6 +13,7 @@ from babel.messages.pofile import read_po
 from services.notify.adapters.rendering import LOCALES, TEMPLATES, Renderer
 from services.notify.adapters.smtp import build_message
 from services.notify.core.messages import Email, email_facts, language_of, portal_url
+from shared.contract.events.mastery import ReassessmentOutlook
 from tests.support.family_email import (
     CHANGE,
     SETTINGS,
@@ -85,6 +86,58 @@ def test_the_explanation_follows_the_reason_and_the_standing(
     assert sentence in _render("en", **change).body
 
 
+def _rules(used: int, limit: int | None, corrective: bool = False) -> ReassessmentOutlook:
+    return ReassessmentOutlook(
+        reassessments_used=used, max_reassessments=limit, corrective_work_required=corrective
+    )
+
+
+NOT_YET: dict[str, Any] = {
+    "mastered": False, "level": 2, "level_label": "Developing", "score": 2.0,
+    "previous_level": 1, "previous_level_label": "Beginning", "previous_score": 1.0,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("rules", "says", "never"),
+    [(_rules(1, 3, corrective=True),
+      ["can be reassessed on this standard 2 more times (of 3 allowed).",
+       "This standard asks for corrective work with the teacher before each reassessment."],
+      ["can show this standard again"]),
+     (_rules(2, 3), ["can be reassessed on this standard 1 more time (of 3 allowed)."],
+      ["corrective work"]),
+     (_rules(3, 3, corrective=True),
+      ["has used all 3 reassessments this standard allows"], ["corrective work", "more time"]),
+     (_rules(0, 0), ["This standard allows no reassessment"], ["more time"]),
+     (_rules(4, None), ["can be reassessed on this standard after more practice"], ["allowed"]),
+     (None, ["can show this standard again on a later assessment"], ["reassessed"])],
+)  # fmt: skip
+def test_what_comes_next_follows_the_standards_reassessment_rules(
+    rules: ReassessmentOutlook | None, says: list[str], never: list[str]
+) -> None:
+    email = _render("en", **NOT_YET, reassessment=rules)
+    for sentence in says:
+        assert sentence in email.body
+        assert sentence in email.html
+    for words in never:
+        assert words not in email.body
+    assert "Missing work never counts as a zero." in email.body
+
+
+def test_what_comes_next_in_spanish_counts_in_spanish() -> None:
+    one = _render("es", **NOT_YET, reassessment=_rules(2, 3, corrective=True)).body
+    assert "puede presentar 1 nueva evaluación más en este estándar (de 3 permitidas)." in one
+    assert "trabajo de refuerzo con el docente antes de cada nueva evaluación" in one
+    two = _render("es", **NOT_YET, reassessment=_rules(0, 2)).body
+    assert "puede presentar 2 nuevas evaluaciones más en este estándar (de 2 permitidas)." in two
+
+
+def test_a_mastered_standard_says_to_keep_practising_whatever_the_rules() -> None:
+    body = _render("en", reassessment=_rules(3, 3, corrective=True)).body
+    assert "has shown what this standard asks" in body
+    assert "reassess" not in body
+
+
 def test_ids_in_the_portal_link_are_percent_encoded() -> None:
     link = portal_url("https://p.example/{student_id}/{standard_id}", "a/b c", "m?x")
     assert link == "https://p.example/a%2Fb%20c/m%3Fx"
@@ -124,9 +177,13 @@ def _render_many(language: str, kind: Literal["changes", "policy", "digest"]) ->
     """Three standards of Noah's (the multi-standard email), or the same as a policy summary or a
     digest."""
     titles = ["Add and subtract fractions", "Compare ratios", "Read a coordinate plane"]
+    # The third is not mastered yet, under a standard that allows three reassessments.
+    changes = [{}, {}, {**NOT_YET, "reassessment": _rules(1, 3, corrective=True)}]
     facts = [
         email_facts(
-            msgspec.structs.replace(CHANGE, standard_id=f"s{n}", standard_title=title),
+            msgspec.structs.replace(
+                CHANGE, standard_id=f"s{n}", standard_title=title, **changes[n]
+            ),
             guardian(language),
             STUDENT_NAME,
             SETTINGS,
@@ -158,7 +215,9 @@ def test_the_multi_standard_emails_say_what_each_is() -> None:
     digest = _render_many("es", "digest")
     assert digest.subject == "Lo que ha cambiado en la escuela"
     assert "Esto es lo que ha cambiado desde el último resumen:" in digest.body
-    assert digest.body.count("ha alcanzado el dominio") == 3
+    assert digest.body.count("ha alcanzado el dominio") == 2
+    assert digest.body.count("Lo que sigue:") == 3
+    assert "puede presentar 2 nuevas evaluaciones más en este estándar" in digest.body
 
 
 def test_a_copy_built_again_carries_the_same_date_and_headers() -> None:

@@ -28,8 +28,8 @@ from services.mastery.core.student_standard import (
     state_of_records,
 )
 from shared.contract.events.attempts import AttemptRecorded, AttemptRescored, AttemptVoided
-from shared.contract.events.mastery import MasteryChanged
-from shared.contract.events.standards import StandardDefined, TenantPolicySet
+from shared.contract.events.mastery import MasteryChanged, ReassessmentOutlook
+from shared.contract.events.standards import ReassessmentPolicy, StandardDefined, TenantPolicySet
 from shared.contract.grading import METHODS, LetterGrade
 from tests.support.gradebook import NOW, TENANT, Gradebook
 from tests.support.memory_read_model import MemoryReadModel
@@ -77,6 +77,34 @@ def test_a_change_names_its_standard_and_the_standing_before_it() -> None:
         ("Ratios", guid, 2, "Developing", 4),
         ("Ratios and rates", guid, 4, "Advanced", 1),
     ]
+
+
+def test_a_change_tells_the_reassessments_its_standard_leaves_open() -> None:
+    book = Gradebook()
+    model = MemoryReadModel(log=book.entries)
+    _project(model, book.attempt("maya", 1, 1, standard="never.defined"))
+    rules = ReassessmentPolicy(max_reassessments=3, corrective_work_required=True)
+    _project(model, book.define("math.1", "latest", reassessment=rules))
+    first = book.attempt("maya", 1, 1)
+    _project(model, first)
+    _project(model, book.attempt("maya", 2, 2))
+    _project(model, book.attempt("maya", None, 3))  # missing work is no reassessment
+    _project(model, book.attempt("maya", 3, 4))
+    assert isinstance(first.event, AttemptRecorded)
+    _project(model, book.void(first.event))  # a voided attempt no longer counts
+    _project(model, book.attempt("maya", 1, 5))
+    outlooks = [
+        (c.level, None if c.reassessment is None else c.reassessment.reassessments_used)
+        for c in model.changes
+    ]
+    # 4 scored and 1 voided: 3 count, so 2 reassessments used of 3.
+    assert outlooks == [(1, None), (1, 0), (2, 1), (3, 2), (1, 2)]
+    assert {c.reassessment for c in model.changes[1:]} == {
+        ReassessmentOutlook(
+            reassessments_used=n, max_reassessments=3, corrective_work_required=True
+        )
+        for n in (0, 1, 2)
+    }
 
 
 def test_late_evidence_is_folded_from_the_history_and_does_not_become_latest() -> None:

@@ -26,7 +26,7 @@ from services.mastery.core.calculation import (
 )
 from services.mastery.core.evidence import EvidenceRecord
 from services.mastery.core.tally import Tally
-from shared.contract.events.mastery import MasteryChanged
+from shared.contract.events.mastery import MasteryChanged, ReassessmentOutlook
 from shared.contract.events.standards import StandardDefined
 
 # Change ids derive from the causing event, so replays produce the same ids (and bus dedupe works).
@@ -194,4 +194,16 @@ def change_between(
         case_guid=standard.case_guid if standard else None,
         previous_score=previous.score,
         previous_level_label=previous.level_label,
+        reassessment=reassessment_outlook(after, standard) if standard else None,
+    )
+
+
+def reassessment_outlook(state: StudentStandard, standard: StandardDefined) -> ReassessmentOutlook:
+    """The reassessments `state`'s evidence has used under `standard`'s rules: every scored
+    assessment that counts after the first (as the write side counts them when it refuses one)."""
+    rules = standard.reassessment
+    return ReassessmentOutlook(
+        reassessments_used=max(state.evidence_count - 1, 0),
+        max_reassessments=rules.max_reassessments,
+        corrective_work_required=rules.corrective_work_required,
     )

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import msgspec
 
 from services.notify.core.storms import StormSettings
-from shared.contract.events.mastery import MasteryChanged
+from shared.contract.events.mastery import MasteryChanged, ReassessmentOutlook
 
 _MESSAGE_NAMESPACE = uuid.UUID("0c8c7a52-5d0e-4d7b-9a44-2f4d8f7c1b36")
 _key_encoder = msgspec.json.Encoder()
@@ -75,6 +75,16 @@ class EmailFacts(msgspec.Struct, frozen=True, kw_only=True):
     assessed_at: datetime
     portal_url: str
     unsubscribe_url: str = ""
+    # What the standard's reassessment rules leave open; None: the rules are not known.
+    reassessment: ReassessmentOutlook | None = None
+
+    @property
+    def reassessments_left(self) -> int | None:
+        """Reassessments the standard still allows; None: no limit, or the rules are not known."""
+        rules = self.reassessment
+        if rules is None or rules.max_reassessments is None:
+            return None
+        return max(rules.max_reassessments - rules.reassessments_used, 0)
 
 
 def language_of(tag: str) -> str:
@@ -136,6 +146,7 @@ def email_facts(
         if settings.portal_url_template
         else "",
         unsubscribe_url=unsubscribe_url,
+        reassessment=change.reassessment,
     )
 
 

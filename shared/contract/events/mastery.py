@@ -9,6 +9,18 @@ from datetime import datetime
 import msgspec
 
 
+class ReassessmentOutlook(msgspec.Struct, frozen=True, kw_only=True):
+    """What the standard's reassessment rules leave open to the student after the change."""
+
+    # The reassessments (scored attempts after the first that still count) made so far.
+    reassessments_used: int
+    # The standard's limit on reassessments; None: no limit.
+    max_reassessments: int | None
+    # The standard accepts a reassessment only after corrective work recorded since the
+    # previous attempt.
+    corrective_work_required: bool
+
+
 class MasteryEvent(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     tenant_id: str
     student_id: str
@@ -38,6 +50,9 @@ class MasteryChanged(MasteryEvent, frozen=True, kw_only=True, tag="mastery_chang
     case_guid: str | None = None
     previous_score: float | None = None
     previous_level_label: str | None = None
+    # Added compatibly: what the standard's reassessment rules leave open after the change
+    # (null when the standard was never defined). Absent in earlier messages.
+    reassessment: ReassessmentOutlook | None = None
 
 
 AnyMasteryEvent = MasteryChanged
