@@ -49,6 +49,23 @@ class ServiceConfig(msgspec.Struct, frozen=True, kw_only=True):
     http_keep_alive_timeout: float = 5.0
     http_max_connections: int = 1000
 
+    def __repr__(self) -> str:
+        """Every setting, with secrets and the credentials in URLs masked: a config printed to a
+        log or a traceback gives nothing away."""
+        shown = []
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            if isinstance(value, str) and value and _SECRET_SETTING.search(name):
+                value = "***"
+            elif isinstance(value, str):
+                value = masked_urls(value)
+            shown.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+
+# Settings whose whole value is a secret (a password, a signing secret, a token).
+_SECRET_SETTING = re.compile(r"password|secret|token|api_key")
+
 
 class OutboxServiceConfig(ServiceConfig, frozen=True, kw_only=True):
     """A service that writes an outbox and runs its relay."""

@@ -56,3 +56,22 @@ def test_a_missing_database_url_is_a_configuration_error() -> None:
 def test_a_rate_limit_window_outside_the_units_is_a_configuration_error() -> None:
     with pytest.raises(ConfigError, match="rate_limit_window"):
         load_config(NotifyConfig, {"DATABASE_URL": "postgresql://db", "RATE_LIMIT_WINDOW": "week"})
+
+
+def test_a_printed_config_masks_its_secrets_and_the_credentials_in_its_urls() -> None:
+    config = NotifyConfig(
+        database_url="postgresql://notify:db-pass-1@db.internal/gradebook",
+        nats_url="nats://notify:nats-pass-2@nats.internal:4222",
+        smtp_url="smtp://relay.internal:587",
+        smtp_username="mailer",
+        smtp_password="smtp-pass-3",
+        unsubscribe_secret="signing-secret-4-0123456789abcdef0123456789",
+    )
+    printed = repr(config)
+    for secret in ("db-pass-1", "nats-pass-2", "smtp-pass-3", "signing-secret-4"):
+        assert secret not in printed
+        assert secret not in str(config)
+    assert "smtp_password='***'" in printed
+    assert "postgresql://***@db.internal/gradebook" in printed
+    assert "smtp_username='mailer'" in printed  # not a secret: shown
+    assert "smtp_url='smtp://relay.internal:587'" in printed
