@@ -13,31 +13,11 @@ from shared.contract.cloudevents import (
     cloudevent_type,
 )
 from shared.contract.events.attempts import AnyAttemptEvent, AttemptRecorded
-from shared.contract.events.mastery import MasteryChanged
 from shared.contract.ids import stream_id
 from shared.platform.http import _field_error
 from shared.platform.tenancy import parse_key
 
 NOW = datetime(2026, 10, 10, 12, 0, tzinfo=UTC)
-
-
-CHANGE = MasteryChanged(
-    tenant_id="school",
-    student_id="maya",
-    standard_id="math.1",
-    change_id="c1",
-    previous_level=2,
-    previous_mastered=False,
-    level=3,
-    level_label="Proficient",
-    mastered=True,
-    score=3,
-    method="latest",
-    caused_by_attempt_id="a2",
-    caused_by_event_id="e2",
-    assessed_at=NOW,
-    changed_at=NOW,
-)
 
 
 def _envelope(tenant: str) -> CloudEvent[AnyAttemptEvent]:
