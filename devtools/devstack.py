@@ -23,6 +23,7 @@ from shared.platform.roles import prepare_database as prepare_roles_and_migrate
 from shared.platform.tenancy import IssuedKey, create_tenant, issue_api_key
 
 SERVICES = ("attempts", "mastery", "notify")
+DEV_GRACE_SECONDS = 30
 DEFAULT_PORTS = {"attempts": 8001, "mastery": 8002, "notify": 8003}
 # JetStream syncs each write to disk before acknowledging it, as deploy/nats-server.conf runs it.
 NATS_SYNC_INTERVAL = "always"
@@ -94,13 +95,17 @@ async def prepare_database(
         await connection.close()
 
 
-def _service_env(
+def service_environments(
     infra: Infrastructure, ports: Mapping[str, int], database_urls: Mapping[str, str]
 ) -> dict[str, dict[str, str]]:
     """Each service's environment: its own database role, the shared servers."""
     env = dict(os.environ)
     env.update(NATS_URL=infra.nats_url, SMTP_URL=infra.smtp_url)
     env["UNSUBSCRIBE_SECRET"] = infra.unsubscribe_secret
+    # A demo's emails arrive within half a minute at any hour, unless the environment says
+    # otherwise (deployed, a tenant's changes wait 10 minutes and quiet hours hold them).
+    env.setdefault("MAIL_DEFAULT_GRACE_SECONDS", str(DEV_GRACE_SECONDS))
+    env.setdefault("MAIL_DEFAULT_QUIET_HOURS", "")
     for name, port in ports.items():
         env[f"{name.upper()}_HTTP_PORT"] = str(port)
     return {name: {**env, "DATABASE_URL": database_urls[name]} for name in SERVICES}
@@ -109,7 +114,7 @@ def _service_env(
 def start_services(
     infra: Infrastructure, ports: Mapping[str, int], database_urls: Mapping[str, str]
 ) -> dict[str, subprocess.Popen[bytes]]:
-    envs = _service_env(infra, ports, database_urls)
+    envs = service_environments(infra, ports, database_urls)
     processes = {
         name: subprocess.Popen(
             [sys.executable, "-m", f"services.{name}"],
