@@ -1,5 +1,5 @@
 """The `mastery` command: run the system, migrate, rebuild, verify, republish, manage tenants and
-keys, calculate, preview a policy, preview a family email."""
+keys, calculate, preview a policy, preview a family email, import a roster."""
 
 import argparse
 import os
@@ -18,6 +18,7 @@ from services.migrations import ALL_MIGRATIONS
 from services.notify_cli import add_notify_commands, notify_command
 from services.preview_cli import add_preview_command, preview_command
 from services.read_model_commands import connect_all_tenants, rebuild, verify
+from services.roster_cli import add_roster_commands, roster_command
 from shared.platform.bus import BusNames, connect, ensure_streams
 from shared.platform.bus_users import stream_of
 from shared.platform.config import redacted
@@ -182,6 +183,7 @@ def _parser() -> argparse.ArgumentParser:
     add_key_commands(commands)
     add_preview_command(commands)
     add_notify_commands(commands)
+    add_roster_commands(commands)
     return parser
 
 
@@ -223,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         run_until_complete(preview_command(url, args))
     elif args.command == "notify":
         run_until_complete(notify_command(url, args))
+    elif args.command == "roster":
+        return run_until_complete(roster_command(url, args))
     return 0
 
 

@@ -5,11 +5,13 @@ from litestar import Litestar
 from litestar.di import Provide
 
 from services.mastery.adapters.calculator import CalculatorController
+from services.mastery.adapters.class_http import ClassReportsController
 from services.mastery.adapters.freshness import ReadWait
 from services.mastery.adapters.http import MasteryController
 from services.mastery.adapters.preview import PreviewController
 from services.mastery.adapters.projector import PROJECTOR_NAME, MasteryProjector
 from services.mastery.adapters.resync import ResyncController
+from services.mastery.adapters.roster_http import ClassesController, RosterController
 from services.mastery.config import MasteryConfig
 from services.mastery.core.calculation import FALLBACK_POLICY, CalculationPolicy
 from services.mastery.migrations import MIGRATIONS
@@ -79,6 +81,9 @@ def create_app(
             ResyncController,
             CalculatorController,
             PreviewController,
+            RosterController,
+            ClassesController,
+            ClassReportsController,
         ],
         workers=workers,
         dependencies={"read_wait": Provide(read_wait, sync_to_thread=False)},
