@@ -11,6 +11,7 @@ import io
 import sys
 import zipfile
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from services.mastery.core.oneroster_fields import FIELDS, LANGUAGE_COLUMN
 
@@ -73,8 +74,8 @@ def sample_files(
         )  # fmt: skip
         for g, guardian in enumerate(guardians):
             language = "es" if s % 3 == 0 else "en"
-            users.append(user_row(guardian, f"Parent{g}", f"Family{s}",
-                                  email=f"{guardian}@example.org", **{LANGUAGE_COLUMN: language}))  # fmt: skip
+            extra = {"email": f"{guardian}@example.org", LANGUAGE_COLUMN: language}
+            users.append(user_row(guardian, f"Parent{g}", f"Family{s}", **extra))
         for k in range(classes_per_student):
             c = (s + k * 7) % classes
             enrollments.append(_enrollment(f"e-{s:04d}-{k}", c, f"student-{s:04d}", "student"))
@@ -103,5 +104,4 @@ def zipped(files: dict[str, bytes]) -> bytes:
 
 
 if __name__ == "__main__":
-    with open(sys.argv[1], "wb") as out:  # noqa: PTH123
-        out.write(zipped(sample_files()))
+    Path(sys.argv[1]).write_bytes(zipped(sample_files()))
