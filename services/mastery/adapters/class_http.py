@@ -19,12 +19,17 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
 
+from services.mastery.adapters.class_views import (
+    StandardAnalyticsOut,
+    StandardRollupOut,
+    analytics_views,
+    rollup_views,
+)
 from services.mastery.adapters.read_model import load_records
 from services.mastery.adapters.roster_views import MemberOut, members_of, one_class, term_of
-from services.mastery.core.analytics import StandardAnalytics, class_analytics
+from services.mastery.core.analytics import class_analytics
 from services.mastery.core.class_rollup import (
     Span,
-    StandardRollup,
     Standing,
     class_rollup,
     within,
@@ -52,14 +57,14 @@ class ClassMastery(msgspec.Struct, frozen=True, kw_only=True):
     class_id: str
     term_id: str | None
     students: int
-    standards: list[StandardRollup]
+    standards: list[StandardRollupOut]
     next_cursor: str | None  # pass back as `cursor`; null on the last page
 
 
 class ClassAnalytics(msgspec.Struct, frozen=True, kw_only=True):
     class_id: str
     term_id: str | None
-    standards: list[StandardAnalytics]
+    standards: list[StandardAnalyticsOut]
 
 
 class _Cursor(msgspec.Struct, frozen=True, array_like=True):
@@ -205,7 +210,7 @@ class ClassReportsController(Controller):
             class_id=class_id,
             term_id=term,
             students=len(students),
-            standards=class_rollup(students, found),
+            standards=rollup_views(list(class_rollup(students, found))),
             next_cursor=following,
         )
 
@@ -235,5 +240,7 @@ class ClassReportsController(Controller):
             every = await _standards(connection, tenant, ids, standard)
             found = await standings(connection, tenant, ids, every, span)
         return ClassAnalytics(
-            class_id=class_id, term_id=term, standards=class_analytics(ids, found)
+            class_id=class_id,
+            term_id=term,
+            standards=analytics_views(list(class_analytics(ids, found))),
         )

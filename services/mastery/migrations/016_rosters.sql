@@ -7,6 +7,8 @@ CREATE TABLE roster_log (
     event_type text NOT NULL,
     data jsonb NOT NULL,
     recorded_at timestamptz NOT NULL,
+    -- The transaction that appended it: a relay that publishes the log reads it in horizon order.
+    tx_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
     PRIMARY KEY (tenant_id, number)
 );
 
