@@ -4,6 +4,7 @@ recorded in one transaction. The HTTP route and `mastery roster import` both cal
 
 import io
 import zipfile
+import zlib
 from collections import Counter
 from datetime import datetime
 from pathlib import PurePosixPath
@@ -31,20 +32,28 @@ class ImportSummary(msgspec.Struct, frozen=True, kw_only=True):
 def unzip(data: bytes) -> dict[str, bytes] | list[LineError]:
     """The roster files by name (at the zip's root or in one folder), or why the zip is bad."""
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return _unpacked(archive)
     except zipfile.BadZipFile:
         return [LineError(file="(zip)", line=0, field=None, message="not a zip file")]
-    with archive:
-        infos = [info for info in archive.infolist() if not info.is_dir()]
-        if sum(info.file_size for info in infos) > MAX_UNPACKED_BYTES:
-            message = f"unpacks to more than {MAX_UNPACKED_BYTES} bytes"
-            return [LineError(file="(zip)", line=0, field=None, message=message)]
-        wanted = {MANIFEST, *ROSTER_FILES}
-        return {
-            name: archive.read(info)
-            for info in infos
-            if (name := PurePosixPath(info.filename).name) in wanted
-        }
+    # A damaged member (bad deflate data, a wrong CRC, cut short), an encrypted one, or a
+    # compression method the standard library lacks.
+    except (zlib.error, EOFError, RuntimeError, NotImplementedError) as error:
+        message = f"a file in the zip cannot be read: {type(error).__name__}"
+        return [LineError(file="(zip)", line=0, field=None, message=message)]
+
+
+def _unpacked(archive: zipfile.ZipFile) -> dict[str, bytes] | list[LineError]:
+    infos = [info for info in archive.infolist() if not info.is_dir()]
+    if sum(info.file_size for info in infos) > MAX_UNPACKED_BYTES:
+        message = f"unpacks to more than {MAX_UNPACKED_BYTES} bytes"
+        return [LineError(file="(zip)", line=0, field=None, message=message)]
+    wanted = {MANIFEST, *ROSTER_FILES}
+    return {
+        name: archive.read(info)
+        for info in infos
+        if (name := PurePosixPath(info.filename).name) in wanted
+    }
 
 
 async def import_zip(
