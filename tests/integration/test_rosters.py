@@ -239,5 +239,7 @@ async def test_a_class_rollup_and_its_analytics_from_recorded_attempts(
         assert after["students"] == 2
         missing = await system.mastery.get("/v1/classes/nope/mastery", headers=auth)
         assert missing.status_code == 404
+        nowhere = await system.mastery.put("/v1/classes/nope/students/ana", headers=auth)
+        assert nowhere.status_code == 404
         no_term = await system.mastery.get("/v1/classes/7b/mastery?term=spring", headers=auth)
         assert no_term.status_code == 404

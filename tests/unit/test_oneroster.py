@@ -4,6 +4,7 @@ roster events an import records against the roster on record."""
 from collections import Counter
 from datetime import date
 
+from services.mastery.adapters.roster_import import unzip
 from services.mastery.core.oneroster import LineError, RosterImport, read_roster
 from services.mastery.core.oneroster_fields import LANGUAGE_COLUMN
 from services.mastery.core.roster import enroll, key_of, roster_changes
@@ -17,7 +18,14 @@ from shared.contract.events.roster import (
     encode_roster_change,
     kind_of,
 )
-from tests.support.oneroster_sample import csv_bytes, header, manifest, sample_files, user_row
+from tests.support.oneroster_sample import (
+    csv_bytes,
+    header,
+    manifest,
+    sample_files,
+    user_row,
+    zipped,
+)
 
 TENANT = "school-a"
 USERS = header("users.csv", [LANGUAGE_COLUMN])
@@ -167,3 +175,19 @@ def test_enrolling_twice_through_the_class_api_records_once() -> None:
     assert isinstance(event, EnrollmentDefined)
     assert enroll({key_of(event): event}, TENANT, "class-a", "student-1") == []
     assert (event.class_id, event.person_id, event.role) == ("class-a", "student-1", "student")
+
+
+def test_a_zip_that_is_not_one_or_is_damaged_is_one_error() -> None:
+    assert unzip(b"plain text") == [
+        LineError(file="(zip)", line=0, field=None, message="not a zip file")
+    ]
+    whole = zipped({"manifest.csv": manifest({}) * 50})
+    # Corrupt the deflated data of the one member (its header and directory stay intact).
+    damaged = whole[:40] + bytes(b ^ 0xFF for b in whole[40:60]) + whole[60:]
+    found = unzip(damaged)
+    assert isinstance(found, list)
+    [error] = found
+    assert error.file == "(zip)"
+    assert error.message.startswith(("a file in the zip cannot be read", "not a zip file"))
+    files = unzip(zipped({"sub/orgs.csv": b"x", "notes.txt": b"y"}))
+    assert files == {"orgs.csv": b"x"}
