@@ -18,6 +18,7 @@ from services.migrations import ALL_MIGRATIONS
 from services.notify_cli import add_notify_commands, notify_command
 from services.preview_cli import add_preview_command, preview_command
 from services.read_model_commands import connect_all_tenants, rebuild, verify
+from services.report_cli import add_report_commands, report_command
 from shared.platform.bus import BusNames, connect, ensure_streams
 from shared.platform.bus_users import stream_of
 from shared.platform.config import redacted
@@ -182,6 +183,7 @@ def _parser() -> argparse.ArgumentParser:
     add_key_commands(commands)
     add_preview_command(commands)
     add_notify_commands(commands)
+    add_report_commands(commands)
     return parser
 
 
@@ -204,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "dev":
         return _run_dev(args)
+    if args.command == "report":
+        return report_command(args)
     url = _database_url(args)
     if args.command == "db":
         run_until_complete(_ensure_roles(url))

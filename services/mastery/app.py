@@ -5,6 +5,14 @@ from litestar import Litestar
 from litestar.di import Provide
 
 from services.mastery.adapters.calculator import CalculatorController
+from services.mastery.adapters.family_report import (
+    NoNames,
+    OneTimeZone,
+    ReportRenderer,
+    StudentNames,
+    TimeZones,
+)
+from services.mastery.adapters.family_report_http import family_report_router
 from services.mastery.adapters.freshness import ReadWait
 from services.mastery.adapters.http import MasteryController
 from services.mastery.adapters.preview import PreviewController
@@ -56,7 +64,18 @@ def create_app(
     *,
     pool: asyncpg.Pool | None = None,
     on_give_up: GiveUp = terminate_process,
+    student_names: StudentNames | None = None,
+    time_zones: TimeZones | None = None,
 ) -> Litestar:
+    """The service. `student_names` gives the family report its names (else it shows ids) and
+    `time_zones` each school's zone (else REPORT_TIME_ZONE)."""
+    report = family_report_router(
+        config.report_link_secret.encode(),
+        ReportRenderer(),
+        student_names or NoNames(),
+        time_zones or OneTimeZone(config.report_time_zone),
+    )
+
     def read_wait() -> ReadWait:
         return ReadWait(timeout=config.read_wait_timeout)
 
@@ -79,6 +98,7 @@ def create_app(
             ResyncController,
             CalculatorController,
             PreviewController,
+            report,
         ],
         workers=workers,
         dependencies={"read_wait": Provide(read_wait, sync_to_thread=False)},

@@ -61,7 +61,9 @@ class LocalizedTemplates:
         environment.filters["number"] = lambda value: babel.numbers.format_decimal(
             value, format="#,##0.##", locale=language
         )
-        environment.filters["day"] = lambda value, time_zone: local_day(value, time_zone, language)
+        environment.filters["day"] = lambda value, time_zone, form="long": local_day(
+            value, time_zone, language, form
+        )
         return environment
 
 
