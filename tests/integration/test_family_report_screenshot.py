@@ -46,7 +46,7 @@ async def test_the_report_renders_in_chromium(
     answer = await mastery.get(f"/v1/family-reports/{_token(school, language=language)}")
     assert answer.status_code == 200, answer.text
     page = tmp_path / f"report_{language}.html"
-    page.write_text(answer.text, encoding="utf-8")  # noqa: ASYNC240 - a test's small file
+    page.write_text(answer.text, encoding="utf-8")
     width, left, right = WIDTHS[device]
     png = tmp_path / f"report_{language}_{device}.png"
     shot_width, shot_height, rows = _screenshot(page, png, width, tmp_path / "profile")
