@@ -9,11 +9,9 @@ import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from services.mastery.config import MasteryConfig, ReportLinkSettings
+from services.mastery.config import MIN_SECRET_LENGTH, MasteryConfig, ReportLinkSettings
 from services.mastery.core import report_links
 from shared.platform.config import load_config
-
-MIN_SECRET_LENGTH = 32
 
 
 def add_report_commands(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:

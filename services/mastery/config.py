@@ -4,6 +4,9 @@ import msgspec
 
 from shared.platform.config import OutboxServiceConfig
 
+# Of REPORT_LINK_SECRET, when set: a shorter one is guessable.
+MIN_SECRET_LENGTH = 32
+
 
 class MasteryConfig(OutboxServiceConfig, frozen=True, kw_only=True):
     mastery_http_host: str = "127.0.0.1"
