@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from services.mastery.config import MIN_SECRET_LENGTH, MasteryConfig, ReportLinkSettings
-from services.mastery.core import report_links
+from shared.platform import report_links
 from shared.platform.config import load_config
 
 

@@ -15,8 +15,8 @@ from litestar.testing import AsyncTestClient
 
 from services.attempts.adapters.recorder import AttemptRecorder
 from services.attempts.core.recording import RecordAttempt, Refuse
-from services.mastery.core.report_links import ReportLink, report_link, sign
 from shared.platform.bus import BusNames
+from shared.platform.report_links import ReportLink, report_link, sign
 from tests.support.family_report import FRACTIONS, SECRET, report_app, seeded_school
 from tests.support.servers import Servers
 

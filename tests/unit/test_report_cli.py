@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.cli import _parser
-from services.mastery.core.report_links import ReportLink, verify
 from services.report_cli import report_command
+from shared.platform.report_links import ReportLink, verify
 
 SECRET = "report-cli-secret-of-the-unit-tests-0123456"
 ENVIRON = {"REPORT_LINK_SECRET": SECRET, "MASTERY_PUBLIC_URL": "https://mastery.school.example"}

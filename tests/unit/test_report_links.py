@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.mastery.core import report_links
-from services.mastery.core.report_links import Expired, ReportLink, report_link, sign, verify
 from services.notify.core import unsubscribe
+from shared.platform import report_links
+from shared.platform.report_links import Expired, ReportLink, report_link, sign, verify
 
 SECRET = b"report-links-secret-of-the-unit-tests-0123"
 NOW = datetime(2026, 10, 1, 9, 30, 15, 123456, tzinfo=UTC)

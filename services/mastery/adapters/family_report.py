@@ -23,8 +23,8 @@ from services.mastery.adapters.growth_chart import ChartWords, growth_svg
 from services.mastery.adapters.history import student_log
 from services.mastery.core.calculation import FALLBACK_POLICY
 from services.mastery.core.family_report import FamilyReport, StandardReport, family_report
-from services.mastery.core.report_links import ReportLink
 from shared.platform.rendering import LocalizedTemplates
+from shared.platform.report_links import ReportLink
 from shared.platform.tenant_scope import tenant_connection
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"

@@ -22,9 +22,9 @@ from services.mastery.adapters.family_report import (
     load_report,
     pdf_of,
 )
-from services.mastery.core import report_links
-from services.mastery.core.report_links import Expired, ReportLink
+from shared.platform import report_links
 from shared.platform.http import Problem
+from shared.platform.report_links import Expired, ReportLink
 
 Token = Annotated[
     str,

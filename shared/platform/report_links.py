@@ -1,4 +1,5 @@
-"""Signed, expiring links to a student's family report. Pure: the secret and the time are passed in.
+"""Signed, expiring links to a student's family report, which the mastery service opens and any
+service may make (notify's emails). Pure: the secret and the time are passed in.
 
 A token names what it opens (tenant, student, the family's language, when it expires) and carries
 an HMAC-SHA256 of exactly those values under the server's secret, so it needs no table and
