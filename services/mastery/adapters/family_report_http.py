@@ -8,6 +8,7 @@ cut short, or not made by this service) or 410 (genuine but expired), as a page 
 language for a browser and as problem+json otherwise.
 """
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -56,6 +57,9 @@ def family_report_router(
     secret: bytes, renderer: ReportRenderer, names: StudentNames, time_zones: TimeZones
 ) -> Router:
     """The public routes, bound to the service's secret, renderer and ports."""
+    # A PDF takes WeasyPrint about a second of CPU: one at a time per process, so that a few
+    # families printing at once cannot starve the projector and the read API.
+    printing = asyncio.Semaphore(1)
 
     def opened(request: Request[Any, Any, Any], token: str) -> ReportLink:
         verified = report_links.verify(secret, token, datetime.now(UTC))
@@ -102,7 +106,9 @@ def family_report_router(
         except _PageRefusal as refused:
             return refused.response()
         headers = {**PAGE_HEADERS, "Content-Disposition": 'inline; filename="report.pdf"'}
-        return Response(await pdf_of(html), media_type="application/pdf", headers=headers)
+        async with printing:
+            printed = await pdf_of(html)
+        return Response(printed, media_type="application/pdf", headers=headers)
 
     return Router(path="/v1/family-reports", route_handlers=[page, pdf], tags=["family report"])
 
