@@ -28,9 +28,10 @@ _STYLE = Style(
     legend_font_size=15,
     value_font_size=14,
     guide_stroke_color="#d1d5db",
-    major_guide_stroke_color="#d1d5db",
+    # The one major guide is the mastery threshold: drawn across the chart even for one point.
+    major_guide_stroke_color=MASTERY,
     guide_stroke_dasharray="3,3",
-    major_guide_stroke_dasharray="3,3",
+    major_guide_stroke_dasharray="6,4",
 )
 
 
@@ -61,6 +62,7 @@ def growth_svg(standard: StandardReport, dates: list[str], words: ChartWords) ->
         truncate_label=-1,
         truncate_legend=-1,
         y_labels=_marks(standard),
+        y_labels_major=[standard.mastery_threshold],
         dots_size=5,
         stroke_style={"width": 3},
         margin=6,
