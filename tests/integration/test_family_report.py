@@ -264,3 +264,13 @@ async def test_a_students_link_shows_that_student_of_that_school_only(
         [("Oct 2, 2026", "q-noah", "4 of 4 points → 4", "Yes")]
     ]
     assert "elsewhere-1" in (await mastery.get(f"/v1/family-reports/{_token(other)}")).text
+
+
+async def test_a_language_without_a_catalog_reads_english(
+    school: str, mastery: AsyncTestClient[Any]
+) -> None:
+    french = (await mastery.get(f"/v1/family-reports/{_token(school, language='fr-CA')}")).text
+    assert '<html lang="en">' in french
+    assert "Progress report: Maya López" in french
+    mexican = (await mastery.get(f"/v1/family-reports/{_token(school, language='es-MX')}")).text
+    assert "Informe de progreso: Maya López" in mexican
