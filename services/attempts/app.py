@@ -16,7 +16,7 @@ from services.attempts.adapters.standards_http import PolicyController, Standard
 from services.attempts.adapters.standards_store import StandardsStore
 from services.attempts.config import AttemptsConfig
 from services.attempts.migrations import MIGRATIONS
-from shared.platform.bus import BusNames
+from shared.platform.bus import bus_names
 from shared.platform.bus_users import ATTEMPTS_USER
 from shared.platform.outbox import outbox_relay
 from shared.platform.service import create_service_app
@@ -31,7 +31,7 @@ def create_app(
     pool: asyncpg.Pool | None = None,
     on_give_up: GiveUp = terminate_process,
 ) -> Litestar:
-    bus = BusNames(config.bus_namespace)
+    bus = bus_names(config)
 
     def workers(pool: asyncpg.Pool) -> list[NamedWorker]:
         relay = outbox_relay(

@@ -14,7 +14,7 @@ from services.mastery.config import MasteryConfig
 from services.mastery.core.calculation import FALLBACK_POLICY, CalculationPolicy
 from services.mastery.migrations import MIGRATIONS
 from shared.contract.events.gradebook import LatestGradebookEvent, gradebook_envelopes
-from shared.platform.bus import BusNames
+from shared.platform.bus import bus_names
 from shared.platform.bus_users import MASTERY_USER
 from shared.platform.consumer import BatchConsumer, ConsumerSettings
 from shared.platform.outbox import outbox_relay
@@ -29,7 +29,7 @@ DEFAULT_POLICY = FALLBACK_POLICY
 def build_projector(
     config: MasteryConfig, pool: asyncpg.Pool, policy: CalculationPolicy = DEFAULT_POLICY
 ) -> BatchConsumer[LatestGradebookEvent]:
-    bus = BusNames(config.bus_namespace)
+    bus = bus_names(config)
     projector = MasteryProjector(pool, bus, policy)
     settings = ConsumerSettings(
         nats_url=config.nats_url,

@@ -17,7 +17,7 @@ from services.notify.config import NotifyConfig
 from services.notify.migrations import MIGRATIONS
 from shared.contract.cloudevents import EnvelopeCodec
 from shared.contract.events.mastery import AnyMasteryEvent
-from shared.platform.bus import BusNames
+from shared.platform.bus import bus_names
 from shared.platform.consumer import BatchConsumer, ConsumerSettings
 from shared.platform.service import create_service_app
 from shared.platform.supervisor import GiveUp, NamedWorker, terminate_process
@@ -31,7 +31,7 @@ def create_app(
     pool: asyncpg.Pool | None = None,
     on_give_up: GiveUp = terminate_process,
 ) -> Litestar:
-    bus = BusNames(config.bus_namespace)
+    bus = bus_names(config)
     secret = config.unsubscribe_secret.encode()
     renderer = Renderer()
 
