@@ -16,7 +16,7 @@ from nats.js.api import StorageType, StreamInfo
 
 from services.mastery.app import create_app
 from services.mastery.config import MasteryConfig
-from shared.platform.bus import BusNames, bus_names, ensure_streams
+from shared.platform.bus import BusNames, StreamSettings, bus_names, ensure_streams
 from shared.platform.config import ConfigError, ServiceConfig, load_config
 from tests.deploy.cluster import nats_cluster
 from tests.support.polling import eventually
@@ -85,9 +85,9 @@ def cluster(tmp_path: Path) -> Iterator[list[str]]:
         yield urls
 
 
-async def _declared(client: NatsClient, bus: BusNames) -> bool:
+async def _declared(client: NatsClient, bus: BusNames, stream: str) -> bool:
     try:
-        await ensure_streams(client.jetstream(), bus, only=[bus.attempts_stream])
+        await ensure_streams(client.jetstream(), bus, only=[stream])
     except nats.errors.Error:
         return False  # the cluster is still electing its meta leader
     return True
@@ -121,8 +121,12 @@ async def test_the_mastery_service_keeps_three_replicas_on_a_cluster(
         bus_consumer_replicas=2,
     )
     bus = bus_names(config)
-    # The attempts service declares the stream the projector reads.
-    await eventually(lambda: _declared(on_cluster, bus), bool, within=30)
+    # The attempts service declares the stream the projector reads; MASTERY was declared with
+    # one replica by an earlier release, and the service's start brings it to three.
+    await eventually(lambda: _declared(on_cluster, bus, bus.attempts_stream), bool, within=30)
+    earlier = BusNames(bus.namespace, StreamSettings(replicas=1))
+    assert await _declared(on_cluster, earlier, bus.mastery_stream)
+    assert await _nodes(on_cluster, f"STREAM.INFO.{bus.mastery_stream}") == 1
     gave_up: list[str] = []
     app = create_app(config, on_give_up=lambda worker, reason: gave_up.append(reason))
     async with AsyncTestClient(app):
