@@ -90,8 +90,9 @@ def request_id_of(scope: HTTPScope) -> str:
     return uuid.uuid4().hex
 
 
-def bind_tenant(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """A guard after the key guard: the lines logged from here on name the request's tenant."""
+async def bind_tenant(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """A guard after the key guard: the lines logged from here on name the request's tenant.
+    Asynchronous: Litestar runs a synchronous guard in a thread, in a copy of the context."""
     key = connection.scope.get("auth")
     if isinstance(key, ApiKey):
         structlog.contextvars.bind_contextvars(tenant=key.tenant_id)
