@@ -14,11 +14,11 @@ from services.mastery.config import MasteryConfig
 from services.mastery.core.calculation import FALLBACK_POLICY, CalculationPolicy
 from services.mastery.migrations import MIGRATIONS
 from shared.contract.events.gradebook import LatestGradebookEvent, gradebook_envelopes
+from shared.platform.batch_progress import BatchProgress
 from shared.platform.bus import BusNames
 from shared.platform.bus_users import MASTERY_USER
 from shared.platform.consumer import BatchConsumer, ConsumerSettings
 from shared.platform.metrics import (
-    BatchProgress,
     ServiceMetrics,
     consumer_counts,
     outbox_probe,

@@ -11,8 +11,9 @@ from collections.abc import Mapping, Sequence
 import pytest
 from prometheus_client import generate_latest
 
+from shared.platform.batch_progress import BatchProgress
 from shared.platform.delivery import Delivered
-from shared.platform.metrics import BatchProgress, ServiceMetrics
+from shared.platform.metrics import ServiceMetrics
 from tests.support.monitoring import ALERTS, alert_rules, dashboard, dashboard_metric_names
 
 DURATION = re.compile(r"^\d+[smhdw]$")
@@ -95,7 +96,7 @@ async def test_batches_are_measured_and_progress_is_logged_with_the_lag(
         return {"consumer_pending": 42}
 
     progress = BatchProgress("projector", metrics, lag=lag, interval=0.0)
-    caplog.set_level(logging.DEBUG, logger="shared.platform.metrics")
+    caplog.set_level(logging.DEBUG, logger="shared.platform.batch_progress")
     observed = progress.observed(handle)
     await observed(_batch(7, 9, 8))
     await observed(_batch(10))
