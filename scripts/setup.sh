@@ -35,3 +35,8 @@ if ! command -v docker-compose >/dev/null; then
             "the compose file test will fail" >&2
     fi
 fi
+# The alert rules test runs `promtool check rules` (Debian's prometheus package) where it is.
+if ! command -v promtool >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get install -y -q --no-install-recommends prometheus >/dev/null \
+        || echo "setup: could not install promtool; the alert rules get the shape check only" >&2
+fi

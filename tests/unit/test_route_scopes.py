@@ -1,5 +1,6 @@
 """Every route of the three services declares the scope a key needs, and the matrix is the one
-the READMEs document. A route that declares none is public, so only health and the schema may."""
+the READMEs document. A route that declares none is public, so only health, the metrics and the
+schema may."""
 
 from collections.abc import Callable, Iterator
 
@@ -27,7 +28,7 @@ APPS: dict[str, Callable[[], Litestar]] = {
 }
 # The signed token in an unsubscribe link is its own authority (RFC 8058 one-click: no key).
 UNSUBSCRIBE = {"GET /v1/unsubscribe/{token:str}", "POST /v1/unsubscribe/{token:str}"}
-PUBLIC = {"GET /health/live", "GET /health/ready", *UNSUBSCRIBE}
+PUBLIC = {"GET /health/live", "GET /health/ready", "GET /metrics", *UNSUBSCRIBE}
 STUDENT = "/v1/students/{student_id:str}"
 # The documented matrix (README.md, "API keys and scopes").
 MATRIX: dict[str, dict[str, Scope]] = {
