@@ -111,6 +111,8 @@ def service_environments(
     # otherwise (deployed, a tenant's changes wait 10 minutes and quiet hours hold them).
     env.setdefault("MAIL_DEFAULT_GRACE_SECONDS", str(DEV_GRACE_SECONDS))
     env.setdefault("MAIL_DEFAULT_QUIET_HOURS", "")
+    # One nats-server keeps one replica of a stream (deployed, three nodes keep three).
+    env.setdefault("BUS_STREAM_REPLICAS", "1")
     for name, port in ports.items():
         env[f"{name.upper()}_HTTP_PORT"] = str(port)
     return {name: {**env, "DATABASE_URL": database_urls[name]} for name in SERVICES}

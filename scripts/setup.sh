@@ -35,3 +35,22 @@ if ! command -v chromium >/dev/null; then
             "the email screenshot test will skip" >&2
     fi
 fi
+# tests/deploy validates deploy/compose.yaml with `docker-compose config` (Debian's package of
+# Compose 1.29: no Docker daemon needed for `config`; PyPI's docker-compose 1.29.2 pins PyYAML<6
+# and jsonschema<4 against the lock, and PyYAML 5.4.1 no longer builds from source here: Cython 3).
+if ! command -v docker-compose >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get install -y -q --no-install-recommends docker-compose >/dev/null \
+            || { apt-get update -q >/dev/null \
+            && apt-get install -y -q --no-install-recommends docker-compose >/dev/null; } \
+            || echo "setup: could not install docker-compose; the compose file test will fail" >&2
+    else
+        echo "setup: docker-compose is missing (apt-get install docker-compose, as root);" \
+            "the compose file test will fail" >&2
+    fi
+fi
+# The alert rules test runs `promtool check rules` (Debian's prometheus package) where it is.
+if ! command -v promtool >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get install -y -q --no-install-recommends prometheus >/dev/null \
+        || echo "setup: could not install promtool; the alert rules get the shape check only" >&2
+fi

@@ -22,9 +22,16 @@ from services.mastery.config import MasteryConfig
 from services.mastery.core.calculation import FALLBACK_POLICY, CalculationPolicy
 from services.mastery.migrations import MIGRATIONS
 from shared.contract.events.gradebook import LatestGradebookEvent, gradebook_envelopes
-from shared.platform.bus import BusNames
+from shared.platform.batch_progress import BatchProgress
+from shared.platform.bus import bus_names
 from shared.platform.bus_users import MASTERY_USER
 from shared.platform.consumer import BatchConsumer, ConsumerSettings
+from shared.platform.metrics import (
+    ServiceMetrics,
+    consumer_counts,
+    outbox_probe,
+    relay_counts,
+)
 from shared.platform.outbox import outbox_relay
 from shared.platform.service import create_service_app
 from shared.platform.supervisor import GiveUp, NamedWorker, terminate_process
@@ -35,9 +42,12 @@ DEFAULT_POLICY = FALLBACK_POLICY
 
 
 def build_projector(
-    config: MasteryConfig, pool: asyncpg.Pool, policy: CalculationPolicy = DEFAULT_POLICY
+    config: MasteryConfig,
+    pool: asyncpg.Pool,
+    policy: CalculationPolicy = DEFAULT_POLICY,
+    metrics: ServiceMetrics | None = None,
 ) -> BatchConsumer[LatestGradebookEvent]:
-    bus = BusNames(config.bus_namespace)
+    bus = bus_names(config)
     projector = MasteryProjector(pool, bus, policy)
     settings = ConsumerSettings(
         nats_url=config.nats_url,
@@ -51,12 +61,16 @@ def build_projector(
         retry_max_delay=config.consumer_retry_max_delay,
         retry_later_limit=config.consumer_retry_later_limit,
     )
-    return BatchConsumer(
+    # Each applied batch's size and time, and a progress line with the lag now and then (asked
+    # of the consumer built next, once it runs).
+    progress = BatchProgress("projector", metrics, lag=lambda: consumer.lag())  # noqa: PLW0108
+    consumer = BatchConsumer(
         settings,
         gradebook_envelopes(),
-        projector.handle_gradebook_events,
+        progress.observed(projector.handle_gradebook_events),
         runs_alone=projector.runs_alone,
     )
+    return consumer
 
 
 def create_app(
@@ -79,14 +93,16 @@ def create_app(
     def read_wait() -> ReadWait:
         return ReadWait(timeout=config.read_wait_timeout)
 
+    metrics = ServiceMetrics("mastery")
+
     def workers(pool: asyncpg.Pool) -> list[NamedWorker]:
-        projector = build_projector(config, pool)
+        projector = build_projector(config, pool, metrics=metrics)
         relay = outbox_relay(
             config, pool, table="mastery_outbox", client_name="mastery-relay", user=MASTERY_USER
         )
         return [
-            NamedWorker("projector", projector.run, projector.lag),
-            NamedWorker("relay", relay.run, relay.lag),
+            NamedWorker("projector", projector.run, projector.lag, consumer_counts(projector)),
+            NamedWorker("relay", relay.run, relay.lag, relay_counts(relay)),
         ]
 
     return create_service_app(
@@ -104,4 +120,6 @@ def create_app(
         dependencies={"read_wait": Provide(read_wait, sync_to_thread=False)},
         pool=pool,
         on_give_up=on_give_up,
+        service_metrics=metrics,
+        metric_probes=[outbox_probe("mastery_outbox")],
     )

@@ -51,6 +51,7 @@ async def report_app(
         bus_namespace=bus.namespace,
         report_link_secret=SECRET,
         report_time_zone=TIME_ZONE,
+        bus_stream_replicas=1,
     )
     async with AsyncTestClient(create_app(config, student_names=Names(NAMES))) as client:
         yield client

@@ -1,5 +1,6 @@
 """Every route of the three services declares the scope a key needs, and the matrix is the one
-the READMEs document. A route that declares none is public, so only health and the schema may."""
+the READMEs document. A route that declares none is public, so only health, the metrics and the
+schema may."""
 
 from collections.abc import Callable, Iterator
 
@@ -29,7 +30,7 @@ APPS: dict[str, Callable[[], Litestar]] = {
 UNSUBSCRIBE = {"GET /v1/unsubscribe/{token:str}", "POST /v1/unsubscribe/{token:str}"}
 # So is the signed, expiring link of a family report.
 FAMILY_REPORT = {"GET /v1/family-reports/{token:str}", "GET /v1/family-reports/{token:str}/pdf"}
-PUBLIC = {"GET /health/live", "GET /health/ready", *UNSUBSCRIBE, *FAMILY_REPORT}
+PUBLIC = {"GET /health/live", "GET /health/ready", "GET /metrics", *UNSUBSCRIBE, *FAMILY_REPORT}
 STUDENT = "/v1/students/{student_id:str}"
 # The documented matrix (README.md, "API keys and scopes").
 MATRIX: dict[str, dict[str, Scope]] = {
