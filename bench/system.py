@@ -175,6 +175,7 @@ def service_env(system: BenchSystem) -> dict[str, str]:
         # The sink is no school relay: emails go out as fast as the mailer can send them.
         SMTP_MAX_PER_SECOND="0",
     )
+    env.setdefault("BUS_STREAM_REPLICAS", "1")  # one embedded nats-server
     return env
 
 

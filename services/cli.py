@@ -18,10 +18,11 @@ from services.migrations import ALL_MIGRATIONS
 from services.notify_cli import add_notify_commands, notify_command
 from services.preview_cli import add_preview_command, preview_command
 from services.read_model_commands import connect_all_tenants, rebuild, verify
+from services.report_cli import add_report_commands, report_command
 from services.roster_cli import add_roster_commands, roster_command
-from shared.platform.bus import BusNames, connect, ensure_streams
+from shared.platform.bus import BusNames, bus_names, connect, ensure_streams
 from shared.platform.bus_users import stream_of
-from shared.platform.config import redacted
+from shared.platform.config import BusConfig, load_config, redacted
 from shared.platform.outbox import OutboxRow, publish_all
 from shared.platform.postgres import DbConnection, apply_migrations
 from shared.platform.roles import ROLES, ensure_roles, password_variable, passwords_from
@@ -121,9 +122,13 @@ async def _republish_log(
 
 def _republish_command(url: str, args: argparse.Namespace) -> Coroutine[None, None, None]:
     nats_url = args.nats_url or os.environ.get("NATS_URL", "nats://127.0.0.1:4222")
-    namespace = args.bus_namespace or os.environ.get("BUS_NAMESPACE", "")
+    # The streams it may declare are kept as BUS_STREAM_REPLICAS etc. say, as the services'.
+    environ = dict(os.environ)
+    if args.bus_namespace:
+        environ["BUS_NAMESPACE"] = args.bus_namespace
+    bus = bus_names(load_config(BusConfig, environ))
     kinds = list(LOGS) if args.kind == "all" else [args.kind]
-    return _republish(url, nats_url, BusNames(namespace), (args.first, args.last), kinds)
+    return _republish(url, nats_url, bus, (args.first, args.last), kinds)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -184,6 +189,7 @@ def _parser() -> argparse.ArgumentParser:
     add_preview_command(commands)
     add_notify_commands(commands)
     add_roster_commands(commands)
+    add_report_commands(commands)
     return parser
 
 
@@ -206,7 +212,13 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "dev":
         return _run_dev(args)
-    url = _database_url(args)
+    if args.command == "report":
+        return report_command(args)
+    return _database_command(_database_url(args), args)
+
+
+def _database_command(url: str, args: argparse.Namespace) -> int:
+    """The commands that work on the database at `url`."""
     if args.command == "db":
         run_until_complete(_ensure_roles(url))
     elif args.command == "migrate":

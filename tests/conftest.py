@@ -1,4 +1,5 @@
 import contextlib
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlsplit, urlunsplit
@@ -16,6 +17,10 @@ from tests.support.roles import TEST_PASSWORDS
 from tests.support.servers import Servers, test_servers
 
 TEMPLATE_DATABASE = "mastery_test_template"
+
+# The test servers are single nats-servers, which refuse streams of more than one replica; the
+# service processes tests start inherit this (the configs tests build say so themselves).
+os.environ.setdefault("BUS_STREAM_REPLICAS", "1")
 
 
 def _with_database(url: str, database: str) -> str:

@@ -23,6 +23,7 @@ async def run_projector(spec: ProjectorRun) -> WorkerResult:
         database_url=spec.database_url,
         nats_url=spec.nats_url,
         bus_namespace=spec.namespace,
+        bus_stream_replicas=1,
         projector_batch_size=spec.batch_size,
     )
     pool = await create_pool(spec.database_url)

@@ -11,13 +11,15 @@ from services.attempts.adapters.http import (
     CorrectiveWorkController,
     stream_contended_handler,
 )
+from services.attempts.adapters.log_metrics import AppendedEvents
 from services.attempts.adapters.recorder import AttemptRecorder
 from services.attempts.adapters.standards_http import PolicyController, StandardsController
 from services.attempts.adapters.standards_store import StandardsStore
 from services.attempts.config import AttemptsConfig
 from services.attempts.migrations import MIGRATIONS
-from shared.platform.bus import BusNames
+from shared.platform.bus import bus_names
 from shared.platform.bus_users import ATTEMPTS_USER
+from shared.platform.metrics import outbox_probe, relay_counts
 from shared.platform.outbox import outbox_relay
 from shared.platform.service import create_service_app
 from shared.platform.supervisor import GiveUp, NamedWorker, terminate_process
@@ -31,13 +33,13 @@ def create_app(
     pool: asyncpg.Pool | None = None,
     on_give_up: GiveUp = terminate_process,
 ) -> Litestar:
-    bus = BusNames(config.bus_namespace)
+    bus = bus_names(config)
 
     def workers(pool: asyncpg.Pool) -> list[NamedWorker]:
         relay = outbox_relay(
             config, pool, table="attempts_outbox", client_name="attempts-relay", user=ATTEMPTS_USER
         )
-        return [NamedWorker("relay", relay.run, relay.lag)]
+        return [NamedWorker("relay", relay.run, relay.lag, relay_counts(relay))]
 
     def provide_recorder(state: State) -> AttemptRecorder:
         return AttemptRecorder(state.pool, bus)
@@ -65,4 +67,5 @@ def create_app(
         exception_handlers={StreamContended: stream_contended_handler},
         pool=pool,
         on_give_up=on_give_up,
+        metric_probes=[outbox_probe("attempts_outbox"), AppendedEvents()],
     )

@@ -6,19 +6,34 @@ from litestar.di import Provide
 
 from services.mastery.adapters.calculator import CalculatorController
 from services.mastery.adapters.class_http import ClassReportsController
+from services.mastery.adapters.family_report import (
+    OneTimeZone,
+    ReportRenderer,
+    StudentNames,
+    TimeZones,
+)
+from services.mastery.adapters.family_report_http import family_report_router
 from services.mastery.adapters.freshness import ReadWait
 from services.mastery.adapters.http import MasteryController
 from services.mastery.adapters.preview import PreviewController
 from services.mastery.adapters.projector import PROJECTOR_NAME, MasteryProjector
 from services.mastery.adapters.resync import ResyncController
 from services.mastery.adapters.roster_http import ClassesController, RosterController
+from services.mastery.adapters.roster_views import RosterNames
 from services.mastery.config import MasteryConfig
 from services.mastery.core.calculation import FALLBACK_POLICY, CalculationPolicy
 from services.mastery.migrations import MIGRATIONS
 from shared.contract.events.gradebook import LatestGradebookEvent, gradebook_envelopes
-from shared.platform.bus import BusNames
+from shared.platform.batch_progress import BatchProgress
+from shared.platform.bus import bus_names
 from shared.platform.bus_users import MASTERY_USER
 from shared.platform.consumer import BatchConsumer, ConsumerSettings
+from shared.platform.metrics import (
+    ServiceMetrics,
+    consumer_counts,
+    outbox_probe,
+    relay_counts,
+)
 from shared.platform.outbox import outbox_relay
 from shared.platform.service import create_service_app
 from shared.platform.supervisor import GiveUp, NamedWorker, terminate_process
@@ -29,9 +44,12 @@ DEFAULT_POLICY = FALLBACK_POLICY
 
 
 def build_projector(
-    config: MasteryConfig, pool: asyncpg.Pool, policy: CalculationPolicy = DEFAULT_POLICY
+    config: MasteryConfig,
+    pool: asyncpg.Pool,
+    policy: CalculationPolicy = DEFAULT_POLICY,
+    metrics: ServiceMetrics | None = None,
 ) -> BatchConsumer[LatestGradebookEvent]:
-    bus = BusNames(config.bus_namespace)
+    bus = bus_names(config)
     projector = MasteryProjector(pool, bus, policy)
     settings = ConsumerSettings(
         nats_url=config.nats_url,
@@ -45,12 +63,16 @@ def build_projector(
         retry_max_delay=config.consumer_retry_max_delay,
         retry_later_limit=config.consumer_retry_later_limit,
     )
-    return BatchConsumer(
+    # Each applied batch's size and time, and a progress line with the lag now and then (asked
+    # of the consumer built next, once it runs).
+    progress = BatchProgress("projector", metrics, lag=lambda: consumer.lag())  # noqa: PLW0108
+    consumer = BatchConsumer(
         settings,
         gradebook_envelopes(),
-        projector.handle_gradebook_events,
+        progress.observed(projector.handle_gradebook_events),
         runs_alone=projector.runs_alone,
     )
+    return consumer
 
 
 def create_app(
@@ -58,18 +80,31 @@ def create_app(
     *,
     pool: asyncpg.Pool | None = None,
     on_give_up: GiveUp = terminate_process,
+    student_names: StudentNames | None = None,
+    time_zones: TimeZones | None = None,
 ) -> Litestar:
+    """The service. `student_names` gives the family report its names (else the roster's) and
+    `time_zones` each school's zone (else REPORT_TIME_ZONE)."""
+    report = family_report_router(
+        config.report_link_secret.encode(),
+        ReportRenderer(),
+        student_names or RosterNames(),
+        time_zones or OneTimeZone(config.report_time_zone),
+    )
+
     def read_wait() -> ReadWait:
         return ReadWait(timeout=config.read_wait_timeout)
 
+    metrics = ServiceMetrics("mastery")
+
     def workers(pool: asyncpg.Pool) -> list[NamedWorker]:
-        projector = build_projector(config, pool)
+        projector = build_projector(config, pool, metrics=metrics)
         relay = outbox_relay(
             config, pool, table="mastery_outbox", client_name="mastery-relay", user=MASTERY_USER
         )
         return [
-            NamedWorker("projector", projector.run, projector.lag),
-            NamedWorker("relay", relay.run, relay.lag),
+            NamedWorker("projector", projector.run, projector.lag, consumer_counts(projector)),
+            NamedWorker("relay", relay.run, relay.lag, relay_counts(relay)),
         ]
 
     return create_service_app(
@@ -84,9 +119,12 @@ def create_app(
             RosterController,
             ClassesController,
             ClassReportsController,
+            report,
         ],
         workers=workers,
         dependencies={"read_wait": Provide(read_wait, sync_to_thread=False)},
         pool=pool,
         on_give_up=on_give_up,
+        service_metrics=metrics,
+        metric_probes=[outbox_probe("mastery_outbox")],
     )

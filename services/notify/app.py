@@ -6,6 +6,7 @@ import asyncpg
 from litestar import Litestar
 
 from services.notify.adapters.http import GuardiansController, NotificationsController
+from services.notify.adapters.mail_metrics import notification_series
 from services.notify.adapters.mailer import SmtpMailer
 from services.notify.adapters.planner import PLANNER_NAME, NotificationPlanner, UnsubscribeLinks
 from services.notify.adapters.rendering import Renderer
@@ -17,8 +18,9 @@ from services.notify.config import NotifyConfig
 from services.notify.migrations import MIGRATIONS
 from shared.contract.cloudevents import EnvelopeCodec
 from shared.contract.events.mastery import AnyMasteryEvent
-from shared.platform.bus import BusNames
+from shared.platform.bus import bus_names
 from shared.platform.consumer import BatchConsumer, ConsumerSettings
+from shared.platform.metrics import consumer_counts
 from shared.platform.service import create_service_app
 from shared.platform.supervisor import GiveUp, NamedWorker, terminate_process
 
@@ -31,7 +33,7 @@ def create_app(
     pool: asyncpg.Pool | None = None,
     on_give_up: GiveUp = terminate_process,
 ) -> Litestar:
-    bus = BusNames(config.bus_namespace)
+    bus = bus_names(config)
     secret = config.unsubscribe_secret.encode()
     renderer = Renderer()
 
@@ -77,7 +79,7 @@ def create_app(
             storm_defaults=defaults,
         )
         return [
-            NamedWorker("planner", consumer.run, consumer.lag),
+            NamedWorker("planner", consumer.run, consumer.lag, consumer_counts(consumer)),
             NamedWorker("mailer", mailer.run, mailer.lag),
         ]
 
@@ -97,4 +99,5 @@ def create_app(
         workers=workers,
         pool=pool,
         on_give_up=on_give_up,
+        metric_probes=[notification_series],
     )

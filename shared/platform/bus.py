@@ -15,19 +15,31 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
 
-from shared.platform.config import redacted
+from shared.platform.config import DUPLICATE_WINDOW_SECONDS, BusConfig, redacted
 from shared.platform.retry import retry_until_stopped
 
 logger = logging.getLogger(__name__)
 
-DUPLICATE_WINDOW_SECONDS = 120.0
+
+@dataclass(frozen=True, slots=True)
+class StreamSettings:
+    """How JetStream keeps the streams and durable consumers (`BusConfig` says why). The defaults
+    suit one nats-server; a service takes its configuration's (`bus_names`)."""
+
+    replicas: int = 1
+    consumer_replicas: int = 0  # 0: as the stream
+    storage: StorageType = StorageType.FILE
+    max_age: float = 0.0  # seconds; 0: no limit
+    max_bytes: int = -1  # -1: no limit
 
 
 @dataclass(frozen=True, slots=True)
 class BusNames:
-    """Stream names and subjects. A namespace lets several environments share one NATS system."""
+    """Stream names and subjects, and how the streams are kept. A namespace lets several
+    environments share one NATS system."""
 
     namespace: str = ""
+    settings: StreamSettings = StreamSettings()
 
     def _subject(self, *tokens: str) -> str:
         return ".".join(((self.namespace,) if self.namespace else ()) + tokens)
@@ -81,12 +93,27 @@ class BusNames:
                 name=name,
                 subjects=[self._subject(prefix, ">")],
                 retention=RetentionPolicy.LIMITS,
-                storage=StorageType.FILE,
+                storage=self.settings.storage,
+                num_replicas=self.settings.replicas,
+                max_age=self.settings.max_age or None,
+                max_bytes=self.settings.max_bytes,
                 discard=DiscardPolicy.OLD,
                 duplicate_window=DUPLICATE_WINDOW_SECONDS,
             )
             for name, prefix in subjects.items()
         ]
+
+
+def bus_names(config: BusConfig) -> BusNames:
+    """The names and stream settings a service's configuration describes."""
+    settings = StreamSettings(
+        replicas=config.bus_stream_replicas,
+        consumer_replicas=config.bus_consumer_replicas,
+        storage=StorageType(config.bus_storage),
+        max_age=config.bus_max_age,
+        max_bytes=config.bus_max_bytes,
+    )
+    return BusNames(config.bus_namespace, settings)
 
 
 _TOKEN = re.compile(r"[A-Za-z0-9_-]+")

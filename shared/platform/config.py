@@ -2,21 +2,59 @@
 
 import re
 from collections.abc import Mapping
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
 ConfigT = TypeVar("ConfigT", bound=msgspec.Struct)
 
+# How long JetStream remembers a message id to drop a repeat (shared/platform/bus.py).
+DUPLICATE_WINDOW_SECONDS = 120.0
 
-class ServiceConfig(msgspec.Struct, frozen=True, kw_only=True):
+
+class BusConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """Where the streams live and how JetStream keeps them (shared/platform/bus.py).
+
+    Three replicas by default: a stream on a three-node cluster keeps every acknowledged message
+    on two nodes more, and goes on when one is down. A single nats-server (`mastery dev`, tests)
+    refuses more than one, so it is given 1. Durable consumers take their stream's replicas
+    unless `bus_consumer_replicas` (at most the stream's) says otherwise. Streams keep
+    everything by default (`bus_max_age` 0 seconds, `bus_max_bytes` -1): PostgreSQL is the system
+    of record, but a consumer that falls behind a stream's limit misses what it dropped until
+    `mastery republish` sends it again. Retention stays `limits`: subscribers other than ours
+    (an SIS) read the same streams, and an interest or work-queue stream would drop a message
+    once the consumers it knows of had it.
+    """
+
+    bus_namespace: str = ""
+    bus_stream_replicas: Annotated[int, msgspec.Meta(ge=1, le=5)] = 3
+    bus_consumer_replicas: Annotated[int, msgspec.Meta(ge=0, le=5)] = 0
+    bus_storage: Literal["file", "memory"] = "file"
+    bus_max_age: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    bus_max_bytes: Annotated[int, msgspec.Meta(ge=-1)] = -1
+
+    def __post_init__(self) -> None:
+        if self.bus_consumer_replicas > self.bus_stream_replicas:
+            raise ValueError(
+                f"bus_consumer_replicas ({self.bus_consumer_replicas}) exceeds "
+                f"bus_stream_replicas ({self.bus_stream_replicas})"
+            )
+        if 0 < self.bus_max_age < DUPLICATE_WINDOW_SECONDS:
+            raise ValueError(
+                f"bus_max_age must be 0 (no limit) or at least the {DUPLICATE_WINDOW_SECONDS:.0f}"
+                " seconds of the streams' duplicate window"
+            )
+        if self.bus_max_bytes == 0:
+            raise ValueError("bus_max_bytes must be positive, or -1 for no limit")
+
+
+class ServiceConfig(BusConfig, frozen=True, kw_only=True):
     """What every service process reads. Each service's config extends it (`kw_only` is not
     inherited, so each subclass declares it again)."""
 
     database_url: str
     nats_url: str = "nats://127.0.0.1:4222"
-    bus_namespace: str = ""
     # A crashed worker is restarted after `worker_restart_delay`, doubling up to the maximum;
     # `worker_max_failures` crashes within `worker_failure_window` seconds stop the process.
     worker_restart_delay: float = 0.5

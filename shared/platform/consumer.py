@@ -171,6 +171,7 @@ class BatchConsumer(Generic[EventT]):
             max_deliver=self._settings.max_deliver,
             max_ack_pending=self._settings.batch_size * 20,
             filter_subject=self._settings.filter_subject,
+            num_replicas=self._settings.bus.settings.consumer_replicas or None,
         )
 
         async def bind() -> JetStreamContext.PullSubscription:

@@ -39,8 +39,8 @@ from shared.platform.http import ExceptionHandler, problem_response
 from shared.platform.rate_stores import MemoryRateStore, RateStore, RedisRateStore
 from shared.platform.tenancy import parse_key
 
-# Probes and the API description stay reachable whatever a key has spent.
-UNLIMITED_PATHS = re.compile("^/health/|^/schema")
+# Probes, scrapes and the API description stay reachable whatever a key has spent.
+UNLIMITED_PATHS = re.compile("^/health/|^/metrics$|^/schema")
 # A Redis that does not answer within this long lets the request through (RedisRateStore).
 REDIS_TIMEOUT_SECONDS = 0.25
 WINDOW_SECONDS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}

@@ -21,7 +21,13 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
 from shared.contract.cloudevents import CONTENT_TYPE, CONTENT_TYPE_HEADER
-from shared.platform.bus import BusNames, close_client, connect_with_retry, ensure_streams
+from shared.platform.bus import (
+    BusNames,
+    bus_names,
+    close_client,
+    connect_with_retry,
+    ensure_streams,
+)
 from shared.platform.bus_users import BusUser
 from shared.platform.config import OutboxServiceConfig
 from shared.platform.deadletter import park_outbox_row
@@ -277,7 +283,7 @@ def outbox_relay(
 ) -> OutboxRelay:
     """The relay of a service's outbox, as its configuration describes it, declaring the streams
     its NATS user may declare."""
-    bus = BusNames(config.bus_namespace)
+    bus = bus_names(config)
     return OutboxRelay(
         pool,
         RelaySettings(

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import asyncpg
 import msgspec
 import uvicorn
-from litestar import Litestar, get
+from litestar import Litestar, Response, get
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -30,7 +30,8 @@ from shared.platform.http import (
 )
 from shared.platform.key_listener import KeyChangeListener
 from shared.platform.limits import rate_limits
-from shared.platform.logs import access_log, configure_logging
+from shared.platform.logs import access_log, bind_tenant, configure_logging
+from shared.platform.metrics import CONTENT_TYPE, Probe, ServiceMetrics, request_metrics
 from shared.platform.postgres import create_pool
 from shared.platform.supervisor import (
     GiveUp,
@@ -77,6 +78,15 @@ async def ready(state: State) -> dict[str, object]:
     return {"status": "ready", "workers": workers}
 
 
+@get("/metrics", include_in_schema=False)
+async def metrics(state: State) -> Response[bytes]:
+    """Every series of this app in the Prometheus text format (public, like the probes)."""
+    service_metrics: ServiceMetrics = state.metrics
+    pools = {"requests": state.pool, "workers": state.worker_pool}
+    text = await service_metrics.exposition(state.supervisor, pools, state.metric_probes)
+    return Response(text, media_type=CONTENT_TYPE)
+
+
 def _not_ready(detail: str, workers: object) -> Problem:
     problem = Problem(503, "not-ready", "Not ready", detail, workers=workers)
     problem.headers = retry_after()
@@ -121,8 +131,12 @@ def create_service_app(
     max_body_bytes: int = 1_048_576,
     exception_handlers: Mapping[type[Exception], ExceptionHandler] | None = None,
     on_give_up: GiveUp = terminate_process,
+    service_metrics: ServiceMetrics | None = None,
+    metric_probes: Sequence[Probe] = (),
 ) -> Litestar:
-    """Assemble a service: its routes, two pools, its supervised workers, problem+json errors.
+    """Assemble a service: its routes, two pools, its supervised workers, problem+json errors,
+    `/metrics` (`service_metrics`, or a registry of its own, and the `metric_probes` the service
+    reads at each scrape), and a request id and tenant on every log line of a request.
 
     Every route that declares a scope (`shared.platform.auth.requires`) takes an API key granting
     it; a worker of its own (`keys`) drops revoked keys from this app's cache as they change.
@@ -136,12 +150,14 @@ def create_service_app(
     keys = KeyCache()
     key_listener = KeyChangeListener(config.database_url, keys)
     limits = rate_limits(config, keys, service=title)
+    observed = service_metrics or ServiceMetrics(title.removesuffix(" API").lower())
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         owned = [] if pool else await _service_pools(config.database_url)
         app.state.pool = pool or owned[0]
         worker_pool = pool or owned[1]
+        app.state.worker_pool = worker_pool
         supervisor = Supervisor(
             [*workers(worker_pool), key_listener.worker()],
             policy=restart_policy(config),
@@ -165,18 +181,19 @@ def create_service_app(
         **(exception_handlers or {}),
     }
     return Litestar(
-        route_handlers=[live, ready, *route_handlers],
-        guards=[key_guard(_pool_of, keys)],
+        route_handlers=[live, ready, metrics, *route_handlers],
+        guards=[key_guard(_pool_of, keys), bind_tenant],
         dependencies={
             "tenant": Provide(authenticated_tenant, sync_to_thread=False),
             "actor": Provide(authenticated_actor, sync_to_thread=False),
             **(dependencies or {}),
         },
         lifespan=[lifespan],
-        middleware=[access_log, *limits.middleware],
+        middleware=[access_log, request_metrics(observed), *limits.middleware],
         request_max_body_size=max_body_bytes,
         request_class=BoundedRequest,
         exception_handlers=handlers,  # type: ignore[arg-type]
+        state=State({"metrics": observed, "metric_probes": list(metric_probes)}),
         openapi_config=OpenAPIConfig(
             title=title,
             version="1.0.0",

@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 Worker = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 LagProbe = Callable[[], Awaitable[Mapping[str, float]]]
+# A worker's running counts since it was built (`shared.platform.metrics.WORKER_COUNTS`).
+CountProbe = Callable[[], Mapping[str, int]]
 GiveUp = Callable[[str, str], None]
 
 # Readiness asks every probe at once and answers within about this long, whatever NATS does.
@@ -53,6 +55,7 @@ class NamedWorker:
     name: str
     run: Worker
     lag: LagProbe | None = None
+    counts: CountProbe | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +135,10 @@ class Supervisor:
         for task in self._tasks:
             if task.done() and not task.cancelled():
                 task.result()  # a supervisor's own failure (a give-up that raised) is raised here
+
+    @property
+    def workers(self) -> list[NamedWorker]:
+        return list(self._workers)
 
     def status(self, name: str) -> WorkerStatus:
         return self._status[name]

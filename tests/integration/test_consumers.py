@@ -78,6 +78,7 @@ async def test_projector_applies_a_redelivered_event_once_and_deadletters_poison
         database_url=service_url(database_url, "mastery"),
         nats_url=servers.nats_url,
         bus_namespace=bus.namespace,
+        bus_stream_replicas=1,
     )
     projector = build_projector(config, pool)
     subscription = await js.pull_subscribe(bus.all_attempts("recorded"), stream=bus.attempts_stream)

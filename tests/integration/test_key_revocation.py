@@ -29,7 +29,10 @@ async def _instances(
     database_url: str, servers: Servers, bus: BusNames, count: int = 2
 ) -> AsyncIterator[list[AsyncTestClient[Any]]]:
     config = MasteryConfig(
-        database_url=database_url, nats_url=servers.nats_url, bus_namespace=bus.namespace
+        database_url=database_url,
+        nats_url=servers.nats_url,
+        bus_namespace=bus.namespace,
+        bus_stream_replicas=1,
     )
     clients = [AsyncTestClient(create_app(config)) for _ in range(count)]
     for client in clients:

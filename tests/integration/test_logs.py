@@ -58,6 +58,30 @@ async def test_a_newline_in_a_path_is_escaped_inside_one_json_log_line(
     assert "s3cret-pw" not in output
 
 
+async def test_a_request_id_comes_back_and_names_the_request_and_its_tenant_in_the_log(
+    database_url: str, servers: Servers, bus: BusNames, pool: asyncpg.Pool
+) -> None:
+    tenant, auth = await new_tenant(pool)
+    port = free_port()
+    env = dict(os.environ) | {
+        "DATABASE_URL": database_url,
+        "NATS_URL": servers.nats_url,
+        "BUS_NAMESPACE": bus.namespace,
+        "MASTERY_HTTP_PORT": str(port),
+    }
+    headers = auth | {"X-Request-ID": "lms-sync-7f3a"}
+    answer, output = _one_request_to_a_service_process(
+        env, port, "/v1/students/maya/mastery", headers
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["X-Request-ID"] == "lms-sync-7f3a"
+    records = [json.loads(line) for line in output.splitlines()]
+    [access] = [r for r in records if r.get("request_id") == "lms-sync-7f3a"]
+    assert access["logger"] == "mastery.access"
+    assert (access["tenant"], access["path"], access["status"]) == (tenant, answer.url.path, 200)
+    assert auth["Authorization"].split()[1] not in output
+
+
 def _one_request_to_a_service_process(
     env: dict[str, str], port: int, path: str, headers: dict[str, str]
 ) -> tuple[httpx.Response, str]:

@@ -74,6 +74,7 @@ def _config(database_url: str, servers: Servers, bus: BusNames, smtp_url: str) -
         database_url=service_url(database_url, "notify"),
         nats_url=servers.nats_url,
         bus_namespace=bus.namespace,
+        bus_stream_replicas=1,
         smtp_url=smtp_url,
     )
 

@@ -44,6 +44,7 @@ async def notify(
         database_url=service_url(database_url, "notify"),
         nats_url=servers.nats_url,
         bus_namespace=bus.namespace,
+        bus_stream_replicas=1,
         smtp_url=smtp_sink.url,
     )
     async with AsyncTestClient(create_app(config)) as client:

@@ -272,6 +272,7 @@ async def test_http_answers_503_while_postgresql_is_down_and_200_once_it_is_back
         database_url=service_url(own_database_url, "attempts"),
         nats_url=servers.nats_url,
         bus_namespace=bus.namespace,
+        bus_stream_replicas=1,
     )
     async with AsyncTestClient(create_attempts_app(config)) as attempts:
 

@@ -49,6 +49,7 @@ async def mastery(
         database_url=service_url(database_url, "mastery"),
         nats_url=servers.nats_url,
         bus_namespace=bus.namespace,
+        bus_stream_replicas=1,
     )
     async with AsyncTestClient(create_app(config)) as client:
         yield client

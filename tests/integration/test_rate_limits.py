@@ -46,6 +46,7 @@ def _config(database_url: str, servers: Servers, bus: BusNames, **limits: Any) -
         database_url=database_url,
         nats_url=servers.nats_url,
         bus_namespace=bus.namespace,
+        bus_stream_replicas=1,
         **{**defaults, **limits},
     )
 

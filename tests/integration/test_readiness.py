@@ -58,6 +58,7 @@ async def attempts(
         database_url=service_url(database_url, "attempts"),
         nats_url=servers.nats_url,
         bus_namespace=bus.namespace,
+        bus_stream_replicas=1,
         # Pauses long enough for a poll to see the relay down, and no giving up.
         worker_restart_delay=0.3,
         worker_restart_max_delay=0.3,

@@ -29,7 +29,8 @@ _gradebook = gradebook_envelopes()
 @pytest.fixture
 async def attempts(database_url: str, servers: Servers, bus: BusNames) -> AsyncIterator[Client]:
     config = AttemptsConfig(database_url=service_url(database_url, "attempts"),
-                            nats_url=servers.nats_url, bus_namespace=bus.namespace)  # fmt: skip
+                            nats_url=servers.nats_url, bus_namespace=bus.namespace,
+                            bus_stream_replicas=1)  # fmt: skip
     async with AsyncTestClient(attempts_app(config)) as client:
         yield client
 
@@ -37,7 +38,8 @@ async def attempts(database_url: str, servers: Servers, bus: BusNames) -> AsyncI
 @pytest.fixture
 async def mastery(database_url: str, servers: Servers, bus: BusNames) -> AsyncIterator[Client]:
     config = MasteryConfig(database_url=service_url(database_url, "mastery"),
-                           nats_url=servers.nats_url, bus_namespace=bus.namespace)  # fmt: skip
+                           nats_url=servers.nats_url, bus_namespace=bus.namespace,
+                           bus_stream_replicas=1)  # fmt: skip
     async with AsyncTestClient(mastery_app(config)) as client:
         yield client
 

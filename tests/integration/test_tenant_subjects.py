@@ -97,6 +97,7 @@ async def test_a_doorbell_on_another_tenants_subject_is_deadlettered_not_project
     config = MasteryConfig(
         database_url=database_url, nats_url=auth_nats.service_url("mastery"),
         bus_namespace=bus.namespace,
+        bus_stream_replicas=1,
     )  # fmt: skip
     projector = build_projector(config, pool)
     stop = asyncio.Event()

@@ -32,6 +32,7 @@ async def client(database_url: str, servers: Servers, bus: BusNames) -> AsyncIte
         database_url=service_url(database_url, "attempts"),
         nats_url=servers.nats_url,
         bus_namespace=bus.namespace,
+        bus_stream_replicas=1,
     )
     async with AsyncTestClient(create_app(config)) as test_client:
         yield test_client

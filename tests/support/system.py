@@ -45,18 +45,21 @@ async def running_system(
         database_url=database_service_url(database_url, "attempts"),
         nats_url=nats_service_url(nats_url, "attempts"),
         bus_namespace=namespace,
+        bus_stream_replicas=1,
         **unlimited,
     )
     mastery_config = MasteryConfig(
         database_url=database_service_url(database_url, "mastery"),
         nats_url=nats_service_url(nats_url, "mastery"),
         bus_namespace=namespace,
+        bus_stream_replicas=1,
         **{**unlimited, **(mastery_settings or {})},
     )
     notify_config = NotifyConfig(
         database_url=database_service_url(database_url, "notify"),
         nats_url=nats_service_url(nats_url, "notify"),
         bus_namespace=namespace,
+        bus_stream_replicas=1,
         smtp_url=smtp_url,
         mailer_idle_interval=0.05,
         unsubscribe_secret=UNSUBSCRIBE_SECRET,

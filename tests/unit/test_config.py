@@ -12,9 +12,13 @@ from services.notify.config import NotifyConfig
 from shared.platform.config import ConfigError, ServiceConfig, load_config
 
 CONFIGS = [AttemptsConfig, MasteryConfig, NotifyConfig]
+# Settings with bounds of their own (tests/deploy/test_stream_settings.py): a value within them.
+BOUNDED = {"bus_stream_replicas": "5", "bus_consumer_replicas": "4", "bus_max_age": "3600.5"}
 
 
 def _value_for(field: msgspec.structs.FieldInfo) -> str:
+    if field.name in BOUNDED:
+        return BOUNDED[field.name]
     if get_origin(field.type) is Literal:
         return str(get_args(field.type)[-1])
     # An optional field (`int | None`: unset means a default derived from other fields).

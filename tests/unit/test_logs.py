@@ -1,17 +1,23 @@
-"""The process-wide log configuration: one JSON line per record, URL credentials masked."""
+"""The process-wide log configuration: one JSON line per record, URL credentials masked, and a
+request's id and tenant on each of its lines."""
 
 import io
 import json
 import logging
+import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import structlog
 from litestar import Litestar, get
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
 from litestar.testing import TestClient
 
 from shared.platform.config import masked_urls
-from shared.platform.logs import access_log, configure_logging
+from shared.platform.logs import access_log, bind_tenant, configure_logging
+from shared.platform.tenancy import ApiKey
 
 
 @pytest.fixture
@@ -66,3 +72,50 @@ def test_the_access_log_masks_an_unsubscribe_token(log_output: io.StringIO) -> N
     lines = [json.loads(each) for each in log_output.getvalue().splitlines()]
     [access] = [line for line in lines if line["logger"] == "mastery.access"]
     assert access["path"] == "/v1/unsubscribe/***"
+
+
+def _app_logging_inside_a_request() -> Litestar:
+    """An app whose handler logs through the standard library and through structlog, behind a
+    guard that verifies a key for tenant `school-7` as the key guard does."""
+
+    def verified(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        connection.scope["auth"] = ApiKey(key_id="k1", tenant_id="school-7", scope="read", label="")
+
+    @get("/v1/work", sync_to_thread=False)
+    def work() -> str:
+        logging.getLogger("shared.platform.somewhere").warning("stdlib line")
+        structlog.stdlib.get_logger("mastery.somewhere").info("structlog line")
+        return "ok"
+
+    return Litestar(
+        [work], middleware=[access_log], guards=[verified, bind_tenant], logging_config=None
+    )
+
+
+def test_every_line_of_a_request_carries_its_request_id_and_tenant(
+    log_output: io.StringIO,
+) -> None:
+    with TestClient(_app_logging_inside_a_request()) as client:
+        kept = client.get("/v1/work", headers={"X-Request-ID": "req-2026.abc_1"})
+        replaced = client.get("/v1/work", headers={"X-Request-ID": "a b\nforged"})
+        generated = client.get("/v1/work")
+    assert kept.headers["X-Request-ID"] == "req-2026.abc_1"
+    assert replaced.headers["X-Request-ID"] != "a b\nforged"
+    assert re.fullmatch("[0-9a-f]{32}", replaced.headers["X-Request-ID"])
+    assert generated.headers["X-Request-ID"] not in ("", replaced.headers["X-Request-ID"])
+    lines = [json.loads(each) for each in log_output.getvalue().splitlines()]
+    mine = [line for line in lines if line.get("request_id") == "req-2026.abc_1"]
+    assert [line["event"] for line in mine] == ["stdlib line", "structlog line", "request"]
+    assert all(line["tenant"] == "school-7" for line in mine)
+    ids = {line["request_id"] for line in lines if "request_id" in line}
+    assert ids == {response.headers["X-Request-ID"] for response in (kept, replaced, generated)}
+
+
+def test_lines_outside_a_request_carry_no_request_id(log_output: io.StringIO) -> None:
+    with TestClient(_app_logging_inside_a_request()) as client:
+        client.get("/v1/work")
+    logging.getLogger("shared.platform.worker").warning("between requests")
+    [line] = [json.loads(each) for each in log_output.getvalue().splitlines()][-1:]
+    assert line["event"] == "between requests"
+    assert "request_id" not in line
+    assert "tenant" not in line

@@ -1,5 +1,6 @@
 """Every route of the three services declares the scope a key needs, and the matrix is the one
-the READMEs document. A route that declares none is public, so only health and the schema may."""
+the READMEs document. A route that declares none is public, so only health, the metrics and the
+schema may."""
 
 from collections.abc import Callable, Iterator
 
@@ -27,7 +28,9 @@ APPS: dict[str, Callable[[], Litestar]] = {
 }
 # The signed token in an unsubscribe link is its own authority (RFC 8058 one-click: no key).
 UNSUBSCRIBE = {"GET /v1/unsubscribe/{token:str}", "POST /v1/unsubscribe/{token:str}"}
-PUBLIC = {"GET /health/live", "GET /health/ready", *UNSUBSCRIBE}
+# So is the signed, expiring link of a family report.
+FAMILY_REPORT = {"GET /v1/family-reports/{token:str}", "GET /v1/family-reports/{token:str}/pdf"}
+PUBLIC = {"GET /health/live", "GET /health/ready", "GET /metrics", *UNSUBSCRIBE, *FAMILY_REPORT}
 STUDENT = "/v1/students/{student_id:str}"
 # The documented matrix (README.md, "API keys and scopes").
 MATRIX: dict[str, dict[str, Scope]] = {
@@ -123,6 +126,12 @@ def test_only_notify_serves_the_unsubscribe_routes() -> None:
     served = {service: {route for route, _ in routes(APPS[service]())} for service in APPS}
     assert served["notify"] >= UNSUBSCRIBE
     assert not (served["attempts"] | served["mastery"]) & UNSUBSCRIBE
+
+
+def test_only_mastery_serves_the_family_report_routes() -> None:
+    served = {service: {route for route, _ in routes(APPS[service]())} for service in APPS}
+    assert served["mastery"] >= FAMILY_REPORT
+    assert not (served["attempts"] | served["notify"]) & FAMILY_REPORT
 
 
 def test_a_route_without_a_scope_that_asks_for_a_tenant_fails_closed() -> None:

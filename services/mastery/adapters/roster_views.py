@@ -83,3 +83,18 @@ async def term_of(connection: DbConnection, tenant_id: str, term_id: str) -> Ter
         term_id,
     )
     return None if data is None else msgspec.json.decode(data, type=TermDefined)
+
+
+class RosterNames:
+    """A student's display name as the roster gives it (the family report's `StudentNames`)."""
+
+    async def name_of(
+        self, connection: DbConnection, tenant_id: str, student_id: str
+    ) -> str | None:
+        data = await connection.fetchval(
+            "SELECT data::text FROM roster_people "
+            "WHERE tenant_id = $1 AND entity_id = $2 AND role = 'student'",
+            tenant_id,
+            student_id,
+        )
+        return msgspec.json.decode(data, type=PersonDefined).display_name if data else None
