@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import msgspec
 from litestar import Request, Response
@@ -148,6 +149,12 @@ def _problem_handler(
     return response
 
 
+def uri(*segments: str) -> str:
+    """An absolute path of percent-encoded segments: a `Location` stays ASCII whatever an id
+    holds (RFC 3986 section 3.3)."""
+    return "".join("/" + quote(segment, safe="") for segment in segments)
+
+
 def retry_after() -> dict[str, str]:
     return {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
@@ -181,6 +188,8 @@ def _http_handler(
         title=title,
         detail=str(error.detail),
     )
+    # A 405 names the methods the path has (`Allow`, RFC 9110 section 15.5.6).
+    response.headers.update(error.headers or {})
     if isinstance(error, NotAuthorizedException):
         response.headers["WWW-Authenticate"] = 'Bearer realm="mastery"'
     return response
@@ -242,4 +251,5 @@ __all__ = [
     "problem_response",
     "retry_after",
     "service_unavailable",
+    "uri",
 ]

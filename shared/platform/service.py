@@ -31,7 +31,9 @@ from shared.platform.http import (
 from shared.platform.key_listener import KeyChangeListener
 from shared.platform.limits import rate_limits
 from shared.platform.logs import access_log, configure_logging
+from shared.platform.openapi import document_problems, mark_public_operations, problem
 from shared.platform.postgres import create_pool
+from shared.platform.problem_types import problem_type
 from shared.platform.supervisor import (
     GiveUp,
     NamedWorker,
@@ -60,7 +62,12 @@ async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/health/ready", tags=["health"], summary="PostgreSQL answers and every worker runs")
+@get(
+    "/health/ready",
+    tags=["health"],
+    summary="PostgreSQL answers and every worker runs",
+    responses={503: problem("Not ready: PostgreSQL does not answer or a worker is down")},
+)
 async def ready(state: State) -> dict[str, object]:
     """Ready when the database answers and every worker is alive; each worker's lag either way."""
     supervisor: Supervisor = state.supervisor
@@ -164,8 +171,8 @@ def create_service_app(
         **limits.handlers,
         **(exception_handlers or {}),
     }
-    return Litestar(
-        route_handlers=[live, ready, *route_handlers],
+    app = Litestar(
+        route_handlers=[live, ready, problem_type, *route_handlers],
         guards=[key_guard(_pool_of, keys)],
         dependencies={
             "tenant": Provide(authenticated_tenant, sync_to_thread=False),
@@ -186,6 +193,9 @@ def create_service_app(
             security=SECURITY_REQUIREMENT,
         ),
     )
+    document_problems(app)
+    mark_public_operations(app, app.openapi_schema)
+    return app
 
 
 def run_until_complete(main: Coroutine[Any, Any, T]) -> T:

@@ -27,7 +27,8 @@ APPS: dict[str, Callable[[], Litestar]] = {
 }
 # The signed token in an unsubscribe link is its own authority (RFC 8058 one-click: no key).
 UNSUBSCRIBE = {"GET /v1/unsubscribe/{token:str}", "POST /v1/unsubscribe/{token:str}"}
-PUBLIC = {"GET /health/live", "GET /health/ready", *UNSUBSCRIBE}
+# The page of each problem type, where its `type` URI points.
+PUBLIC = {"GET /health/live", "GET /health/ready", "GET /problems/{slug:str}", *UNSUBSCRIBE}
 STUDENT = "/v1/students/{student_id:str}"
 # The documented matrix (README.md, "API keys and scopes").
 MATRIX: dict[str, dict[str, Scope]] = {

@@ -19,7 +19,6 @@ import msgspec
 from litestar import Controller, Response, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter
 
 from services.mastery.adapters.freshness import (
@@ -33,6 +32,7 @@ from shared.contract.ids import OPAQUE_ID_DESCRIPTION, OPAQUE_ID_PATTERN, Opaque
 from shared.contract.timestamps import offset_problem
 from shared.platform.auth import requires
 from shared.platform.http import Problem
+from shared.platform.openapi import problem
 from shared.platform.postgres import DbConnection
 from shared.platform.tenant_scope import tenant_connection
 
@@ -146,7 +146,7 @@ class ResyncController(Controller):
         "that lost its stream pages through, then applies the mastery changes after "
         "`changes_position` (docs/architecture.md, Resync).",
         response_headers=FRESHNESS_HEADERS,
-        responses={400: ResponseSpec(None, description="A cursor this service did not issue")},
+        responses={400: problem("A cursor this service did not issue")},
     )
     async def resync(
         self,

@@ -1,0 +1,158 @@
+"""Errors in each service's OpenAPI document as they are on the wire.
+
+Every answer of 400 or more is an RFC 9457 problem (`shared.platform.http`), so every operation
+documents each status it can produce with the one `ProblemDetails` schema as
+`application/problem+json`. The statuses the platform produces follow from what a route declares,
+so `document_problems` adds them to every route of an app:
+
+- a scope (`opt=requires(...)`): 401 (no, unknown or revoked key), 403 (a scope that does not
+  grant it) and 503 (the key is looked up in PostgreSQL);
+- any path outside `/health/` and `/schema`: 429 (the per-key rate limit, `limits.py`);
+- a JSON body (a `data` parameter): 400 (not JSON, or nested too deeply), 413 (too large), 415
+  (not a JSON media type) and 422 (invalid; `errors` names each field);
+- a path or query parameter: 422 (not of its pattern or type), 400 (not decodable at all).
+
+What only the handler knows (404 for something looked up, 409 for a conflict, 503 where it
+answers one itself) the route declares in its `responses`, with a description; a declared status
+of 400 or more is documented as a problem whatever its `ResponseSpec` says.
+"""
+
+from collections.abc import Iterator
+from typing import Annotated
+
+import msgspec
+from litestar import Litestar
+from litestar.constants import RESERVED_KWARGS
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPI, Operation
+from litestar.params import DependencyKwarg
+from litestar.routes import HTTPRoute
+
+from shared.platform.auth import SCOPE_OPT
+from shared.platform.http import PROBLEM_JSON, FieldError
+
+# The platform's own routes, outside the rate limit and outside the security (`limits.py`).
+UNLIMITED_PREFIXES = ("/health/", "/schema")
+BODY_PARAMETER = "data"
+
+STATUS_MEANINGS = {
+    400: "Malformed request: a body that is not JSON or nests too deeply, or a bad parameter",
+    401: "No API key, or an unknown or revoked one",
+    403: "The API key's scope does not grant this operation",
+    413: "The body is larger than the service accepts",
+    415: "The body is not `application/json`",
+    422: "The request is not valid; `errors` names each invalid field",
+    429: "The API key's rate limit is spent; retry after `Retry-After` seconds",
+    503: "A dependency (PostgreSQL) is unreachable; retry after `Retry-After` seconds",
+}
+
+
+class ProblemDetails(msgspec.Struct, kw_only=True):
+    """RFC 9457 problem details: what every answer of 400 or more carries."""
+
+    type: Annotated[
+        str,
+        msgspec.Meta(
+            description="A URI reference naming the kind of problem; GET it for its page.",
+            examples=["/problems/validation-error"],
+        ),
+    ]
+    title: Annotated[str, msgspec.Meta(description="The same for every problem of this type.")]
+    status: Annotated[int, msgspec.Meta(ge=400, le=599, description="The HTTP status.")]
+    detail: Annotated[str, msgspec.Meta(description="What went wrong with this request.")]
+    instance: Annotated[str, msgspec.Meta(description="The path of the request.")]
+    errors: Annotated[
+        list[FieldError] | None, msgspec.Meta(description="Each invalid field (422).")
+    ] = None
+    rule: Annotated[
+        str | None,
+        msgspec.Meta(description="The reassessment rule that refused the request (409)."),
+    ] = None
+    remedy: Annotated[
+        str | None, msgspec.Meta(description="What would let the request through (with `rule`).")
+    ] = None
+    required_scope: Annotated[str | None, msgspec.Meta(description="The scope needed (403).")] = (
+        None
+    )
+    key_scope: Annotated[str | None, msgspec.Meta(description="The key's scope (403).")] = None
+
+
+def problem(description: str) -> ResponseSpec:
+    """A route's own error response (404, 409, ...), documented as a problem."""
+    return ResponseSpec(
+        ProblemDetails, description=description, media_type=PROBLEM_JSON, generate_examples=False
+    )
+
+
+def producible_statuses(path: str, handler: HTTPRouteHandler) -> set[int]:
+    """The error statuses the platform answers on this route, from what the route declares."""
+    statuses: set[int] = set()
+    if handler.opt.get(SCOPE_OPT) is not None:
+        statuses |= {401, 403, 503}
+    if not path.startswith(UNLIMITED_PREFIXES):
+        statuses.add(429)
+    if BODY_PARAMETER in handler.parsed_fn_signature.parameters:
+        statuses |= {400, 413, 415, 422}
+    if _url_parameters(handler):
+        statuses |= {400, 422}
+    return statuses
+
+
+def _url_parameters(handler: HTTPRouteHandler) -> list[str]:
+    """The handler's path, query, header and cookie parameters: what Litestar validates."""
+    dependencies = handler.resolve_dependencies()
+    return [
+        name
+        for name, parameter in handler.parsed_fn_signature.parameters.items()
+        if name not in RESERVED_KWARGS
+        and name not in dependencies
+        and not isinstance(parameter.kwarg_definition, DependencyKwarg)
+    ]
+
+
+def api_routes(app: Litestar) -> Iterator[tuple[HTTPRoute, HTTPRouteHandler]]:
+    """Each route and handler of the app but Litestar's own (OPTIONS, the schema)."""
+    schema_path = (app.openapi_config and app.openapi_config.path) or "/schema"
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or route.path.startswith(schema_path):
+            continue
+        for handler in route.route_handlers:
+            if handler.http_methods != {"OPTIONS"} and handler.include_in_schema:
+                yield route, handler
+
+
+def document_problems(app: Litestar) -> None:
+    """Give every route of `app` a problem response for each status it can produce; and public
+    routes (no scope) an empty security in the document. Call before the document is built."""
+    for route, handler in api_routes(app):
+        declared = dict(handler.responses or {})
+        responses = {
+            status: problem(STATUS_MEANINGS[status])
+            for status in producible_statuses(route.path, handler)
+        }
+        for status, spec in declared.items():
+            responses[status] = problem(spec.description) if status >= 400 else spec
+        handler.responses = dict(sorted(responses.items()))
+
+
+def mark_public_operations(app: Litestar, document: OpenAPI) -> None:
+    """`security: []` on the operations of routes that declare no scope (health, unsubscribe)."""
+    for route, handler in api_routes(app):
+        if handler.opt.get(SCOPE_OPT) is not None:
+            continue
+        item = (document.paths or {}).get(route.path_format)
+        for method in handler.http_methods:
+            operation: Operation | None = getattr(item, method.lower(), None)
+            if operation is not None:
+                operation.security = []
+
+
+__all__ = [
+    "ProblemDetails",
+    "api_routes",
+    "document_problems",
+    "mark_public_operations",
+    "problem",
+    "producible_statuses",
+]
