@@ -23,8 +23,7 @@ from typing import Any
 from litestar import Request
 
 from shared.platform.http import Problem
-
-DECODED_BODY = "decoded_json_body"
+from shared.platform.validation import DECODED_BODY
 
 
 def is_json(content_type: str) -> bool:

@@ -19,6 +19,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVI
 
 from shared.contract.ids import OPAQUE_ID_DESCRIPTION, OPAQUE_ID_PATTERN
 from shared.platform.errors import Transient, classify
+from shared.platform.validation import DECODED_BODY, FieldError, field_errors
 
 # An opaque id in a URL path. Litestar does not apply a msgspec `Meta` pattern to path parameters
 # (so `FromPath[OpaqueId]` let "maya%0A" through); a `Parameter` pattern it does check.
@@ -41,11 +42,6 @@ PROBLEM_TYPE_BASE = "/problems/"
 RETRY_AFTER_SECONDS = 2
 
 logger = logging.getLogger(__name__)
-
-
-class FieldError(msgspec.Struct, frozen=True):
-    field: str
-    message: str
 
 
 class Problem(HTTPException):
@@ -111,6 +107,21 @@ def _field_error(entry: object) -> FieldError:
     return FieldError(field=field, message=message)
 
 
+def _every_body_error(request: Request[Any, Any, Any], entries: list[object]) -> list[FieldError]:
+    """Every invalid field of a refused JSON body, where the framework names only the first."""
+    body_refused = any(isinstance(e, dict) and e.get("source") == "body" for e in entries)
+    state = request.scope.get("state") or {}
+    data = request.route_handler.parsed_fn_signature.parameters.get("data")
+    if not body_refused or DECODED_BODY not in state or data is None:
+        return []
+    struct = data.annotation
+    if not (isinstance(struct, type) and issubclass(struct, msgspec.Struct)):
+        return []
+    # Empty when every field converts on its own and a Struct's own check (`__post_init__`)
+    # refused: the framework's error names it.
+    return field_errors(struct, state[DECODED_BODY])
+
+
 def _validation_handler(
     request: Request[Any, Any, Any], error: ValidationException
 ) -> Response[dict[str, object]]:
@@ -123,7 +134,7 @@ def _validation_handler(
             title="Malformed request",
             detail=str(error.detail),
         )
-    errors = [_field_error(entry) for entry in entries]
+    errors = _every_body_error(request, entries) or [_field_error(entry) for entry in entries]
     return problem_response(
         request,
         status=422,

@@ -40,7 +40,9 @@ async def test_a_body_that_is_not_json_is_415(
 ) -> None:
     _, auth = await new_tenant(pool)
     answer = await system.attempts.post(
-        "/v1/attempts", content=b'{"attempt_id": "x"}', headers=auth | {"content-type": content_type}
+        "/v1/attempts",
+        content=b'{"attempt_id": "x"}',
+        headers=auth | {"content-type": content_type},
     )
     assert answer.status_code == 415, answer.text
     assert answer.json()["type"] == "/problems/unsupported-media-type"
