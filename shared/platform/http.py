@@ -19,7 +19,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVI
 
 from shared.contract.ids import OPAQUE_ID_DESCRIPTION, OPAQUE_ID_PATTERN
 from shared.platform.errors import Transient, classify
-from shared.platform.validation import DECODED_BODY, FieldError, field_errors
+from shared.platform.validation import DECODED_BODY, NAMED_FIELD, FieldError, field_errors
 
 # An opaque id in a URL path. Litestar does not apply a msgspec `Meta` pattern to path parameters
 # (so `FromPath[OpaqueId]` let "maya%0A" through); a `Parameter` pattern it does check.
@@ -42,6 +42,36 @@ PROBLEM_TYPE_BASE = "/problems/"
 RETRY_AFTER_SECONDS = 2
 
 logger = logging.getLogger(__name__)
+
+
+class ProblemDetails(msgspec.Struct, kw_only=True):
+    """RFC 9457 problem details: what every answer of 400 or more carries."""
+
+    type: Annotated[
+        str,
+        msgspec.Meta(
+            description="A URI reference naming the kind of problem; GET it for its page.",
+            examples=["/problems/validation-error"],
+        ),
+    ]
+    title: Annotated[str, msgspec.Meta(description="The same for every problem of this type.")]
+    status: Annotated[int, msgspec.Meta(ge=400, le=599, description="The HTTP status.")]
+    detail: Annotated[str, msgspec.Meta(description="What went wrong with this request.")]
+    instance: Annotated[str, msgspec.Meta(description="The path of the request.")]
+    errors: Annotated[
+        list[FieldError] | None, msgspec.Meta(description="Each invalid field (422).")
+    ] = None
+    rule: Annotated[
+        str | None,
+        msgspec.Meta(description="The reassessment rule that refused the request (409)."),
+    ] = None
+    remedy: Annotated[
+        str | None, msgspec.Meta(description="What would let the request through (with `rule`).")
+    ] = None
+    required_scope: Annotated[str | None, msgspec.Meta(description="The scope needed (403).")] = (
+        None
+    )
+    key_scope: Annotated[str | None, msgspec.Meta(description="The key's scope (403).")] = None
 
 
 class Problem(HTTPException):
@@ -79,8 +109,6 @@ def problem_response(
 _MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
 _AT_PATH = re.compile(r" - at `\$\.?([^`]*)`$")
-# A request Struct's `__post_init__` names the field it refuses as `field: message`.
-_NAMED_FIELD = re.compile(r"^([a-z_][a-z0-9_]*): ")
 
 
 def _field_error(entry: object) -> FieldError:
@@ -100,7 +128,7 @@ def _field_error(entry: object) -> FieldError:
         message = message[: at_path.start()]
     if field == "data":
         field = "body"
-    named = _NAMED_FIELD.match(message)
+    named = NAMED_FIELD.match(message)
     if named:
         field = named.group(1) if field in {"", "body"} else f"{field}.{named.group(1)}"
         message = message[named.end() :]
@@ -112,9 +140,9 @@ def _every_body_error(request: Request[Any, Any, Any], entries: list[object]) ->
     body_refused = any(isinstance(e, dict) and e.get("source") == "body" for e in entries)
     state = request.scope.get("state") or {}
     data = request.route_handler.parsed_fn_signature.parameters.get("data")
-    if not body_refused or DECODED_BODY not in state or data is None:
+    struct = None if data is None else data.annotation
+    if not body_refused or DECODED_BODY not in state:
         return []
-    struct = data.annotation
     if not (isinstance(struct, type) and issubclass(struct, msgspec.Struct)):
         return []
     # Empty when every field converts on its own and a Struct's own check (`__post_init__`)
@@ -259,6 +287,7 @@ __all__ = [
     "SECURITY_REQUIREMENT",
     "FieldError",
     "Problem",
+    "ProblemDetails",
     "problem_response",
     "retry_after",
     "service_unavailable",

@@ -17,24 +17,25 @@ answers one itself) the route declares in its `responses`, with a description; a
 of 400 or more is documented as a problem whatever its `ResponseSpec` says.
 """
 
+import typing
 from collections.abc import Iterator
-from typing import Annotated
 
 import msgspec
 from litestar import Litestar
 from litestar.constants import RESERVED_KWARGS
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import OpenAPI, Operation
+from litestar.openapi.spec import OpenAPI, Operation, RequestBody, Schema
 from litestar.params import DependencyKwarg
 from litestar.routes import HTTPRoute
 
 from shared.platform.auth import SCOPE_OPT
-from shared.platform.http import PROBLEM_JSON, FieldError
+from shared.platform.http import PROBLEM_JSON, ProblemDetails
 
 # The platform's own routes, outside the rate limit and outside the security (`limits.py`).
 UNLIMITED_PREFIXES = ("/health/", "/schema")
 BODY_PARAMETER = "data"
+REF_TEMPLATE = "#/components/schemas/{name}"
 
 STATUS_MEANINGS = {
     400: "Malformed request: a body that is not JSON or nests too deeply, or a bad parameter",
@@ -46,36 +47,6 @@ STATUS_MEANINGS = {
     429: "The API key's rate limit is spent; retry after `Retry-After` seconds",
     503: "A dependency (PostgreSQL) is unreachable; retry after `Retry-After` seconds",
 }
-
-
-class ProblemDetails(msgspec.Struct, kw_only=True):
-    """RFC 9457 problem details: what every answer of 400 or more carries."""
-
-    type: Annotated[
-        str,
-        msgspec.Meta(
-            description="A URI reference naming the kind of problem; GET it for its page.",
-            examples=["/problems/validation-error"],
-        ),
-    ]
-    title: Annotated[str, msgspec.Meta(description="The same for every problem of this type.")]
-    status: Annotated[int, msgspec.Meta(ge=400, le=599, description="The HTTP status.")]
-    detail: Annotated[str, msgspec.Meta(description="What went wrong with this request.")]
-    instance: Annotated[str, msgspec.Meta(description="The path of the request.")]
-    errors: Annotated[
-        list[FieldError] | None, msgspec.Meta(description="Each invalid field (422).")
-    ] = None
-    rule: Annotated[
-        str | None,
-        msgspec.Meta(description="The reassessment rule that refused the request (409)."),
-    ] = None
-    remedy: Annotated[
-        str | None, msgspec.Meta(description="What would let the request through (with `rule`).")
-    ] = None
-    required_scope: Annotated[str | None, msgspec.Meta(description="The scope needed (403).")] = (
-        None
-    )
-    key_scope: Annotated[str | None, msgspec.Meta(description="The key's scope (403).")] = None
 
 
 def problem(description: str) -> ResponseSpec:
@@ -136,6 +107,66 @@ def document_problems(app: Litestar) -> None:
         handler.responses = dict(sorted(responses.items()))
 
 
+def request_struct(handler: HTTPRouteHandler) -> type[msgspec.Struct] | None:
+    """The Struct a handler's JSON body converts into, if it has one."""
+    data = handler.parsed_fn_signature.parameters.get(BODY_PARAMETER)
+    annotation = None if data is None else data.annotation
+    if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct):
+        return annotation
+    return None
+
+
+def strict_request_schemas(app: Litestar, document: OpenAPI) -> None:
+    """Each request body as msgspec itself describes the Struct that validates it.
+
+    msgspec's JSON Schema says what its conversion refuses: `additionalProperties: false` for a
+    Struct that forbids unknown fields, bounds of 0 (which the framework's schema leaves out),
+    patterns and `date-time` formats; and a Struct's `JSON_SCHEMA_EXTRA` (rules across fields,
+    such as a score required by a scored attempt) is added to its component.
+    """
+    structs = {path_method: struct for path_method, struct in _bodies(app)}
+    if not structs:
+        return
+    tops, components = msgspec.json.schema_components(
+        sorted(set(structs.values()), key=lambda s: s.__name__), ref_template=REF_TEMPLATE
+    )
+    by_struct = dict(
+        zip(sorted(set(structs.values()), key=lambda s: s.__name__), tops, strict=True)
+    )
+    for struct in by_struct:
+        for extra_struct in _nested_structs(struct):
+            extra = getattr(extra_struct, "JSON_SCHEMA_EXTRA", None)
+            if extra is not None and extra_struct.__name__ in components:
+                components[extra_struct.__name__] = {**components[extra_struct.__name__], **extra}
+    schemas = document.components.schemas if document.components else None
+    if schemas is None:
+        return
+    schemas.update(typing.cast(dict[str, Schema], components))
+    for (path, method), struct in structs.items():
+        operation: Operation | None = getattr((document.paths or {}).get(path), method, None)
+        body = None if operation is None else operation.request_body
+        if isinstance(body, RequestBody):
+            for media in body.content.values():
+                media.schema = typing.cast(Schema, by_struct[struct])
+
+
+def _bodies(app: Litestar) -> Iterator[tuple[tuple[str, str], type[msgspec.Struct]]]:
+    for route, handler in api_routes(app):
+        struct = request_struct(handler)
+        if struct is not None:
+            for method in handler.http_methods:
+                yield (route.path_format, method.lower()), struct
+
+
+def _nested_structs(struct: type[msgspec.Struct]) -> Iterator[type[msgspec.Struct]]:
+    yield struct
+    for hint in typing.get_type_hints(struct).values():
+        for argument in (hint, *typing.get_args(hint)):
+            for inner in (argument, *typing.get_args(argument)):
+                if isinstance(inner, type) and issubclass(inner, msgspec.Struct):
+                    yield inner
+
+
 def mark_public_operations(app: Litestar, document: OpenAPI) -> None:
     """`security: []` on the operations of routes that declare no scope (health, unsubscribe)."""
     for route, handler in api_routes(app):
@@ -149,10 +180,11 @@ def mark_public_operations(app: Litestar, document: OpenAPI) -> None:
 
 
 __all__ = [
-    "ProblemDetails",
     "api_routes",
     "document_problems",
     "mark_public_operations",
     "problem",
     "producible_statuses",
+    "request_struct",
+    "strict_request_schemas",
 ]

@@ -31,7 +31,12 @@ from shared.platform.http import (
 from shared.platform.key_listener import KeyChangeListener
 from shared.platform.limits import rate_limits
 from shared.platform.logs import access_log, configure_logging
-from shared.platform.openapi import document_problems, mark_public_operations, problem
+from shared.platform.openapi import (
+    document_problems,
+    mark_public_operations,
+    problem,
+    strict_request_schemas,
+)
 from shared.platform.postgres import create_pool
 from shared.platform.problem_types import problem_type
 from shared.platform.supervisor import (
@@ -195,6 +200,7 @@ def create_service_app(
     )
     document_problems(app)
     mark_public_operations(app, app.openapi_schema)
+    strict_request_schemas(app, app.openapi_schema)
     return app
 
 

@@ -8,11 +8,14 @@ Nested Structs, and lists of them, are walked the same way. A Struct's `__post_i
 on the whole Struct, so they are reached once every field converts on its own.
 """
 
+import re
 import typing
 from typing import Any
 
 import msgspec
 
+# A request Struct's `__post_init__` names the field it refuses as `field: message`.
+NAMED_FIELD = re.compile(r"^([a-z_][a-z0-9_]*): ")
 # Where `BoundedRequest` keeps the decoded body in the request's state.
 DECODED_BODY = "decoded_json_body"
 
@@ -78,7 +81,12 @@ def _value_errors(annotation: Any, value: Any, path: str) -> list[FieldError]:
 
 def _whole(error: msgspec.ValidationError, path: str) -> list[FieldError]:
     message, at = _message(error)
-    return [FieldError(field=f"{path}{at}" if path else at.lstrip(".") or "body", message=message)]
+    field = f"{path}{at}" if path else at.lstrip(".")
+    named = NAMED_FIELD.match(message)
+    if named:  # a Struct's `__post_init__` names the field it refuses
+        field = _path(field, named.group(1))
+        message = message[named.end() :]
+    return [FieldError(field=field or "body", message=message)]
 
 
 def field_errors(struct: type[msgspec.Struct], body: Any, path: str = "") -> list[FieldError]:
@@ -119,4 +127,4 @@ def _whole_body(struct: type[msgspec.Struct], body: Any) -> list[FieldError]:
     return []
 
 
-__all__ = ["DECODED_BODY", "FieldError", "field_errors"]
+__all__ = ["DECODED_BODY", "NAMED_FIELD", "FieldError", "field_errors"]

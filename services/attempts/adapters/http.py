@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 from litestar import Controller, Request, Response, post
@@ -50,6 +50,14 @@ Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=1_000, pattern=PLA
 
 
 class AttemptIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    # In the OpenAPI document (the core refuses the same): a scored attempt (`status` left out or
+    # `scored`) needs a score; a marker carries neither a score nor points_possible.
+    JSON_SCHEMA_EXTRA: ClassVar[dict[str, object]] = {
+        "if": {"properties": {"status": {"const": "scored"}}},
+        "then": {"required": ["score"], "properties": {"score": {"type": "number"}}},
+        "else": {"properties": {"score": {"type": "null"}, "points_possible": {"type": "null"}}},
+    }
+
     attempt_id: Annotated[
         OpaqueId, msgspec.Meta(description="Chosen by the client; posting it again is safe.")
     ]
