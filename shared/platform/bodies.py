@@ -14,16 +14,21 @@ levels: `[[[[...]]]]` 100,000 deep would be a 500. A body nested deeper than any
 (the deepest, a standard's scale levels, is four levels) but shallow enough to decode is refused
 by validation with 422; one too deep to decode at all is refused here with 400.
 
+Types: the body is converted strictly (as `msgspec.json.decode` would), so a number is not
+taken for a date-time, nor a string for a number; the framework's own conversion is lax.
+
 The decoded body stays in the request's state (`DECODED_BODY`), so a 422 can name every invalid
 field of it (`shared.platform.validation`).
 """
 
 from typing import Any
 
+import msgspec
 from litestar import Request
+from litestar.exceptions import ValidationException
 
 from shared.platform.http import Problem
-from shared.platform.validation import DECODED_BODY
+from shared.platform.validation import DECODED_BODY, STRICT, request_struct
 
 
 def is_json(content_type: str) -> bool:
@@ -55,4 +60,17 @@ class BoundedRequest(Request[Any, Any, Any]):
                 "the JSON body nests arrays or objects too deeply to be read",
             ) from None  # fmt: skip
         self.scope.setdefault("state", {})[DECODED_BODY] = decoded
+        self._refuse_lax(decoded)
         return decoded
+
+    def _refuse_lax(self, decoded: Any) -> None:
+        """Refuse what only a lax conversion accepts: the framework converts a body with
+        `strict=False`, which would take a number for a date-time or a string for a number."""
+        struct = request_struct(self.route_handler)
+        if struct is None:
+            return
+        try:
+            msgspec.convert(decoded, struct, **STRICT)
+        except msgspec.ValidationError as error:
+            entry = {"message": str(error), "key": "data", "source": "body"}
+            raise ValidationException("Validation failed", extra=[entry]) from None

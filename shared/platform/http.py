@@ -19,7 +19,13 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVI
 
 from shared.contract.ids import OPAQUE_ID_DESCRIPTION, OPAQUE_ID_PATTERN
 from shared.platform.errors import Transient, classify
-from shared.platform.validation import DECODED_BODY, NAMED_FIELD, FieldError, field_errors
+from shared.platform.validation import (
+    DECODED_BODY,
+    NAMED_FIELD,
+    FieldError,
+    field_errors,
+    request_struct,
+)
 
 # An opaque id in a URL path. Litestar does not apply a msgspec `Meta` pattern to path parameters
 # (so `FromPath[OpaqueId]` let "maya%0A" through); a `Parameter` pattern it does check.
@@ -139,11 +145,8 @@ def _every_body_error(request: Request[Any, Any, Any], entries: list[object]) ->
     """Every invalid field of a refused JSON body, where the framework names only the first."""
     body_refused = any(isinstance(e, dict) and e.get("source") == "body" for e in entries)
     state = request.scope.get("state") or {}
-    data = request.route_handler.parsed_fn_signature.parameters.get("data")
-    struct = None if data is None else data.annotation
-    if not body_refused or DECODED_BODY not in state:
-        return []
-    if not (isinstance(struct, type) and issubclass(struct, msgspec.Struct)):
+    struct = request_struct(request.route_handler)
+    if not body_refused or DECODED_BODY not in state or struct is None:
         return []
     # Empty when every field converts on its own and a Struct's own check (`__post_init__`)
     # refused: the framework's error names it.

@@ -17,6 +17,7 @@ answers one itself) the route declares in its `responses`, with a description; a
 of 400 or more is documented as a problem whatever its `ResponseSpec` says.
 """
 
+import re
 import typing
 from collections.abc import Iterator
 
@@ -25,12 +26,13 @@ from litestar import Litestar
 from litestar.constants import RESERVED_KWARGS
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import OpenAPI, Operation, RequestBody, Schema
+from litestar.openapi.spec import OpenAPI, Operation, RequestBody, Schema, Tag
 from litestar.params import DependencyKwarg
 from litestar.routes import HTTPRoute
 
 from shared.platform.auth import SCOPE_OPT
 from shared.platform.http import PROBLEM_JSON, ProblemDetails
+from shared.platform.validation import request_struct
 
 # The platform's own routes, outside the rate limit and outside the security (`limits.py`).
 UNLIMITED_PREFIXES = ("/health/", "/schema")
@@ -107,15 +109,6 @@ def document_problems(app: Litestar) -> None:
         handler.responses = dict(sorted(responses.items()))
 
 
-def request_struct(handler: HTTPRouteHandler) -> type[msgspec.Struct] | None:
-    """The Struct a handler's JSON body converts into, if it has one."""
-    data = handler.parsed_fn_signature.parameters.get(BODY_PARAMETER)
-    annotation = None if data is None else data.annotation
-    if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct):
-        return annotation
-    return None
-
-
 def strict_request_schemas(app: Litestar, document: OpenAPI) -> None:
     """Each request body as msgspec itself describes the Struct that validates it.
 
@@ -167,6 +160,61 @@ def _nested_structs(struct: type[msgspec.Struct]) -> Iterator[type[msgspec.Struc
                     yield inner
 
 
+TAG_DESCRIPTIONS = {
+    "attempts": "Assessment attempts and their corrections, recorded as immutable events.",
+    "standards": "Standards, their grading policies and the tenant's default policy.",
+    "mastery": "Proficiency per student and standard, as the read model holds it.",
+    "calculator": "Proficiency calculated from scores given, storing nothing.",
+    "students": "Students' display names, for family emails.",
+    "guardians": "Who gets a student's family emails.",
+    "notifications": "Family emails: settings, failures and suppressed addresses.",
+    "unsubscribe": "One-click unsubscribe links of family emails (RFC 8058).",
+    "health": "Liveness and readiness probes.",
+    "problems": "A page per problem type, where each problem's `type` points.",
+}
+
+
+def polish(document: OpenAPI) -> None:
+    """What OpenAPI linters ask beyond validity: each operation described (its summary when it
+    has no description of its own), each tag declared, no unused schema."""
+    tags: set[str] = set()
+    for item in (document.paths or {}).values():
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation: Operation | None = getattr(item, method, None)
+            if operation is None:
+                continue
+            operation.description = operation.description or operation.summary
+            tags.update(operation.tags or [])
+    document.tags = [
+        Tag(name=name, description=TAG_DESCRIPTIONS.get(name, name.capitalize()))
+        for name in sorted(tags)
+    ]
+    _prune_schemas(document)
+
+
+def _prune_schemas(document: OpenAPI) -> None:
+    schemas = document.components.schemas if document.components else None
+    if not schemas:
+        return
+    encoded = msgspec.json.encode(document.to_schema()["paths"]).decode()
+    reachable: set[str] = set()
+    pending = set(re.findall(r"#/components/schemas/([^\"]+)", encoded))
+    while pending:
+        name = pending.pop()
+        if name in reachable or name not in schemas:
+            continue
+        reachable.add(name)
+        inner = msgspec.json.encode(_plain(schemas[name])).decode()
+        pending.update(re.findall(r"#/components/schemas/([^\"]+)", inner))
+    for name in set(schemas) - reachable:
+        del schemas[name]
+
+
+def _plain(schema: object) -> object:
+    to_schema = getattr(schema, "to_schema", None)
+    return to_schema() if callable(to_schema) else schema
+
+
 def mark_public_operations(app: Litestar, document: OpenAPI) -> None:
     """`security: []` on the operations of routes that declare no scope (health, unsubscribe)."""
     for route, handler in api_routes(app):
@@ -183,6 +231,7 @@ __all__ = [
     "api_routes",
     "document_problems",
     "mark_public_operations",
+    "polish",
     "problem",
     "producible_statuses",
     "request_struct",

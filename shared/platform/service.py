@@ -10,10 +10,12 @@ from typing import Any, TypeVar
 import asyncpg
 import msgspec
 import uvicorn
-from litestar import Litestar, get
+from litestar import Litestar, Response, get
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Contact, License
+from litestar.routes import HTTPRoute
 from litestar.types import ControllerRouterHandler
 
 from shared.platform.auth import KeyCache, authenticated_actor, authenticated_tenant, key_guard
@@ -34,6 +36,7 @@ from shared.platform.logs import access_log, configure_logging
 from shared.platform.openapi import (
     document_problems,
     mark_public_operations,
+    polish,
     problem,
     strict_request_schemas,
 )
@@ -195,13 +198,39 @@ def create_service_app(
             description=description,
             path="/schema",
             components=BEARER_SECURITY,
+            contact=Contact(name="Mastery gradebook maintainers"),
+            license=License(name="Apache-2.0", identifier="Apache-2.0"),
             security=SECURITY_REQUIREMENT,
         ),
     )
+    _allow_every_method_on_options(app)
     document_problems(app)
     mark_public_operations(app, app.openapi_schema)
     strict_request_schemas(app, app.openapi_schema)
+    polish(app.openapi_schema)
     return app
+
+
+def _allow_every_method_on_options(app: Litestar) -> None:
+    """OPTIONS answers `Allow` with every method of its path (RFC 9110 section 9.3.7).
+
+    Litestar makes a path's OPTIONS handler with its first route handler and keeps it when a
+    second method joins the path, so `/v1/policy` (GET, then PUT) answered `Allow: GET, OPTIONS`.
+    Each OPTIONS handler is given the methods of the route it ended up in.
+    """
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            if handler.http_methods == {"OPTIONS"}:
+                handler._fn = _options(sorted(route.methods))  # type: ignore[assignment]
+
+
+def _options(methods: list[str]) -> Callable[[Any], Response[None]]:
+    def options_handler(scope: Any) -> Response[None]:
+        return Response(None, status_code=204, headers={"Allow": ", ".join(methods)})
+
+    return options_handler
 
 
 def run_until_complete(main: Coroutine[Any, Any, T]) -> T:

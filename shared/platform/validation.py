@@ -25,7 +25,17 @@ class FieldError(msgspec.Struct, frozen=True):
     message: str
 
 
-_STRICTNESS: dict[str, Any] = {"strict": False, "str_keys": True}
+# As `msgspec.json.decode` converts: no number taken for a date-time, no string for a number.
+STRICT: dict[str, Any] = {"strict": True, "str_keys": True}
+
+
+def request_struct(handler: Any) -> type[msgspec.Struct] | None:
+    """The Struct a route handler's JSON body (`data`) converts into, if it has one."""
+    data = handler.parsed_fn_signature.parameters.get("data")
+    annotation = None if data is None else data.annotation
+    if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct):
+        return annotation
+    return None
 
 
 def _path(prefix: str, name: str | int) -> str:
@@ -64,7 +74,7 @@ def _list_item(annotation: Any) -> Any:
 
 def _value_errors(annotation: Any, value: Any, path: str) -> list[FieldError]:
     try:
-        msgspec.convert(value, annotation, **_STRICTNESS)
+        msgspec.convert(value, annotation, **STRICT)
     except msgspec.ValidationError as error:
         struct = _struct_of(annotation)
         if struct is not None and isinstance(value, dict):
@@ -121,10 +131,10 @@ def field_errors(struct: type[msgspec.Struct], body: Any, path: str = "") -> lis
 
 def _whole_body(struct: type[msgspec.Struct], body: Any) -> list[FieldError]:
     try:
-        msgspec.convert(body, struct, **_STRICTNESS)
+        msgspec.convert(body, struct, **STRICT)
     except msgspec.ValidationError as error:
         return _whole(error, "")
     return []
 
 
-__all__ = ["DECODED_BODY", "NAMED_FIELD", "FieldError", "field_errors"]
+__all__ = ["DECODED_BODY", "NAMED_FIELD", "STRICT", "FieldError", "field_errors", "request_struct"]
