@@ -21,3 +21,9 @@ if ! command -v chromium >/dev/null; then
             "the email screenshot test will skip" >&2
     fi
 fi
+# The contract linters (Spectral, the AsyncAPI parser), pinned by package-lock.json.
+if command -v npm >/dev/null; then
+    npm ci --no-audit --no-fund --loglevel=error >/dev/null
+else
+    echo "setup: npm is missing; scripts/check.sh cannot lint the contracts" >&2
+fi
