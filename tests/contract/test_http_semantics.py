@@ -32,6 +32,10 @@ async def test_a_405_names_the_methods_the_path_has(system: System, pool: asyncp
     assert answer.status_code == 405
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert {method.strip() for method in answer.headers["allow"].split(",")} >= {"GET", "PUT"}
+    # OPTIONS lists every method of the path, not only its first handler's.
+    options = await system.attempts.options("/v1/policy")
+    assert options.status_code == 204
+    assert options.headers["allow"] == "GET, OPTIONS, PUT"
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
