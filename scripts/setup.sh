@@ -54,3 +54,9 @@ if ! command -v promtool >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get 
     apt-get install -y -q --no-install-recommends prometheus >/dev/null \
         || echo "setup: could not install promtool; the alert rules get the shape check only" >&2
 fi
+# The contract linters (Spectral, the AsyncAPI parser), pinned by package-lock.json.
+if command -v npm >/dev/null; then
+    npm ci --no-audit --no-fund --loglevel=error >/dev/null
+else
+    echo "setup: npm is missing; scripts/check.sh cannot lint the contracts" >&2
+fi

@@ -28,9 +28,13 @@ APPS: dict[str, Callable[[], Litestar]] = {
 }
 # The signed token in an unsubscribe link is its own authority (RFC 8058 one-click: no key).
 UNSUBSCRIBE = {"GET /v1/unsubscribe/{token:str}", "POST /v1/unsubscribe/{token:str}"}
-# So is the signed, expiring link of a family report.
+# So is the signed, expiring link of a family report, and the page of each problem type, where
+# its `type` URI points.
 FAMILY_REPORT = {"GET /v1/family-reports/{token:str}", "GET /v1/family-reports/{token:str}/pdf"}
-PUBLIC = {"GET /health/live", "GET /health/ready", "GET /metrics", *UNSUBSCRIBE, *FAMILY_REPORT}
+PUBLIC = {
+    "GET /health/live", "GET /health/ready", "GET /metrics", "GET /problems/{slug:str}",
+    *UNSUBSCRIBE, *FAMILY_REPORT,
+}  # fmt: skip
 STUDENT = "/v1/students/{student_id:str}"
 # The documented matrix (README.md, "API keys and scopes").
 MATRIX: dict[str, dict[str, Scope]] = {

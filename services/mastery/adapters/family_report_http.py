@@ -25,6 +25,7 @@ from services.mastery.adapters.family_report import (
 )
 from shared.platform import report_links
 from shared.platform.http import Problem
+from shared.platform.openapi import problem
 from shared.platform.report_links import Expired, ReportLink
 
 Token = Annotated[
@@ -42,6 +43,13 @@ PAGE_HEADERS = {
     "X-Robots-Tag": "noindex",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
     "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+}
+
+
+# A browser is shown a page in the family's language; any other client this problem.
+_REFUSALS = {
+    404: problem("The link was changed, cut short or not made by this service"),
+    410: problem("The link has expired"),
 }
 
 
@@ -91,7 +99,11 @@ def family_report_router(
         pdf = f"{request.url.path.rstrip('/')}/pdf"
         return renderer.page(report, link.language, time_zone, link=link, pdf=pdf)
 
-    @get("/{token:str}", summary="A student's family report (HTML), opened by its signed link")
+    @get(
+        "/{token:str}",
+        summary="A student's family report (HTML), opened by its signed link",
+        responses=_REFUSALS,
+    )
     async def page(request: Request[Any, Any, Any], token: Token, state: State) -> Response[str]:
         try:
             html = await html_of(request, token, state)
@@ -99,7 +111,7 @@ def family_report_router(
             return refused.response()
         return Response(html, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
 
-    @get("/{token:str}/pdf", summary="The same family report as a PDF")
+    @get("/{token:str}/pdf", summary="The same family report as a PDF", responses=_REFUSALS)
     async def pdf(request: Request[Any, Any, Any], token: Token, state: State) -> Response[Any]:
         try:
             html = await html_of(request, token, state)
