@@ -73,7 +73,7 @@ async def test_a_node_killed_under_load_loses_and_duplicates_nothing(
 ) -> None:
     system, cluster = cluster_system
     fault = KillNodes(cluster)
-    plan = LoadPlan(attempts=ATTEMPTS, students=STUDENTS, rate=RATE)
+    plan = LoadPlan(attempts=ATTEMPTS, students=STUDENTS, rate=RATE, max_seconds=30)
     outcome = await run_experiment(system, fault, plan, recover_within=60)
     logs = "\n".join(f"--- {n}\n{log_tail(s.log_path, 15)}" for n, s in system.services.items())
     assert len(fault.killed) == 2

@@ -76,6 +76,11 @@ class NatsCluster:
         for node in self.nodes:
             node.kill()
 
+    def admit_namespace(self, namespace: str) -> None:
+        """The services' users' permissions in `namespace` too, on every node."""
+        for node in self.nodes:
+            node.admit_namespace(namespace)
+
     def stream_leader(self, stream: str) -> ClusterNode:
         """The node that leads `stream` now (the first node if none says so)."""
         for node in self.nodes:
