@@ -33,6 +33,8 @@ HANDLER_STATUSES: dict[str, set[int]] = {
     "GET /health/ready": {503},
     "GET /problems/{slug}": {404},
     "POST /v1/attempts": {409},
+    "GET /v1/attempts/{attempt_id}": {404},
+    f"GET {STUDENT}/standards/{{standard_id}}/corrective-work/{{work_id}}": {404},
     "POST /v1/attempts/{attempt_id}/void": {404, 409},
     "POST /v1/attempts/{attempt_id}/rescore": {404, 409},
     f"POST {STUDENT}/standards/{{standard_id}}/corrective-work": {404},

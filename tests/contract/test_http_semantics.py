@@ -82,6 +82,10 @@ async def test_each_201_says_where_the_created_thing_is(
     recorded = await system.attempts.post("/v1/attempts", json=ATTEMPT, headers=auth)
     assert recorded.status_code == 201, recorded.text
     assert recorded.headers["location"] == "/v1/attempts/quiz-1"
+    on_record = await system.attempts.get(recorded.headers["location"], headers=auth)
+    assert on_record.status_code == 200, on_record.text
+    assert on_record.json()["position"] == recorded.json()["position"]
+    assert (on_record.json()["voided"], on_record.json()["corrections"]) == (False, [])
     again = await system.attempts.post("/v1/attempts", json=ATTEMPT, headers=auth)
     assert again.status_code == 200
     assert "location" not in again.headers
@@ -90,6 +94,11 @@ async def test_each_201_says_where_the_created_thing_is(
     )
     assert voided.status_code == 201, voided.text
     assert voided.headers["location"] == "/v1/attempts/quiz-1"
+    after_void = (await system.attempts.get(voided.headers["location"], headers=auth)).json()
+    assert after_void["voided"] is True
+    assert [(c["type"], c["reason"]) for c in after_void["corrections"]] == [
+        ("attempt_voided.v1", "wrong student")
+    ]
     work = await system.attempts.post(
         "/v1/students/maya/standards/math.fractions/corrective-work",
         json={"work_id": "w#1"},
@@ -99,6 +108,14 @@ async def test_each_201_says_where_the_created_thing_is(
     assert work.headers["location"] == (
         "/v1/students/maya/standards/math.fractions/corrective-work/w%231"
     )
+    work_on_record = await system.attempts.get(work.headers["location"], headers=auth)
+    assert work_on_record.status_code == 200, work_on_record.text
+    assert work_on_record.json()["work"]["work_id"] == "w#1"
+    other_school = (await new_tenant(pool))[1]
+    for location in (recorded.headers["location"], work.headers["location"]):
+        unknown = await system.attempts.get(location, headers=other_school)
+        assert unknown.status_code == 404, unknown.text
+        assert unknown.headers["content-type"].startswith("application/problem+json")
 
 
 async def test_a_problem_s_type_uri_is_a_page(system: System, pool: asyncpg.Pool) -> None:

@@ -41,9 +41,11 @@ MATRIX: dict[str, dict[str, Scope]] = {
     "attempts": {
         "POST /v1/attempts": "ingest",
         "POST /v1/attempts/batch": "ingest",
+        "GET /v1/attempts/{attempt_id:str}": "read",
         "POST /v1/attempts/{attempt_id:str}/void": "ingest",
         "POST /v1/attempts/{attempt_id:str}/rescore": "ingest",
         f"POST {STUDENT}/standards/{{standard_id:str}}/corrective-work": "ingest",
+        f"GET {STUDENT}/standards/{{standard_id:str}}/corrective-work/{{work_id:str}}": "read",
         "PUT /v1/standards/{standard_id:str}": "admin",
         "GET /v1/standards/{standard_id:str}": "read",
         "GET /v1/standards": "read",

@@ -5,7 +5,8 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 
 import msgspec
-from litestar import Controller, Request, Response, post
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
@@ -13,13 +14,18 @@ from litestar.params import JSONBody
 from services.attempts.adapters.event_store import StreamContended
 from services.attempts.adapters.problems import problem_body, problem_for
 from services.attempts.adapters.recorder import Appended, AttemptRecorder, Recorded
+from services.attempts.adapters.records import attempt_record, corrective_work_record
 from services.attempts.adapters.views import (
     AppendedOut,
+    AttemptOnRecordOut,
     AttemptOut,
     BatchItemOut,
     BatchOut,
+    CorrectiveWorkOnRecordOut,
     appended_view,
+    attempt_record_view,
     attempt_view,
+    corrective_work_view,
 )
 from services.attempts.core.recording import (
     RecordAttempt,
@@ -33,8 +39,9 @@ from shared.contract.grading import AttemptStatus
 from shared.contract.ids import PLAIN_TEXT_PATTERN, OpaqueId
 from shared.contract.timestamps import utc_instant
 from shared.platform.auth import requires
-from shared.platform.http import LOG_POSITION_HEADER, PathId, problem_response, uri
+from shared.platform.http import LOG_POSITION_HEADER, PathId, Problem, problem_response, uri
 from shared.platform.openapi import problem
+from shared.platform.tenant_scope import tenant_connection
 
 MAX_BATCH = 1_000
 Score = Annotated[
@@ -199,6 +206,22 @@ class AttemptsController(Controller):
         highest = max((item.receipt.position for item in items if item.receipt), default=0)
         return Response(body, headers=position_header(highest) if highest else {})
 
+    @get(
+        "/{attempt_id:str}",
+        opt=requires("read"),
+        summary="An attempt as the log holds it: status and score after its corrections, each "
+        "void or rescore, and its place in the log",
+        responses={404: problem("No such attempt")},
+    )
+    async def get_attempt(
+        self, attempt_id: PathId, tenant: NamedDependency[str], state: State
+    ) -> AttemptOnRecordOut:
+        async with tenant_connection(state.pool, tenant) as connection:
+            record = await attempt_record(connection, tenant, attempt_id)
+        if record is None:
+            raise Problem(404, "not-found", "No such attempt", f"no attempt {attempt_id!r}")
+        return attempt_record_view(record)
+
     @post(
         "/{attempt_id:str}/void",
         status_code=201,
@@ -288,6 +311,30 @@ class CorrectiveWorkController(Controller):
             command.work_id,
         )  # fmt: skip
         return _appended(await recorder.record_corrective_work(command, now=now), location)
+
+    @get(
+        "/{work_id:str}",
+        opt=requires("read"),
+        summary="Corrective work as the log holds it",
+        responses={404: problem("No such corrective work")},
+    )
+    async def get_corrective_work(
+        self,
+        student_id: PathId,
+        standard_id: PathId,
+        work_id: PathId,
+        tenant: NamedDependency[str],
+        state: State,
+    ) -> CorrectiveWorkOnRecordOut:
+        async with tenant_connection(state.pool, tenant) as connection:
+            found = await corrective_work_record(
+                connection, tenant, student_id, standard_id, work_id
+            )
+        if found is None:
+            raise Problem(
+                404, "not-found", "No such corrective work", f"no corrective work {work_id!r}"
+            )
+        return corrective_work_view(*found)
 
 
 def position_header(position: int) -> dict[str, str]:

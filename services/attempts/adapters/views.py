@@ -12,6 +12,7 @@ import msgspec
 
 from services.attempts.adapters.problems import ProblemOut
 from services.attempts.adapters.recorder import Appended
+from services.attempts.adapters.records import AttemptRecord
 from services.attempts.core.recording import AttemptReceipt
 from shared.contract.events.attempts import (
     AttemptRescored,
@@ -94,6 +95,30 @@ class AppendedOut(msgspec.Struct, frozen=True, kw_only=True):
     stream_version: int
     position: int  # in the attempt log: of the event appended, or of the one a replay found
     event: VoidedOut | RescoredOut | CorrectiveWorkOut | None = None
+
+
+class AttemptOnRecordOut(msgspec.Struct, frozen=True, kw_only=True):
+    """An attempt as the log holds it now: status and score after its corrections (a rescore),
+    whether it was voided, and each correction in the order logged."""
+
+    attempt_id: str
+    event_id: str
+    student_id: str
+    standard_id: str
+    status: AttemptStatus
+    score: float | None
+    points_possible: float | None
+    assessed_at: datetime
+    recorded_at: datetime
+    voided: bool
+    position: int  # in the attempt log, of the attempt as first recorded
+    corrections: list[VoidedOut | RescoredOut]
+
+
+class CorrectiveWorkOnRecordOut(msgspec.Struct, frozen=True, kw_only=True):
+    event_id: str
+    position: int
+    work: CorrectiveWorkOut
 
 
 class LevelOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -186,6 +211,39 @@ def _change_view(event: LatestAttemptEvent) -> VoidedOut | RescoredOut | Correct
         return msgspec.convert(event, RescoredOut, from_attributes=True)
     assert isinstance(event, CorrectiveWorkRecorded), "attempts are answered with a receipt"
     return msgspec.convert(event, CorrectiveWorkOut, from_attributes=True)
+
+
+def attempt_record_view(record: AttemptRecord) -> AttemptOnRecordOut:
+    recorded, now = record.recorded, record.now
+    return AttemptOnRecordOut(
+        attempt_id=recorded.attempt_id,
+        event_id=record.event_id,
+        student_id=recorded.student_id,
+        standard_id=recorded.standard_id,
+        status=now.status,
+        score=now.score,
+        points_possible=now.points_possible,
+        assessed_at=recorded.assessed_at,
+        recorded_at=recorded.recorded_at,
+        voided=now.voided,
+        position=record.position,
+        corrections=[
+            msgspec.convert(event, VoidedOut, from_attributes=True)
+            if isinstance(event, AttemptVoided)
+            else msgspec.convert(event, RescoredOut, from_attributes=True)
+            for event in record.corrections
+        ],
+    )
+
+
+def corrective_work_view(
+    event_id: str, position: int, work: CorrectiveWorkRecorded
+) -> CorrectiveWorkOnRecordOut:
+    return CorrectiveWorkOnRecordOut(
+        event_id=event_id,
+        position=position,
+        work=msgspec.convert(work, CorrectiveWorkOut, from_attributes=True),
+    )
 
 
 def standard_view(standard: StandardDefined) -> StandardDefinitionOut:
