@@ -149,7 +149,7 @@ async def define_standards(
     """Define standards (1-4 scale, the tenant's default method) as PUT /v1/standards does."""
     pool = await create_pool(database_url, min_size=1, max_size=1)
     try:
-        store = StandardsStore(pool, bus)
+        store = StandardsStore(pool)
         now = datetime.now(UTC)
         for standard_id in standard_ids:
             command = DefineStandard(
@@ -283,7 +283,10 @@ async def _drained(system: BenchSystem, client: NatsClient) -> bool:
     connection = await asyncpg.connect(system.database_url)
     try:
         backlog: int = await connection.fetchval(
-            "SELECT (SELECT count(*) FROM attempts_outbox) + (SELECT count(*) FROM mastery_outbox)"
+            "SELECT (SELECT count(*) FROM attempt_events e, attempt_events_relayed r "
+            "WHERE (e.tx_id, e.global_position) > (r.tx_id, r.position)) + "
+            "(SELECT count(*) FROM mastery_changes c, mastery_changes_relayed r "
+            "WHERE (c.tx_id, c.position) > (r.tx_id, r.position))"
         )
     finally:
         await connection.close()

@@ -5,6 +5,7 @@ from litestar import Litestar
 from litestar.di import Provide
 
 from services.mastery.adapters.calculator import CalculatorController
+from services.mastery.adapters.change_log import RELAYED_LOG
 from services.mastery.adapters.freshness import ReadWait
 from services.mastery.adapters.http import MasteryController
 from services.mastery.adapters.preview import PreviewController
@@ -63,7 +64,7 @@ def create_app(
     def workers(pool: asyncpg.Pool) -> list[NamedWorker]:
         projector = build_projector(config, pool)
         relay = outbox_relay(
-            config, pool, table="mastery_outbox", client_name="mastery-relay", user=MASTERY_USER
+            config, pool, log=RELAYED_LOG, client_name="mastery-relay", user=MASTERY_USER
         )
         return [
             NamedWorker("projector", projector.run, projector.lag),

@@ -66,7 +66,7 @@ async def _define(
     command = DefineStandard(
         tenant_id=tenant, standard_id=standard, title=standard, scale=DEFAULT_SCALE, method=method
     )
-    assert isinstance(await StandardsStore(pool, bus).define(command, now=_at(hour)), Saved)
+    assert isinstance(await StandardsStore(pool).define(command, now=_at(hour)), Saved)
 
 
 async def _record(
@@ -93,7 +93,7 @@ async def test_as_of_answers_under_the_policy_then_in_force_and_the_evidence_the
     pool: asyncpg.Pool, bus: BusNames, mastery: AsyncTestClient[Any]
 ) -> None:
     tenant, auth = await new_tenant(pool)
-    recorder = AttemptRecorder(pool, bus)
+    recorder = AttemptRecorder(pool)
     await _define(pool, bus, tenant, "math.1", "highest", hour=0)
     await _record(recorder, tenant, "a1", 4, hour=1)
     await _record(recorder, tenant, "a2", 2, hour=2)
@@ -136,7 +136,7 @@ async def test_history_follows_the_tenant_default_for_a_standard_without_a_metho
     pool: asyncpg.Pool, bus: BusNames, mastery: AsyncTestClient[Any]
 ) -> None:
     tenant, auth = await new_tenant(pool)
-    recorder, standards = AttemptRecorder(pool, bus), StandardsStore(pool, bus)
+    recorder, standards = AttemptRecorder(pool), StandardsStore(pool)
     await _define(pool, bus, tenant, "math.1", None, hour=0)  # no method: latest, no default yet
     await _record(recorder, tenant, "a1", 4, hour=1)
     await _record(recorder, tenant, "a2", 2, hour=2)
@@ -158,7 +158,7 @@ async def test_as_of_now_is_the_live_read_model(
     pool: asyncpg.Pool, bus: BusNames, mastery: AsyncTestClient[Any]
 ) -> None:
     tenant, auth = await new_tenant(pool)
-    recorder, standards = AttemptRecorder(pool, bus), StandardsStore(pool, bus)
+    recorder, standards = AttemptRecorder(pool), StandardsStore(pool)
     await _define(pool, bus, tenant, "math.1", "decaying_average", hour=0)
     await _define(pool, bus, tenant, "math.2", None, hour=0)  # follows the tenant default
     await _record(recorder, tenant, "a1", 2, hour=1)

@@ -60,7 +60,7 @@ async def test_history_shows_every_event_with_the_proficiency_after_it(
 ) -> None:
     tenant, auth = await new_tenant(pool)
     await define_standard(pool, bus, tenant, "math.1")
-    recorder = AttemptRecorder(pool, bus)
+    recorder = AttemptRecorder(pool)
     await _record(recorder, tenant, "a1", 2, day=1)
     await _record(recorder, tenant, "a2", 4, day=2)
     await recorder.void(VoidAttempt(tenant_id=tenant, attempt_id="a2", reason="copied"), now=NOW)
@@ -89,7 +89,7 @@ async def test_current_mastery_shows_missing_work_as_a_marker_never_a_zero(
 ) -> None:
     tenant, auth = await new_tenant(pool)
     await define_standard(pool, bus, tenant, "math.1", method="average")
-    recorder = AttemptRecorder(pool, bus)
+    recorder = AttemptRecorder(pool)
     await _record(recorder, tenant, "a1", 3, day=1)
     await _record(recorder, tenant, "m1", None, day=2)  # missing work
     await _record(recorder, tenant, "a2", 4, day=3)
@@ -126,14 +126,14 @@ async def test_a_policy_change_recalculates_the_standard_and_says_why(
     pool: asyncpg.Pool, bus: BusNames
 ) -> None:
     await define_standard(pool, bus, "school", "math.1")  # no method: the tenant default
-    recorder = AttemptRecorder(pool, bus)
+    recorder = AttemptRecorder(pool)
     projector = MasteryProjector(pool, bus, FALLBACK_POLICY)
     await _record(recorder, "school", "a1", 4, day=1)
     await _record(recorder, "school", "a2", 2, day=2)
     seen = await _project_new_events(pool, projector, 0)
     assert await pool.fetchval("SELECT score FROM proficiencies") == 2  # latest
 
-    standards = StandardsStore(pool, bus)
+    standards = StandardsStore(pool)
     policy = SetTenantPolicy(tenant_id="school", method="highest")
     assert not isinstance(await standards.set_policy(policy, now=NOW), Refuse)
     seen = await _project_new_events(pool, projector, seen)
@@ -157,7 +157,7 @@ async def test_a_redelivered_older_rescore_cannot_undo_a_newer_one(
     pool: asyncpg.Pool, bus: BusNames
 ) -> None:
     await define_standard(pool, bus, "school", "math.1")
-    recorder = AttemptRecorder(pool, bus)
+    recorder = AttemptRecorder(pool)
     await _record(recorder, "school", "a1", 1, day=1)
     for score in (2, 4):
         rescore = RescoreAttempt(tenant_id="school", attempt_id="a1", score=score,

@@ -294,7 +294,7 @@ async def test_naming_the_tenant_a_connection_already_has_costs_no_statement(
     try:
         async with requests.acquire() as connection:
             connection.add_query_logger(lambda logged: statements.append(logged.query))
-        recorder = AttemptRecorder(requests, bus)
+        recorder = AttemptRecorder(requests)
         for n, school in enumerate([schools[0], schools[0], schools[1]]):
             statements.clear()
             recorded = await recorder.record(_attempt(school, f"exit-{n}"), now=datetime.now(UTC))

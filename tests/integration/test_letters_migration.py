@@ -36,7 +36,7 @@ async def test_stored_default_letters_become_level_bands_and_explicit_ones_stay(
 ) -> None:
     await define_standard(pool, bus, "school", "plain")
     await define_standard(pool, bus, "school", "own", letters=OLD_DEFAULT)
-    recorder = AttemptRecorder(pool, bus)
+    recorder = AttemptRecorder(pool)
     for standard in ("plain", "own"):
         command = RecordAttempt(tenant_id="school", attempt_id=f"a-{standard}", student_id="maya",
                                 standard_id=standard, score=3, assessed_at=START)  # fmt: skip

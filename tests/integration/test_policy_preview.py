@@ -58,7 +58,7 @@ async def _gradebook_of(pool: asyncpg.Pool, bus: BusNames, tenant: str,
                         students: dict[str, list[str]]) -> None:  # fmt: skip
     """Define `math.1` (latest), record the students' scores, void the marked ones, project."""
     await define_standard(pool, bus, tenant, "math.1")
-    recorder = AttemptRecorder(pool, bus)
+    recorder = AttemptRecorder(pool)
     for student, scores in students.items():
         for day, score in enumerate(scores):
             attempt_id = f"{student}-q{day}"

@@ -45,7 +45,7 @@ ATTEMPTS = [
 async def _record_and_project(pool: asyncpg.Pool, bus: BusNames) -> None:
     await define_standard(pool, bus, "school", "math.ratio", method="decaying_average")
     await define_standard(pool, bus, "school", "ela.theme")
-    recorder = AttemptRecorder(pool, bus)
+    recorder = AttemptRecorder(pool)
     for n, (student, standard, score, days) in enumerate(ATTEMPTS):
         command = RecordAttempt(
             tenant_id="school",

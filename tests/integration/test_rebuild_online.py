@@ -39,7 +39,7 @@ async def _record(
         points_possible=4,
         assessed_at=NOW - timedelta(days=days),
     )
-    assert not isinstance(await AttemptRecorder(pool, bus).record(command, now=NOW), Refuse)
+    assert not isinstance(await AttemptRecorder(pool).record(command, now=NOW), Refuse)
 
 
 async def _project_after(pool: asyncpg.Pool, bus: BusNames, position: int) -> int:

@@ -282,7 +282,7 @@ async def test_concurrent_reassessments_cannot_overrun_the_limit(
 ) -> None:
     limit = ReassessmentPolicy(max_reassessments=1)
     await define_standard(pool, bus, "school", "math.1", reassessment=limit)
-    recorder = AttemptRecorder(pool, bus)
+    recorder = AttemptRecorder(pool)
     now = datetime.now(UTC)
 
     def command(n: int) -> RecordAttempt:
