@@ -2,9 +2,9 @@
 
 Ours is the attempts service's `AttemptRecorder.record` (reads the stream, any event that took
 the attempt id and the standard in one round trip, then writes the one event row, which is also
-the relay's outbox and the idempotency key); only recorded attempts count, refusals are reported as errors. Theirs is
-eventsourcing's `PostgresApplicationRecorder`, which takes `LOCK TABLE ... IN EXCLUSIVE MODE` in
-every insert so its notification ids commit in order.
+the relay's outbox and the idempotency key); only recorded attempts count, refusals are reported
+as errors. Theirs is eventsourcing's `PostgresApplicationRecorder`, which takes `LOCK TABLE ...
+IN EXCLUSIVE MODE` in every insert so its notification ids commit in order.
 Each writer owns its own streams, so neither side measures races on one stream.
 """
 
@@ -23,7 +23,6 @@ from bench.workers.protocol import AppendRun, WorkerResult, sleep_until
 from services.attempts.adapters.problems import kind_of
 from services.attempts.adapters.recorder import AttemptRecorder
 from services.attempts.core.recording import RecordAttempt, Refuse
-from shared.platform.bus import BusNames
 from shared.platform.postgres import create_pool
 
 EVENTSOURCING_TABLE = "es_attempt_events"

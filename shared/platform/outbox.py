@@ -130,7 +130,7 @@ class OutboxRelay:
         self._settings = settings
         self._log = settings.log
         self._read = _read_batch(settings.log)
-        self._cursor: tuple[str, int] | None = None  # (tx_id, position) published up to
+        self._cursor: tuple[int, int] | None = None  # (tx_id, position) published up to
         self._held_back = False
         self._woken = asyncio.Event()
         self.published = 0
@@ -287,14 +287,14 @@ class OutboxRelay:
         self.published += len(rows)
         return len(rows)
 
-    async def _read_cursor(self) -> tuple[str, int]:
+    async def _read_cursor(self) -> tuple[int, int]:
         row = await self._pool.fetchrow(
-            f"SELECT tx_id::text, position FROM {self._log.relayed}"  # noqa: S608 - from code
+            f"SELECT tx_id, position FROM {self._log.relayed}"  # noqa: S608 - from code
         )
         assert row is not None, f"{self._log.relayed} has its one row from its migration"
         return (row["tx_id"], row["position"])
 
-    async def _next_batch(self, cursor: tuple[str, int]) -> _Batch:
+    async def _next_batch(self, cursor: tuple[int, int]) -> _Batch:
         """The committed rows after `cursor` in horizon order, up to the first of a transaction
         the horizon has not passed (its rows, and those after, wait)."""
         rows = await self._pool.fetch(self._read, *cursor, self._settings.batch_size)
@@ -343,7 +343,7 @@ def _read_batch(log: RelayedLog) -> str:
     its transaction is below the horizon (`settled`). Rows of transactions still open are not
     visible; rows of ones that committed while an older one is open are, and are not settled."""
     return (
-        f"SELECT tx_id::text AS tx_id, {log.position} AS position, "  # noqa: S608 - from code
+        f"SELECT tx_id, {log.position} AS position, "  # noqa: S608 - from code
         f"tx_id < pg_snapshot_xmin(pg_current_snapshot()) AS settled, {log.columns} "
         f"FROM {log.table} WHERE (tx_id, {log.position}) > ($1::xid8, $2) "
         f"ORDER BY tx_id, {log.position} LIMIT $3"

@@ -26,6 +26,7 @@ from shared.contract.events.gradebook import gradebook_envelopes
 from shared.contract.grading import DEFAULT_SCALE, Method
 from shared.platform.bus import BusNames
 from shared.platform.consumer import Delivered
+from tests.support.logs import logged_messages
 from tests.support.roles import service_url
 from tests.support.servers import Servers
 from tests.support.tenants import new_tenant
@@ -189,10 +190,9 @@ async def test_as_of_now_is_the_live_read_model(
 
 async def _project_everything(pool: asyncpg.Pool, bus: BusNames) -> None:
     projector = MasteryProjector(pool, bus, FALLBACK_POLICY)
-    rows = await pool.fetch("SELECT position, payload FROM attempts_outbox ORDER BY position")
-    for row in rows:
+    for position, message in await logged_messages(pool, bus):
         await projector.handle_gradebook_events(
-            [Delivered(_gradebook.decode(row["payload"]), row["position"])]
+            [Delivered(_gradebook.decode(message.payload), position)]
         )
 
 

@@ -80,8 +80,11 @@ def _legacy_payload(change: MasteryChanged) -> bytes:
 async def test_the_migration_numbers_the_changes_logged_before_it(
     pool: asyncpg.Pool, database_url: str
 ) -> None:
-    # The database as it was before mastery/013, with three changes logged and one not relayed.
+    # The database as it was before mastery/013, with three changes logged and not relayed (the
+    # outbox of the time, which mastery/020 dropped).
     await pool.execute(
+        "CREATE TABLE mastery_outbox (position bigserial PRIMARY KEY, tenant_id text NOT NULL, "
+        "subject text NOT NULL, msg_id text NOT NULL, payload bytea NOT NULL); "
         "DROP INDEX mastery_changes_by_student_standard; "
         "ALTER TABLE mastery_changes DROP COLUMN student_id, DROP COLUMN standard_id, "
         "DROP COLUMN change_number; "

@@ -48,12 +48,13 @@ PRIVATE = {
     "attempts": [
         "SELECT 1 FROM proficiencies",
         "SELECT 1 FROM mastery_changes",
+        "UPDATE mastery_changes_relayed SET position = 0",
         "SELECT 1 FROM guardians",
         "UPDATE notifications SET status = 'sent'",
     ],
     "mastery": [
-        "SELECT 1 FROM attempt_requests",
-        "SELECT 1 FROM attempts_outbox",
+        "SELECT 1 FROM attempt_events_relayed",
+        "UPDATE attempt_events_relayed SET position = 0",
         "INSERT INTO standards (tenant_id, standard_id, definition, version) "
         "VALUES ('t', 's', '{}', 1)",
         "UPDATE tenant_policies SET version = version",
@@ -67,8 +68,9 @@ PRIVATE = {
         "SELECT 1 FROM attempt_log",
         "SELECT 1 FROM standards",
         "SELECT 1 FROM proficiencies",
-        "INSERT INTO mastery_outbox (tenant_id, subject, msg_id, payload) "
-        "VALUES ('t', 's', 'm', '')",
+        "INSERT INTO mastery_changes (tenant_id, subject, msg_id, payload, student_id, "
+        "standard_id, change_number) VALUES ('t', 's', 'm', '', 's', 's', 1)",
+        "UPDATE mastery_changes_relayed SET position = 0",
     ],
 }
 
@@ -76,11 +78,11 @@ PRIVATE = {
 # its contract view).
 READABLE = {
     "attempts": [
-        "attempt_events", "attempt_requests", "standards", "tenant_policies", "attempts_outbox",
+        "attempt_events", "standards", "tenant_policies",
     ],
     "mastery": [
         "attempt_log", "proficiencies", "mastery_evidence", "standard_policies",
-        "tenant_default_policies", "mastery_changes", "mastery_outbox", "read_model_positions",
+        "tenant_default_policies", "mastery_changes", "read_model_positions",
         "applied_policy_versions",
     ],
     "notify": [

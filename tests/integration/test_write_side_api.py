@@ -264,7 +264,7 @@ async def test_two_writers_with_the_same_expected_version_never_both_win(
             new = NewEvent(stream_id="school/maya/math.1", version=1, event_id=event_id,
                            event=event)  # fmt: skip
             try:
-                await append(connection, [new], bus)
+                await append(connection, [new])
             except ConcurrencyConflict:
                 return "lost"
             return "won"
