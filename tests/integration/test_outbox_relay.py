@@ -14,13 +14,12 @@ import pytest
 from nats.js import JetStreamContext
 
 from devtools.embedded import EmbeddedNats
-from shared.platform.bus import BusNames, ensure_streams
 from services.mastery.adapters.change_log import RELAYED_LOG
+from shared.platform.bus import BusNames, ensure_streams
 from shared.platform.outbox import OutboxRelay, RelaySettings
 from shared.platform.postgres import DbConnection
 from tests.support.polling import eventually
 from tests.support.servers import Servers
-
 
 _LOG_ROW = (
     "INSERT INTO mastery_changes (tenant_id, subject, msg_id, payload, student_id, standard_id, "

@@ -4,6 +4,7 @@ outbox (its messages in stream order) and its unique key takes the attempt ids."
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import msgspec
 
 from services.attempts.adapters.recorder import AttemptRecorder, Recorded
 from services.attempts.core.recording import RecordAttempt
@@ -48,6 +49,29 @@ async def test_a_new_attempt_writes_one_row(pool: asyncpg.Pool, bus: BusNames) -
     recorded = await AttemptRecorder(pool).record(_attempt(tenant_id, 1), now=NOW)
     assert isinstance(recorded, Recorded)
     assert await _rows_written(pool) - before == 1
+
+
+async def test_a_batch_replays_a_known_attempt_id_and_stores_only_the_new_one(
+    pool: asyncpg.Pool, bus: BusNames
+) -> None:
+    tenant_id, _ = await new_tenant(pool)
+    await define_standard(pool, bus, tenant_id)
+    recorder = AttemptRecorder(pool, bus)
+    first = await recorder.record(_attempt(tenant_id, 1), now=NOW)
+    assert isinstance(first, Recorded)
+    [again, new] = await recorder.record_batch(
+        [_attempt(tenant_id, 1), _attempt(tenant_id, 2, student="ana")], now=NOW
+    )
+    assert isinstance(again, Recorded)
+    assert again.outcome == "replayed"
+    assert msgspec.to_builtins(again.receipt) == msgspec.to_builtins(first.receipt)
+    assert isinstance(new, Recorded)
+    assert new.outcome == "created"
+    events = await pool.fetchval(
+        "SELECT count(*) FROM attempt_events WHERE tenant_id = $1 AND stream_id NOT LIKE '%//%'",
+        tenant_id,
+    )
+    assert events == 2
 
 
 _COUNT_ALL_ROWS = """
