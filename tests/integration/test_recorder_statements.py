@@ -56,7 +56,7 @@ async def test_a_batch_replays_a_known_attempt_id_and_stores_only_the_new_one(
 ) -> None:
     tenant_id, _ = await new_tenant(pool)
     await define_standard(pool, bus, tenant_id)
-    recorder = AttemptRecorder(pool, bus)
+    recorder = AttemptRecorder(pool)
     first = await recorder.record(_attempt(tenant_id, 1), now=NOW)
     assert isinstance(first, Recorded)
     [again, new] = await recorder.record_batch(
