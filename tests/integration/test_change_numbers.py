@@ -62,10 +62,6 @@ async def test_each_student_standards_changes_are_numbered_across_batches(
         ("lee", "math.ratio", 1, 1), ("maya", "math.ratio", 1, 1), ("lee", "math.ratio", 2, 2),
         ("lee", "math.ratio", 1, 1), ("lee", "math.ratio", 3, 3), ("lee", "ela", 1, 1),
     ]  # fmt: skip
-    outbox = await pool.fetch("SELECT payload FROM mastery_outbox ORDER BY position")
-    assert [msgspec.json.decode(row["payload"])["streamversion"] for row in outbox] == [
-        1, 1, 2, 1, 3, 1,
-    ]  # fmt: skip
 
 
 def _legacy_payload(change: MasteryChanged) -> bytes:
