@@ -174,6 +174,8 @@ def service_env(system: BenchSystem) -> dict[str, str]:
         RATE_LIMIT_REQUESTS="0",
         # The sink is no school relay: emails go out as fast as the mailer can send them.
         SMTP_MAX_PER_SECOND="0",
+        # Notify refuses to start without one (its unsubscribe links are signed with it).
+        UNSUBSCRIBE_SECRET=system.infra.unsubscribe_secret,
     )
     return env
 
