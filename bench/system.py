@@ -127,6 +127,15 @@ async def create_raw_events_table(database_url: str, table: str) -> None:
             f"CREATE TABLE IF NOT EXISTS {table} (LIKE attempt_events "
             "INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)"
         )
+        # The log's trigger takes each position (and transaction id); the copy has no trigger.
+        await connection.execute(f"CREATE SEQUENCE IF NOT EXISTS {table}_positions")
+        await connection.execute(
+            f"ALTER TABLE {table} ALTER COLUMN global_position "
+            f"SET DEFAULT nextval('{table}_positions')"
+        )
+        await connection.execute(
+            f"ALTER TABLE {table} ALTER COLUMN tx_id SET DEFAULT pg_current_xact_id()"
+        )
     finally:
         await connection.close()
 
@@ -285,10 +294,12 @@ async def _drained(system: BenchSystem, client: NatsClient) -> bool:
     connection = await asyncpg.connect(system.database_url)
     try:
         backlog: int = await connection.fetchval(
-            "SELECT (SELECT count(*) FROM attempt_events e, attempt_events_relayed r "
-            "WHERE (e.tx_id, e.global_position) > (r.tx_id, r.position)) + "
-            "(SELECT count(*) FROM mastery_changes c, mastery_changes_relayed r "
-            "WHERE (c.tx_id, c.position) > (r.tx_id, r.position))"
+            "SELECT (SELECT count(*) FROM attempt_events WHERE (tx_id, global_position) > "
+            "((SELECT tx_id FROM attempt_events_relayed), "
+            "(SELECT position FROM attempt_events_relayed))) + "
+            "(SELECT count(*) FROM mastery_changes WHERE (tx_id, position) > "
+            "((SELECT tx_id FROM mastery_changes_relayed), "
+            "(SELECT position FROM mastery_changes_relayed)))"
         )
     finally:
         await connection.close()

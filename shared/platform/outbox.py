@@ -255,9 +255,10 @@ class OutboxRelay:
     async def lag(self) -> dict[str, int]:
         """Committed rows not yet published."""
         log = self._log
+        # Two scalar sub-selects: parameters of the index scan, not a join.
         depth = await self._pool.fetchval(
-            f"SELECT count(*) FROM {log.table} e, {log.relayed} r "  # noqa: S608 - names from code
-            f"WHERE (e.tx_id, e.{log.position}) > (r.tx_id, r.position)"
+            f"SELECT count(*) FROM {log.table} WHERE (tx_id, {log.position}) > "  # noqa: S608
+            f"((SELECT tx_id FROM {log.relayed}), (SELECT position FROM {log.relayed}))"
         )
         return {"outbox_depth": int(depth)}
 
