@@ -9,15 +9,19 @@ tx_id at or above it, after every row published. The relay keeps how far it got,
 position), in the log's one-row table `<log>_relayed`, written after JetStream acknowledged the
 batch (a crash in between publishes the batch again: the message ids make JetStream drop it).
 
-It sleeps until the log's `NOTIFY <log>` (a trigger sends one per appending transaction), polls
-while a committed row waits behind the horizon, and otherwise polls only slowly, as a safety net.
+While rows come it polls every `idle_interval`. After `LINGER_LOOKS` empty looks it marks itself
+asleep (`relay_asleep`), looks `GRACE_LOOKS` more times (a writer that read the mark just before
+it changed commits unannounced), then sleeps until the log's `NOTIFY <log>` or `poll_interval`.
+A trigger sends that notification from each appending transaction, but only while the relay is
+marked asleep: a notifying transaction holds a database-wide lock from its commit to its end, so
+notifying writers commit one at a time. The first rows found wake it (the mark is cleared).
 """
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import TypeAlias, TypeVar
 
 import asyncpg
 import msgspec
@@ -40,6 +44,7 @@ from shared.platform.rows import Columns
 PooledConnection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
 
 MSG_ID_HEADER = "Nats-Msg-Id"
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +97,8 @@ def stored_messages(rows: Sequence[asyncpg.Record]) -> list[OutboxRow]:
 
 
 LEADERSHIP_POLL_INTERVAL = 1.0
+LINGER_LOOKS = 10
+GRACE_LOOKS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +140,7 @@ class OutboxRelay:
         self._cursor: tuple[int, int] | None = None  # (tx_id, position) published up to
         self._held_back = False
         self._woken = asyncio.Event()
+        self.asleep = False  # as this relay last marked it
         self.published = 0
         self.parked = 0
 
@@ -224,20 +232,46 @@ class OutboxRelay:
             self._woken.clear()  # a notification from here on wakes the next wait
             return await self.relay_once(js)
 
+        # Awake until it finds nothing (a mark left by a relay before it would have writers notify).
+        await self._retried(stop, lambda: self._mark_asleep(False), "waking")
+        empty_looks = 0
         while not stop.is_set():
-            count = await retry_until_stopped(
-                stop,
-                relay_as_leader,
-                what=f"relay of {table}: relaying",
-                delay=self._settings.retry_interval,
-                max_delay=self._settings.retry_max_delay,
-            )
-            if count is None or count >= self._settings.batch_size:
+            count = await self._retried(stop, relay_as_leader, "relaying")
+            if count is None:
                 continue
-            if self._held_back:
+            if count or self._held_back:
+                empty_looks = 0
+                if self.asleep:
+                    await self._retried(stop, lambda: self._mark_asleep(False), "waking")
+                if count < self._settings.batch_size:
+                    await sleep_unless_stopped(stop, self._settings.idle_interval)
+                continue
+            empty_looks += 1
+            if empty_looks == LINGER_LOOKS:
+                await self._retried(stop, lambda: self._mark_asleep(True), "falling asleep")
+            if empty_looks < LINGER_LOOKS + GRACE_LOOKS:
                 await sleep_unless_stopped(stop, self._settings.idle_interval)
             else:
                 await self._sleep_until_woken(stop)
+
+    async def _retried(
+        self, stop: asyncio.Event, work: Callable[[], Awaitable[T]], what: str
+    ) -> T | None:
+        return await retry_until_stopped(
+            stop,
+            work,
+            what=f"relay of {self._log.table}: {what}",
+            delay=self._settings.retry_interval,
+            max_delay=self._settings.retry_max_delay,
+        )
+
+    async def _mark_asleep(self, asleep: bool) -> None:
+        """Ask the log's writers to notify (asleep) or not (awake, polling)."""
+        await self._pool.execute(
+            f"UPDATE {self._log.relayed} SET relay_asleep = $1",  # noqa: S608 - from code
+            asleep,
+        )
+        self.asleep = asleep
 
     async def _sleep_until_woken(self, stop: asyncio.Event) -> None:
         stopped = asyncio.ensure_future(stop.wait())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
@@ -116,6 +117,7 @@ async def test_a_transaction_that_logs_wakes_the_relay_long_before_its_poll(
     stop = asyncio.Event()
     running = asyncio.create_task(relay.run(stop))
     try:
+        await eventually(_asleep_and_not_looking(pool, relay), bool)
         await _enqueue(pool, bus, 1)
         await eventually(lambda: _value(relay.published), lambda count: count == 1, within=5)
         async with pool.acquire() as connection, connection.transaction():
@@ -125,6 +127,38 @@ async def test_a_transaction_that_logs_wakes_the_relay_long_before_its_poll(
     finally:
         stop.set()
         await asyncio.wait_for(running, 10)
+
+
+async def test_writers_do_not_notify_while_the_relay_is_awake(
+    pool: asyncpg.Pool, servers: Servers, bus: BusNames
+) -> None:
+    """A notifying transaction commits alone (a database-wide lock): only an idle relay asks."""
+    listener = await pool.acquire()
+    heard: list[str] = []
+
+    def hear(_connection: object, _pid: int, channel: str, _payload: object) -> None:
+        heard.append(channel)
+
+    await listener.add_listener("mastery_changes", hear)
+    try:
+        await _enqueue(pool, bus, 1)  # no relay has marked itself asleep
+        await pool.execute("UPDATE mastery_changes_relayed SET relay_asleep = true")
+        await _enqueue(pool, bus, 2)
+        await eventually(lambda: _value(len(heard)), lambda count: count == 1)
+    finally:
+        await listener.remove_listener("mastery_changes", hear)
+        await pool.release(listener)
+
+
+def _asleep_and_not_looking(
+    pool: asyncpg.Pool, relay: OutboxRelay
+) -> Callable[[], Awaitable[bool]]:
+    async def probe() -> bool:
+        marked = await pool.fetchval("SELECT relay_asleep FROM mastery_changes_relayed")
+        await asyncio.sleep(0.2)  # past its grace looks
+        return bool(marked) and relay.asleep
+
+    return probe
 
 
 async def test_rows_written_while_nats_is_down_are_published_when_it_returns(

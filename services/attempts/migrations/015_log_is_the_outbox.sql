@@ -22,7 +22,9 @@ CREATE INDEX attempt_events_relay_order ON attempt_events (tx_id, global_positio
 CREATE TABLE attempt_events_relayed (
     only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
     tx_id xid8 NOT NULL,
-    position bigint NOT NULL
+    position bigint NOT NULL,
+    -- The relay found nothing for a while and waits for a notification (see below).
+    relay_asleep boolean NOT NULL DEFAULT false
 );
 
 -- Outbox rows not yet relayed are events not yet published: start just before the first of
@@ -46,11 +48,15 @@ CREATE UNIQUE INDEX attempt_events_attempt_id
 
 DROP TABLE attempt_requests;
 
--- The relay sleeps until a transaction appends (one notification per transaction: PostgreSQL
--- folds identical ones), with a slow poll as a safety net.
+-- An idle relay sleeps until a transaction appends (one notification per transaction:
+-- PostgreSQL folds identical ones), with a slow poll as a safety net. Only while it sleeps: a
+-- transaction that notifies takes a database-wide lock from its commit to its end, so notifying
+-- writers commit (and flush WAL) one at a time; a busy relay polls and nobody notifies.
 CREATE FUNCTION wake_attempt_events_relay() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_notify('attempt_events', '');
+    IF (SELECT relay_asleep FROM attempt_events_relayed) THEN
+        PERFORM pg_notify('attempt_events', '');
+    END IF;
     RETURN NULL;
 END;
 $$;

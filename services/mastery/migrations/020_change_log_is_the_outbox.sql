@@ -13,7 +13,9 @@ CREATE INDEX mastery_changes_relay_order ON mastery_changes (tx_id, position);
 CREATE TABLE mastery_changes_relayed (
     only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
     tx_id xid8 NOT NULL,
-    position bigint NOT NULL
+    position bigint NOT NULL,
+    -- The relay found nothing for a while and waits for a notification (see below).
+    relay_asleep boolean NOT NULL DEFAULT false
 );
 
 -- Outbox rows not yet relayed are changes not yet published: start just before the first of
@@ -28,11 +30,14 @@ SELECT '1', coalesce(
 
 DROP TABLE mastery_outbox;
 
--- The relay sleeps until a transaction logs changes (one notification per transaction:
--- PostgreSQL folds identical ones), with a slow poll as a safety net.
+-- An idle relay sleeps until a transaction logs changes (one notification per transaction), with
+-- a slow poll as a safety net; only while it sleeps, since notifying transactions commit one at a
+-- time (see attempts/015).
 CREATE FUNCTION wake_mastery_changes_relay() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_notify('mastery_changes', '');
+    IF (SELECT relay_asleep FROM mastery_changes_relayed) THEN
+        PERFORM pg_notify('mastery_changes', '');
+    END IF;
     RETURN NULL;
 END;
 $$;
