@@ -176,7 +176,7 @@ async def projector_rows(database_url: str, sizes: Sequence[int], runs: int) -> 
                              (True, "projector txn, history over n/10 standards")):  # fmt: skip
             medians = []
             for n in sizes:
-                for table in ("proficiencies", "mastery_evidence", "mastery_outbox"):
+                for table in ("proficiencies", "mastery_evidence"):
                     await pool.execute(f"DELETE FROM {table} WHERE tenant_id = 'bench'")  # noqa: S608
                 student = f"s{n}{'x' if spread else ''}"
                 history = [attempt(k, student=student, standard=_standard(k, spread))

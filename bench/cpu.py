@@ -59,3 +59,48 @@ async def snapshot_at(moment: float, pids: Mapping[str, int]) -> CpuSnapshot:
     if delay > 0:
         await asyncio.sleep(delay)
     return snapshot(pids)
+
+
+def process_tree_cpu_seconds(pid: int) -> float:
+    """CPU of a process, of its children that have exited (reaped) and of those still running:
+    a PostgreSQL server's whole use, whose backends come and go."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    # utime, stime, cutime, cstime: fields 14-17 of stat(5).
+    own = sum(int(value) for value in fields[11:15]) / _TICKS
+    return own + sum(process_cpu_seconds(child) for child in _children(pid))
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(stat[1]) == pid:  # field 4, ppid
+            found.append(int(entry.name))
+    return found
+
+
+def postmaster_pid(data_dir: Path) -> int:
+    """The PostgreSQL server's pid, from the first line of its cluster's postmaster.pid."""
+    return int((data_dir / "cluster" / "postmaster.pid").read_text().split("\n", 1)[0])
+
+
+def pid_listening_on(program: str, port: int) -> int | None:
+    """The pid of `program` whose command line names `port` (the embedded nats-server)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            arguments = (entry / "cmdline").read_bytes().split(b"\0")
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        if arguments and program.encode() in arguments[0] and str(port).encode() in arguments:
+            return int(entry.name)
+    return None

@@ -112,7 +112,7 @@ class Paths:
         # As the service runs it: its own role, a request pool, the tenant wall.
         pool = await create_pool(self.roles.services["attempts"])
         try:
-            recorder, now = AttemptRecorder(pool, BUS), datetime.now(UTC)
+            recorder, now = AttemptRecorder(pool), datetime.now(UTC)
             work = [self._commands(batch_size, now - timedelta(days=1)) for _ in range(batches)]
 
             async def record_all() -> None:
@@ -127,7 +127,7 @@ class Paths:
         pool = await create_pool(self.roles.services["mastery"], all_tenants=True)
         admin = await asyncpg.connect(self.url)
         try:
-            await admin.execute("TRUNCATE proficiencies, mastery_evidence, mastery_outbox")
+            await admin.execute("TRUNCATE proficiencies, mastery_evidence")
             projector = MasteryProjector(pool, BUS, CalculationPolicy(method="latest"))
             work, logged = [], []
             # Students of their own: the read model starts empty, the log keeps earlier runs.

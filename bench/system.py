@@ -127,6 +127,15 @@ async def create_raw_events_table(database_url: str, table: str) -> None:
             f"CREATE TABLE IF NOT EXISTS {table} (LIKE attempt_events "
             "INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)"
         )
+        # The log's trigger takes each position (and transaction id); the copy has no trigger.
+        await connection.execute(f"CREATE SEQUENCE IF NOT EXISTS {table}_positions")
+        await connection.execute(
+            f"ALTER TABLE {table} ALTER COLUMN global_position "
+            f"SET DEFAULT nextval('{table}_positions')"
+        )
+        await connection.execute(
+            f"ALTER TABLE {table} ALTER COLUMN tx_id SET DEFAULT pg_current_xact_id()"
+        )
     finally:
         await connection.close()
 
@@ -149,7 +158,7 @@ async def define_standards(
     """Define standards (1-4 scale, the tenant's default method) as PUT /v1/standards does."""
     pool = await create_pool(database_url, min_size=1, max_size=1)
     try:
-        store = StandardsStore(pool, bus)
+        store = StandardsStore(pool)
         now = datetime.now(UTC)
         for standard_id in standard_ids:
             command = DefineStandard(
@@ -174,6 +183,8 @@ def service_env(system: BenchSystem) -> dict[str, str]:
         RATE_LIMIT_REQUESTS="0",
         # The sink is no school relay: emails go out as fast as the mailer can send them.
         SMTP_MAX_PER_SECOND="0",
+        # Notify refuses to start without one (its unsubscribe links are signed with it).
+        UNSUBSCRIBE_SECRET=system.infra.unsubscribe_secret,
     )
     env.setdefault("BUS_STREAM_REPLICAS", "1")  # one embedded nats-server
     return env
@@ -284,7 +295,12 @@ async def _drained(system: BenchSystem, client: NatsClient) -> bool:
     connection = await asyncpg.connect(system.database_url)
     try:
         backlog: int = await connection.fetchval(
-            "SELECT (SELECT count(*) FROM attempts_outbox) + (SELECT count(*) FROM mastery_outbox)"
+            "SELECT (SELECT count(*) FROM attempt_events WHERE (tx_id, global_position) > "
+            "((SELECT tx_id FROM attempt_events_relayed), "
+            "(SELECT position FROM attempt_events_relayed))) + "
+            "(SELECT count(*) FROM mastery_changes WHERE (tx_id, position) > "
+            "((SELECT tx_id FROM mastery_changes_relayed), "
+            "(SELECT position FROM mastery_changes_relayed)))"
         )
     finally:
         await connection.close()

@@ -13,7 +13,7 @@ WRITERS = 10
 
 class AppendVersusEventsourcing(Scenario):
     name = "append-vs-eventsourcing"
-    title = f"AttemptRecorder.record (event + idempotency + outbox rows), {WRITERS} writers"
+    title = f"AttemptRecorder.record (one event row), {WRITERS} writers"
     baseline_title = (
         f"eventsourcing PostgresApplicationRecorder.insert_events (LOCK TABLE), {WRITERS} threads"
     )

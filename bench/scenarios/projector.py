@@ -120,7 +120,7 @@ class ProjectorThroughput(Scenario):
             # Evidence rows too: left in place, every redelivered attempt would drop out as known.
             await connection.execute(
                 "TRUNCATE proficiencies, mastery_evidence, standard_policies, "
-                "tenant_default_policies, mastery_outbox"
+                "tenant_default_policies"
             )
         finally:
             await connection.close()

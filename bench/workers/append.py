@@ -1,10 +1,10 @@
 """The same appends of attempt events two ways: our event store, and the eventsourcing library.
 
-Ours is the attempts service's `AttemptRecorder.record` (reads the stream, the idempotency row and
-the standard, then writes the event row, the outbox row and the idempotency row in one
-transaction); only recorded attempts count, refusals are reported as errors. Theirs is
-eventsourcing's `PostgresApplicationRecorder`, which takes `LOCK TABLE ... IN EXCLUSIVE MODE` in
-every insert so its notification ids commit in order.
+Ours is the attempts service's `AttemptRecorder.record` (reads the stream, any event that took
+the attempt id and the standard in one round trip, then writes the one event row, which is also
+the relay's outbox and the idempotency key); only recorded attempts count, refusals are reported
+as errors. Theirs is eventsourcing's `PostgresApplicationRecorder`, which takes `LOCK TABLE ...
+IN EXCLUSIVE MODE` in every insert so its notification ids commit in order.
 Each writer owns its own streams, so neither side measures races on one stream.
 """
 
@@ -23,7 +23,6 @@ from bench.workers.protocol import AppendRun, WorkerResult, sleep_until
 from services.attempts.adapters.problems import kind_of
 from services.attempts.adapters.recorder import AttemptRecorder
 from services.attempts.core.recording import RecordAttempt, Refuse
-from shared.platform.bus import BusNames
 from shared.platform.postgres import create_pool
 
 EVENTSOURCING_TABLE = "es_attempt_events"
@@ -42,7 +41,7 @@ async def run_append(spec: AppendRun) -> WorkerResult:
 
 async def _append_ours(spec: AppendRun) -> WorkerResult:
     pool = await create_pool(spec.database_url, min_size=spec.writers, max_size=spec.writers)
-    store = AttemptRecorder(pool, BusNames())
+    store = AttemptRecorder(pool)
     result = WorkerResult(seconds=spec.window.duration)
 
     async def write(writer: int) -> None:

@@ -5,7 +5,7 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from services.attempts.adapters.event_store import StreamContended
+from services.attempts.adapters.event_store import StreamContended, relayed_log
 from services.attempts.adapters.http import (
     AttemptsController,
     CorrectiveWorkController,
@@ -37,15 +37,15 @@ def create_app(
 
     def workers(pool: asyncpg.Pool) -> list[NamedWorker]:
         relay = outbox_relay(
-            config, pool, table="attempts_outbox", client_name="attempts-relay", user=ATTEMPTS_USER
+            config, pool, log=relayed_log(bus), client_name="attempts-relay", user=ATTEMPTS_USER
         )
         return [NamedWorker("relay", relay.run, relay.lag, relay_counts(relay))]
 
     def provide_recorder(state: State) -> AttemptRecorder:
-        return AttemptRecorder(state.pool, bus)
+        return AttemptRecorder(state.pool)
 
     def provide_standards(state: State) -> StandardsStore:
-        return StandardsStore(state.pool, bus)
+        return StandardsStore(state.pool)
 
     return create_service_app(
         title="Attempts API",
@@ -67,5 +67,5 @@ def create_app(
         exception_handlers={StreamContended: stream_contended_handler},
         pool=pool,
         on_give_up=on_give_up,
-        metric_probes=[outbox_probe("attempts_outbox"), AppendedEvents()],
+        metric_probes=[outbox_probe(relayed_log(bus)), AppendedEvents()],
     )

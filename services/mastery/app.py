@@ -5,6 +5,7 @@ from litestar import Litestar
 from litestar.di import Provide
 
 from services.mastery.adapters.calculator import CalculatorController
+from services.mastery.adapters.change_log import RELAYED_LOG
 from services.mastery.adapters.class_http import ClassReportsController
 from services.mastery.adapters.family_report import (
     OneTimeZone,
@@ -100,7 +101,7 @@ def create_app(
     def workers(pool: asyncpg.Pool) -> list[NamedWorker]:
         projector = build_projector(config, pool, metrics=metrics)
         relay = outbox_relay(
-            config, pool, table="mastery_outbox", client_name="mastery-relay", user=MASTERY_USER
+            config, pool, log=RELAYED_LOG, client_name="mastery-relay", user=MASTERY_USER
         )
         return [
             NamedWorker("projector", projector.run, projector.lag, consumer_counts(projector)),
@@ -126,5 +127,5 @@ def create_app(
         pool=pool,
         on_give_up=on_give_up,
         service_metrics=metrics,
-        metric_probes=[outbox_probe("mastery_outbox")],
+        metric_probes=[outbox_probe(RELAYED_LOG)],
     )

@@ -23,6 +23,7 @@ from shared.platform.consumer import BatchConsumer, ConsumerSettings
 from shared.platform.metrics import consumer_counts
 from shared.platform.service import create_service_app
 from shared.platform.supervisor import GiveUp, NamedWorker, terminate_process
+from shared.platform.wake import Wakeup
 
 __all__ = ["MIGRATIONS", "create_app"]
 
@@ -71,6 +72,7 @@ def create_app(
             config.mail_from,
             batch_size=config.mailer_batch_size,
             idle=config.mailer_idle_interval,
+            wakeup=Wakeup(pool, "notifications", config.mailer_poll_interval),
             lease=timedelta(seconds=config.mailer_lease),
             first_retry=timedelta(seconds=config.mailer_first_retry),
             max_retry=timedelta(seconds=config.mailer_max_retry),

@@ -11,7 +11,10 @@ class NotifyConfig(ServiceConfig, frozen=True, kw_only=True):
     notify_http_host: str = "127.0.0.1"
     notify_http_port: int = 8003
     mailer_batch_size: int = 50
-    mailer_idle_interval: float = 0.1
+    mailer_idle_interval: float = 0.1  # seconds between tries while PostgreSQL fails
+    # Woken by NOTIFY when notifications are written; otherwise it looks every this many seconds
+    # (for grace delays and retries that came due, and as a safety net).
+    mailer_poll_interval: float = 1.0
     mailer_lease: float = 15.0  # seconds a row stays leased unless its send is still going on
     mailer_first_retry: float = 2.0  # seconds before a transient failure is retried, then doubled
     mailer_max_retry: float = 1800.0

@@ -110,6 +110,7 @@ class OutboxServiceConfig(ServiceConfig, frozen=True, kw_only=True):
 
     relay_batch_size: int = 500
     relay_idle_interval: float = 0.02
+    relay_poll_interval: float = 1.0
 
 
 class ConfigError(ValueError):

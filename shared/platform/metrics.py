@@ -30,6 +30,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from shared.platform.outbox import RelayedLog
 from shared.platform.supervisor import CountProbe, NamedWorker, Supervisor
 
 logger = logging.getLogger(__name__)
@@ -230,31 +231,35 @@ def relay_counts(relay: RelayCounts) -> CountProbe:
     return lambda: {"published": relay.published, "dead_letters": relay.parked}
 
 
-def outbox_probe(table: str) -> Probe:
-    """Rows of an outbox waiting for its relay, and how long the oldest has waited."""
+def outbox_probe(log: RelayedLog) -> Probe:
+    """Rows of a relayed log waiting for its relay (after the relay's position, in its order),
+    and how long the oldest of them has waited."""
+    waiting = (
+        f"FROM {log.table} WHERE (tx_id, {log.position}) > "  # noqa: S608 - names from code
+        f"((SELECT tx_id FROM {log.relayed}), (SELECT position FROM {log.relayed}))"
+    )
 
     async def outbox(pool: asyncpg.Pool) -> list[Metric]:
         row = await pool.fetchrow(
-            "SELECT count(*) AS depth, "  # noqa: S608 - a table name from code
-            "coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age "
-            f"FROM {table}"
+            "SELECT count(*) AS depth, "  # noqa: S608 - names from code
+            f"coalesce(extract(epoch FROM now() - min(recorded_at)), 0) AS age {waiting}"
         )
         assert row is not None
         depth = GaugeMetricFamily(
             "mastery_outbox_depth_rows",
-            "Committed outbox rows not yet published",
+            "Committed log rows not yet published",
             labels=["outbox"],
         )
-        depth.add_metric([table], row["depth"])
+        depth.add_metric([log.table], row["depth"])
         age = GaugeMetricFamily(
             "mastery_relay_lag_seconds",
-            "How long the oldest outbox row has waited for the relay (0 when none waits)",
+            "How long the oldest unpublished log row has waited for the relay (0 when none waits)",
             labels=["outbox"],
         )
-        age.add_metric([table], float(row["age"]))
+        age.add_metric([log.table], max(float(row["age"]), 0.0))
         return [depth, age]
 
-    outbox.__qualname__ = f"outbox_probe({table})"
+    outbox.__qualname__ = f"outbox_probe({log.table})"
     return outbox
 
 

@@ -50,9 +50,10 @@ async def keep_session(connection: "asyncpg.Connection[asyncpg.Record]") -> None
     The default (`pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`) costs a round
     trip on every release: about 13 % of the attempts service's time per request. Our code leaves
     no session state behind but the tenant setting, which the next borrower's setup hook sets
-    (`tenant_scope.py`): no SET, no LISTEN, cursors only inside transactions (asyncpg still
-    rolls back a transaction left open, without a round trip when there is none). The one
-    session-level lock, the outbox relay's leader lock, is released by the relay itself.
+    (`tenant_scope.py`): no SET, cursors only inside transactions (asyncpg still rolls back a
+    transaction left open, without a round trip when there is none). The one session-level lock,
+    the relay's leader lock, is released by the relay itself, and the LISTENs of the relay and
+    the mailer (`wake.py`) are removed by their owners before they give the connection back.
     """
 
 

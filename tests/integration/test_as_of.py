@@ -26,6 +26,7 @@ from shared.contract.events.gradebook import gradebook_envelopes
 from shared.contract.grading import DEFAULT_SCALE, Method
 from shared.platform.bus import BusNames
 from shared.platform.consumer import Delivered
+from tests.support.logs import logged_messages
 from tests.support.roles import service_url
 from tests.support.servers import Servers
 from tests.support.tenants import new_tenant
@@ -67,7 +68,7 @@ async def _define(
     command = DefineStandard(
         tenant_id=tenant, standard_id=standard, title=standard, scale=DEFAULT_SCALE, method=method
     )
-    assert isinstance(await StandardsStore(pool, bus).define(command, now=_at(hour)), Saved)
+    assert isinstance(await StandardsStore(pool).define(command, now=_at(hour)), Saved)
 
 
 async def _record(
@@ -94,7 +95,7 @@ async def test_as_of_answers_under_the_policy_then_in_force_and_the_evidence_the
     pool: asyncpg.Pool, bus: BusNames, mastery: AsyncTestClient[Any]
 ) -> None:
     tenant, auth = await new_tenant(pool)
-    recorder = AttemptRecorder(pool, bus)
+    recorder = AttemptRecorder(pool)
     await _define(pool, bus, tenant, "math.1", "highest", hour=0)
     await _record(recorder, tenant, "a1", 4, hour=1)
     await _record(recorder, tenant, "a2", 2, hour=2)
@@ -137,7 +138,7 @@ async def test_history_follows_the_tenant_default_for_a_standard_without_a_metho
     pool: asyncpg.Pool, bus: BusNames, mastery: AsyncTestClient[Any]
 ) -> None:
     tenant, auth = await new_tenant(pool)
-    recorder, standards = AttemptRecorder(pool, bus), StandardsStore(pool, bus)
+    recorder, standards = AttemptRecorder(pool), StandardsStore(pool)
     await _define(pool, bus, tenant, "math.1", None, hour=0)  # no method: latest, no default yet
     await _record(recorder, tenant, "a1", 4, hour=1)
     await _record(recorder, tenant, "a2", 2, hour=2)
@@ -159,7 +160,7 @@ async def test_as_of_now_is_the_live_read_model(
     pool: asyncpg.Pool, bus: BusNames, mastery: AsyncTestClient[Any]
 ) -> None:
     tenant, auth = await new_tenant(pool)
-    recorder, standards = AttemptRecorder(pool, bus), StandardsStore(pool, bus)
+    recorder, standards = AttemptRecorder(pool), StandardsStore(pool)
     await _define(pool, bus, tenant, "math.1", "decaying_average", hour=0)
     await _define(pool, bus, tenant, "math.2", None, hour=0)  # follows the tenant default
     await _record(recorder, tenant, "a1", 2, hour=1)
@@ -190,10 +191,9 @@ async def test_as_of_now_is_the_live_read_model(
 
 async def _project_everything(pool: asyncpg.Pool, bus: BusNames) -> None:
     projector = MasteryProjector(pool, bus, FALLBACK_POLICY)
-    rows = await pool.fetch("SELECT position, payload FROM attempts_outbox ORDER BY position")
-    for row in rows:
+    for position, message in await logged_messages(pool, bus):
         await projector.handle_gradebook_events(
-            [Delivered(_gradebook.decode(row["payload"]), row["position"])]
+            [Delivered(_gradebook.decode(message.payload), position)]
         )
 
 

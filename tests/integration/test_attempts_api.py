@@ -198,7 +198,7 @@ def _command(tenant: str, attempt_id: str) -> RecordAttempt:
 async def test_concurrent_appends_to_one_stream_get_distinct_consecutive_versions(
     pool: asyncpg.Pool, bus: BusNames
 ) -> None:
-    store = AttemptRecorder(pool, bus)
+    store = AttemptRecorder(pool)
     await define_standard(pool, bus, "school")
     now = datetime.now(UTC)
     results = await asyncio.gather(
@@ -211,7 +211,7 @@ async def test_concurrent_appends_to_one_stream_get_distinct_consecutive_version
 
 
 async def test_concurrent_duplicates_store_one_event(pool: asyncpg.Pool, bus: BusNames) -> None:
-    store = AttemptRecorder(pool, bus)
+    store = AttemptRecorder(pool)
     await define_standard(pool, bus, "school")
     now = datetime.now(UTC)
     results = await asyncio.gather(

@@ -87,7 +87,7 @@ async def test_batches_in_flight_together_on_the_same_new_students_equal_one_at_
     together = await pool.fetch(
         "SELECT student_id, score, evidence_count FROM proficiencies ORDER BY student_id"
     )
-    await pool.execute("TRUNCATE proficiencies, mastery_evidence, mastery_outbox")
+    await pool.execute("TRUNCATE proficiencies, mastery_evidence")
     await projector.handle_gradebook_events(first)
     await projector.handle_gradebook_events(second)
     one_at_a_time = await pool.fetch(

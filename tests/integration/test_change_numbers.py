@@ -62,10 +62,6 @@ async def test_each_student_standards_changes_are_numbered_across_batches(
         ("lee", "math.ratio", 1, 1), ("maya", "math.ratio", 1, 1), ("lee", "math.ratio", 2, 2),
         ("lee", "math.ratio", 1, 1), ("lee", "math.ratio", 3, 3), ("lee", "ela", 1, 1),
     ]  # fmt: skip
-    outbox = await pool.fetch("SELECT payload FROM mastery_outbox ORDER BY position")
-    assert [msgspec.json.decode(row["payload"])["streamversion"] for row in outbox] == [
-        1, 1, 2, 1, 3, 1,
-    ]  # fmt: skip
 
 
 def _legacy_payload(change: MasteryChanged) -> bytes:
@@ -80,8 +76,11 @@ def _legacy_payload(change: MasteryChanged) -> bytes:
 async def test_the_migration_numbers_the_changes_logged_before_it(
     pool: asyncpg.Pool, database_url: str
 ) -> None:
-    # The database as it was before mastery/013, with three changes logged and one not relayed.
+    # The database as it was before mastery/013, with three changes logged and not relayed (the
+    # outbox of the time, which mastery/020 dropped).
     await pool.execute(
+        "CREATE TABLE mastery_outbox (position bigserial PRIMARY KEY, tenant_id text NOT NULL, "
+        "subject text NOT NULL, msg_id text NOT NULL, payload bytea NOT NULL); "
         "DROP INDEX mastery_changes_by_student_standard; "
         "ALTER TABLE mastery_changes DROP COLUMN student_id, DROP COLUMN standard_id, "
         "DROP COLUMN change_number; "

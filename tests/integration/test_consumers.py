@@ -88,7 +88,7 @@ async def test_projector_applies_a_redelivered_event_once_and_deadletters_poison
     state = await pool.fetchrow("SELECT evidence_count, mastered, state FROM proficiencies")
     assert state is not None
     assert (state["evidence_count"], state["mastered"]) == (1, True)
-    assert await pool.fetchval("SELECT count(*) FROM mastery_outbox") == 1
+    assert await pool.fetchval("SELECT count(*) FROM mastery_changes") == 1
     assert projector.deadlettered == 1
     dead = await js.get_last_msg(bus.deadletter_stream, bus.deadletter("mastery-projector"))
     assert dead.data == b'{"not": "an event"}'
@@ -111,7 +111,7 @@ async def test_a_late_older_attempt_is_replayed_from_the_evidence_not_made_lates
     assert row is not None
     assert (row["score"], row["evidence_count"]) == (4, 2)
     assert await pool.fetchval("SELECT count(*) FROM mastery_evidence") == 2
-    assert await pool.fetchval("SELECT count(*) FROM mastery_outbox") == 1  # only the first
+    assert await pool.fetchval("SELECT count(*) FROM mastery_changes") == 1  # only the first
 
 
 async def test_a_v1_attempt_from_before_markers_is_upcast_and_projected(

@@ -254,7 +254,7 @@ async def test_a_students_link_shows_that_student_of_that_school_only(
         score=1, points_possible=4, assessed_at=datetime(2026, 10, 9, 15, tzinfo=UTC),
     )  # fmt: skip
     assert not isinstance(
-        await AttemptRecorder(pool, bus).record(command, now=datetime.now(UTC)), Refuse
+        await AttemptRecorder(pool).record(command, now=datetime.now(UTC)), Refuse
     )
     maya = (await mastery.get(f"/v1/family-reports/{_token(school)}")).text
     assert "q-noah" not in maya

@@ -22,6 +22,7 @@ from shared.contract.events.gradebook import gradebook_envelopes
 from shared.contract.events.mastery import AnyMasteryEvent
 from shared.platform.bus import BusNames
 from shared.platform.consumer import Delivered
+from tests.support.logs import logged_messages
 from tests.support.roles import service_url
 from tests.support.servers import Servers
 from tests.support.tenants import define_standard, new_tenant
@@ -61,7 +62,7 @@ async def test_history_shows_every_event_with_the_proficiency_after_it(
 ) -> None:
     tenant, auth = await new_tenant(pool)
     await define_standard(pool, bus, tenant, "math.1")
-    recorder = AttemptRecorder(pool, bus)
+    recorder = AttemptRecorder(pool)
     await _record(recorder, tenant, "a1", 2, day=1)
     await _record(recorder, tenant, "a2", 4, day=2)
     await recorder.void(VoidAttempt(tenant_id=tenant, attempt_id="a2", reason="copied"), now=NOW)
@@ -90,11 +91,11 @@ async def test_current_mastery_shows_missing_work_as_a_marker_never_a_zero(
 ) -> None:
     tenant, auth = await new_tenant(pool)
     await define_standard(pool, bus, tenant, "math.1", method="average")
-    recorder = AttemptRecorder(pool, bus)
+    recorder = AttemptRecorder(pool)
     await _record(recorder, tenant, "a1", 3, day=1)
     await _record(recorder, tenant, "m1", None, day=2)  # missing work
     await _record(recorder, tenant, "a2", 4, day=3)
-    await _project_new_events(pool, MasteryProjector(pool, bus, FALLBACK_POLICY), 0)
+    await _project_new_events(pool, MasteryProjector(pool, bus, FALLBACK_POLICY), 0, bus)
     response = await mastery.get("/v1/students/maya/mastery", headers=auth)
     assert response.status_code == 200, response.text
     [standard] = response.json()["standards"]
@@ -107,18 +108,18 @@ async def test_current_mastery_shows_missing_work_as_a_marker_never_a_zero(
     assert "(3 + 4) / 2 = 3.5" in standard["explanation"]
 
 
-async def _project_new_events(pool: asyncpg.Pool, projector: MasteryProjector, seen: int) -> int:
-    rows = await pool.fetch(
-        "SELECT position, payload FROM attempts_outbox WHERE position > $1 ORDER BY position", seen
-    )
-    for row in rows:
-        delivered = Delivered(_gradebook.decode(row["payload"]), row["position"])
+async def _project_new_events(
+    pool: asyncpg.Pool, projector: MasteryProjector, seen: int, bus: BusNames
+) -> int:
+    rows = await logged_messages(pool, bus, after=seen)
+    for position, message in rows:
+        delivered = Delivered(_gradebook.decode(message.payload), position)
         await projector.handle_gradebook_events([delivered])
-    return max((row["position"] for row in rows), default=seen)
+    return max((position for position, _ in rows), default=seen)
 
 
 async def _changes(pool: asyncpg.Pool) -> list[tuple[Any, ...]]:
-    rows = await pool.fetch("SELECT payload FROM mastery_outbox ORDER BY position")
+    rows = await pool.fetch("SELECT payload FROM mastery_changes ORDER BY position")
     events = [_mastery.decode(row["payload"]).data for row in rows]
     return [(event.score, event.mastered, event.reason) for event in events]
 
@@ -127,21 +128,21 @@ async def test_a_policy_change_recalculates_the_standard_and_says_why(
     pool: asyncpg.Pool, bus: BusNames
 ) -> None:
     await define_standard(pool, bus, "school", "math.1")  # no method: the tenant default
-    recorder = AttemptRecorder(pool, bus)
+    recorder = AttemptRecorder(pool)
     projector = MasteryProjector(pool, bus, FALLBACK_POLICY)
     await _record(recorder, "school", "a1", 4, day=1)
     await _record(recorder, "school", "a2", 2, day=2)
-    seen = await _project_new_events(pool, projector, 0)
+    seen = await _project_new_events(pool, projector, 0, bus)
     assert await pool.fetchval("SELECT score FROM proficiencies") == 2  # latest
 
-    standards = StandardsStore(pool, bus)
+    standards = StandardsStore(pool)
     policy = SetTenantPolicy(tenant_id="school", method="highest")
     assert not isinstance(await standards.set_policy(policy, now=NOW), Refuse)
-    seen = await _project_new_events(pool, projector, seen)
+    seen = await _project_new_events(pool, projector, seen, bus)
     assert await pool.fetchval("SELECT score FROM proficiencies") == 4  # highest, by default
 
     await define_standard(pool, bus, "school", "math.1", method="average")
-    await _project_new_events(pool, projector, seen)
+    await _project_new_events(pool, projector, seen, bus)
     state = await pool.fetchrow("SELECT score, method, mastered FROM proficiencies")
     assert state is not None
     assert tuple(state.values()) == (3, "average", True)
@@ -158,22 +159,22 @@ async def test_a_redelivered_older_rescore_cannot_undo_a_newer_one(
     pool: asyncpg.Pool, bus: BusNames
 ) -> None:
     await define_standard(pool, bus, "school", "math.1")
-    recorder = AttemptRecorder(pool, bus)
+    recorder = AttemptRecorder(pool)
     await _record(recorder, "school", "a1", 1, day=1)
     for score in (2, 4):
         rescore = RescoreAttempt(tenant_id="school", attempt_id="a1", score=score,
                                  points_possible=4, reason="regraded")  # fmt: skip
         await recorder.rescore(rescore, now=NOW)
     projector = MasteryProjector(pool, bus, FALLBACK_POLICY)
-    await _project_new_events(pool, projector, 0)
+    await _project_new_events(pool, projector, 0, bus)
     assert await pool.fetchval("SELECT score FROM proficiencies") == 4
-    first_rescore = await pool.fetchrow(
-        "SELECT position, payload FROM attempts_outbox WHERE subject LIKE '%.rescored' "
-        "ORDER BY position LIMIT 1"
+    position, message = next(
+        (position, message)
+        for position, message in await logged_messages(pool, bus)
+        if message.subject.endswith(".rescored")
     )
-    assert first_rescore is not None
-    envelope = _gradebook.decode(first_rescore["payload"])
-    await projector.handle_gradebook_events([Delivered(envelope, first_rescore["position"])])
+    envelope = _gradebook.decode(message.payload)
+    await projector.handle_gradebook_events([Delivered(envelope, position)])
     assert await pool.fetchval("SELECT score FROM proficiencies") == 4
     assert (
         msgspec.json.decode(await pool.fetchval("SELECT state::text FROM proficiencies"))[

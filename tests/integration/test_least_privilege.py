@@ -50,12 +50,13 @@ PRIVATE = {
     "attempts": [
         "SELECT 1 FROM proficiencies",
         "SELECT 1 FROM mastery_changes",
+        "UPDATE mastery_changes_relayed SET position = 0",
         "SELECT 1 FROM guardians",
         "UPDATE notifications SET status = 'sent'",
     ],
     "mastery": [
-        "SELECT 1 FROM attempt_requests",
-        "SELECT 1 FROM attempts_outbox",
+        "SELECT 1 FROM attempt_events_relayed",
+        "UPDATE attempt_events_relayed SET position = 0",
         "INSERT INTO standards (tenant_id, standard_id, definition, version) "
         "VALUES ('t', 's', '{}', 1)",
         "UPDATE tenant_policies SET version = version",
@@ -69,8 +70,9 @@ PRIVATE = {
         "SELECT 1 FROM attempt_log",
         "SELECT 1 FROM standards",
         "SELECT 1 FROM proficiencies",
-        "INSERT INTO mastery_outbox (tenant_id, subject, msg_id, payload) "
-        "VALUES ('t', 's', 'm', '')",
+        "INSERT INTO mastery_changes (tenant_id, subject, msg_id, payload, student_id, "
+        "standard_id, change_number) VALUES ('t', 's', 'm', '', 's', 's', 1)",
+        "UPDATE mastery_changes_relayed SET position = 0",
         "SELECT 1 FROM roster_people",
     ],
 }
@@ -79,11 +81,11 @@ PRIVATE = {
 # its contract view).
 READABLE = {
     "attempts": [
-        "attempt_events", "attempt_requests", "standards", "tenant_policies", "attempts_outbox",
+        "attempt_events", "standards", "tenant_policies",
     ],
     "mastery": [
         "attempt_log", "proficiencies", "mastery_evidence", "standard_policies",
-        "tenant_default_policies", "mastery_changes", "mastery_outbox", "read_model_positions",
+        "tenant_default_policies", "mastery_changes", "read_model_positions",
         "applied_policy_versions", "roster_log", "roster_orgs", "roster_terms", "roster_classes",
         "roster_people", "roster_enrollments",
     ],
@@ -303,7 +305,7 @@ async def test_naming_the_tenant_a_connection_already_has_costs_no_statement(
     try:
         async with requests.acquire() as connection:
             connection.add_query_logger(lambda logged: statements.append(logged.query))
-        recorder = AttemptRecorder(requests, bus)
+        recorder = AttemptRecorder(requests)
         for n, school in enumerate([schools[0], schools[0], schools[1]]):
             statements.clear()
             recorded = await recorder.record(_attempt(school, f"exit-{n}"), now=datetime.now(UTC))

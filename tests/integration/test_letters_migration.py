@@ -16,6 +16,7 @@ from shared.contract.events.gradebook import gradebook_envelopes
 from shared.contract.grading import DEFAULT_LETTERS, CalculationPolicy, LetterGrade
 from shared.platform.bus import BusNames
 from shared.platform.consumer import Delivered
+from tests.support.logs import logged_messages
 from tests.support.tenants import define_standard
 
 START = datetime(2026, 10, 1, 9, 30, tzinfo=UTC)
@@ -36,16 +37,16 @@ async def test_stored_default_letters_become_level_bands_and_explicit_ones_stay(
 ) -> None:
     await define_standard(pool, bus, "school", "plain")
     await define_standard(pool, bus, "school", "own", letters=OLD_DEFAULT)
-    recorder = AttemptRecorder(pool, bus)
+    recorder = AttemptRecorder(pool)
     for standard in ("plain", "own"):
         command = RecordAttempt(tenant_id="school", attempt_id=f"a-{standard}", student_id="maya",
                                 standard_id=standard, score=3, assessed_at=START)  # fmt: skip
         await recorder.record(command, now=START)
     projector = MasteryProjector(pool, bus, FALLBACK_POLICY)
     envelopes = gradebook_envelopes()
-    for row in await pool.fetch("SELECT position, payload FROM attempts_outbox ORDER BY position"):
+    for position, message in await logged_messages(pool, bus):
         await projector.handle_gradebook_events(
-            [Delivered(envelopes.decode(row["payload"]), row["position"])]
+            [Delivered(envelopes.decode(message.payload), position)]
         )
     # As a projector before level bands stored them: the old default, written out.
     await pool.execute(

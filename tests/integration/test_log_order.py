@@ -31,7 +31,7 @@ def _delivered(entry: GradebookEntry, sequence: int) -> Delivered[LatestGradeboo
 
 
 async def _emitted(pool: asyncpg.Pool) -> list[tuple[float | None, float | None, str]]:
-    rows = await pool.fetch("SELECT payload FROM mastery_outbox ORDER BY position")
+    rows = await pool.fetch("SELECT payload FROM mastery_changes ORDER BY position")
     changes = [_changes.decode(row["payload"]).data for row in rows]
     return [(c.previous_level, c.level, c.caused_by_event_id) for c in changes]
 

@@ -99,12 +99,12 @@ async def test_the_series_move_with_requests_work_emails_and_dead_letters(
                 value(s, "mastery_consumer_applied_events_total", worker="projector")
                 >= ATTEMPTS + 1
                 and value(s, "mastery_consumer_lag_messages", worker="projector") == 0
-                and value(s, "mastery_outbox_depth_rows", outbox="mastery_outbox") == 0
+                and value(s, "mastery_outbox_depth_rows", outbox="mastery_changes") == 0
             ),
         )
         assert value(mastery, "mastery_batch_size_events_sum", worker="projector") >= ATTEMPTS + 1
         assert value(mastery, "mastery_batch_apply_seconds_count", worker="projector") >= 1
-        assert value(mastery, "mastery_relay_lag_seconds", outbox="mastery_outbox") == 0
+        assert value(mastery, "mastery_relay_lag_seconds", outbox="mastery_changes") == 0
 
         notify = await _scraped(
             system.notify,

@@ -22,6 +22,7 @@ from shared.contract.cloudevents import EnvelopeCodec
 from shared.contract.events.gradebook import gradebook_envelopes
 from shared.platform.bus import BusNames
 from shared.platform.consumer import Delivered
+from tests.support.logs import logged_messages
 from tests.support.roles import service_url
 from tests.support.servers import Servers
 from tests.support.tenants import define_standard, new_key, new_tenant
@@ -59,7 +60,7 @@ async def _gradebook_of(pool: asyncpg.Pool, bus: BusNames, tenant: str,
                         students: dict[str, list[str]]) -> None:  # fmt: skip
     """Define `math.1` (latest), record the students' scores, void the marked ones, project."""
     await define_standard(pool, bus, tenant, "math.1")
-    recorder = AttemptRecorder(pool, bus)
+    recorder = AttemptRecorder(pool)
     for student, scores in students.items():
         for day, score in enumerate(scores):
             attempt_id = f"{student}-q{day}"
@@ -72,13 +73,12 @@ async def _gradebook_of(pool: asyncpg.Pool, bus: BusNames, tenant: str,
                 void = VoidAttempt(tenant_id=tenant, attempt_id=attempt_id, reason="wrong quiz")
                 assert not isinstance(await recorder.void(void, now=NOW), Refuse)
     projector = MasteryProjector(pool, bus, FALLBACK_POLICY)
-    rows = await pool.fetch("SELECT position, payload FROM attempts_outbox ORDER BY position")
-    for row in rows:
-        delivered = Delivered(_gradebook.decode(row["payload"]), row["position"])
+    for position, message in await logged_messages(pool, bus):
+        delivered = Delivered(_gradebook.decode(message.payload), position)
         await projector.handle_gradebook_events([delivered])
 
 
-# The app's relay empties mastery_outbox meanwhile; the change log keeps every change emitted.
+# The change log keeps every change emitted.
 _SNAPSHOTS = {
     "proficiencies": "SELECT tenant_id, student_id, standard_id, score, state::text FROM "
     "proficiencies ORDER BY 1, 2, 3",

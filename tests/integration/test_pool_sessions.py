@@ -6,6 +6,7 @@ import asyncio
 
 import asyncpg
 
+from services.attempts.adapters.event_store import relayed_log
 from shared.platform.bus import BusNames
 from shared.platform.outbox import OutboxRelay, RelaySettings
 from shared.platform.postgres import create_pool
@@ -14,9 +15,7 @@ from tests.support.servers import Servers
 
 
 async def _lock_is_free(observer: asyncpg.Connection[asyncpg.Record]) -> bool:
-    taken = bool(
-        await observer.fetchval("SELECT pg_try_advisory_lock(hashtext('attempts_outbox'))")
-    )
+    taken = bool(await observer.fetchval("SELECT pg_try_advisory_lock(hashtext('attempt_events'))"))
     if taken:
         await observer.execute("SELECT pg_advisory_unlock_all()")
     return taken
@@ -32,7 +31,7 @@ async def test_a_stopped_relay_returns_its_connection_without_the_leader_lock(
         relay = OutboxRelay(
             pool,
             RelaySettings(
-                table="attempts_outbox", nats_url=servers.nats_url, client_name="lock-test", bus=bus
+                log=relayed_log(bus), nats_url=servers.nats_url, client_name="lock-test", bus=bus
             ),
         )
         stop = asyncio.Event()

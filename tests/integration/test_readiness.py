@@ -5,6 +5,7 @@ worker's lag is what is really waiting."""
 import asyncio
 import signal
 import sys
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from devtools.embedded import SmtpSink
+from services.attempts.adapters.event_store import relayed_log
 from services.attempts.app import create_app
 from services.attempts.config import AttemptsConfig
 from shared.platform.bus import BusNames, ensure_streams
@@ -28,6 +30,7 @@ from tests.support.polling import eventually
 from tests.support.roles import service_url
 from tests.support.servers import Servers
 from tests.support.system import running_system
+from tests.support.tenants import define_standard
 
 
 class GiveUps:
@@ -39,10 +42,9 @@ class GiveUps:
 
 
 async def _enqueue(pool: asyncpg.Pool, bus: BusNames, count: int) -> None:
-    await pool.executemany(
-        "INSERT INTO attempts_outbox (tenant_id, subject, msg_id, payload) VALUES ($1, $2, $3, $4)",
-        [("school", bus.attempts("school", "recorded"), f"lag-{n}", b"{}") for n in range(count)],
-    )
+    """`count` events in the attempts log, which its relay publishes."""
+    for _ in range(count):
+        await define_standard(pool, bus, "school", f"lag.{uuid.uuid4().hex[:8]}")
 
 
 @pytest.fixture
@@ -73,8 +75,8 @@ async def test_a_failing_relay_makes_the_service_not_ready_until_it_is_restarted
 ) -> None:
     await eventually(lambda: attempts.get("/health/ready"), lambda r: r.status_code == 200)
 
-    # The fault: the relay's table disappears, so each of its batches fails with a bug-class error.
-    await pool.execute("ALTER TABLE attempts_outbox RENAME TO attempts_outbox_away")
+    # The fault: the relay's log disappears, so each of its batches fails with a bug-class error.
+    await pool.execute("ALTER TABLE attempt_events RENAME TO attempt_events_away")
     down = await eventually(lambda: attempts.get("/health/ready"), lambda r: r.status_code == 503)
 
     problem = down.json()
@@ -88,7 +90,7 @@ async def test_a_failing_relay_makes_the_service_not_ready_until_it_is_restarted
     assert relay["last_error"].startswith("UndefinedTableError")
     assert relay["lag"] is None  # its probe counts the missing table too
 
-    await pool.execute("ALTER TABLE attempts_outbox_away RENAME TO attempts_outbox")
+    await pool.execute("ALTER TABLE attempt_events_away RENAME TO attempt_events")
     await _enqueue(pool, bus, 3)
     ready = await eventually(
         lambda: attempts.get("/health/ready"),
@@ -128,14 +130,12 @@ def _all_lags_known(response: httpx.Response) -> bool:
     return all(worker["lag"] for worker in response.json()["workers"].values())
 
 
-async def test_the_relay_lag_is_the_rows_waiting_in_its_outbox(
+async def test_the_relay_lag_is_the_rows_of_its_log_not_yet_published(
     pool: asyncpg.Pool, servers: Servers, bus: BusNames
 ) -> None:
     relay = OutboxRelay(
         pool,
-        RelaySettings(
-            table="attempts_outbox", nats_url=servers.nats_url, client_name="lag", bus=bus
-        ),
+        RelaySettings(log=relayed_log(bus), nats_url=servers.nats_url, client_name="lag", bus=bus),
     )
     await _enqueue(pool, bus, 5)
     assert await relay.lag() == {"outbox_depth": 5}

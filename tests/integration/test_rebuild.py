@@ -22,6 +22,7 @@ from shared.contract.events.gradebook import gradebook_envelopes
 from shared.platform.bus import BusNames
 from shared.platform.consumer import Delivered
 from shared.platform.postgres import apply_migrations
+from tests.support.logs import logged_messages
 from tests.support.tenants import define_standard
 
 NOW = datetime(2026, 10, 20, 12, 0, tzinfo=UTC)
@@ -45,7 +46,7 @@ ATTEMPTS = [
 async def _record_and_project(pool: asyncpg.Pool, bus: BusNames) -> None:
     await define_standard(pool, bus, "school", "math.ratio", method="decaying_average")
     await define_standard(pool, bus, "school", "ela.theme")
-    recorder = AttemptRecorder(pool, bus)
+    recorder = AttemptRecorder(pool)
     for n, (student, standard, score, days) in enumerate(ATTEMPTS):
         command = RecordAttempt(
             tenant_id="school",
@@ -64,10 +65,10 @@ async def _record_and_project(pool: asyncpg.Pool, bus: BusNames) -> None:
         tenant_id="school", attempt_id="a6", score=4, points_possible=4, reason="regraded"
     )
     assert not isinstance(await recorder.rescore(rescore, now=NOW), Refuse)
-    rows = await pool.fetch("SELECT payload FROM attempts_outbox ORDER BY position")
+    rows = await logged_messages(pool, bus)
     projector = MasteryProjector(pool, bus, POLICY)
-    for sequence, row in enumerate(rows, start=1):
-        envelope = _envelopes.decode(row["payload"])
+    for sequence, (_, message) in enumerate(rows, start=1):
+        envelope = _envelopes.decode(message.payload)
         await projector.handle_gradebook_events([Delivered(envelope, sequence)])
 
 

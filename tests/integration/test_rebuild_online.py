@@ -19,6 +19,7 @@ from shared.contract.events.gradebook import gradebook_envelopes
 from shared.platform.bus import BusNames
 from shared.platform.consumer import Delivered
 from tests.integration.test_rebuild import NOW, POLICY, _record_and_project
+from tests.support.logs import logged_messages
 from tests.support.polling import eventually
 from tests.support.tenants import define_standard
 
@@ -39,20 +40,17 @@ async def _record(
         points_possible=4,
         assessed_at=NOW - timedelta(days=days),
     )
-    assert not isinstance(await AttemptRecorder(pool, bus).record(command, now=NOW), Refuse)
+    assert not isinstance(await AttemptRecorder(pool).record(command, now=NOW), Refuse)
 
 
 async def _project_after(pool: asyncpg.Pool, bus: BusNames, position: int) -> int:
-    """Project every outbox row after `position`, as the projector would; the last position."""
-    rows = await pool.fetch(
-        "SELECT position, payload FROM attempts_outbox WHERE position > $1 ORDER BY position",
-        position,
-    )
+    """Project every event after `position`, as the projector would; the last position."""
+    rows = await logged_messages(pool, bus, after=position)
     projector = MasteryProjector(pool, bus, POLICY)
-    for row in rows:
-        envelope = _envelopes.decode(row["payload"])
-        await projector.handle_gradebook_events([Delivered(envelope, row["position"])])
-    return rows[-1]["position"] if rows else position
+    for logged, message in rows:
+        envelope = _envelopes.decode(message.payload)
+        await projector.handle_gradebook_events([Delivered(envelope, logged)])
+    return rows[-1][0] if rows else position
 
 
 async def _standing(pool: asyncpg.Pool, student: str, standard: str) -> tuple[object, ...] | None:
@@ -66,7 +64,7 @@ async def _standing(pool: asyncpg.Pool, student: str, standard: str) -> tuple[ob
 
 
 async def _last_position(pool: asyncpg.Pool) -> int:
-    position: int = await pool.fetchval("SELECT coalesce(max(position), 0) FROM attempts_outbox")
+    position: int = await pool.fetchval("SELECT coalesce(max(position), 0) FROM attempt_log")
     return position
 
 

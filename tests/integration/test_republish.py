@@ -60,10 +60,13 @@ async def _record_and_project(
 
 
 async def _unpublished(pool: asyncpg.Pool) -> tuple[int, int]:
-    """(changes logged, outbox rows of either service not yet published)."""
+    """(changes logged, rows of either service's log its relay has not published)."""
     logged = await pool.fetchval("SELECT count(*) FROM mastery_changes")
     waiting = await pool.fetchval(
-        "SELECT (SELECT count(*) FROM attempts_outbox) + (SELECT count(*) FROM mastery_outbox)"
+        "SELECT (SELECT count(*) FROM attempt_events e, attempt_events_relayed r "
+        "WHERE (e.tx_id, e.global_position) > (r.tx_id, r.position)) + "
+        "(SELECT count(*) FROM mastery_changes c, mastery_changes_relayed r "
+        "WHERE (c.tx_id, c.position) > (r.tx_id, r.position))"
     )
     return logged, waiting
 

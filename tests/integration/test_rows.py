@@ -9,7 +9,6 @@ import msgspec
 import pytest
 
 from services.attempts.adapters.event_store import EventRow
-from services.attempts.adapters.recorder import ClaimRow
 from services.attempts.adapters.standards_store import PolicyRow, StandardRow
 from services.mastery.adapters.change_log import ChangeLogRow
 from services.mastery.adapters.read_model import EvidenceTableRow, ProficiencyTableRow
@@ -76,13 +75,10 @@ async def test_rows_round_trip_through_placeholders_and_unnest_arrays(pool: asyn
     ("table", "row"),
     [
         ("attempt_events", EventRow),
-        ("attempts_outbox", OutboxRow),
-        ("attempt_requests", ClaimRow),
         ("standards", StandardRow),
         ("tenant_policies", PolicyRow),
         ("guardians", GuardianRow),
         ("notifications", NotificationRow),
-        ("mastery_outbox", OutboxRow),
         ("mastery_changes", OutboxRow),
         ("mastery_changes", ChangeLogRow),
         ("mastery_evidence", EvidenceTableRow),

@@ -18,6 +18,7 @@ from services.mastery.core.calculation import FALLBACK_POLICY
 from shared.contract.events.gradebook import gradebook_envelopes
 from shared.platform.bus import BusNames
 from shared.platform.consumer import Delivered
+from tests.support.logs import logged_messages
 from tests.support.roles import service_url
 from tests.support.servers import Servers
 from tests.support.tenants import new_tenant
@@ -84,8 +85,8 @@ async def test_the_parameter_and_letters_in_force_are_shown(
 
 async def _project(pool: asyncpg.Pool, bus: BusNames) -> None:
     projector = MasteryProjector(pool, bus, FALLBACK_POLICY)
-    for row in await pool.fetch("SELECT position, payload FROM attempts_outbox ORDER BY position"):
-        delivered = Delivered(_gradebook.decode(row["payload"]), row["position"])
+    for position, message in await logged_messages(pool, bus):
+        delivered = Delivered(_gradebook.decode(message.payload), position)
         await projector.handle_gradebook_events([delivered])
 
 

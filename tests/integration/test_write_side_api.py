@@ -265,7 +265,7 @@ async def test_two_writers_with_the_same_expected_version_never_both_win(
             new = NewEvent(stream_id="school/maya/math.1", version=1, event_id=event_id,
                            event=event)  # fmt: skip
             try:
-                await append(connection, [new], bus)
+                await append(connection, [new])
             except ConcurrencyConflict:
                 return "lost"
             return "won"
@@ -283,7 +283,7 @@ async def test_concurrent_reassessments_cannot_overrun_the_limit(
 ) -> None:
     limit = ReassessmentPolicy(max_reassessments=1)
     await define_standard(pool, bus, "school", "math.1", reassessment=limit)
-    recorder = AttemptRecorder(pool, bus)
+    recorder = AttemptRecorder(pool)
     now = datetime.now(UTC)
 
     def command(n: int) -> RecordAttempt:

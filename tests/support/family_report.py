@@ -86,7 +86,7 @@ async def seeded_school(pool: asyncpg.Pool, bus: BusNames) -> str:
         pool, bus, tenant, FRACTIONS, title="Add and subtract fractions", method="average"
     )
     await define_standard(pool, bus, tenant, MAIN_IDEA, title="Find the main idea")
-    recorder = AttemptRecorder(pool, bus)
+    recorder = AttemptRecorder(pool)
     for attempt, score, assessed in [
         ("q1", 2, "2026-09-15T15:00:00"),
         ("q2", None, "2026-09-22T15:00:00"),

@@ -40,7 +40,7 @@ async def define_standard(
     command = DefineStandard(
         tenant_id=tenant_id, standard_id=standard_id, title=standard_id, scale=DEFAULT_SCALE
     )
-    store = StandardsStore(pool, bus)
+    store = StandardsStore(pool)
     saved = await store.define(msgspec.structs.replace(command, **changes), now=datetime.now(UTC))
     assert isinstance(saved, Saved), saved
 

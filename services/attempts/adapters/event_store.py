@@ -1,11 +1,13 @@
-"""The PostgreSQL event store: streams read and appended with an expected version, plus outbox.
+"""The PostgreSQL event store: streams read and appended with an expected version. The log is
+its own outbox: the relay reads `attempt_events` (`RELAYED_LOG`), so an append writes one row per
+event and nothing else.
 
 Appends carry the version the writer read: rows take versions expected + 1, expected + 2, ..., and
 the unique (stream_id, stream_version) index lets only one writer of a version commit. The loser
 gets `ConcurrencyConflict`; `in_retried_transaction` re-reads and decides again, a bounded number of
 times with jitter, then gives up with `StreamContended` (answered as 409). The event rows are each
-transaction's first write, so transaction ids rise with stream versions and the outbox relay's
-horizon order keeps every stream in order on the bus.
+transaction's first write, so transaction ids rise with stream versions and the relay's horizon
+order keeps every stream in order on the bus.
 """
 
 import asyncio
@@ -28,7 +30,7 @@ from shared.contract.events.gradebook import (
 )
 from shared.contract.events.standards import AnyStandardEvent
 from shared.platform.bus import BusNames
-from shared.platform.outbox import OUTBOX_COLUMNS, OutboxRow, outbox_insert
+from shared.platform.outbox import OutboxRow, RelayedLog
 from shared.platform.postgres import DbConnection
 from shared.platform.rows import Columns, sql
 from shared.platform.tenant_scope import tenant_connection
@@ -107,20 +109,12 @@ class EventRow(msgspec.Struct, frozen=True, kw_only=True):
 
 
 EVENT_COLUMNS = Columns(EventRow)
-# The event rows and their outbox rows, written by one statement (one round trip). Writers that
-# store more in the same statement add CTEs after these, numbering their parameters from
-# APPEND_PARAMETERS + 1, and end with APPENDED_POSITIONS (each event's id and log position).
-APPEND_CTES = f"""
-WITH appended_events AS (
-    INSERT INTO attempt_events ({EVENT_COLUMNS.listed})
-    SELECT * FROM unnest({EVENT_COLUMNS.arrays(1)})
-    RETURNING event_id::text AS event_id, global_position AS position
-), appended_outbox AS (
-    {outbox_insert("attempts_outbox", len(EVENT_COLUMNS) + 1)}
-    RETURNING 1
-)"""  # noqa: S608 - names from the row Structs
-APPEND_PARAMETERS = len(EVENT_COLUMNS) + len(OUTBOX_COLUMNS)
-APPENDED_POSITIONS = " SELECT event_id, position FROM appended_events"
+# The event rows, written by one statement (one round trip): each event's id and log position.
+APPEND = (
+    f"INSERT INTO attempt_events ({EVENT_COLUMNS.listed}) "  # noqa: S608 - names from EventRow
+    f"SELECT * FROM unnest({EVENT_COLUMNS.arrays(1)}) "
+    "RETURNING event_id::text AS event_id, global_position AS position"
+)
 
 
 def _event_row(item: NewEvent) -> EventRow:
@@ -148,6 +142,31 @@ def _outbox_row(item: NewEvent, bus: BusNames) -> OutboxRow:
 _recorded_events = msgspec.json.Decoder(AnyGradebookEvent)
 
 
+def _messages(rows: Sequence[asyncpg.Record], bus: BusNames) -> list[OutboxRow]:
+    return [
+        _outbox_row(
+            NewEvent(
+                stream_id=row["stream_id"],
+                version=row["stream_version"],
+                event_id=row["event_id"],
+                event=_recorded_events.decode(row["data"]),
+            ),
+            bus,
+        )
+        for row in rows
+    ]
+
+
+def relayed_log(bus: BusNames) -> RelayedLog:
+    """The log as its relay reads it: each event becomes its CloudEvents message on `bus`."""
+    return RelayedLog(
+        table="attempt_events",
+        position="global_position",
+        columns="stream_id, stream_version, event_id::text AS event_id, data::text AS data",
+        messages=lambda rows: _messages(rows, bus),
+    )
+
+
 async def logged_outbox_rows(
     connection: DbConnection, first: int, last: int | None, limit: int, bus: BusNames
 ) -> list[tuple[int, OutboxRow]]:
@@ -162,41 +181,20 @@ async def logged_outbox_rows(
         last,
         limit,
     )
-    return [
-        (
-            row["position"],
-            _outbox_row(
-                NewEvent(
-                    stream_id=row["stream_id"],
-                    version=row["stream_version"],
-                    event_id=row["event_id"],
-                    event=_recorded_events.decode(row["data"]),
-                ),
-                bus,
-            ),
-        )
-        for row in rows
-    ]
+    return list(zip([row["position"] for row in rows], _messages(rows, bus), strict=True))
 
 
-def append_arguments(events: Sequence[NewEvent], bus: BusNames) -> list[list[Any]]:
-    """The parameters of `APPEND_CTES` (APPEND_PARAMETERS of them) for these events."""
-    return [
-        *EVENT_COLUMNS.array_values([_event_row(item) for item in events]),
-        *OUTBOX_COLUMNS.array_values([_outbox_row(item, bus) for item in events]),
-    ]
+def append_arguments(events: Sequence[NewEvent]) -> list[list[Any]]:
+    """The parameters of `APPEND` for these events."""
+    return EVENT_COLUMNS.array_values([_event_row(item) for item in events])
 
 
-async def append(
-    connection: DbConnection, events: Sequence[NewEvent], bus: BusNames
-) -> dict[str, int]:
-    """Append events (of one or many streams) and their outbox rows in one statement; the log
-    position each event id took."""
+async def append(connection: DbConnection, events: Sequence[NewEvent]) -> dict[str, int]:
+    """Append events (of one or many streams) in one statement; the log position each event id
+    took."""
     if not events:
         return {}
-    return await execute_append(
-        connection, APPEND_CTES + APPENDED_POSITIONS, append_arguments(events, bus)
-    )
+    return await execute_append(connection, APPEND, append_arguments(events))
 
 
 async def execute_append(

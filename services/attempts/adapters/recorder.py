@@ -1,26 +1,22 @@
 """Writes to student-standard streams: read the stream, decide with the pure core, append.
 
-Attempt ids are unique per tenant (`attempt_requests`), which makes posting an attempt again safe
-and lets voids and rescores name an attempt by its id alone.
+Attempt ids are unique per tenant, a unique key on the log itself (the `attempt_id` of each
+`attempt_recorded` event, migration `attempts/015`): posting an attempt again is safe, voids and
+rescores name an attempt by its id alone, and a new attempt writes one row, its event.
 """
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
 import asyncpg
 import msgspec
 
 from services.attempts.adapters.event_store import (
-    APPEND_CTES,
-    APPEND_PARAMETERS,
-    APPENDED_POSITIONS,
     NewEvent,
     StoredEvent,
     append,
-    append_arguments,
     attempt_events,
-    execute_append,
     in_retried_statements,
     in_retried_transaction,
     new_event_id,
@@ -53,15 +49,10 @@ from shared.contract.events.attempts import (
 )
 from shared.contract.events.standards import StandardDefined
 from shared.contract.ids import stream_id
-from shared.platform.bus import BusNames
 from shared.platform.postgres import DbConnection
-from shared.platform.rows import Columns, sql
 from shared.platform.tenant_scope import tenant_connection
 
-_request = msgspec.json.Decoder(RecordAttempt)
 _standard = msgspec.json.Decoder(StandardDefined)
-_receipt = msgspec.json.Decoder(AttemptReceipt)
-_encoder = msgspec.json.Encoder()
 
 
 class Recorded(msgspec.Struct, frozen=True, kw_only=True):
@@ -91,9 +82,8 @@ def _stream_of(command: RecordAttempt | RecordCorrectiveWork) -> str:
 
 
 class AttemptRecorder:
-    def __init__(self, pool: asyncpg.Pool, bus: BusNames) -> None:
+    def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
-        self._bus = bus
 
     async def record(self, command: RecordAttempt, *, now: datetime) -> Recorded | Refuse:
         [result] = await self.record_batch([command], now=now)
@@ -102,8 +92,8 @@ class AttemptRecorder:
     async def record_batch(
         self, commands: Sequence[RecordAttempt], *, now: datetime
     ) -> list[Recorded | Refuse]:
-        """Two round trips: one read, then one statement (so one transaction) that stores the
-        events, their outbox rows and the attempt ids. Refused items store nothing."""
+        """Two round trips: one read, then one statement (so one transaction) that appends the
+        events, which take their attempt ids. Refused items store nothing."""
         if not commands:
             return []
         tenant_id = commands[0].tenant_id
@@ -111,7 +101,7 @@ class AttemptRecorder:
         async def work(connection: DbConnection) -> list[Recorded | Refuse]:
             batch = await _BatchContext.load(connection, tenant_id, commands)
             results = [batch.decide(command, now) for command in commands]
-            positions = await _append_and_claim(connection, tenant_id, batch, self._bus)
+            positions = await append(connection, batch.new_events)
             return [batch.positioned(result, positions) for result in results]
 
         return await in_retried_statements(self._pool, tenant_id, work, f"attempts of {tenant_id}")
@@ -183,7 +173,7 @@ class AttemptRecorder:
             stream_id=stream, version=state.version + 1, event_id=new_event_id(),
             event=decision.event,
         )  # fmt: skip
-        positions = await append(connection, [new], self._bus)
+        positions = await append(connection, [new])
         return Appended(outcome="created", stream_version=new.version, event=decision.event,
                         position=positions[new.event_id])  # fmt: skip
 
@@ -209,7 +199,6 @@ class _BatchContext:
         self.states = states
         self.standards = standards
         self.new_events: list[NewEvent] = []
-        self.claims: list[tuple[RecordAttempt, AttemptReceipt]] = []
 
     @classmethod
     async def load(
@@ -226,13 +215,13 @@ class _BatchContext:
         priors: dict[str, _Prior] = {}
         stored: dict[str, list[StoredEvent]] = {stream: [] for stream in streams}
         standards: dict[str, StandardDefined] = {}
-        for part, key, version, first, second in rows:
-            if part == _PRIOR:  # `version` holds the log position of the prior's event
-                priors[key] = _Prior(_request.decode(first), _receipt.decode(second), version)
+        for part, key, version, position, first, second in rows:
+            if part == _PRIOR:
+                priors[key] = _prior(stored_event(version, first, second), position)
             elif part == _EVENT:
                 stored[key].append(stored_event(version, first, second))
             else:
-                standards[key] = _standard.decode(first)
+                standards[key] = _standard.decode(second)
         states = {sid: fold_stream(attempt_events(events)) for sid, events in stored.items()}
         return cls(priors, states, standards)
 
@@ -260,7 +249,6 @@ class _BatchContext:
         receipt = receipt_for(decision.event, event_id=new.event_id, stream_version=new.version)
         self.new_events.append(new)
         self.priors[command.attempt_id] = _Prior(command, receipt)
-        self.claims.append((command, receipt))
         return Recorded(outcome="created", receipt=receipt)
 
     @staticmethod
@@ -272,75 +260,46 @@ class _BatchContext:
         return msgspec.structs.replace(result, position=appended[result.receipt.event_id])
 
 
-# What a batch's decisions read, in one round trip: the attempt ids already taken (with their
-# requests and receipts), the events of the batch's streams in order, and the standards used.
+def _prior(stored: StoredEvent, position: int) -> _Prior:
+    """An attempt id taken: the request its event answered (an `attempt_recorded` event holds
+    every field of it) and the receipt it was given."""
+    event = stored.event
+    assert isinstance(event, AttemptRecorded), "the attempt-id key covers recorded attempts only"
+    request = RecordAttempt(
+        tenant_id=event.tenant_id, attempt_id=event.attempt_id, student_id=event.student_id,
+        standard_id=event.standard_id, status=event.status, score=event.score,
+        points_possible=event.points_possible, assessed_at=event.assessed_at, actor=event.actor,
+    )  # fmt: skip
+    receipt = receipt_for(event, event_id=stored.event_id, stream_version=stored.version)
+    return _Prior(request, receipt, position)
+
+
+# What a batch's decisions read, in one round trip: the attempt ids already taken (their
+# `attempt_recorded` events, by the log's unique key), the events of the batch's streams in order,
+# and the standards used. Columns: part, key, version, position, then two texts.
 _PRIOR, _EVENT = 0, 1  # the `part` of each row; 2 is a standard
 _LOAD_BATCH = """
-SELECT 0 AS part, r.attempt_id AS key,
-       (SELECT e.global_position FROM attempt_events e WHERE e.event_id = r.event_id) AS version,
-       r.request::text, r.response::text
-  FROM attempt_requests r WHERE r.tenant_id = $1 AND r.attempt_id = ANY($2::text[])
+SELECT 0 AS part, data->>'attempt_id' AS key, stream_version AS version,
+       global_position AS position, event_id::text, data::text
+  FROM attempt_events
+ WHERE tenant_id = $1 AND data->>'attempt_id' = ANY($2::text[])
+   AND event_type LIKE 'attempt_recorded.%'
 UNION ALL
-SELECT 1, stream_id, stream_version, event_id::text, data::text
+SELECT 1, stream_id, stream_version, global_position, event_id::text, data::text
   FROM attempt_events WHERE stream_id = ANY($3::text[])
 UNION ALL
-SELECT 2, standard_id, version, definition::text, NULL
+SELECT 2, standard_id, version, 0, NULL, definition::text
   FROM standards WHERE tenant_id = $1 AND standard_id = ANY($4::text[])
 ORDER BY part, key, version
 """
 
 
-class ClaimRow(msgspec.Struct, frozen=True, kw_only=True):
-    """A row of `attempt_requests`: an attempt id taken, with its request and receipt."""
-
-    tenant_id: str
-    attempt_id: str
-    student_id: str
-    standard_id: str
-    request: Annotated[str, sql("jsonb")]
-    response: Annotated[str, sql("jsonb")]
-    event_id: Annotated[str, sql("uuid")]
-
-
-_CLAIMS = Columns(ClaimRow)
-# A concurrent request that took one of these attempt ids makes the statement fail on the
-# primary key (so nothing of it is stored): decide again, and the id is then a replay.
-_APPEND_AND_CLAIM = f"""{APPEND_CTES}, claimed AS (
-    INSERT INTO attempt_requests ({_CLAIMS.listed})
-    SELECT * FROM unnest({_CLAIMS.arrays(APPEND_PARAMETERS + 1)})
-    RETURNING 1
-){APPENDED_POSITIONS}"""  # noqa: S608 - names from the row Struct
-
-
-def _claim_row(tenant_id: str, command: RecordAttempt, receipt: AttemptReceipt) -> ClaimRow:
-    return ClaimRow(
-        tenant_id=tenant_id,
-        attempt_id=command.attempt_id,
-        student_id=command.student_id,
-        standard_id=command.standard_id,
-        request=_encoder.encode(command).decode(),
-        response=_encoder.encode(receipt).decode(),
-        event_id=receipt.event_id,
-    )
-
-
-async def _append_and_claim(
-    connection: DbConnection, tenant_id: str, batch: "_BatchContext", bus: BusNames
-) -> dict[str, int]:
-    """The new events, their outbox rows and the new attempt ids, in one statement; the log
-    position of each new event id."""
-    if not batch.new_events:
-        return {}
-    claims = [_claim_row(tenant_id, command, receipt) for command, receipt in batch.claims]
-    arguments = [*append_arguments(batch.new_events, bus), *_CLAIMS.array_values(claims)]
-    return await execute_append(connection, _APPEND_AND_CLAIM, arguments)
-
-
 async def _location(pool: asyncpg.Pool, tenant_id: str, attempt_id: str) -> AttemptLocation | None:
     async with tenant_connection(pool, tenant_id) as connection:
         row = await connection.fetchrow(
-            "SELECT student_id, standard_id FROM attempt_requests "
-            "WHERE tenant_id = $1 AND attempt_id = $2",
+            "SELECT data->>'student_id' AS student_id, data->>'standard_id' AS standard_id "
+            "FROM attempt_events WHERE tenant_id = $1 AND data->>'attempt_id' = $2 "
+            "AND event_type LIKE 'attempt_recorded.%'",
             tenant_id,
             attempt_id,
         )

@@ -30,7 +30,6 @@ from shared.contract.events.standards import (
     policy_stream_id,
     standard_stream_id,
 )
-from shared.platform.bus import BusNames
 from shared.platform.postgres import DbConnection
 from shared.platform.rows import Columns, sql
 
@@ -81,9 +80,8 @@ async def load_policy(
 
 
 class StandardsStore:
-    def __init__(self, pool: asyncpg.Pool, bus: BusNames) -> None:
+    def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
-        self._bus = bus
 
     async def define(self, command: DefineStandard, *, now: datetime) -> Saved | Refuse:
         stream = standard_stream_id(command.tenant_id, command.standard_id)
@@ -132,7 +130,7 @@ class StandardsStore:
             position = await position_of(connection, stream, version)
             return Saved(outcome="unchanged", version=version, position=position)
         new = _new(stream, version + 1, decision)
-        positions = await append(connection, [new], self._bus)
+        positions = await append(connection, [new])
         await _store_current(connection, decision, version + 1)
         return Saved(outcome="updated" if current else "created", version=version + 1,
                      position=positions[new.event_id])  # fmt: skip

@@ -1,9 +1,8 @@
-"""The mastery changes' outbox rows and change log: every `mastery_changed` message as
-published, kept for good.
+"""The mastery change log: every `mastery_changed` message as published, kept for good, and the
+outbox its relay reads (one row per change; migration `mastery/020`).
 
-The outbox's rows are deleted once JetStream acknowledges them, and JetStream can lose
-acknowledged messages in a crash; this log keeps each one, written in the same transaction as its
-outbox row, so `mastery republish` can send any range again with its original id.
+JetStream can lose acknowledged messages in a crash; the log keeps each one, so `mastery
+republish` can send any range again with its original id.
 
 It also numbers the changes of each student-standard (1, 2, ...), as an event store numbers a
 stream's events on append: the number is the message's CloudEvents `streamversion` (migration
@@ -19,7 +18,7 @@ import msgspec
 from shared.contract.cloudevents import CloudEvent, EnvelopeCodec, cloudevent_type
 from shared.contract.events.mastery import AnyMasteryEvent, MasteryChanged
 from shared.platform.bus import BusNames
-from shared.platform.outbox import OUTBOX_COLUMNS, OutboxRow, outbox_insert
+from shared.platform.outbox import OUTBOX_COLUMNS, OutboxRow, RelayedLog, outbox_log
 from shared.platform.postgres import DbConnection
 from shared.platform.rows import Columns, sql
 
@@ -30,7 +29,7 @@ _envelopes = EnvelopeCodec[AnyMasteryEvent](AnyMasteryEvent)
 
 
 class ChangeLogRow(msgspec.Struct, frozen=True, kw_only=True):
-    """A `mastery_changes` row: the outbox row and where the change stands in its stream."""
+    """A `mastery_changes` row: the message and where the change stands in its stream."""
 
     tenant_id: str
     subject: str
@@ -47,7 +46,8 @@ _RECORD_CHANGES = (
     f"SELECT {CHANGE_LOG.listed} FROM unnest({CHANGE_LOG.arrays(1)}) "
     f"WITH ORDINALITY AS item ({CHANGE_LOG.listed}, n) ORDER BY n"
 )
-_ENQUEUE_CHANGES = outbox_insert("mastery_outbox")
+# What the relay publishes: each row's message as stored.
+RELAYED_LOG: RelayedLog = outbox_log("mastery_changes")
 _LAST_NUMBERS = (
     "SELECT k.tenant_id, k.student_id, k.standard_id, "
     "(SELECT max(c.change_number) FROM mastery_changes c WHERE c.tenant_id = k.tenant_id "
@@ -63,8 +63,9 @@ _LOGGED_CHANGES = (
 async def enqueue_changes(
     connection: DbConnection, changes: Sequence[MasteryChanged], bus: BusNames
 ) -> None:
-    """The changes' outbox and change-log rows, each numbered after its student-standard's last
-    logged change (its `streamversion`), in the order the plan emitted them."""
+    """The changes' change-log rows (the relay's outbox), each numbered after its
+    student-standard's last logged change (its `streamversion`), in the order the plan emitted
+    them."""
     if not changes:
         return
     numbers = await last_change_numbers(connection, map(_change_key, changes))
@@ -83,13 +84,6 @@ async def enqueue_changes(
                 change_number=numbers[key],
             )
         )
-    rows = [
-        OutboxRow(
-            tenant_id=row.tenant_id, subject=row.subject, msg_id=row.msg_id, payload=row.payload
-        )
-        for row in logged
-    ]
-    await connection.execute(_ENQUEUE_CHANGES, *OUTBOX_COLUMNS.array_values(rows))
     await record_changes(connection, logged)
 
 
@@ -127,7 +121,7 @@ async def last_change_numbers(
 
 
 async def record_changes(connection: DbConnection, rows: Sequence[ChangeLogRow]) -> None:
-    """Keep the outbox rows of a batch's changes; call in the transaction that enqueues them."""
+    """Log a batch's changes, in the transaction that applies the batch."""
     await connection.execute(_RECORD_CHANGES, *CHANGE_LOG.array_values(rows))
 
 

@@ -272,7 +272,8 @@ async def load_standard(
 
 
 async def write_plan(connection: DbConnection, plan: Plan, now: datetime, bus: BusNames) -> None:
-    """The batch's evidence, states and outbox rows (policies: `policies.write_plan_policies`)."""
+    """The batch's evidence, states and change-log rows (policies:
+    `policies.write_plan_policies`)."""
     if plan.evidence:
         await connection.execute(_WRITE_EVIDENCE, _evidence_document(plan.evidence))
     await save_states(connection, plan.states, now)

@@ -30,6 +30,7 @@ from services.notify.core.pacing import TokenBucket, retry_delay
 from services.notify.core.storms import StormSettings
 from shared.platform.errors import is_transient
 from shared.platform.retry import retry_until_stopped, sleep_unless_stopped
+from shared.platform.wake import Wakeup
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class SmtpMailer:
         *,
         batch_size: int,
         idle: float,
+        wakeup: Wakeup | None = None,
         lease: timedelta = timedelta(seconds=15),
         first_retry: timedelta = timedelta(seconds=2),
         max_retry: timedelta = timedelta(minutes=30),
@@ -60,6 +62,7 @@ class SmtpMailer:
         self._domain = smtp.sender_domain(mail_from)
         self._batch_size = batch_size
         self._idle = idle
+        self._wakeup = wakeup
         self._lease = lease
         self._first_retry = first_retry
         self._max_retry = max_retry
@@ -74,17 +77,28 @@ class SmtpMailer:
         self.parked = 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            count = await retry_until_stopped(
-                stop,
-                self.send_due,
-                what="mailer: sending due emails",
-                delay=self._idle,
-            )
-            if self._outage_pause > 0:
-                await sleep_unless_stopped(stop, self._outage_pause)
-            elif count is not None and count < self._batch_size:
-                await sleep_unless_stopped(stop, self._idle)
+        try:
+            while not stop.is_set():
+                count = await retry_until_stopped(
+                    stop,
+                    self.send_due,
+                    what="mailer: sending due emails",
+                    delay=self._idle,
+                )
+                if self._outage_pause > 0:
+                    await sleep_unless_stopped(stop, self._outage_pause)
+                elif count is not None and count < self._batch_size:
+                    await self._sleep(stop)
+        finally:
+            if self._wakeup is not None:
+                await self._wakeup.close()
+
+    async def _sleep(self, stop: asyncio.Event) -> None:
+        """Until notifications are written (or the wake-up's poll), else `idle` seconds."""
+        if self._wakeup is None:
+            await sleep_unless_stopped(stop, self._idle)
+        else:
+            await self._wakeup.sleep(stop)
 
     async def lag(self) -> dict[str, int]:
         """Emails due and not yet sent, and emails parked after a permanent failure."""
