@@ -8,7 +8,10 @@ import time
 from collections import defaultdict
 
 import asyncpg
+import nats
 
+from services.mastery.adapters.projector import PROJECTOR_NAME
+from shared.platform.bus import BusNames
 from tests.faults.experiments import Fault
 from tests.faults.system import FaultSystem, ServiceProcess
 
@@ -104,7 +107,7 @@ class TerminateOne(Fault):
     async def inject(self, system: FaultSystem) -> None:
         process = system.services[self.instance]
         started = time.monotonic()
-        process.terminate()
+        process.terminate()  # a second time is harmless: uvicorn is already shutting down
         self.exit_status = await wait_for_exit(process, within=30)
         self.drain_seconds = time.monotonic() - started
         process.start()
@@ -122,3 +125,51 @@ async def wait_for_exit(process: ServiceProcess, *, within: float) -> int | None
 
 
 TERMINATED = -signal.SIGTERM  # the status of a process that drained and re-raised SIGTERM
+
+
+WAITING_ON_A_LOCK = """
+SELECT count(*) FROM pg_locks AS locks
+JOIN pg_stat_activity AS activity ON activity.pid = locks.pid
+WHERE NOT locks.granted AND activity.application_name = $1
+"""
+
+
+class TerminateMidBatch(TerminateOne):
+    """SIGTERM a mastery instance while its projector holds a batch it cannot commit yet (the
+    read model's table is locked for writes), and release the lock a second later, inside
+    `WORKER_STOP_TIMEOUT`: the draining projector commits and acks what it holds. A process that
+    did not settle it would leave it to come back after the consumers' 30 s ack_wait."""
+
+    def __init__(self, instance: str) -> None:
+        super().__init__(instance)
+        self.name = f"sigterm-{instance}-mid-batch"
+        self.title = f"SIGTERM {instance} while its projector holds a batch"
+
+    async def inject(self, system: FaultSystem) -> None:
+        connection = await system.connect()
+        try:
+            async with connection.transaction():
+                await connection.execute("LOCK TABLE proficiencies IN EXCLUSIVE MODE")
+                await self._until_waiting(connection, within=10)
+                system.services[self.instance].terminate()
+                await asyncio.sleep(1.0)
+        finally:
+            await connection.close()
+        await super().inject(system)
+
+    async def _until_waiting(self, connection: asyncpg.Connection, *, within: float) -> None:
+        deadline = time.monotonic() + within
+        while not await connection.fetchval(WAITING_ON_A_LOCK, self.instance):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.instance} never waited on the locked read model")
+            await asyncio.sleep(0.05)
+
+
+async def projector_unacked(system: FaultSystem) -> int:
+    """Messages delivered to the projector's durable and neither acked nor naked yet."""
+    client = await nats.connect(system.nats.url, name="instances-check")
+    try:
+        info = await client.jetstream().consumer_info(BusNames().attempts_stream, PROJECTOR_NAME)
+    finally:
+        await client.close()
+    return info.num_ack_pending or 0

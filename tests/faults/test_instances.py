@@ -19,14 +19,17 @@ from tests.faults.experiments import NoFault, Outcome, run_experiment
 from tests.faults.instances import (
     TERMINATED,
     KillRelayLeaders,
+    TerminateMidBatch,
     TerminateOne,
     attempts_logged_twice,
+    projector_unacked,
     relay_leaders,
     wait_for_exit,
     wait_for_leaders,
 )
 from tests.faults.load import LoadPlan, open_school
 from tests.faults.system import FaultSystem, log_tail
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.faults
 
@@ -97,6 +100,17 @@ async def test_sigterm_under_load_drains_one_instance(
     outcome = await run_experiment(two_of_each, fault, plan(seed), recover_within=DRAINED_WITHIN)
     assert fault.exit_status == TERMINATED, (fault.exit_status, _report(two_of_each, outcome))
     await assert_once_each(two_of_each, outcome)
+
+
+async def test_sigterm_settles_the_batch_a_projector_holds(two_of_each: FaultSystem) -> None:
+    """The read model alone cannot tell: a later event of a stream brings its earlier ones from
+    the log. JetStream can: what the stopped projector held is settled, not waiting out ack_wait."""
+    fault = TerminateMidBatch("mastery")
+    outcome = await run_experiment(two_of_each, fault, plan(20), recover_within=DRAINED_WITHIN)
+    assert fault.exit_status == TERMINATED, (fault.exit_status, _report(two_of_each, outcome))
+    await assert_once_each(two_of_each, outcome)
+    # Messages held by no running projector would stay unacked until ack_wait (30 s).
+    await eventually(lambda: projector_unacked(two_of_each), lambda held: held == 0, within=5)
 
 
 async def test_sigterm_lets_requests_in_flight_finish(two_of_each: FaultSystem) -> None:
