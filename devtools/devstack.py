@@ -38,6 +38,7 @@ class Infrastructure:
     nats: EmbeddedNats | None = None
     smtp: SmtpSink | None = None
     unsubscribe_secret: str = field(default="", repr=False)
+    report_link_secret: str = field(default="", repr=False)
 
     def service_nats_url(self, service: str) -> str:
         """The service's own NATS user on the embedded server; a given NATS_URL serves all."""
@@ -56,6 +57,8 @@ def start_infrastructure(environ: Mapping[str, str], data_dir: Path) -> Infrastr
         nats_url=environ.get("NATS_URL", ""),
         smtp_url=environ.get("SMTP_URL", ""),
         unsubscribe_secret=environ.get("UNSUBSCRIBE_SECRET") or dev_secret(data_dir),
+        report_link_secret=environ.get("REPORT_LINK_SECRET")
+        or dev_secret(data_dir, "report_link_secret"),
     )
     if not infra.database_url:
         infra.postgres = EmbeddedPostgres(data_dir / "postgres").start()
@@ -69,10 +72,11 @@ def start_infrastructure(environ: Mapping[str, str], data_dir: Path) -> Infrastr
     return infra
 
 
-def dev_secret(data_dir: Path) -> str:
-    """Notify's UNSUBSCRIBE_SECRET for development: made once and kept in the data directory
-    (readable by its owner only), so the links of emails sent earlier still work."""
-    path = data_dir / "unsubscribe_secret"
+def dev_secret(data_dir: Path, name: str = "unsubscribe_secret") -> str:
+    """A signing secret for development (notify's UNSUBSCRIBE_SECRET, mastery's
+    REPORT_LINK_SECRET): made once and kept in the data directory (readable by its owner only),
+    so the links made earlier still work."""
+    path = data_dir / name
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
@@ -102,6 +106,7 @@ def service_environments(
     env = dict(os.environ)
     env.update(NATS_URL=infra.nats_url, SMTP_URL=infra.smtp_url)
     env["UNSUBSCRIBE_SECRET"] = infra.unsubscribe_secret
+    env["REPORT_LINK_SECRET"] = infra.report_link_secret
     # A demo's emails arrive within half a minute at any hour, unless the environment says
     # otherwise (deployed, a tenant's changes wait 10 minutes and quiet hours hold them).
     env.setdefault("MAIL_DEFAULT_GRACE_SECONDS", str(DEV_GRACE_SECONDS))
@@ -209,6 +214,9 @@ def banner(infra: Infrastructure, ports: Mapping[str, int], key: IssuedKey, data
         + (f"  (monitoring: {infra.nats.monitor_url})" if infra.nats else ""),
         f"  SMTP:         {redacted(infra.smtp_url)}"
         + (f"  (messages kept in {data_dir / 'mail'})" if infra.smtp else ""),
+        f"  family reports: mastery report link --tenant {key.tenant_id} --student <id>, with "
+        f"MASTERY_PUBLIC_URL=http://127.0.0.1:{ports['mastery']} and REPORT_LINK_SECRET "
+        f"(in {data_dir / 'report_link_secret'} unless given)",
         f"Tenant: {key.tenant_id}",
         f"API key: {key.plaintext}",
     ]

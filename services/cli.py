@@ -1,5 +1,5 @@
 """The `mastery` command: run the system, migrate, rebuild, verify, republish, manage tenants and
-keys, calculate, preview a policy, preview a family email."""
+keys, calculate, preview a policy, preview a family email, import a roster."""
 
 import argparse
 import os
@@ -18,6 +18,8 @@ from services.migrations import ALL_MIGRATIONS
 from services.notify_cli import add_notify_commands, notify_command
 from services.preview_cli import add_preview_command, preview_command
 from services.read_model_commands import connect_all_tenants, rebuild, verify
+from services.report_cli import add_report_commands, report_command
+from services.roster_cli import add_roster_commands, roster_command
 from shared.platform.bus import BusNames, bus_names, connect, ensure_streams
 from shared.platform.bus_users import stream_of
 from shared.platform.config import BusConfig, load_config, redacted
@@ -186,6 +188,8 @@ def _parser() -> argparse.ArgumentParser:
     add_key_commands(commands)
     add_preview_command(commands)
     add_notify_commands(commands)
+    add_roster_commands(commands)
+    add_report_commands(commands)
     return parser
 
 
@@ -208,7 +212,13 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "dev":
         return _run_dev(args)
-    url = _database_url(args)
+    if args.command == "report":
+        return report_command(args)
+    return _database_command(_database_url(args), args)
+
+
+def _database_command(url: str, args: argparse.Namespace) -> int:
+    """The commands that work on the database at `url`."""
     if args.command == "db":
         run_until_complete(_ensure_roles(url))
     elif args.command == "migrate":
@@ -227,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
         run_until_complete(preview_command(url, args))
     elif args.command == "notify":
         run_until_complete(notify_command(url, args))
+    elif args.command == "roster":
+        return run_until_complete(roster_command(url, args))
     return 0
 
 

@@ -5,11 +5,21 @@ from litestar import Litestar
 from litestar.di import Provide
 
 from services.mastery.adapters.calculator import CalculatorController
+from services.mastery.adapters.class_http import ClassReportsController
+from services.mastery.adapters.family_report import (
+    OneTimeZone,
+    ReportRenderer,
+    StudentNames,
+    TimeZones,
+)
+from services.mastery.adapters.family_report_http import family_report_router
 from services.mastery.adapters.freshness import ReadWait
 from services.mastery.adapters.http import MasteryController
 from services.mastery.adapters.preview import PreviewController
 from services.mastery.adapters.projector import PROJECTOR_NAME, MasteryProjector
 from services.mastery.adapters.resync import ResyncController
+from services.mastery.adapters.roster_http import ClassesController, RosterController
+from services.mastery.adapters.roster_views import RosterNames
 from services.mastery.config import MasteryConfig
 from services.mastery.core.calculation import FALLBACK_POLICY, CalculationPolicy
 from services.mastery.migrations import MIGRATIONS
@@ -70,7 +80,18 @@ def create_app(
     *,
     pool: asyncpg.Pool | None = None,
     on_give_up: GiveUp = terminate_process,
+    student_names: StudentNames | None = None,
+    time_zones: TimeZones | None = None,
 ) -> Litestar:
+    """The service. `student_names` gives the family report its names (else the roster's) and
+    `time_zones` each school's zone (else REPORT_TIME_ZONE)."""
+    report = family_report_router(
+        config.report_link_secret.encode(),
+        ReportRenderer(),
+        student_names or RosterNames(),
+        time_zones or OneTimeZone(config.report_time_zone),
+    )
+
     def read_wait() -> ReadWait:
         return ReadWait(timeout=config.read_wait_timeout)
 
@@ -95,6 +116,10 @@ def create_app(
             ResyncController,
             CalculatorController,
             PreviewController,
+            RosterController,
+            ClassesController,
+            ClassReportsController,
+            report,
         ],
         workers=workers,
         dependencies={"read_wait": Provide(read_wait, sync_to_thread=False)},

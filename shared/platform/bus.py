@@ -7,7 +7,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import nats.errors
 from nats.aio.client import Client as NatsClient
@@ -218,11 +218,40 @@ async def connect_unless_stopped(url: str, name: str, stop: asyncio.Event) -> Na
     raise _failure(url, user, errors.first, connecting)
 
 
+@dataclass(frozen=True, slots=True)
+class ServerList:
+    """`NATS_URL` read: one server's URL, or several separated by commas (the nodes of a cluster,
+    each tried at connecting), and the credentials of the first to name any.
+
+    The credentials are given to nats-py apart from the URLs: it sends a URL's own only to that
+    URL's server, none to the nodes it learns from the cluster, which would then refuse it; so
+    without this, a client whose server went down could reconnect only to that same server.
+    """
+
+    servers: tuple[str, ...]
+    user: str | None
+    password: str | None
+
+    @classmethod
+    def parse(cls, url: str) -> "ServerList":
+        parts = [urlsplit(each.strip()) for each in url.split(",") if each.strip()]
+        named = next((part for part in parts if part.password is not None), None)
+        if named is None:  # no user and password (none, or a token): the URLs as they are
+            return cls(tuple(part.geturl() for part in parts) or (url,), None, None)
+        servers = tuple(
+            urlunsplit(part._replace(netloc=part.netloc.rpartition("@")[2])) for part in parts
+        )
+        return cls(servers, named.username, named.password)
+
+
 async def _connect(
     client: NatsClient, url: str, name: str, user: str, errors: _ClientErrors
 ) -> None:
+    server_list = ServerList.parse(url)
     await client.connect(
-        url,
+        list(server_list.servers),
+        user=server_list.user,
+        password=server_list.password,
         name=name,
         inbox_prefix=inbox_prefix(user) if _TOKEN.fullmatch(user) else "_INBOX",
         error_cb=errors.report,

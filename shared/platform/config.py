@@ -130,7 +130,10 @@ def redacted(url: str) -> str:
     """The URL without its credentials, fit for a log line.
 
     The whole user part goes, not only a password: `nats://<token>@host` carries its secret there.
+    A list of URLs separated by commas (`NATS_URL` naming a cluster's nodes) loses each one's.
     """
+    if "," in url:
+        return ",".join(redacted(each) for each in url.split(","))
     parts = urlsplit(url)
     if "@" not in parts.netloc:
         return url

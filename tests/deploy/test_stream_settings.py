@@ -2,6 +2,7 @@
 environment, validated, and what the real nats-server keeps (a single server, and a three-node
 cluster for three replicas)."""
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -18,7 +19,7 @@ from services.mastery.app import create_app
 from services.mastery.config import MasteryConfig
 from shared.platform.bus import BusNames, StreamSettings, bus_names, ensure_streams
 from shared.platform.config import ConfigError, ServiceConfig, load_config
-from tests.deploy.cluster import nats_cluster
+from tests.support.nats_cluster import NatsCluster, running_cluster
 from tests.support.polling import eventually
 from tests.support.roles import service_url
 from tests.support.servers import Servers
@@ -80,9 +81,9 @@ async def test_a_stream_is_kept_as_configured(servers: Servers, bus: BusNames) -
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[list[str]]:
-    with nats_cluster(tmp_path / "cluster") as urls:
-        yield urls
+def cluster(tmp_path: Path) -> Iterator[NatsCluster]:
+    with running_cluster(tmp_path / "cluster") as cluster:
+        yield cluster
 
 
 async def _declared(client: NatsClient, bus: BusNames, stream: str) -> bool:
@@ -105,22 +106,23 @@ async def _nodes(client: NatsClient, api: str) -> int:
 
 
 @pytest.fixture
-async def on_cluster(cluster: list[str]) -> AsyncIterator[NatsClient]:
-    client = await nats.connect(cluster)
+async def on_cluster(cluster: NatsCluster) -> AsyncIterator[NatsClient]:
+    client = await nats.connect([node.url for node in cluster.nodes])  # as admin
     yield client
     await client.close()
 
 
 async def test_the_mastery_service_keeps_three_replicas_on_a_cluster(
-    cluster: list[str], on_cluster: NatsClient, database_url: str
+    cluster: NatsCluster, on_cluster: NatsClient, database_url: str
 ) -> None:
     config = MasteryConfig(
         database_url=service_url(database_url, "mastery"),
-        nats_url=cluster[0],  # the client learns the other nodes from the server
+        nats_url=cluster.nodes[0].service_url("mastery"),  # it learns the others from the server
         bus_namespace=f"r{uuid.uuid4().hex[:8]}",
         bus_consumer_replicas=2,
     )
     bus = bus_names(config)
+    await asyncio.to_thread(cluster.admit_namespace, bus.namespace)
     # The attempts service declares the stream the projector reads; MASTERY was declared with
     # one replica by an earlier release, and the service's start brings it to three.
     await eventually(lambda: _declared(on_cluster, bus, bus.attempts_stream), bool, within=30)

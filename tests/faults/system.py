@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from devtools.devstack import NATS_SYNC_INTERVAL, SERVICES
 from devtools.embedded import EmbeddedNats, EmbeddedPostgres, SmtpSink, free_port
 from services.migrations import ALL_MIGRATIONS
 from shared.platform.roles import prepare_database
+from tests.support.nats_cluster import NatsCluster
 from tests.support.roles import TEST_PASSWORDS
 
 # Settings that make a recovery quick enough to wait for in a test: a mailer's lease that ran out
@@ -98,7 +100,7 @@ class ServiceProcess:
 class FaultSystem:
     scratch: Path
     postgres: EmbeddedPostgres
-    nats: EmbeddedNats
+    nats: EmbeddedNats | NatsCluster
     smtp: SmtpSink
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=5))
@@ -108,17 +110,26 @@ class FaultSystem:
         return self.scratch / "mail"
 
     @classmethod
-    async def start(cls, scratch: Path, *, instances: int = 1) -> "FaultSystem":
-        """The servers and `instances` processes of each service: one address each, one database
-        and one NATS; the second instance of attempts is `attempts-2` (see `instances_of`)."""
+    async def start(
+        cls,
+        scratch: Path,
+        nats: EmbeddedNats | NatsCluster | None = None,
+        env: Mapping[str, str] | None = None,
+        *,
+        instances: int = 1,
+    ) -> "FaultSystem":
+        """The servers and `instances` processes of each service (the second of attempts is
+        `attempts-2`: `instances_of`); `nats` a server or cluster to run them on instead of a
+        server of their own (started here), and `env` settings of the services'."""
         postgres = EmbeddedPostgres(scratch / "postgres")
         await asyncio.to_thread(postgres.start)
-        nats = EmbeddedNats(scratch / "nats", sync_interval=NATS_SYNC_INTERVAL)
+        if nats is None:
+            nats = EmbeddedNats(scratch / "nats", sync_interval=NATS_SYNC_INTERVAL)
         await asyncio.to_thread(nats.start)
         smtp = SmtpSink(mail_dir=scratch / "mail").start()
         system = cls(scratch, postgres, nats, smtp)
         roles = await prepare_database(postgres.url, TEST_PASSWORDS, ALL_MIGRATIONS)
-        env = system._service_env()
+        env = {**system._service_env(), **(env or {})}
         for service in SERVICES:
             for number in range(1, instances + 1):
                 name = service if number == 1 else f"{service}-{number}"

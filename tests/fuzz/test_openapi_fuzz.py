@@ -11,6 +11,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -177,3 +178,35 @@ def test_no_generated_request_gets_a_5xx(
     assert any(status == 422 for status in statuses)
     # Path parameters holding control, format or separator characters reached the service.
     assert len(sneaky_statuses) >= 20, sneaky_statuses
+
+
+# Enough examples per operation for every check to meet each documented status, few enough that
+# the three services take about a minute together.
+CLI_EXAMPLES = 25
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_schemathesis_with_all_checks_reports_no_failure(
+    service: str, service_urls: dict[str, str], fuzz_auth: dict[str, str], tmp_path: Path
+) -> None:
+    """The run a vendor would make: `st run --checks all` on the served document, with a key.
+
+    Beyond no 5xx, every status, content type, header and body must be the one the document
+    says, unknown fields and bad methods must be refused, and a refused request must not have
+    changed anything it should not.
+    """
+    command = [
+        str(Path(sys.executable).with_name("st")), "run",
+        f"{service_urls[service]}/schema/openapi.json",
+        "--checks", "all",
+        "--header", f"Authorization:{fuzz_auth['Authorization']}",
+        "--max-examples", str(CLI_EXAMPLES),
+        "--seed", "19",
+        "--workers", "1",
+        "--request-timeout", "10",
+        "--generation-database", "none",
+        "--no-color",
+        "--report", "junit", "--report-dir", str(tmp_path),
+    ]  # fmt: skip
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]

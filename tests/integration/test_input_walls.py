@@ -153,7 +153,7 @@ async def test_a_body_over_the_limit_is_413_problem(system: System, pool: asyncp
     [({"scores": [{"score": 3}], "scale": {"kind": "points", "maximum": 1e300}}, "scale.maximum"),
      ({"scores": [{"score": 1e26}]}, "scores[0].score"),
      ({"method": "average", "scores": [{"score": 1.7e308}, {"score": 1.7e308}]},
-      "scores[0].score"),
+      "scores[0].score scores[1].score"),
      ({"scores": [{"score": 1e-300, "points_possible": 1e-300},
                   {"score": 5, "points_possible": 4}]},
       "scores[1].score"),
@@ -168,7 +168,7 @@ async def test_calculator_inputs_out_of_bounds_are_422_naming_the_field(
     _, auth = await new_tenant(pool)
     answer = await system.mastery.post("/v1/calculate", json=body, headers=auth)
     assert answer.status_code == 422, answer.text
-    assert _fields(answer) == [field]
+    assert _fields(answer) == field.split()  # every invalid field, in the body's order
 
 
 # Control (C0, C1), format (bidi override, zero-width) and separator (no-break space, line and

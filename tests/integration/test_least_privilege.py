@@ -14,6 +14,7 @@ from shared.platform.bus import BusNames
 from shared.platform.postgres import create_pool
 from shared.platform.roles import OWNER, SERVICE_ROLES
 from shared.platform.tenant_scope import ALL_TENANTS, TENANT_SETTING, tenant_connection
+from tests.support.oneroster_sample import sample_files, zipped
 from tests.support.polling import eventually
 from tests.support.roles import service_url
 from tests.support.servers import Servers
@@ -41,6 +42,7 @@ FORBIDDEN = {
         "INSERT INTO api_keys (key_id, tenant_id, secret_sha256) VALUES ('k', 't', '\\x00')"
     ),
     "create a tenant": "INSERT INTO tenants (tenant_id, name) VALUES ('intruder', 'x')",
+    "rewrite the roster log": "UPDATE roster_log SET event_type = event_type",
 }
 
 # Another service's private tables, read or written (each service reads its own freely).
@@ -69,6 +71,7 @@ PRIVATE = {
         "SELECT 1 FROM proficiencies",
         "INSERT INTO mastery_outbox (tenant_id, subject, msg_id, payload) "
         "VALUES ('t', 's', 'm', '')",
+        "SELECT 1 FROM roster_people",
     ],
 }
 
@@ -81,7 +84,8 @@ READABLE = {
     "mastery": [
         "attempt_log", "proficiencies", "mastery_evidence", "standard_policies",
         "tenant_default_policies", "mastery_changes", "mastery_outbox", "read_model_positions",
-        "applied_policy_versions",
+        "applied_policy_versions", "roster_log", "roster_orgs", "roster_terms", "roster_classes",
+        "roster_people", "roster_enrollments",
     ],
     "notify": [
         "guardians", "notifications", "student_names", "mail_settings", "notified_changes",
@@ -200,6 +204,11 @@ async def _fill(system: System, auth: dict[str, str]) -> None:
                 "score": 4, "assessed_at": "2026-10-05T10:00:00Z",
             },
             headers=auth,
+        ),
+        # A row in each roster table and the roster log.
+        await system.mastery.post(
+            "/v1/rosters/oneroster", content=zipped(sample_files(classes=1, students=1)),
+            headers={**auth, "Content-Type": "application/zip"},
         ),
     ]  # fmt: skip
     assert all(response.status_code in (200, 201) for response in responses), responses

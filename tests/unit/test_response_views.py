@@ -111,7 +111,11 @@ def test_no_response_body_is_or_holds_an_event(service: str) -> None:
 
 @pytest.mark.parametrize("service", sorted(APPS))
 def test_every_response_struct_is_a_view_of_the_adapters(service: str) -> None:
-    allowed = (f"services.{service}.adapters.", "shared.platform.http")
+    allowed = (
+        f"services.{service}.adapters.",
+        "shared.platform.http",
+        "shared.platform.validation",
+    )
     for route, structs in _response_structs(APPS[service]()).items():
         for struct in structs:
             assert struct.__module__.startswith(allowed), (route, struct)

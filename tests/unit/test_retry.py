@@ -79,6 +79,10 @@ async def test_waiting_for_a_precondition_warns_once_in_a_row(
         ("nats://127.0.0.1:4222", "nats://127.0.0.1:4222"),
         ("nats://s3cret-token@nats.internal:4222", "nats://***@nats.internal:4222"),
         ("postgresql://app:s3cret@db:5432/mastery", "postgresql://***@db:5432/mastery"),
+        (
+            "nats://a:s3cret@n1:4222,nats://a:s3cret@n2:4222",
+            "nats://***@n1:4222,nats://***@n2:4222",
+        ),
     ],
 )
 def test_credentials_never_reach_a_log_line(url: str, shown: str) -> None:

@@ -28,7 +28,13 @@ APPS: dict[str, Callable[[], Litestar]] = {
 }
 # The signed token in an unsubscribe link is its own authority (RFC 8058 one-click: no key).
 UNSUBSCRIBE = {"GET /v1/unsubscribe/{token:str}", "POST /v1/unsubscribe/{token:str}"}
-PUBLIC = {"GET /health/live", "GET /health/ready", "GET /metrics", *UNSUBSCRIBE}
+# So is the signed, expiring link of a family report, and the page of each problem type, where
+# its `type` URI points.
+FAMILY_REPORT = {"GET /v1/family-reports/{token:str}", "GET /v1/family-reports/{token:str}/pdf"}
+PUBLIC = {
+    "GET /health/live", "GET /health/ready", "GET /metrics", "GET /problems/{slug:str}",
+    *UNSUBSCRIBE, *FAMILY_REPORT,
+}  # fmt: skip
 STUDENT = "/v1/students/{student_id:str}"
 # The documented matrix (README.md, "API keys and scopes").
 MATRIX: dict[str, dict[str, Scope]] = {
@@ -48,6 +54,14 @@ MATRIX: dict[str, dict[str, Scope]] = {
         f"GET {STUDENT}/mastery": "read",
         f"GET {STUDENT}/standards/{{standard_id:str}}/history": "read",
         "GET /v1/mastery": "read",
+        "POST /v1/rosters/oneroster": "admin",
+        "GET /v1/classes": "read",
+        "PUT /v1/classes/{class_id:str}": "admin",
+        "GET /v1/classes/{class_id:str}": "read",
+        "PUT /v1/classes/{class_id:str}/students/{student_id:str}": "admin",
+        "DELETE /v1/classes/{class_id:str}/students/{student_id:str}": "admin",
+        "GET /v1/classes/{class_id:str}/mastery": "read",
+        "GET /v1/classes/{class_id:str}/analytics": "read",
         "POST /v1/calculate": "read",
         "POST /v1/standards/{standard_id:str}/policy-preview": "read",
     },
@@ -116,6 +130,12 @@ def test_only_notify_serves_the_unsubscribe_routes() -> None:
     served = {service: {route for route, _ in routes(APPS[service]())} for service in APPS}
     assert served["notify"] >= UNSUBSCRIBE
     assert not (served["attempts"] | served["mastery"]) & UNSUBSCRIBE
+
+
+def test_only_mastery_serves_the_family_report_routes() -> None:
+    served = {service: {route for route, _ in routes(APPS[service]())} for service in APPS}
+    assert served["mastery"] >= FAMILY_REPORT
+    assert not (served["attempts"] | served["notify"]) & FAMILY_REPORT
 
 
 def test_a_route_without_a_scope_that_asks_for_a_tenant_fails_closed() -> None:

@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 from litestar import Controller, Request, Response, post
@@ -33,7 +33,8 @@ from shared.contract.grading import AttemptStatus
 from shared.contract.ids import PLAIN_TEXT_PATTERN, OpaqueId
 from shared.contract.timestamps import utc_instant
 from shared.platform.auth import requires
-from shared.platform.http import LOG_POSITION_HEADER, PathId, problem_response
+from shared.platform.http import LOG_POSITION_HEADER, PathId, problem_response, uri
+from shared.platform.openapi import problem
 
 MAX_BATCH = 1_000
 Score = Annotated[
@@ -49,6 +50,14 @@ Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=1_000, pattern=PLA
 
 
 class AttemptIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    # In the OpenAPI document (the core refuses the same): a scored attempt (`status` left out or
+    # `scored`) needs a score; a marker carries neither a score nor points_possible.
+    JSON_SCHEMA_EXTRA: ClassVar[dict[str, object]] = {
+        "if": {"properties": {"status": {"const": "scored"}}},
+        "then": {"required": ["score"], "properties": {"score": {"type": "number"}}},
+        "else": {"properties": {"score": {"type": "null"}, "points_possible": {"type": "null"}}},
+    }
+
     attempt_id: Annotated[
         OpaqueId, msgspec.Meta(description="Chosen by the client; posting it again is safe.")
     ]
@@ -115,9 +124,8 @@ def stream_contended_handler(
 
 
 _RESPONSES = {
-    401: ResponseSpec(None, description="No API key, or an unknown or revoked one"),
-    403: ResponseSpec(None, description="The key's scope is not `ingest` or `admin`"),
-    422: ResponseSpec(None, description="Invalid body; `errors` names each field"),
+    403: problem("The key's scope is not `ingest` or `admin`"),
+    422: problem("Invalid body; `errors` names each field"),
 }
 
 
@@ -133,9 +141,7 @@ class AttemptsController(Controller):
         responses={
             **_RESPONSES,
             200: ResponseSpec(AttemptOut, description="Already recorded with this body"),
-            409: ResponseSpec(
-                None, description="attempt_id used with another body, or a reassessment rule"
-            ),
+            409: problem("attempt_id used with another body, or a reassessment rule"),
         },
     )
     async def record_attempt(
@@ -149,11 +155,14 @@ class AttemptsController(Controller):
         result = await recorder.record(command, now=datetime.now(UTC))
         if isinstance(result, Refuse):
             raise problem_for(result)
-        status = 201 if result.outcome == "created" else 200
+        created = result.outcome == "created"
+        headers = position_header(result.position)
+        if created:
+            headers["Location"] = attempt_location(data.attempt_id)
         return Response(
             attempt_view(result.receipt, result.position),
-            status_code=status,
-            headers=position_header(result.position),
+            status_code=201 if created else 200,
+            headers=headers,
         )
 
     @post(
@@ -197,8 +206,8 @@ class AttemptsController(Controller):
         summary="Void an attempt (reason required); the original stays in the log",
         responses={
             **_RESPONSES,
-            404: ResponseSpec(None, description="No such attempt"),
-            409: ResponseSpec(None, description="Already voided"),
+            404: problem("No such attempt"),
+            409: problem("Already voided"),
         },
     )
     async def void_attempt(
@@ -212,7 +221,9 @@ class AttemptsController(Controller):
         command = VoidAttempt(
             tenant_id=tenant, attempt_id=attempt_id, reason=data.reason, actor=actor
         )
-        return _appended(await recorder.void(command, now=datetime.now(UTC)))
+        return _appended(
+            await recorder.void(command, now=datetime.now(UTC)), attempt_location(attempt_id)
+        )
 
     @post(
         "/{attempt_id:str}/rescore",
@@ -221,8 +232,8 @@ class AttemptsController(Controller):
         summary="Rescore an attempt; the original stays in the log",
         responses={
             **_RESPONSES,
-            404: ResponseSpec(None, description="No such attempt"),
-            409: ResponseSpec(None, description="The attempt was voided"),
+            404: problem("No such attempt"),
+            409: problem("The attempt was voided"),
         },
     )
     async def rescore_attempt(
@@ -236,7 +247,9 @@ class AttemptsController(Controller):
         command = RescoreAttempt(
             tenant_id=tenant, attempt_id=attempt_id, actor=actor, **msgspec.structs.asdict(data)
         )
-        return _appended(await recorder.rescore(command, now=datetime.now(UTC)))
+        return _appended(
+            await recorder.rescore(command, now=datetime.now(UTC)), attempt_location(attempt_id)
+        )
 
 
 class CorrectiveWorkController(Controller):
@@ -248,7 +261,7 @@ class CorrectiveWorkController(Controller):
         status_code=201,
         opt=requires("ingest"),
         summary="Record corrective work before a reassessment",
-        responses={**_RESPONSES, 404: ResponseSpec(None, description="Unknown standard")},
+        responses={**_RESPONSES, 404: problem("Unknown standard")},
     )
     async def record_corrective_work(
         self,
@@ -270,19 +283,27 @@ class CorrectiveWorkController(Controller):
             actor=actor,
         )
         now = datetime.now(UTC)
-        return _appended(await recorder.record_corrective_work(command, now=now))
+        location = uri(
+            "v1", "students", student_id, "standards", standard_id, "corrective-work",
+            command.work_id,
+        )  # fmt: skip
+        return _appended(await recorder.record_corrective_work(command, now=now), location)
 
 
 def position_header(position: int) -> dict[str, str]:
     return {LOG_POSITION_HEADER: str(position)}
 
 
-def _appended(result: Appended | Refuse) -> Response[AppendedOut]:
+def attempt_location(attempt_id: str) -> str:
+    """The URI of an attempt, for the `Location` of a 201 (RFC 9110 section 15.3.2)."""
+    return uri("v1", "attempts", attempt_id)
+
+
+def _appended(result: Appended | Refuse, location: str) -> Response[AppendedOut]:
     if isinstance(result, Refuse):
         raise problem_for(result)
-    return Response(
-        appended_view(result), status_code=201, headers=position_header(result.position)
-    )
+    headers = position_header(result.position) | {"Location": location}
+    return Response(appended_view(result), status_code=201, headers=headers)
 
 
 def _batch_item(index: int, command: RecordAttempt, result: Recorded | Refuse) -> BatchItemOut:

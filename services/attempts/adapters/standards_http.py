@@ -53,7 +53,8 @@ from shared.contract.policy_fields import (
     scale_of,
 )
 from shared.platform.auth import requires
-from shared.platform.http import PathId, Problem
+from shared.platform.http import PathId, Problem, uri
+from shared.platform.openapi import problem
 from shared.platform.tenant_scope import tenant_connection
 
 CASE_GUID = (
@@ -132,7 +133,7 @@ class StandardsController(Controller):
         summary="Create or change a standard and its grading policy",
         responses={
             201: ResponseSpec(StandardOut, description="Created"),
-            422: ResponseSpec(None, description="Invalid; `errors` names the field"),
+            422: problem("Invalid; `errors` names the field"),
         },
     )
     async def put_standard(
@@ -161,13 +162,18 @@ class StandardsController(Controller):
         )
         saved = await _saved(await standards.define(command, now=datetime.now(UTC)))
         view = await _standard_view(state, tenant, standard_id)
-        return Response(
-            view,
-            status_code=201 if saved.outcome == "created" else 200,
-            headers=position_header(saved.position),
-        )
+        created = saved.outcome == "created"
+        headers = position_header(saved.position)
+        if created:
+            headers["Location"] = uri("v1", "standards", standard_id)
+        return Response(view, status_code=201 if created else 200, headers=headers)
 
-    @get("/{standard_id:str}", opt=requires("read"), summary="A standard with its effective policy")
+    @get(
+        "/{standard_id:str}",
+        opt=requires("read"),
+        summary="A standard with its effective policy",
+        responses={404: problem("No such standard")},
+    )
     async def get_standard(
         self, standard_id: PathId, tenant: NamedDependency[str], state: State
     ) -> StandardOut:
@@ -209,6 +215,7 @@ class PolicyController(Controller):
         "/",
         opt=requires("admin"),
         summary="Set the tenant's default method and its allow-list of methods",
+        responses={409: problem("A standard uses a method the allow-list removes")},
     )
     async def put_policy(
         self,
@@ -229,7 +236,12 @@ class PolicyController(Controller):
         saved = await _saved(await standards.set_policy(command, now=datetime.now(UTC)))
         return Response(await _policy_view(state, tenant), headers=position_header(saved.position))
 
-    @get("/", opt=requires("read"), summary="The tenant's default method and allowed methods")
+    @get(
+        "/",
+        opt=requires("read"),
+        summary="The tenant's default method and allowed methods",
+        responses={404: problem("No tenant policy set yet")},
+    )
     async def get_policy(self, tenant: NamedDependency[str], state: State) -> PolicyOut:
         return await _policy_view(state, tenant)
 

@@ -39,11 +39,13 @@ FRESHNESS_HEADERS = [
     ResponseHeader(
         name=READ_MODEL_POSITION_HEADER,
         description="Every event of the tenant's attempt log at or below this is applied.",
+        value="0",  # documents it as a string, as every header is
         documentation_only=True,
     ),
     ResponseHeader(
         name=READ_MODEL_STALE_HEADER,
         description="`true` when `min_position` was not reached within the wait.",
+        value="true",
         documentation_only=True,
     ),
 ]

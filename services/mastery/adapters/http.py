@@ -7,7 +7,6 @@ import msgspec
 from litestar import Controller, Response, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
 from services.mastery.adapters.freshness import (
@@ -28,6 +27,7 @@ from shared.contract.grading import parameter_in_force
 from shared.contract.timestamps import offset_problem
 from shared.platform.auth import requires
 from shared.platform.http import PathId, Problem
+from shared.platform.openapi import problem
 from shared.platform.postgres import DbConnection
 from shared.platform.tenant_scope import tenant_connection
 
@@ -177,7 +177,7 @@ class MasteryController(Controller):
         "is an entry of its own (`policy_changed`, with the previous and the new method), with "
         "the proficiency recalculated under it. `method` is the policy in force at the end. "
         "With `as_of`, only the events recorded by then.",
-        responses={404: ResponseSpec(None, description="No events for this student and standard")},
+        responses={404: problem("No events for this student and standard")},
         response_headers=FRESHNESS_HEADERS,
     )
     async def history(

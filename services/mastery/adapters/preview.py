@@ -13,7 +13,6 @@ import msgspec
 from litestar import Controller, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 
 from services.mastery.adapters.read_model import EVIDENCE, record_of_row
@@ -33,6 +32,7 @@ from shared.contract.grading import letter_threshold, parameter_in_force
 from shared.contract.policy_fields import FieldRefused, PolicyFieldsIn, letters_of, scale_of
 from shared.platform.auth import requires
 from shared.platform.http import PathId, Problem
+from shared.platform.openapi import problem
 from shared.platform.postgres import DbConnection
 from shared.platform.tenant_scope import tenant_connection
 
@@ -180,8 +180,8 @@ class PreviewController(Controller):
         description="The body takes the policy fields of `PUT /v1/standards/{id}` (on the attempts "
         "service) with their meaning there: a field left out takes its default.",
         responses={
-            404: ResponseSpec(None, description="No such standard"),
-            422: ResponseSpec(None, description="Invalid; `errors` names the field"),
+            404: problem("No such standard"),
+            422: problem("Invalid; `errors` names the field"),
         },
     )
     async def policy_preview(

@@ -19,7 +19,7 @@ import msgspec
 from litestar import Controller, Response, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec.enums import OpenAPIFormat
 from litestar.params import QueryParameter
 
 from services.mastery.adapters.freshness import (
@@ -33,6 +33,7 @@ from shared.contract.ids import OPAQUE_ID_DESCRIPTION, OPAQUE_ID_PATTERN, Opaque
 from shared.contract.timestamps import offset_problem
 from shared.platform.auth import requires
 from shared.platform.http import Problem
+from shared.platform.openapi import problem
 from shared.platform.postgres import DbConnection
 from shared.platform.tenant_scope import tenant_connection
 
@@ -146,7 +147,7 @@ class ResyncController(Controller):
         "that lost its stream pages through, then applies the mastery changes after "
         "`changes_position` (docs/architecture.md, Resync).",
         response_headers=FRESHNESS_HEADERS,
-        responses={400: ResponseSpec(None, description="A cursor this service did not issue")},
+        responses={400: problem("A cursor this service did not issue")},
     )
     async def resync(
         self,
@@ -156,8 +157,11 @@ class ResyncController(Controller):
         state: State,
         standard: QueryId = None,
         updated_since: Annotated[
-            datetime | None,
-            QueryParameter(description="Only standings written at or after this instant."),
+            str | None,
+            QueryParameter(
+                description="Only standings written at or after this instant (RFC 3339).",
+                format=OpenAPIFormat.DATE_TIME,
+            ),
         ] = None,
         cursor: Annotated[str | None, QueryParameter(max_length=2_048)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
@@ -207,10 +211,17 @@ async def _start(
     return after
 
 
-def _instant(value: datetime | None) -> datetime | None:
-    if value is None:
+def _instant(text: str | None) -> datetime | None:
+    """`updated_since` as an instant. Read from its text as RFC 3339 only: a lax conversion
+    would take `0.5` for a Unix time."""
+    if text is None:
         return None
-    problem = offset_problem(value)
+    try:
+        value = msgspec.convert(text, datetime)
+    except msgspec.ValidationError:
+        problem: str | None = "not an RFC 3339 date-time (e.g. 2026-10-01T09:30:00Z)"
+    else:
+        problem = offset_problem(value)
     if problem is not None:
         raise Problem(422, "validation-error", "The request is not valid",
                       f"updated_since: {problem}",

@@ -18,6 +18,7 @@ from litestar.params import Parameter
 from services.notify.adapters.addresses import MAX_ADDRESS_LENGTH
 from shared.platform.auth import requires
 from shared.platform.http import Problem
+from shared.platform.openapi import problem
 from shared.platform.postgres import DbConnection
 from shared.platform.tenant_scope import tenant_connection
 
@@ -101,6 +102,7 @@ class SuppressionsController(Controller):
         opt=requires("admin"),
         summary="Lift a suppression",
         description="The next email to the address is sent again. 404 if it is not suppressed.",
+        responses={404: problem("The address is not suppressed")},
     )
     async def lift_suppression(
         self, address: AddressParameter, tenant: NamedDependency[str], state: State

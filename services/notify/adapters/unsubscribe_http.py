@@ -18,6 +18,7 @@ from litestar.params import Parameter
 from services.notify.adapters.rendering import Renderer
 from services.notify.core import unsubscribe
 from shared.platform.http import Problem
+from shared.platform.openapi import problem
 from shared.platform.postgres import DbConnection
 from shared.platform.tenant_scope import tenant_connection
 
@@ -61,6 +62,12 @@ def _browser_language(request: Request[Any, Any, Any]) -> str:
     return request.headers.get("accept-language", "en").split(",", 1)[0].strip() or "en"
 
 
+_REFUSALS = {
+    404: problem("The link was changed or not made by this service (a page for a browser)"),
+    503: problem("PostgreSQL is unreachable; retry after `Retry-After` seconds"),
+}
+
+
 def unsubscribe_router(secret: bytes, renderer: Renderer) -> Router:
     """The public routes, bound to the service's secret and its renderer."""
 
@@ -78,7 +85,11 @@ def unsubscribe_router(secret: bytes, renderer: Renderer) -> Router:
             "The link was changed or was not made by this service; nothing was changed.",
         )
 
-    @get("/{token:str}", summary="The page of a one-click unsubscribe link (changes nothing)")
+    @get(
+        "/{token:str}",
+        summary="The page of a one-click unsubscribe link (changes nothing)",
+        responses=_REFUSALS,
+    )
     async def show(request: Request[Any, Any, Any], token: Token, state: State) -> Response[str]:
         named = unsubscribe.verify(secret, token)
         if named is None:
@@ -92,6 +103,7 @@ def unsubscribe_router(secret: bytes, renderer: Renderer) -> Router:
         summary="Unsubscribe (RFC 8058 one-click: body List-Unsubscribe=One-Click)",
         description="204 for a mail client's one-click POST; a page for a browser.",
         status_code=200,
+        responses={**_REFUSALS, 400: problem("The body is not `List-Unsubscribe=One-Click`")},
     )
     async def confirm(request: Request[Any, Any, Any], token: Token, state: State) -> Response[Any]:
         named = unsubscribe.verify(secret, token)
