@@ -112,16 +112,34 @@ async def run_load(system: FaultSystem, school: School, plan: LoadPlan) -> LoadR
     for index, body in enumerate(planned_attempts(plan)):
         queue.put_nowait((started + index / plan.rate, body))
     deadline = started + plan.max_seconds
-    url = f"{system.services['attempts'].url}/v1/attempts"
+    urls = [f"{process.url}/v1/attempts" for process in system.instances_of("attempts")]
     async with httpx.AsyncClient(timeout=10, headers=school.auth) as client:
-        senders = [_sender(client, url, queue, result, deadline) for _ in range(plan.connections)]
+        senders = [
+            _sender(client, Balancer(urls, number), queue, result, deadline)
+            for number in range(plan.connections)
+        ]
         await asyncio.gather(*senders)
     return result
 
 
+class Balancer:
+    """Several instances of attempts behind one address, as a load balancer puts them: each
+    connection starts on its own instance and moves to the next when a request fails."""
+
+    def __init__(self, urls: list[str], first: int) -> None:
+        self._urls, self._index = urls, first % len(urls)
+
+    @property
+    def url(self) -> str:
+        return self._urls[self._index]
+
+    def failed(self) -> None:
+        self._index = (self._index + 1) % len(self._urls)
+
+
 async def _sender(
     client: httpx.AsyncClient,
-    url: str,
+    balancer: Balancer,
     queue: asyncio.Queue[tuple[float, dict[str, Any]]],
     result: LoadResult,
     deadline: float,
@@ -129,12 +147,12 @@ async def _sender(
     while not queue.empty():
         due, body = queue.get_nowait()
         await asyncio.sleep(max(0.0, due - time.monotonic()))
-        await _post_until_answered(client, url, body, result, deadline)
+        await _post_until_answered(client, balancer, body, result, deadline)
 
 
 async def _post_until_answered(
     client: httpx.AsyncClient,
-    url: str,
+    balancer: Balancer,
     body: dict[str, Any],
     result: LoadResult,
     deadline: float,
@@ -143,7 +161,7 @@ async def _post_until_answered(
     while time.monotonic() < deadline:
         result.sent += 1
         try:
-            response = await client.post(url, json=body)
+            response = await client.post(balancer.url, json=body)
         except httpx.HTTPError as error:
             result.failures[type(error).__name__] += 1
         else:
@@ -154,6 +172,7 @@ async def _post_until_answered(
                 result.refused[attempt_id] = f"{response.status_code} {response.text[:300]}"
                 return
             result.failures[str(response.status_code)] += 1
+        balancer.failed()
         await asyncio.sleep(pause)
         pause = min(pause * 2, 2.0)
     result.unanswered.add(attempt_id)

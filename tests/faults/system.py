@@ -43,7 +43,8 @@ MAIL_DOMAIN = "mastery.invalid"  # of the default MAIL_FROM: the domain of every
 
 @dataclass
 class ServiceProcess:
-    """One service run as `python -m services.<name>`, its output appended to a log file."""
+    """One service run as `python -m services.<service>`, its output appended to a log file.
+    `name` tells the instances of a service apart (`attempts`, or `attempts-2` beside it)."""
 
     name: str
     port: int
@@ -51,6 +52,10 @@ class ServiceProcess:
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
+    service: str = ""
+
+    def __post_init__(self) -> None:
+        self.service = self.service or self.name
 
     @property
     def url(self) -> str:
@@ -59,12 +64,17 @@ class ServiceProcess:
     def start(self) -> None:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", f"services.{self.name}"],
+                [sys.executable, "-m", f"services.{self.service}"],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
         self.starts += 1
+
+    def terminate(self) -> None:
+        """SIGTERM, as an orchestrator stops a process: it drains, then exits by itself."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
 
     def kill(self) -> None:
         """kill -9: no graceful shutdown, no drain, nothing flushed."""
@@ -105,8 +115,11 @@ class FaultSystem:
         scratch: Path,
         nats: EmbeddedNats | NatsCluster | None = None,
         env: Mapping[str, str] | None = None,
+        *,
+        instances: int = 1,
     ) -> "FaultSystem":
-        """The servers and services; `nats` a server or cluster to run them on instead of a
+        """The servers and `instances` processes of each service (the second of attempts is
+        `attempts-2`: `instances_of`); `nats` a server or cluster to run them on instead of a
         server of their own (started here), and `env` settings of the services'."""
         postgres = EmbeddedPostgres(scratch / "postgres")
         await asyncio.to_thread(postgres.start)
@@ -117,16 +130,20 @@ class FaultSystem:
         system = cls(scratch, postgres, nats, smtp)
         roles = await prepare_database(postgres.url, TEST_PASSWORDS, ALL_MIGRATIONS)
         env = {**system._service_env(), **(env or {})}
-        for name in SERVICES:
-            port = free_port()
-            own = {
-                **env,
-                f"{name.upper()}_HTTP_PORT": str(port),
-                "DATABASE_URL": roles.services[name],  # each service as its own role
-                "NATS_URL": nats.service_url(name),
-            }
-            system.services[name] = ServiceProcess(name, port, own, scratch / f"{name}.log")
-            system.services[name].start()
+        for service in SERVICES:
+            for number in range(1, instances + 1):
+                name = service if number == 1 else f"{service}-{number}"
+                port = free_port()
+                own = {
+                    **env,
+                    f"{service.upper()}_HTTP_PORT": str(port),
+                    # Each service as its own role; each process named in pg_stat_activity.
+                    "DATABASE_URL": f"{roles.services[service]}?application_name={name}",
+                    "NATS_URL": nats.service_url(service),
+                }
+                process = ServiceProcess(name, port, own, scratch / f"{name}.log", service=service)
+                system.services[name] = process
+                process.start()
         try:
             await system.wait_until_ready(within=60)
         except BaseException:
@@ -176,6 +193,9 @@ class FaultSystem:
             if waiting and time.monotonic() > deadline:
                 raise TimeoutError(f"not ready within {within}s: {waiting}")
             await asyncio.sleep(0.1)
+
+    def instances_of(self, service: str) -> list[ServiceProcess]:
+        return [process for process in self.services.values() if process.service == service]
 
     def exited(self) -> dict[str, int]:
         return {
