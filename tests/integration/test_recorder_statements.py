@@ -1,17 +1,20 @@
 """A batch is stored by one statement that writes one row per attempt, its event: the log is the
 outbox (its messages in stream order) and its unique key takes the attempt ids."""
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import msgspec
 
-from services.attempts.adapters.recorder import AttemptRecorder, Recorded
+from services.attempts.adapters.recorder import BATCH_READ, AttemptRecorder, Recorded
 from services.attempts.core.recording import RecordAttempt
 from shared.contract.cloudevents import EnvelopeCodec
 from shared.contract.events.gradebook import LatestGradebookEvent
 from shared.platform.bus import BusNames
 from tests.support.logs import logged_messages
+from tests.support.roles import service_url
 from tests.support.tenants import define_standard, new_tenant
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -98,3 +101,40 @@ async def _rows_written(pool: asyncpg.Pool) -> int:
         await connection.execute(_COUNT_ALL_ROWS)
         total: int = await connection.fetchval("SELECT pg_temp.all_rows()")
     return total
+
+
+async def test_the_attempt_id_lookup_is_one_index_probe_under_the_tenant_wall(
+    pool: asyncpg.Pool, database_url: str, bus: BusNames
+) -> None:
+    """Row-level security checks a non-leakproof condition (`data->>'attempt_id'`) only after its
+    policy, so it cannot narrow an index scan: the lookup would read every event of the tenant.
+    The key is a plain column, so the attempt-id part of the batch read reads one entry."""
+    tenant_id, _ = await new_tenant(pool)
+    await define_standard(pool, bus, tenant_id)
+    recorder = AttemptRecorder(pool)
+    many = [_attempt(tenant_id, n, student=f"s{n}") for n in range(300)]
+    assert all(isinstance(r, Recorded) for r in await recorder.record_batch(many, now=NOW))
+    connection = await asyncpg.connect(service_url(database_url, "attempts"))
+    try:
+        async with connection.transaction():
+            await connection.execute("SELECT set_config('app.tenant_id', $1, true)", tenant_id)
+            plan = await connection.fetchval(
+                f"EXPLAIN (ANALYZE, FORMAT JSON) {BATCH_READ}",
+                tenant_id, ["a7"], ["none"], ["none"],
+                column=0,
+            )  # fmt: skip
+    finally:
+        await connection.close()
+    [document] = msgspec.json.decode(plan)
+    scans = list(_nodes(document))
+    [lookup] = [node for node in scans if node.get("Index Name") == "attempt_events_attempt_id"]
+    assert "recorded_attempt_id" in lookup["Index Cond"]
+    assert lookup.get("Rows Removed by Filter", 0) == 0
+    assert lookup["Actual Rows"] == 1
+
+
+def _nodes(plan: object) -> Iterator[dict[str, Any]]:
+    if isinstance(plan, dict):
+        yield plan
+        for child in plan.get("Plans", []) + ([plan["Plan"]] if "Plan" in plan else []):
+            yield from _nodes(child)

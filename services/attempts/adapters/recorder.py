@@ -206,7 +206,7 @@ class _BatchContext:
     ) -> "_BatchContext":
         streams = list(dict.fromkeys(map(_stream_of, commands)))
         rows = await connection.fetch(
-            _LOAD_BATCH,
+            BATCH_READ,
             tenant_id,
             [command.attempt_id for command in commands],
             streams,
@@ -278,12 +278,11 @@ def _prior(stored: StoredEvent, position: int) -> _Prior:
 # `attempt_recorded` events, by the log's unique key), the events of the batch's streams in order,
 # and the standards used. Columns: part, key, version, position, then two texts.
 _PRIOR, _EVENT = 0, 1  # the `part` of each row; 2 is a standard
-_LOAD_BATCH = """
-SELECT 0 AS part, data->>'attempt_id' AS key, stream_version AS version,
+BATCH_READ = """
+SELECT 0 AS part, recorded_attempt_id AS key, stream_version AS version,
        global_position AS position, event_id::text, data::text
   FROM attempt_events
- WHERE tenant_id = $1 AND data->>'attempt_id' = ANY($2::text[])
-   AND event_type LIKE 'attempt_recorded.%'
+ WHERE tenant_id = $1 AND recorded_attempt_id = ANY($2::text[])
 UNION ALL
 SELECT 1, stream_id, stream_version, global_position, event_id::text, data::text
   FROM attempt_events WHERE stream_id = ANY($3::text[])
@@ -298,8 +297,7 @@ async def _location(pool: asyncpg.Pool, tenant_id: str, attempt_id: str) -> Atte
     async with tenant_connection(pool, tenant_id) as connection:
         row = await connection.fetchrow(
             "SELECT data->>'student_id' AS student_id, data->>'standard_id' AS standard_id "
-            "FROM attempt_events WHERE tenant_id = $1 AND data->>'attempt_id' = $2 "
-            "AND event_type LIKE 'attempt_recorded.%'",
+            "FROM attempt_events WHERE tenant_id = $1 AND recorded_attempt_id = $2",
             tenant_id,
             attempt_id,
         )

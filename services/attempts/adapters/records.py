@@ -29,8 +29,7 @@ async def attempt_record(
 ) -> AttemptRecord | None:
     """The attempt with its corrections, or None when the tenant has no such attempt."""
     stream = await connection.fetchval(
-        "SELECT stream_id FROM attempt_events WHERE tenant_id = $1 "
-        "AND data->>'attempt_id' = $2 AND event_type LIKE 'attempt_recorded.%'",
+        "SELECT stream_id FROM attempt_events WHERE tenant_id = $1 AND recorded_attempt_id = $2",
         tenant_id,
         attempt_id,
     )
