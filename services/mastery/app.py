@@ -17,6 +17,7 @@ from services.mastery.adapters.freshness import ReadWait
 from services.mastery.adapters.http import MasteryController
 from services.mastery.adapters.preview import PreviewController
 from services.mastery.adapters.projector import PROJECTOR_NAME, MasteryProjector
+from services.mastery.adapters.report_card_http import ReportCardController
 from services.mastery.adapters.resync import ResyncController
 from services.mastery.adapters.roster_http import ClassesController, RosterController
 from services.mastery.adapters.roster_views import RosterNames
@@ -119,6 +120,7 @@ def create_app(
             RosterController,
             ClassesController,
             ClassReportsController,
+            ReportCardController,
             report,
         ],
         workers=workers,
