@@ -62,6 +62,8 @@ MATRIX: dict[str, dict[str, Scope]] = {
         "DELETE /v1/classes/{class_id:str}/students/{student_id:str}": "admin",
         "GET /v1/classes/{class_id:str}/mastery": "read",
         "GET /v1/classes/{class_id:str}/analytics": "read",
+        "GET /v1/classes/{class_id:str}/report-card.csv": "read",
+        "GET /v1/classes/{class_id:str}/report-card.xlsx": "read",
         "POST /v1/calculate": "read",
         "POST /v1/standards/{standard_id:str}/policy-preview": "read",
     },

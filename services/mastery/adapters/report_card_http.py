@@ -134,6 +134,7 @@ class ReportCardController(Controller):
         summary="A class's report card as CSV (UTF-8 with a byte-order mark)",
         description=_DESCRIPTION,
         media_type="text/csv",
+        response_description="The report card, one line per student, sent as it is made",
         responses=_RESPONSES,
     )
     async def report_card_csv(
@@ -152,6 +153,7 @@ class ReportCardController(Controller):
         summary="A class's report card as an Excel workbook",
         description=_DESCRIPTION + " Levels are numbers in the workbook.",
         media_type=XLSX,
+        response_description="The report card, one sheet, one row per student",
         responses=_RESPONSES,
     )
     async def report_card_xlsx(
