@@ -14,6 +14,7 @@ from services.mastery.adapters.family_report import (
 )
 from services.mastery.adapters.family_report_http import family_report_router
 from services.mastery.adapters.freshness import ReadWait
+from services.mastery.adapters.gradebook_http import GradebookController
 from services.mastery.adapters.http import MasteryController
 from services.mastery.adapters.preview import PreviewController
 from services.mastery.adapters.projector import PROJECTOR_NAME, MasteryProjector
@@ -121,6 +122,7 @@ def create_app(
             ClassesController,
             ClassReportsController,
             ReportCardController,
+            GradebookController,
             report,
         ],
         workers=workers,
