@@ -22,8 +22,10 @@ from tests.support.tenants import new_tenant
 GUID = "c6e9d9a4-1a43-11e8-9d1e-0242ac150002"
 BASE = "/v1/oneroster/gradebook/classes/7b"
 KNOWN = {"user": {"ana", "ben", "cy"}, "class": {"7b"}, "org": {"north"}}
-LEVELS = [{"itemValueLHS": str(v), "itemValueRHS": label}
-          for v, label in ((1, "Beginning"), (2, "Developing"), (3, "Proficient"), (4, "Advanced"))]  # fmt: skip
+LEVELS = [
+    {"itemValueLHS": str(value), "itemValueRHS": label}
+    for value, label in ((1, "Beginning"), (2, "Developing"), (3, "Proficient"), (4, "Advanced"))
+]
 
 
 def marker(attempt_id: str, student: str, status: str, day: int) -> dict[str, Any]:

@@ -35,7 +35,7 @@ FIELDS: dict[str, tuple[set[str], set[str]]] = {
             "resultValueMax",
             "learningObjectiveSet",
         },
-    ),  # fmt: skip
+    ),
     "result": (
         {*BASE, "lineItem", "student", "scoreStatus", "scoreDate"},
         {
@@ -51,7 +51,7 @@ FIELDS: dict[str, tuple[set[str], set[str]]] = {
             "late",
             "missing",
         },
-    ),  # fmt: skip
+    ),
 }
 # GUIDRef properties of each record and the type they must name.
 REFS: dict[str, dict[str, str]] = {
@@ -105,8 +105,12 @@ def record_errors(kind: str, record: Mapping[str, Any]) -> list[str]:
             errors.append(f"{name}: scoreStatus {record.get('scoreStatus')!r}")
         if not _is_date(record.get("scoreDate")):
             errors.append(f"{name}: scoreDate {record.get('scoreDate')!r} is not a date")
-        errors += [f"{name}: {flag} not true/false" for flag in ("inProgress", "incomplete",
-                   "late", "missing") if flag in record and record[flag] not in BOOLEAN_TEXT]  # fmt: skip
+        flags = ("inProgress", "incomplete", "late", "missing")
+        errors += [
+            f"{name}: {flag} not true/false"
+            for flag in flags
+            if flag in record and record[flag] not in BOOLEAN_TEXT
+        ]
     for field, kind_named in REFS.get(kind, {}).items():
         ref = record.get(field)
         if ref is not None and (
