@@ -73,7 +73,9 @@ async def test_a_class_report_card_as_csv_and_as_a_workbook(
 
         got = await system.mastery.get("/v1/classes/7b/report-card.xlsx", headers=auth)
         assert got.status_code == 200, got.text
-        assert got.headers["content-disposition"] == 'attachment; filename="report-card-7b.xlsx"'
+        assert got.headers["content-disposition"] == (
+            "attachment; filename=\"report-card.xlsx\"; filename*=UTF-8''report-card-7b.xlsx"
+        )
         sheet = openpyxl.load_workbook(io.BytesIO(got.content), read_only=True)["Report card"]
         # A trailing empty cell is not stored; read back, the row is shorter.
         rows = [

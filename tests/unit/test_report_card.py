@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from services.mastery.adapters.report_card_http import attachment
 from services.mastery.core.calculation import CalculationPolicy, Evidence
 from services.mastery.core.class_rollup import Standing
 from services.mastery.core.report_card import (
@@ -94,3 +95,12 @@ def test_csv_cells_keep_numbers_plain() -> None:
 def test_markers_count_each_kind_in_one_order() -> None:
     assert markers_text(BEN_MATH) == "missing 1; excused 1; incomplete 1"
     assert markers_text(ANA_MATH) == ""
+
+
+def test_a_download_name_carries_any_class_id_percent_encoded() -> None:
+    header_value = attachment("report-card", 'año"7;b', "csv")["Content-Disposition"]
+    assert header_value == (
+        'attachment; filename="report-card.csv"; '
+        "filename*=UTF-8''report-card-a%C3%B1o%227%3Bb.csv"
+    )
+    header_value.encode("latin-1")  # a header can carry it

@@ -19,6 +19,7 @@ from litestar.params import QueryParameter
 
 from services.mastery.adapters.class_http import class_students, standard_ids, standings
 from services.mastery.adapters.policies import stored_standards
+from services.mastery.adapters.report_card_http import attachment
 from services.mastery.adapters.roster_views import one_class, term_of
 from services.mastery.core.class_rollup import Span
 from services.mastery.core.gradebook import (
@@ -176,9 +177,8 @@ class GradebookController(Controller):
         self, class_id: PathId, *, tenant: NamedDependency[str], state: State, term: QueryId = None
     ) -> Response[bytes]:
         book = await load_gradebook(state, tenant, class_id, term)
-        disposition = f'attachment; filename="gradebook-{class_id}.zip"'
         return Response(
             zipped(bulk_files(book)),
             media_type="application/zip",
-            headers={"Content-Disposition": disposition},
+            headers=attachment("gradebook", class_id, "zip"),
         )
