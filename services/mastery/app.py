@@ -15,9 +15,11 @@ from services.mastery.adapters.family_report import (
 )
 from services.mastery.adapters.family_report_http import family_report_router
 from services.mastery.adapters.freshness import ReadWait
+from services.mastery.adapters.gradebook_http import GradebookController
 from services.mastery.adapters.http import MasteryController
 from services.mastery.adapters.preview import PreviewController
 from services.mastery.adapters.projector import PROJECTOR_NAME, MasteryProjector
+from services.mastery.adapters.report_card_http import ReportCardController
 from services.mastery.adapters.resync import ResyncController
 from services.mastery.adapters.roster_http import ClassesController, RosterController
 from services.mastery.adapters.roster_views import RosterNames
@@ -120,6 +122,8 @@ def create_app(
             RosterController,
             ClassesController,
             ClassReportsController,
+            ReportCardController,
+            GradebookController,
             report,
         ],
         workers=workers,

@@ -171,6 +171,7 @@ TAG_DESCRIPTIONS = {
     "unsubscribe": "One-click unsubscribe links of family emails (RFC 8058).",
     "health": "Liveness and readiness probes.",
     "problems": "A page per problem type, where each problem's `type` points.",
+    "oneroster": "A class's proficiencies as a OneRoster 1.2 gradebook, REST and bulk CSV.",
 }
 
 

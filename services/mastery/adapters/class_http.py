@@ -104,14 +104,16 @@ def _bad_cursor(detail: str) -> Problem:
                    errors=[{"field": "cursor", "message": detail}])  # fmt: skip
 
 
-async def _students(connection: DbConnection, tenant: str, class_id: str) -> dict[str, str | None]:
+async def class_students(
+    connection: DbConnection, tenant: str, class_id: str
+) -> dict[str, str | None]:
     if await one_class(connection, tenant, class_id) is None:
         raise Problem(404, "not-found", "No such class", f"no class {class_id!r}")
     members: list[MemberOut] = await members_of(connection, tenant, class_id)
     return {m.person_id: m.display_name for m in members if m.role == "student"}
 
 
-async def _span(connection: DbConnection, tenant: str, term: str | None) -> Span | None:
+async def term_span(connection: DbConnection, tenant: str, term: str | None) -> Span | None:
     if term is None:
         return None
     found = await term_of(connection, tenant, term)
@@ -158,7 +160,7 @@ async def standings(
     ]
 
 
-async def _standards(
+async def standard_ids(
     connection: DbConnection, tenant: str, students: list[str], standard: str | None,
     *, after: str = "", limit: int = 1_000_000,
 ) -> list[str]:  # fmt: skip
@@ -200,10 +202,12 @@ class ClassReportsController(Controller):
     ) -> ClassMastery:
         after = _decode(cursor, standard, term).after if cursor else ""
         async with tenant_connection(state.pool, tenant) as connection:
-            students = await _students(connection, tenant, class_id)
-            span = await _span(connection, tenant, term)
+            students = await class_students(connection, tenant, class_id)
+            span = await term_span(connection, tenant, term)
             ids = list(students)
-            page = await _standards(connection, tenant, ids, standard, after=after, limit=limit + 1)
+            page = await standard_ids(
+                connection, tenant, ids, standard, after=after, limit=limit + 1
+            )
             found = await standings(connection, tenant, ids, page[:limit], span)
         following = _encode(_Cursor(page[limit - 1], standard, term)) if len(page) > limit else None
         return ClassMastery(
@@ -234,10 +238,10 @@ class ClassReportsController(Controller):
         term: QueryId = None,
     ) -> ClassAnalytics:
         async with tenant_connection(state.pool, tenant) as connection:
-            students = await _students(connection, tenant, class_id)
-            span = await _span(connection, tenant, term)
+            students = await class_students(connection, tenant, class_id)
+            span = await term_span(connection, tenant, term)
             ids = list(students)
-            every = await _standards(connection, tenant, ids, standard)
+            every = await standard_ids(connection, tenant, ids, standard)
             found = await standings(connection, tenant, ids, every, span)
         return ClassAnalytics(
             class_id=class_id,
