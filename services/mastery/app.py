@@ -6,6 +6,7 @@ from litestar.di import Provide
 
 from services.mastery.adapters.calculator import CalculatorController
 from services.mastery.adapters.change_log import RELAYED_LOG
+from services.mastery.adapters.roster_relay import roster_log
 from services.mastery.adapters.class_http import ClassReportsController
 from services.mastery.adapters.family_report import (
     OneTimeZone,
@@ -103,9 +104,17 @@ def create_app(
         relay = outbox_relay(
             config, pool, log=RELAYED_LOG, client_name="mastery-relay", user=MASTERY_USER
         )
+        rosters = outbox_relay(
+            config,
+            pool,
+            log=roster_log(bus_names(config)),
+            client_name="mastery-roster-relay",
+            user=MASTERY_USER,
+        )
         return [
             NamedWorker("projector", projector.run, projector.lag, consumer_counts(projector)),
             NamedWorker("relay", relay.run, relay.lag, relay_counts(relay)),
+            NamedWorker("roster-relay", rosters.run, rosters.lag, relay_counts(rosters)),
         ]
 
     return create_service_app(
