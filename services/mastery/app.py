@@ -6,7 +6,6 @@ from litestar.di import Provide
 
 from services.mastery.adapters.calculator import CalculatorController
 from services.mastery.adapters.change_log import RELAYED_LOG
-from services.mastery.adapters.roster_relay import roster_log
 from services.mastery.adapters.class_http import ClassReportsController
 from services.mastery.adapters.family_report import (
     OneTimeZone,
@@ -21,6 +20,7 @@ from services.mastery.adapters.preview import PreviewController
 from services.mastery.adapters.projector import PROJECTOR_NAME, MasteryProjector
 from services.mastery.adapters.resync import ResyncController
 from services.mastery.adapters.roster_http import ClassesController, RosterController
+from services.mastery.adapters.roster_relay import roster_log
 from services.mastery.adapters.roster_views import RosterNames
 from services.mastery.config import MasteryConfig
 from services.mastery.core.calculation import FALLBACK_POLICY, CalculationPolicy

@@ -25,9 +25,7 @@ ROSTER_CONSUMER = ROSTER_DURABLE
 ROSTER_LOCKS = 0x4E524F  # the class (first int4 key) of notify's roster advisory locks
 logger = logging.getLogger(__name__)
 
-_CONTACT_COLUMNS = (
-    "person_id, number, role, display_name, email, language, guardian_ids, removed"
-)
+_CONTACT_COLUMNS = "person_id, number, role, display_name, email, language, guardian_ids, removed"
 
 
 class RosterFollower:
@@ -72,7 +70,9 @@ async def apply_roster_change(connection: DbConnection, change: RosterChange, nu
         await _sync_guardians(connection, tenant_id, student_id)
 
 
-async def _contact(connection: DbConnection, tenant_id: str, person_id: str) -> RosterContact | None:
+async def _contact(
+    connection: DbConnection, tenant_id: str, person_id: str
+) -> RosterContact | None:
     found = await _contacts(connection, tenant_id, [person_id])
     return found.get(person_id)
 
