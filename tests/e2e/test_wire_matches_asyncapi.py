@@ -1,8 +1,9 @@
 """What the relays really publish matches docs/asyncapi.yaml, headers and payloads.
 
-The whole system runs (HTTP -> attempts relay -> JetStream -> projector -> mastery relay); every
-message it leaves on ATTEMPTS, MASTERY and ROSTERS is read back from a real nats-server and validated
-against the document's schema for its CloudEvents type.
+The whole system runs (HTTP -> attempts relay -> JetStream -> projector -> mastery relay, and a
+roster import -> roster relay); every message it leaves on ATTEMPTS, MASTERY and ROSTERS is read
+back from a real nats-server and validated against the document's schema for its CloudEvents
+type.
 """
 
 import uuid
