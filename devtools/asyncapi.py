@@ -23,6 +23,7 @@ from shared.contract.cloudevents import (
 )
 from shared.contract.events.gradebook import AnyGradebookEvent
 from shared.contract.events.mastery import AnyMasteryEvent
+from shared.contract.events.roster import RosterChange
 
 ASYNCAPI_VERSION = "3.1.0"
 SCHEMA_REF = "#/components/schemas/{name}"
@@ -78,6 +79,20 @@ MASTERY_CHANNEL = {
     "parameters": {"tenant": {"description": "Tenant id."}},
 }
 
+ROSTERS_CHANNEL = {
+    "address": "rosters.{tenant}.changed",
+    "description": (
+        "Stream ROSTERS: the mastery service's roster log (a OneRoster import or the class API),"
+        " in commit order. A `*_defined` event carries the whole entity (the newest is the"
+        " truth), `roster_removed` takes one away. `subject` is `tenant/roster` and"
+        " `streamversion` the event's number in the tenant's roster log (1, 2, ...): an event"
+        " numbered at or below one already applied to that entity is old news. A stream of its"
+        " own, not MASTERY, since it carries people's names and addresses: notify reads it"
+        " (durable `notify-rosters`), the `sis` user cannot."
+    ),
+    "parameters": {"tenant": {"description": "Tenant id."}},
+}
+
 DEADLETTER_CHANNEL = {
     "address": "deadletter.{consumer}",
     "description": (
@@ -92,7 +107,10 @@ DEADLETTER_CHANNEL = {
     ),
     "parameters": {
         "consumer": {
-            "description": "mastery-projector, notify-planner, attempts-relay or mastery-relay."
+            "description": (
+                "mastery-projector, notify-planner, notify-rosters, attempts-relay or"
+                " mastery-relay."
+            )
         }
     },
 }
@@ -105,6 +123,7 @@ def _events(union: object) -> list[type[msgspec.Struct]]:
 CHANNEL_EVENTS: dict[str, list[type[msgspec.Struct]]] = {
     "attempts": _events(AnyGradebookEvent),
     "masteryChanged": _events(AnyMasteryEvent),
+    "rosters": _events(RosterChange),
 }
 
 
@@ -175,6 +194,8 @@ def _schemas() -> dict[str, Any]:
         name = ref["$ref"].rpartition("/")[2]
         envelope = _published_envelope(components[name], event)
         components[name] = _with_date_times(envelope, CloudEvent)
+    # As JSON has it: a tuple default (`()`) is a list, as the YAML reads back.
+    components = msgspec.json.decode(msgspec.json.encode(components))
     return {
         "cloudEventHeaders": {
             "type": "object",
@@ -237,6 +258,7 @@ def document() -> dict[str, Any]:
         "channels": {
             "attempts": _channel(ATTEMPTS_CHANNEL, CHANNEL_EVENTS["attempts"]),
             "masteryChanged": _channel(MASTERY_CHANNEL, CHANNEL_EVENTS["masteryChanged"]),
+            "rosters": _channel(ROSTERS_CHANNEL, CHANNEL_EVENTS["rosters"]),
             "deadLetter": {
                 **DEADLETTER_CHANNEL,
                 "messages": {"deadLettered": {"$ref": "#/components/messages/deadLettered"}},
@@ -247,6 +269,7 @@ def document() -> dict[str, Any]:
             for name, channel in (
                 ("sendAttemptEvents", "attempts"),
                 ("sendMasteryChanged", "masteryChanged"),
+                ("sendRosterChanges", "rosters"),
                 ("sendDeadLetters", "deadLetter"),
             )
         },

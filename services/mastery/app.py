@@ -22,6 +22,7 @@ from services.mastery.adapters.projector import PROJECTOR_NAME, MasteryProjector
 from services.mastery.adapters.report_card_http import ReportCardController
 from services.mastery.adapters.resync import ResyncController
 from services.mastery.adapters.roster_http import ClassesController, RosterController
+from services.mastery.adapters.roster_relay import roster_log
 from services.mastery.adapters.roster_views import RosterNames
 from services.mastery.config import MasteryConfig
 from services.mastery.core.calculation import FALLBACK_POLICY, CalculationPolicy
@@ -105,9 +106,17 @@ def create_app(
         relay = outbox_relay(
             config, pool, log=RELAYED_LOG, client_name="mastery-relay", user=MASTERY_USER
         )
+        rosters = outbox_relay(
+            config,
+            pool,
+            log=roster_log(bus_names(config)),
+            client_name="mastery-roster-relay",
+            user=MASTERY_USER,
+        )
         return [
             NamedWorker("projector", projector.run, projector.lag, consumer_counts(projector)),
             NamedWorker("relay", relay.run, relay.lag, relay_counts(relay)),
+            NamedWorker("roster-relay", rosters.run, rosters.lag, relay_counts(rosters)),
         ]
 
     return create_service_app(

@@ -10,6 +10,7 @@ from services.notify.adapters.mail_metrics import notification_series
 from services.notify.adapters.mailer import SmtpMailer
 from services.notify.adapters.planner import PLANNER_NAME, NotificationPlanner, UnsubscribeLinks
 from services.notify.adapters.rendering import Renderer
+from services.notify.adapters.roster import ROSTER_CONSUMER, RosterFollower
 from services.notify.adapters.settings_http import MailSettingsController, StudentsController
 from services.notify.adapters.smtp import SmtpServer
 from services.notify.adapters.suppressions import SuppressionsController
@@ -18,6 +19,7 @@ from services.notify.config import NotifyConfig
 from services.notify.migrations import MIGRATIONS
 from shared.contract.cloudevents import EnvelopeCodec
 from shared.contract.events.mastery import AnyMasteryEvent
+from shared.contract.events.roster import RosterChange
 from shared.platform.bus import bus_names
 from shared.platform.consumer import BatchConsumer, ConsumerSettings
 from shared.platform.metrics import consumer_counts
@@ -59,6 +61,20 @@ def create_app(
             EnvelopeCodec(AnyMasteryEvent),
             planner.handle_mastery_events,
         )
+        follower = RosterFollower(pool)
+        rosters = BatchConsumer(
+            ConsumerSettings(
+                nats_url=config.nats_url,
+                bus=bus,
+                stream=bus.rosters_stream,
+                filter_subject=bus.all_rosters(),
+                durable=ROSTER_CONSUMER,
+                retry_max_delay=config.consumer_retry_max_delay,
+                retry_later_limit=config.consumer_retry_later_limit,
+            ),
+            EnvelopeCodec[RosterChange](RosterChange),
+            follower.handle_roster_events,
+        )
         server = SmtpServer.from_url(
             config.smtp_url,
             username=config.smtp_username,
@@ -82,6 +98,7 @@ def create_app(
         )
         return [
             NamedWorker("planner", consumer.run, consumer.lag, consumer_counts(consumer)),
+            NamedWorker("rosters", rosters.run, rosters.lag, consumer_counts(rosters)),
             NamedWorker("mailer", mailer.run, mailer.lag),
         ]
 

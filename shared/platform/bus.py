@@ -56,6 +56,10 @@ class BusNames:
         return self._stream("MASTERY")
 
     @property
+    def rosters_stream(self) -> str:
+        return self._stream("ROSTERS")
+
+    @property
     def deadletter_stream(self) -> str:
         return self._stream("DEADLETTER")
 
@@ -70,6 +74,12 @@ class BusNames:
 
     def all_mastery_changed(self) -> str:
         return self._subject("mastery", "*", "changed")
+
+    def rosters(self, tenant_id: str) -> str:
+        return self._subject("rosters", tenant_id, "changed")
+
+    def all_rosters(self) -> str:
+        return self._subject("rosters", "*", "changed")
 
     def deadletter(self, consumer: str) -> str:
         return self._subject("deadletter", consumer)
@@ -86,6 +96,7 @@ class BusNames:
         subjects = {
             self.attempts_stream: "attempts",
             self.mastery_stream: "mastery",
+            self.rosters_stream: "rosters",
             self.deadletter_stream: "deadletter",
         }
         return [

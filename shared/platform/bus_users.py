@@ -17,23 +17,31 @@ from shared.platform.bus import BusNames, inbox_prefix
 
 PROJECTOR_DURABLE = "mastery-projector"
 PLANNER_DURABLE = "notify-planner"
+# Notify's copy of the roster's people and guardian links.
+ROSTER_DURABLE = "notify-rosters"
 # The durable of an SIS integration (`examples/sis_subscriber.py`): read-only, on MASTERY.
 SIS_DURABLE = "sis-subscriber"
 
-# The subject families; each has one stream.
-ATTEMPTS, MASTERY, DEADLETTER = "attempts", "mastery", "deadletter"
+# The subject families; each has one stream. Rosters are a stream of their own, not subjects on
+# MASTERY: they carry people's names and addresses, and the `sis` user may read all of MASTERY.
+ATTEMPTS, MASTERY, ROSTERS, DEADLETTER = "attempts", "mastery", "rosters", "deadletter"
 
 
 def stream_of(names: BusNames, family: str) -> str:
     return {
         ATTEMPTS: names.attempts_stream,
         MASTERY: names.mastery_stream,
+        ROSTERS: names.rosters_stream,
         DEADLETTER: names.deadletter_stream,
     }[family]
 
 
 def _published(names: BusNames, family: str) -> str:
-    return {ATTEMPTS: names.all_attempts(), MASTERY: names.all_mastery_changed()}[family]
+    return {
+        ATTEMPTS: names.all_attempts(),
+        MASTERY: names.all_mastery_changed(),
+        ROSTERS: names.all_rosters(),
+    }[family]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +112,12 @@ def _consumer_publishes(names: BusNames, consumes: Consumes) -> list[str]:
 
 ATTEMPTS_USER = BusUser("attempts", publishes=(ATTEMPTS,))
 MASTERY_USER = BusUser(
-    "mastery", publishes=(MASTERY,), consumes=(Consumes(ATTEMPTS, PROJECTOR_DURABLE),)
+    "mastery", publishes=(MASTERY, ROSTERS), consumes=(Consumes(ATTEMPTS, PROJECTOR_DURABLE),)
 )
-NOTIFY_USER = BusUser("notify", consumes=(Consumes(MASTERY, PLANNER_DURABLE),))
+NOTIFY_USER = BusUser(
+    "notify",
+    consumes=(Consumes(MASTERY, PLANNER_DURABLE), Consumes(ROSTERS, ROSTER_DURABLE)),
+)
 # An SIS integration reads mastery changes through its own durable and may do nothing else: no
 # publishing, no stream declared, no other consumer, no message read by sequence.
 SIS_USER = BusUser("sis", consumes=(Consumes(MASTERY, SIS_DURABLE, parks=False),))

@@ -1,8 +1,9 @@
 """What the relays really publish matches docs/asyncapi.yaml, headers and payloads.
 
-The whole system runs (HTTP -> attempts relay -> JetStream -> projector -> mastery relay); every
-message it leaves on ATTEMPTS and MASTERY is read back from a real nats-server and validated
-against the document's schema for its CloudEvents type.
+The whole system runs (HTTP -> attempts relay -> JetStream -> projector -> mastery relay, and a
+roster import -> roster relay); every message it leaves on ATTEMPTS, MASTERY and ROSTERS is read
+back from a real nats-server and validated against the document's schema for its CloudEvents
+type.
 """
 
 import uuid
@@ -18,6 +19,7 @@ from nats.js.errors import NotFoundError
 from shared.contract.cloudevents import CONTENT_TYPE
 from shared.platform.bus import BusNames
 from tests.support.asyncapi import load_document, message_schemas
+from tests.support.oneroster_sample import sample_files, zipped
 from tests.support.polling import eventually
 from tests.support.servers import Servers
 from tests.support.system import System, running_system
@@ -145,3 +147,36 @@ def _check_the_changes_context(envelopes: list[dict[str, Any]], tenant: str) -> 
     assert [(d["previous_mastered"], d["mastered"]) for d in data] == [
         (False, False), (False, True), (True, False), (False, False),
     ]  # fmt: skip
+
+
+@pytest.mark.e2e
+async def test_every_roster_message_is_valid_against_the_asyncapi_document(
+    pool: asyncpg.Pool, database_url: str, servers: Servers, bus: BusNames, smtp_sink: Any
+) -> None:
+    tenant, auth = await new_tenant(pool)
+    async with running_system(database_url, servers.nats_url, smtp_sink.url, bus) as system:
+        imported = await system.mastery.post(
+            "/v1/rosters/oneroster",
+            content=zipped(sample_files(classes=1, students=2)),
+            headers={**auth, "Content-Type": "application/zip"},
+        )
+        await _ok(imported)
+        # 1 school, 2 terms, 1 class, 1 teacher, 2 students, 3 guardians, 5 enrollments.
+        rosters = await eventually(
+            lambda: _captured(servers.nats_url, bus.rosters_stream),
+            lambda found: len(found) >= 15,
+            within=30,
+        )
+    schemas = message_schemas(load_document())
+    for message in rosters:
+        schema = schemas[message.payload["type"]]
+        assert message.headers["Content-Type"] == CONTENT_TYPE == schema.content_type
+        assert schema.problems(message.headers, message.payload) == [], message
+        assert message.headers["Nats-Msg-Id"] == message.payload["id"]
+    assert {message.subject for message in rosters} == {bus.rosters(tenant)}
+    assert [message.payload["streamversion"] for message in rosters] == list(range(1, 16))
+    assert {message.payload["type"] for message in rosters} == {
+        "org.mastery.org_defined.v1", "org.mastery.term_defined.v1",
+        "org.mastery.class_defined.v1", "org.mastery.person_defined.v1",
+        "org.mastery.enrollment_defined.v1",
+    }  # fmt: skip

@@ -43,6 +43,8 @@ FORBIDDEN = {
     ),
     "create a tenant": "INSERT INTO tenants (tenant_id, name) VALUES ('intruder', 'x')",
     "rewrite the roster log": "UPDATE roster_log SET event_type = event_type",
+    "reset a family's delivery choice": "UPDATE guardians SET delivery = 'immediate'",
+    "forget a roster person": "DELETE FROM roster_contacts",
 }
 
 # Another service's private tables, read or written (each service reads its own freely).
@@ -64,6 +66,7 @@ PRIVATE = {
         "event_type, data, recorded_at) VALUES ('t', 't/s/x', 1, gen_random_uuid(), 'x', '{}', "
         "now())",
         "SELECT 1 FROM guardians",
+        "SELECT 1 FROM roster_contacts",
     ],
     "notify": [
         "SELECT 1 FROM attempt_events",
@@ -74,6 +77,8 @@ PRIVATE = {
         "standard_id, change_number) VALUES ('t', 's', 'm', '', 's', 's', 1)",
         "UPDATE mastery_changes_relayed SET position = 0",
         "SELECT 1 FROM roster_people",
+        "SELECT 1 FROM roster_log",
+        "UPDATE roster_log_relayed SET position = 0",
     ],
 }
 
@@ -91,7 +96,7 @@ READABLE = {
     ],
     "notify": [
         "guardians", "notifications", "student_names", "mail_settings", "notified_changes",
-        "suppressions", "unsubscribes",
+        "suppressions", "unsubscribes", "roster_contacts",
     ],
 }  # fmt: skip
 # Tenant rows the operator's tools write, read before the tenant is known: no wall.
@@ -179,6 +184,11 @@ async def two_schools(
             await _unsubscribe(system, tenant)
         await eventually(
             lambda: pool.fetchval("SELECT count(DISTINCT tenant_id) FROM suppressions"),
+            lambda count: count == 2,
+        )
+        # Notify's copy of the roster follows the import over the bus.
+        await eventually(
+            lambda: pool.fetchval("SELECT count(DISTINCT tenant_id) FROM roster_contacts"),
             lambda count: count == 2,
         )
     return tenants[0][0], tenants[1][0]
@@ -289,7 +299,8 @@ async def test_a_borrow_that_names_no_tenant_sees_nothing_after_one_that_did(
             named_again = await connection.fetchval("SELECT count(*) FROM guardians")
     finally:
         await pool.close()
-    assert (named, unnamed, named_again) == (1, 0, 1)
+    # The guardian set through the API and the roster's (its sample student has one).
+    assert (named, unnamed, named_again) == (2, 0, 2)
 
 
 async def test_naming_the_tenant_a_connection_already_has_costs_no_statement(

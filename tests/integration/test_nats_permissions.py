@@ -21,7 +21,7 @@ from nats.js.api import ConsumerConfig
 from devtools.embedded import EmbeddedNats, free_port, nats_server_binary, wait_for_port
 from devtools.nats_auth import deploy_config, password_variable
 from shared.platform.bus import BusNames, ensure_streams, inbox_prefix
-from shared.platform.bus_users import BUS_USERS, PLANNER_DURABLE, SIS_DURABLE
+from shared.platform.bus_users import BUS_USERS, PLANNER_DURABLE, ROSTER_DURABLE, SIS_DURABLE
 
 ROOT = Path(__file__).resolve().parents[2]
 TENANT = "school-a"
@@ -81,7 +81,8 @@ async def names(
     yield chosen
     if not chosen.namespace:
         admin = await nats.connect(auth_nats.url)
-        for stream in (chosen.attempts_stream, chosen.mastery_stream, chosen.deadletter_stream):
+        streams = (chosen.attempts_stream, chosen.mastery_stream, chosen.rosters_stream)
+        for stream in (*streams, chosen.deadletter_stream):
             await admin.jetstream().delete_stream(stream)
         await admin.close()
 
@@ -129,6 +130,29 @@ async def test_only_attempts_publishes_attempts_and_only_mastery_publishes_chang
         assert notify_refused.about(attempt)
     assert await _stored(auth_nats, names.attempts_stream) == 1
     assert await _stored(auth_nats, names.mastery_stream) == 1
+
+
+async def test_only_mastery_publishes_rosters_and_only_notify_reads_them(
+    auth_nats: EmbeddedNats, names: BusNames
+) -> None:
+    roster = names.rosters(TENANT)
+    async with connected_as(auth_nats, "mastery") as (mastery, _):
+        assert await _publishes(mastery, roster)
+    for user in ("attempts", "notify", "sis"):
+        async with connected_as(auth_nats, user) as (client, refused):
+            assert not await _publishes(client, roster)
+            assert refused.about(roster)
+    async with connected_as(auth_nats, "notify") as (notify, _):
+        config = ConsumerConfig(durable_name=ROSTER_DURABLE, filter_subject=names.all_rosters())
+        await notify.jetstream().add_consumer(names.rosters_stream, config)
+    # Names and addresses: the SIS reader gets no durable on ROSTERS, its own name or another.
+    async with connected_as(auth_nats, "sis") as (sis, _):
+        for durable in (SIS_DURABLE, ROSTER_DURABLE):
+            with pytest.raises(nats.errors.TimeoutError):
+                await sis.jetstream().add_consumer(
+                    names.rosters_stream, ConsumerConfig(durable_name=durable), timeout=1
+                )
+    assert await _stored(auth_nats, names.rosters_stream) == 1
 
 
 async def test_the_notifier_cannot_read_attempts(auth_nats: EmbeddedNats, names: BusNames) -> None:

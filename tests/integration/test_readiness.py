@@ -111,8 +111,16 @@ async def test_every_service_reports_each_worker_and_its_lag(
     async with running_system(database_url, servers.nats_url, smtp_sink.url, bus) as system:
         expected = {
             system.attempts: {"relay": "outbox_depth"},
-            system.mastery: {"projector": "consumer_pending", "relay": "outbox_depth"},
-            system.notify: {"planner": "consumer_pending", "mailer": "due_notifications"},
+            system.mastery: {
+                "projector": "consumer_pending",
+                "relay": "outbox_depth",
+                "roster-relay": "outbox_depth",
+            },
+            system.notify: {
+                "planner": "consumer_pending",
+                "rosters": "consumer_pending",
+                "mailer": "due_notifications",
+            },
         }
         # Every service also listens for changed API keys (shared/platform/key_listener.py).
         expected = {client: {**lags, "keys": "cached_keys"} for client, lags in expected.items()}

@@ -41,9 +41,15 @@ _INSERT_GUARDIAN = (
 async def replace_guardians(
     connection: DbConnection, tenant_id: str, student_id: str, guardians: Sequence[Guardian]
 ) -> None:
+    """Replace the student's guardians set through the API. Those from the roster stay until the
+    roster drops them, but one given here too becomes the API's (and the roster leaves it be)."""
     async with connection.transaction():
         await connection.execute(
-            "DELETE FROM guardians WHERE tenant_id = $1 AND student_id = $2", tenant_id, student_id
+            "DELETE FROM guardians WHERE tenant_id = $1 AND student_id = $2 "
+            "AND (roster_person_id IS NULL OR email = ANY($3::text[]))",
+            tenant_id,
+            student_id,
+            [each.email for each in guardians],
         )
         rows = [
             GuardianRow(
