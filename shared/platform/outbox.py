@@ -45,6 +45,7 @@ from shared.platform.errors import is_transient
 from shared.platform.postgres import DbConnection
 from shared.platform.retry import NotYet, retry_until_stopped, sleep_unless_stopped
 from shared.platform.rows import Columns
+from shared.platform.wake import closed
 
 # A connection borrowed from the pool (asyncpg's generic types exist for type checkers only).
 PooledConnection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
@@ -394,7 +395,7 @@ def _read_batch(log: RelayedLog) -> str:
 async def _stop_listening(connection: DbConnection, relay: "OutboxRelay") -> None:
     """UNLISTEN before the connection goes back to the pool, which does not reset sessions; a
     connection that broke took its LISTEN with it."""
-    if _closed(connection):
+    if closed(connection):
         return
     try:
         await connection.remove_listener(relay.log.table, relay.wake)
@@ -451,15 +452,8 @@ def outbox_relay(
     )
 
 
-def _closed(connection: DbConnection) -> bool:
-    try:
-        return connection.is_closed()
-    except asyncpg.InterfaceError:  # a pooled connection that closed is detached from its proxy
-        return True
-
-
 def _still_connected(connection: DbConnection) -> None:
-    if _closed(connection):
+    if closed(connection):
         raise LeadershipLost("the connection holding the leader lock closed")
 
 
@@ -471,7 +465,7 @@ async def _give_up_leadership(pool: asyncpg.Pool, connection: PooledConnection) 
     is no error here: its lock went with it.
     """
     try:
-        if not _closed(connection):
+        if not closed(connection):
             await connection.execute("SELECT pg_advisory_unlock_all()")
     except Exception as error:
         _terminate(connection)
@@ -485,5 +479,5 @@ async def _give_up_leadership(pool: asyncpg.Pool, connection: PooledConnection) 
 
 
 def _terminate(connection: DbConnection) -> None:
-    if not _closed(connection):
+    if not closed(connection):
         connection.terminate()

@@ -14,6 +14,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from shared.platform.errors import is_transient
+from shared.platform.postgres import DbConnection
 
 PooledConnection: TypeAlias = "PoolConnectionProxy[asyncpg.Record]"
 
@@ -53,17 +54,18 @@ class Wakeup:
         if connection is None:
             return
         try:
-            if not connection.is_closed():
+            if not closed(connection):
                 await connection.remove_listener(self._channel, self.notified)
         except Exception as error:
-            connection.terminate()
+            if not closed(connection):
+                connection.terminate()
             if not is_transient(error):
                 raise
         finally:
-            await self._pool.release(connection)
+            await self._pool.release(connection)  # nothing to do for a detached one
 
     async def _listen(self) -> None:
-        if self._connection is not None and not self._connection.is_closed():
+        if self._connection is not None and not closed(self._connection):
             return
         if self._connection is not None:
             await self.close()
@@ -83,3 +85,12 @@ class Wakeup:
         self._connection = connection
         # Whatever was written before LISTEN took effect is for the next look to find.
         self._woken.set()
+
+
+def closed(connection: DbConnection) -> bool:
+    """Whether the connection is gone: closed, or (lost while borrowed) detached from its pool
+    proxy, whose every method then raises."""
+    try:
+        return connection.is_closed()
+    except asyncpg.InterfaceError:
+        return True
