@@ -20,9 +20,14 @@ NAMED_FIELD = re.compile(r"^([a-z_][a-z0-9_]*): ")
 DECODED_BODY = "decoded_json_body"
 
 
-class FieldError(msgspec.Struct, frozen=True):
+class FieldError(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One invalid field: of the body, a parameter, or (with `file` and `line`) a line of an
+    uploaded file, such as a OneRoster CSV (line 1 is its header, 0 the file as a whole)."""
+
     field: str
     message: str
+    file: str | None = None
+    line: int | None = None
 
 
 # As `msgspec.json.decode` converts: no number taken for a date-time, no string for a number.

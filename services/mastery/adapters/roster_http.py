@@ -24,6 +24,7 @@ from shared.contract.ids import PLAIN_TEXT_PATTERN, OpaqueId
 from shared.platform.auth import requires
 from shared.platform.http import PathId, Problem
 from shared.platform.tenant_scope import tenant_connection
+from shared.platform.validation import FieldError
 
 MAX_ZIP_BYTES = 50 * 1024 * 1024
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=300, pattern=PLAIN_TEXT_PATTERN)]
@@ -33,8 +34,16 @@ def invalid_roster(errors: list[LineError]) -> Problem:
     return Problem(
         422, "invalid-roster", "The roster is not valid",
         f"{len(errors)} problem(s) found; nothing was imported",
-        errors=msgspec.to_builtins(errors),
+        errors=msgspec.to_builtins([line_error(error) for error in errors]),
     )  # fmt: skip
+
+
+def line_error(error: LineError) -> FieldError:
+    """A bad line as the problem's `errors` name it: the column, or the file when the whole file
+    (or line) is wrong."""
+    return FieldError(
+        field=error.field or error.file, message=error.message, file=error.file, line=error.line
+    )
 
 
 class RosterController(Controller):
