@@ -22,6 +22,9 @@ SELECT activity.application_name FROM pg_locks AS locks
 JOIN pg_stat_activity AS activity ON activity.pid = locks.pid
 WHERE locks.locktype = 'advisory' AND locks.granted AND locks.objsubid = 1
   AND locks.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  -- the relays of the attempt and mastery-change logs (a key is hashtext of the log's table)
+  AND locks.objid IN (SELECT (hashtext(log)::bigint & 4294967295)::text::oid
+                        FROM unnest(ARRAY['attempt_events', 'mastery_changes']) AS log)
 """
 
 ATTEMPTS_TWICE = """
