@@ -115,6 +115,9 @@ def test_every_response_struct_is_a_view_of_the_adapters(service: str) -> None:
         f"services.{service}.adapters.",
         "shared.platform.http",
         "shared.platform.validation",
+        # The one exception: OneRoster 1.2 gradebook records, a published external format the
+        # core builds once for both its JSON and its CSV binding (they hold no event).
+        *(("services.mastery.core.gradebook",) if service == "mastery" else ()),
     )
     for route, structs in _response_structs(APPS[service]()).items():
         for struct in structs:
