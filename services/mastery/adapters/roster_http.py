@@ -130,8 +130,7 @@ class ClassesController(Controller):
         self, class_id: PathId, student_id: PathId, tenant: NamedDependency[str], state: State
     ) -> ClassOut:
         def decide(record: OnRecord) -> list[RosterChange]:
-            if ("class", class_id) not in record:
-                raise Problem(404, "not-found", "No such class", f"no class {class_id!r}")
+            _require_class(record, class_id)
             return enroll(record, tenant, class_id, student_id)
 
         await self._record(state, tenant, decide, ["class", "enrollment"])
@@ -147,8 +146,7 @@ class ClassesController(Controller):
         self, class_id: PathId, student_id: PathId, tenant: NamedDependency[str], state: State
     ) -> None:
         def decide(record: OnRecord) -> list[RosterChange]:
-            if ("class", class_id) not in record:
-                raise Problem(404, "not-found", "No such class", f"no class {class_id!r}")
+            _require_class(record, class_id)
             keys = [
                 key for key, entity in record.items()
                 if key[0] == "enrollment" and getattr(entity, "class_id", None) == class_id
@@ -170,3 +168,9 @@ async def _class_out(state: State, tenant: str, class_id: str) -> ClassOut:
     if found is None:
         raise Problem(404, "not-found", "No such class", f"no class {class_id!r}")
     return found
+
+
+def _require_class(record: OnRecord, class_id: str) -> None:
+    """An enrollment names a class on record: 404 otherwise, before anything is written."""
+    if ("class", class_id) not in record:
+        raise Problem(404, "not-found", "No such class", f"no class {class_id!r}")
