@@ -39,6 +39,7 @@ def create_app(
     bus = bus_names(config)
     secret = config.unsubscribe_secret.encode()
     renderer = Renderer()
+    mailers: list[SmtpMailer] = []  # read by /metrics: emails this process sent and parked
 
     def workers(pool: asyncpg.Pool) -> list[NamedWorker]:
         defaults = config.storm_defaults()
@@ -96,6 +97,7 @@ def create_app(
             max_per_second=config.smtp_max_per_second,
             storm_defaults=defaults,
         )
+        mailers.append(mailer)
         return [
             NamedWorker("planner", consumer.run, consumer.lag, consumer_counts(consumer)),
             NamedWorker("rosters", rosters.run, rosters.lag, consumer_counts(rosters)),
@@ -118,5 +120,5 @@ def create_app(
         workers=workers,
         pool=pool,
         on_give_up=on_give_up,
-        metric_probes=[notification_series],
+        metric_probes=[notification_series(mailers)],
     )

@@ -1,35 +1,64 @@
-"""Family emails by sending state, read from the notifications table when Prometheus scrapes."""
+"""Family emails for Prometheus: what waits, from the database; what was sent or parked, from the
+mailer that did it.
+
+The waiting states (pending, sending, held for a digest) are read through their partial indexes
+when Prometheus scrapes, so a scrape costs the backlog, not the history: the table keeps every
+notification ever planned, and counting it all every 15 seconds would grow with it. Emails sent
+and refused for good are counted by each mailer process as it records them (counters that start
+at zero with the process, as Prometheus expects: `sum(increase(...))` over the instances).
+"""
+
+from collections.abc import Sequence
+from typing import Protocol
 
 import asyncpg
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-# Every state a notification can be in (migrations 002, 011, 012, 013), reported even when 0.
-STATUSES = ("pending", "sending", "sent", "failed", "held_for_digest", "suppressed", "coalesced")
+from shared.platform.metrics import Probe
+
+# The states a notification waits in (migrations 002 and 013), reported even when 0. The others
+# (sent, failed, suppressed, coalesced) are final.
+WAITING = ("pending", "sending", "held_for_digest")
 
 
-async def notification_series(pool: asyncpg.Pool) -> list[Metric]:
-    """Notifications by status; emails sent and failed (rows only ever enter those states), and
-    emails deferred: waiting to be tried again after a transient SMTP failure."""
-    rows = await pool.fetch(
-        "SELECT status, count(*) AS n, "
-        "count(*) FILTER (WHERE status = 'pending' AND send_attempts > 0) AS deferred "
-        "FROM notifications GROUP BY status"
-    )
-    counts = dict.fromkeys(STATUSES, 0) | {row["status"]: row["n"] for row in rows}
-    by_status = GaugeMetricFamily(
-        "mastery_notifications", "Family notifications by sending state", labels=["status"]
-    )
-    for status, count in counts.items():
-        by_status.add_metric([status], count)
-    sent = CounterMetricFamily("mastery_emails_sent", "Emails the SMTP server accepted")
-    sent.add_metric([], counts["sent"])
-    failed = CounterMetricFamily(
-        "mastery_emails_failed", "Emails the SMTP server refused for good (parked)"
-    )
-    failed.add_metric([], counts["failed"])
-    deferred = GaugeMetricFamily(
-        "mastery_emails_deferred",
-        "Emails waiting to be tried again after a transient SMTP failure",
-        value=sum(row["deferred"] for row in rows),
-    )
-    return [by_status, sent, failed, deferred]
+class MailerCounts(Protocol):
+    sent: int
+    parked: int
+
+
+def notification_series(mailers: Sequence[MailerCounts]) -> Probe:
+    """The probe; `mailers` is read at each scrape (the service's mailer joins it at start)."""
+
+    async def series(pool: asyncpg.Pool) -> list[Metric]:
+        # Each arm matches a partial index's predicate (notifications_due, notifications_held).
+        rows = await pool.fetch(
+            "SELECT status, count(*) AS n, count(*) FILTER (WHERE send_attempts > 0) AS retried "
+            "FROM notifications WHERE status IN ('pending', 'sending') GROUP BY status "
+            "UNION ALL SELECT 'held_for_digest', count(*), 0 FROM notifications "
+            "WHERE status = 'held_for_digest'"
+        )
+        counts = dict.fromkeys(WAITING, 0) | {row["status"]: row["n"] for row in rows}
+        waiting = GaugeMetricFamily(
+            "mastery_notifications",
+            "Family notifications waiting: to be sent, being sent, held for a digest",
+            labels=["status"],
+        )
+        for status, count in counts.items():
+            waiting.add_metric([status], count)
+        deferred = GaugeMetricFamily(
+            "mastery_emails_deferred",
+            "Emails waiting to be tried again after a transient SMTP failure",
+            value=sum(row["retried"] for row in rows if row["status"] == "pending"),
+        )
+        sent = CounterMetricFamily(
+            "mastery_emails_sent", "Emails the SMTP server accepted (this process)"
+        )
+        sent.add_metric([], sum(mailer.sent for mailer in mailers))
+        failed = CounterMetricFamily(
+            "mastery_emails_failed",
+            "Emails the SMTP server refused for good, parked (this process)",
+        )
+        failed.add_metric([], sum(mailer.parked for mailer in mailers))
+        return [waiting, deferred, sent, failed]
+
+    return series
