@@ -1,5 +1,5 @@
 """`mastery notify preview`: the email a guardian would receive for a student's latest change on
-a standard, rendered as the planner renders it, from the changes notify received (its own table:
+a standard, rendered as the composer renders it, from the changes notify received (its own table:
 notify reads nothing of mastery's). Text to stdout, HTML to `--html-out`. Sends nothing.
 
 `DATABASE_URL`: the notify role; without `--tenant`, the change is looked up in every tenant's

@@ -45,7 +45,6 @@ def create_app(
         defaults = config.storm_defaults()
         planner = NotificationPlanner(
             pool,
-            renderer,
             defaults,
             unsubscribe=UnsubscribeLinks(secret, config.public_url()),
         )

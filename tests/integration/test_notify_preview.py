@@ -1,6 +1,7 @@
 """`mastery notify preview` renders exactly what the guardian receives: the golden copies."""
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -9,9 +10,11 @@ import pytest
 
 from services.cli import main
 from services.notify.adapters import family, store
+from services.notify.adapters.composer import compose_due
 from services.notify.adapters.planner import plan_emails
 from services.notify.adapters.rendering import Renderer
 from services.notify.core.messages import Email, Guardian
+from services.notify.core.storms import StormSettings
 from tests.support.family_email import CHANGE, SETTINGS, STUDENT_NAME, UNSUBSCRIBE_URL
 from tests.support.roles import service_url
 
@@ -45,11 +48,29 @@ async def _received(url: str, tenant: str) -> Email:
         latest = msgspec.structs.replace(CHANGE, tenant_id=tenant)
         for change in (latest, older):
             await family.keep_change(connection, change)
-        [(_, planned)] = await plan_emails(connection, Renderer(), latest)
-        await store.enqueue_emails(connection, latest, [(guardian, planned)])
-        return planned
+        planned = await plan_emails(connection, latest)
+        assert [email.guardian for email in planned] == [guardian]
+        await store.enqueue_emails(connection, latest, planned)
     finally:
         await connection.close()
+    return await _composed(url, tenant, guardian.email)
+
+
+async def _composed(url: str, tenant: str, address: str) -> Email:
+    """The planned row once the composer wrote it: what the mailer sends."""
+    pool = await asyncpg.create_pool(url, server_settings={"app.tenant_id": tenant})
+    try:
+        now = datetime.now(UTC) + timedelta(minutes=1)
+        assert await compose_due(pool, Renderer(), now, 10, StormSettings()) == 1
+        row = await pool.fetchrow(
+            "SELECT subject, body, html, language FROM notifications WHERE composed "
+            "AND guardian_email = $1 AND status = 'pending'",
+            address,
+        )
+    finally:
+        await pool.close()
+    assert row is not None
+    return Email(to=address, **dict(row))
 
 
 @pytest.mark.parametrize("language", ["es", "en"])
@@ -67,9 +88,10 @@ def test_the_preview_is_the_planned_email_and_its_golden_copy(
     subject, _, body = golden.partition("\n\n")
     assert out == f"{subject}\nContent-Language: {language}\n\n{body}"
     assert html.read_text(encoding="utf-8") == _golden(f"change_{language}.html")
-    if language == "es":  # without --language: the guardian's, as the planner wrote it
+    if language == "es":  # without --language: the guardian's, as the composer wrote it
         assert main(argv) == 0
         assert capsys.readouterr().out == out
+        assert (planned.subject, planned.language) == (subject.removeprefix("Subject: "), "es")
         assert (planned.body, planned.html) == (body, html.read_text(encoding="utf-8"))
 
 

@@ -177,7 +177,7 @@ async def _carry(
 ) -> None:
     await connection.execute(
         "UPDATE notifications SET composed = true, subject = $3, body = $4, html = $5, "
-        "language = $6, next_attempt_at = $7 "
+        "language = $6, next_attempt_at = $7, reply_to = $9 "
         "WHERE tenant_id = $1 AND change_id = $2 AND guardian_email = $8",
         tenant_id,
         change_id,
@@ -187,6 +187,7 @@ async def _carry(
         email.language,
         due,
         email.to,
+        email.reply_to,
     )
 
 

@@ -1,8 +1,9 @@
 """Consumes mastery changes and plans one email per guardian, in one transaction, then acks.
 
 Rows wait out the tenant's grace delay and are composed then (`composer.py`): each email is
-rendered when planned, in its guardian's language, with the student's display name
+rendered once, when it is composed, in its guardian's language, with the student's display name
 and the school's settings as they are then; the row keeps it, so a resend is the same email.
+The planner only decides who is told and signs each guardian's unsubscribe link.
 """
 
 from collections.abc import Sequence
@@ -13,9 +14,9 @@ import asyncpg
 
 from services.notify.adapters import family, store
 from services.notify.adapters.composer import group_key
-from services.notify.adapters.rendering import Renderer
+from services.notify.adapters.store import PlannedEmail
 from services.notify.core import unsubscribe
-from services.notify.core.messages import Email, Guardian, TenantSettings, email_facts
+from services.notify.core.messages import TenantSettings
 from services.notify.core.storms import StormSettings
 from shared.contract.events.mastery import AnyMasteryEvent, MasteryChanged
 from shared.platform.bus_users import PLANNER_DURABLE
@@ -40,12 +41,10 @@ class NotificationPlanner:
     def __init__(
         self,
         pool: asyncpg.Pool,
-        renderer: Renderer | None = None,
         defaults: StormSettings | None = None,
         unsubscribe: UnsubscribeLinks | None = None,
     ) -> None:
         self._pool = pool
-        self._renderer = renderer or Renderer()
         # For tenants that never saved mail settings.
         self._defaults = defaults or StormSettings()
         self._links = unsubscribe or UnsubscribeLinks()
@@ -56,42 +55,29 @@ class NotificationPlanner:
                 change = delivered.envelope.data
                 await family.keep_change(connection, change)
                 settings = await family.settings_of(connection, change.tenant_id, self._defaults)
-                planned = await plan_emails(
-                    connection, self._renderer, change, self._links, settings
-                )
+                planned = await plan_emails(connection, change, self._links, settings)
                 grace = timedelta(seconds=settings.storm.grace_seconds)
                 await store.enqueue_emails(connection, change, planned, grace, group_key(change))
 
 
 async def plan_emails(
     connection: DbConnection,
-    renderer: Renderer,
     change: MasteryChanged,
     links: UnsubscribeLinks | None = None,
     settings: TenantSettings | None = None,
-) -> list[tuple[Guardian, Email]]:
-    """Each guardian of the change's student who wants news, with their email (`off`: none)."""
+) -> list[PlannedEmail]:
+    """Each guardian of the change's student who wants news (`off`: none)."""
     guardians = await store.guardians_of(connection, change.tenant_id, change.student_id)
     wanted = [guardian for guardian in guardians if guardian.delivery != "off"]
     if not wanted:
         return []
-    name = await family.student_name(connection, change.tenant_id, change.student_id)
     settings = settings or await family.settings_of(connection, change.tenant_id)
     links = links or UnsubscribeLinks()
     return [
-        (
-            guardian,
-            renderer.render(
-                email_facts(
-                    change,
-                    guardian,
-                    name,
-                    settings,
-                    links.for_guardian(change.tenant_id, guardian.email),
-                ),
-                guardian.email,
-                settings.reply_to,
-            ),
+        PlannedEmail(
+            guardian=guardian,
+            reply_to=settings.reply_to,
+            unsubscribe_url=links.for_guardian(change.tenant_id, guardian.email),
         )
         for guardian in wanted
     ]

@@ -118,23 +118,34 @@ _INSERT_NOTIFICATION = (
 )
 
 
+class PlannedEmail(msgspec.Struct, frozen=True, kw_only=True):
+    """An email planned for a guardian, not yet written: the composer renders it when it is due
+    (with the rest of its group, in the guardian's language, with the settings of that moment)."""
+
+    guardian: Guardian
+    reply_to: str
+    unsubscribe_url: str  # signed when planned; empty without a secret
+
+
 def _notification(
-    change: MasteryChanged, guardian: Guardian, email: Email, due: datetime, key: str
+    change: MasteryChanged, planned: PlannedEmail, due: datetime, key: str
 ) -> NotificationRow:
+    guardian = planned.guardian
     return NotificationRow(
         tenant_id=change.tenant_id,
         change_id=change.change_id,
-        guardian_email=email.to,
+        guardian_email=guardian.email,
         student_id=change.student_id,
         standard_id=change.standard_id,
-        subject=email.subject,
-        body=email.body,
-        html=email.html,
-        language=email.language,
-        reply_to=email.reply_to,
+        # Written by the composer (`composed`); the mailer takes composed rows only.
+        subject="",
+        body="",
+        html="",
+        language=guardian.language,
+        reply_to=planned.reply_to,
         delivery=guardian.delivery,
         status="pending" if guardian.delivery == "immediate" else "held_for_digest",
-        unsubscribe_url=email.unsubscribe_url,
+        unsubscribe_url=planned.unsubscribe_url,
         next_attempt_at=due,
         group_key=key,
     )
@@ -143,14 +154,14 @@ def _notification(
 async def enqueue_emails(
     connection: DbConnection,
     change: MasteryChanged,
-    planned: Sequence[tuple[Guardian, Email]],
+    planned: Sequence[PlannedEmail],
     grace: timedelta = timedelta(0),
     key: str = "",
 ) -> None:
     """Plan the emails of one change, due after `grace`; a redelivered change finds its rows and
     adds nothing."""
     due = datetime.now(UTC) + grace
-    rows = [_notification(change, guardian, email, due, key) for guardian, email in planned]
+    rows = [_notification(change, email, due, key) for email in planned]
     await connection.executemany(_INSERT_NOTIFICATION, map(_NOTIFICATIONS.values, rows))
 
 
