@@ -140,5 +140,5 @@ def create_app(
         pool=pool,
         on_give_up=on_give_up,
         service_metrics=metrics,
-        metric_probes=[outbox_probe(RELAYED_LOG)],
+        metric_probes=[outbox_probe(RELAYED_LOG), outbox_probe(roster_log(bus_names(config)))],
     )

@@ -105,6 +105,11 @@ async def test_the_series_move_with_requests_work_emails_and_dead_letters(
         assert value(mastery, "mastery_batch_size_events_sum", worker="projector") >= ATTEMPTS + 1
         assert value(mastery, "mastery_batch_apply_seconds_count", worker="projector") >= 1
         assert value(mastery, "mastery_relay_lag_seconds", outbox="mastery_changes") == 0
+        roster_outbox = [
+            v for (n, got), v in mastery.items()
+            if n == "mastery_outbox_depth_rows" and ("outbox", "roster_log") in got
+        ]  # fmt: skip
+        assert roster_outbox == [0]
 
         notify = await _scraped(
             system.notify,
