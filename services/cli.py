@@ -14,6 +14,7 @@ from services.attempts.adapters.event_store import logged_outbox_rows
 from services.keys_cli import add_key_commands, key_command
 from services.mastery.adapters.calculator import run_calc
 from services.mastery.adapters.change_log import logged_changes
+from services.mastery.adapters.roster_relay import logged_roster_changes
 from services.migrations import ALL_MIGRATIONS
 from services.notify_cli import add_notify_commands, notify_command
 from services.preview_cli import add_preview_command, preview_command
@@ -33,7 +34,11 @@ LogReader = Callable[
     [DbConnection, int, int | None, int, BusNames], Awaitable[list[tuple[int, OutboxRow]]]
 ]
 # Each log and what reads it again as the messages its relay published.
-LOGS: dict[str, LogReader] = {"attempts": logged_outbox_rows, "mastery": logged_changes}
+LOGS: dict[str, LogReader] = {
+    "attempts": logged_outbox_rows,
+    "mastery": logged_changes,
+    "rosters": logged_roster_changes,
+}
 REPUBLISH_BATCH = 500
 REPUBLISH_TIMEOUT = 30.0
 
@@ -168,13 +173,15 @@ def _parser() -> argparse.ArgumentParser:
     verifying.add_argument("--database-url")
     republish = commands.add_parser(
         "republish",
-        help="send a range of the attempt log and the mastery change log to JetStream again",
+        help="send a range of the attempt log, the mastery change log and the roster log to "
+        "JetStream again",
         description="Positions are each log's own (attempt_log.position, "
-        "mastery_changes.position); with --kind all the range applies to both.",
+        "mastery_changes.position, and roster_log.number, which is each tenant's own: every "
+        "tenant's rows in the range); with --kind all the range applies to each.",
     )
     republish.add_argument("--from", dest="first", type=int, required=True, metavar="POSITION")
     republish.add_argument("--to", dest="last", type=int, metavar="POSITION")
-    republish.add_argument("--kind", choices=["attempts", "mastery", "all"], default="all")
+    republish.add_argument("--kind", choices=[*LOGS, "all"], default="all")
     republish.add_argument("--database-url")
     republish.add_argument("--nats-url", help="default: NATS_URL")
     republish.add_argument("--bus-namespace", help="default: BUS_NAMESPACE")

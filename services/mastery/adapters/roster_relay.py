@@ -14,6 +14,7 @@ from shared.contract.cloudevents import CloudEvent, EnvelopeCodec, cloudevent_ty
 from shared.contract.events.roster import RosterChange, decode_roster_change
 from shared.platform.bus import BusNames
 from shared.platform.outbox import OutboxRow, RelayedLog
+from shared.platform.postgres import DbConnection
 
 EVENT_SOURCE = "/services/mastery/rosters"
 _envelopes = EnvelopeCodec[RosterChange](RosterChange)
@@ -57,3 +58,33 @@ def roster_log(bus: BusNames) -> RelayedLog:
         columns="tenant_id, data::text AS data, recorded_at",
         messages=lambda rows: roster_messages(rows, bus),
     )
+
+
+_LOGGED_ROSTER_ROWS = (
+    "SELECT tenant_id, number AS position, data::text AS data, recorded_at FROM roster_log "
+    "WHERE number >= $1 AND ($2::bigint IS NULL OR number <= $2) "
+    "ORDER BY number, tenant_id LIMIT $3"
+)
+_ROWS_NUMBERED = (
+    "SELECT tenant_id, number AS position, data::text AS data, recorded_at FROM roster_log "
+    "WHERE number = $1 ORDER BY tenant_id"
+)
+
+
+async def logged_roster_changes(
+    connection: DbConnection, first: int, last: int | None, limit: int, bus: BusNames
+) -> list[tuple[int, OutboxRow]]:
+    """The roster log's rows numbered `first` to `last` (to the end if None), built again as the
+    relay built them, each with its number. Numbers are each tenant's own (1, 2, ...), so the
+    rows come by number and then tenant, and a batch ends with every tenant's row of its last
+    number: the next batch starts at the number after it and skips nothing (a batch may exceed
+    `limit` by the tenants sharing one number)."""
+    rows = list(await connection.fetch(_LOGGED_ROSTER_ROWS, first, last, limit))
+    if len(rows) == limit:
+        boundary = rows[-1]["position"]
+        rows = [row for row in rows if row["position"] != boundary]
+        rows += await connection.fetch(_ROWS_NUMBERED, boundary)
+    return [
+        (row["position"], message)
+        for row, message in zip(rows, roster_messages(rows, bus), strict=True)
+    ]
