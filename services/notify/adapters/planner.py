@@ -60,7 +60,14 @@ class NotificationPlanner:
                     connection, self._renderer, change, self._links, settings
                 )
                 grace = timedelta(seconds=settings.storm.grace_seconds)
-                await store.enqueue_emails(connection, change, planned, grace, group_key(change))
+                await store.enqueue_emails(
+                    connection,
+                    change,
+                    planned,
+                    grace,
+                    group_key(change),
+                    traceparent=delivered.envelope.trace_parent,
+                )
 
 
 async def plan_emails(
