@@ -45,6 +45,7 @@ EventT = TypeVar("EventT")
 Handler = Callable[[Sequence[Delivered[EventT]]], Awaitable[None]]
 
 TRACEPARENT_HEADER = "traceparent"
+_TRACEPARENT_KEY = TRACEPARENT_HEADER.encode()  # ASGI header names are lower-case bytes
 TRACES_PATH = "/v1/traces"
 _SCOPE = "mastery-gradebook"
 HTTP_SERVER_ERROR = 500
@@ -168,7 +169,7 @@ def traced_requests(tracing: Tracing) -> Callable[[ASGIApp], ASGIApp]:
                 await app(scope, receive, send)
                 return
             request: HTTPScope = scope
-            parent = span_context_of(_header(request, b"traceparent"))
+            parent = span_context_of(_header(request, _TRACEPARENT_KEY))
             status = 500  # what the client gets if the app fails before it answers
 
             async def send_noting_status(message: Message) -> None:
@@ -193,10 +194,10 @@ def traced_requests(tracing: Tracing) -> Callable[[ASGIApp], ASGIApp]:
 
 
 def _header(scope: HTTPScope, wanted: bytes) -> str | None:
-    for name, value in scope["headers"]:
-        if name.lower() == wanted:
-            return value.decode("latin-1")
-    return None
+    """The header's one value; None when absent or sent more than once (W3C Trace Context: a
+    request with several `traceparent` headers has none that can be trusted)."""
+    found = [value for name, value in scope["headers"] if name.lower() == wanted]
+    return found[0].decode("latin-1") if len(found) == 1 else None
 
 
 def _describe(span: Span, request: HTTPScope, status: int) -> None:

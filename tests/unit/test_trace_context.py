@@ -211,6 +211,15 @@ def test_a_malformed_traceparent_starts_a_new_trace_and_is_never_logged(
     assert TRACE not in log_output.getvalue()
 
 
+def test_two_traceparent_headers_are_neither_trusted() -> None:
+    app, exporter = _traced_app()
+    with TestClient(app) as client:
+        headers = [("traceparent", VALID), ("traceparent", VALID)]
+        assert client.get("/v1/things/t-1", headers=headers).status_code == 200
+    [span] = exporter.get_finished_spans()
+    assert span.parent is None
+
+
 def test_without_a_provider_a_request_still_carries_the_clients_trace_on() -> None:
     app = Litestar([thing], middleware=[traced_requests(Tracing())], logging_config=None)
     with TestClient(app) as client:
