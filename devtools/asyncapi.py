@@ -24,6 +24,7 @@ from shared.contract.cloudevents import (
 from shared.contract.events.gradebook import AnyGradebookEvent
 from shared.contract.events.mastery import AnyMasteryEvent
 from shared.contract.events.roster import RosterChange
+from shared.contract.trace_context import TRACEPARENT_PATTERN
 
 ASYNCAPI_VERSION = "3.1.0"
 SCHEMA_REF = "#/components/schemas/{name}"
@@ -176,6 +177,13 @@ def _published_envelope(schema: dict[str, Any], event: type[msgspec.Struct]) -> 
         "type": "integer",
         "minimum": 1,
         "description": "The event's version in the stream its `subject` names: 1, 2, ...",
+    }
+    properties["traceparent"] = {
+        "type": "string",
+        "pattern": TRACEPARENT_PATTERN,
+        "description": "Optional extension attribute (CloudEvents distributed tracing): the W3C"
+        " `traceparent` of the request that caused the event, carried on to what it causes. A"
+        " consumer drops one that is malformed and handles the event as if it had none.",
     }
     required = [*schema["required"], "streamversion", "specversion", "datacontenttype"]
     return {**schema, "properties": properties, "required": required}

@@ -23,6 +23,7 @@ from shared.platform.metrics import outbox_probe, relay_counts
 from shared.platform.outbox import outbox_relay
 from shared.platform.service import create_service_app
 from shared.platform.supervisor import GiveUp, NamedWorker, terminate_process
+from shared.platform.tracing import Tracing
 
 __all__ = ["MIGRATIONS", "create_app"]
 
@@ -32,7 +33,10 @@ def create_app(
     *,
     pool: asyncpg.Pool | None = None,
     on_give_up: GiveUp = terminate_process,
+    tracing: Tracing | None = None,
 ) -> Litestar:
+    """The service; each event appended keeps the trace context of its request (`tracing`: the
+    spans' provider, else the one the config describes)."""
     bus = bus_names(config)
 
     def workers(pool: asyncpg.Pool) -> list[NamedWorker]:
@@ -68,4 +72,5 @@ def create_app(
         pool=pool,
         on_give_up=on_give_up,
         metric_probes=[outbox_probe(relayed_log(bus)), AppendedEvents()],
+        tracing=tracing,
     )

@@ -41,6 +41,7 @@ from shared.platform.metrics import (
 from shared.platform.outbox import outbox_relay
 from shared.platform.service import create_service_app
 from shared.platform.supervisor import GiveUp, NamedWorker, terminate_process
+from shared.platform.tracing import Tracing, traced_batches
 
 __all__ = ["MIGRATIONS", "build_projector", "create_app"]
 
@@ -52,7 +53,9 @@ def build_projector(
     pool: asyncpg.Pool,
     policy: CalculationPolicy = DEFAULT_POLICY,
     metrics: ServiceMetrics | None = None,
+    tracing: Tracing | None = None,
 ) -> BatchConsumer[LatestGradebookEvent]:
+    """The projector's consumer; each batch a span of `tracing` (none recorded without one)."""
     bus = bus_names(config)
     projector = MasteryProjector(pool, bus, policy)
     settings = ConsumerSettings(
@@ -73,7 +76,11 @@ def build_projector(
     consumer = BatchConsumer(
         settings,
         gradebook_envelopes(),
-        progress.observed(projector.handle_gradebook_events),
+        traced_batches(
+            tracing or Tracing(),
+            "projector batch",
+            progress.observed(projector.handle_gradebook_events),
+        ),
         runs_alone=projector.runs_alone,
     )
     return consumer
@@ -86,6 +93,7 @@ def create_app(
     on_give_up: GiveUp = terminate_process,
     student_names: StudentNames | None = None,
     time_zones: TimeZones | None = None,
+    tracing: Tracing | None = None,
 ) -> Litestar:
     """The service. `student_names` gives the family report its names (else the roster's) and
     `time_zones` each school's zone (else REPORT_TIME_ZONE)."""
@@ -100,9 +108,10 @@ def create_app(
         return ReadWait(timeout=config.read_wait_timeout)
 
     metrics = ServiceMetrics("mastery")
+    traced = tracing or Tracing.from_config(config, "mastery")
 
     def workers(pool: asyncpg.Pool) -> list[NamedWorker]:
-        projector = build_projector(config, pool, metrics=metrics)
+        projector = build_projector(config, pool, metrics=metrics, tracing=traced)
         relay = outbox_relay(
             config, pool, log=RELAYED_LOG, client_name="mastery-relay", user=MASTERY_USER
         )
@@ -141,4 +150,5 @@ def create_app(
         on_give_up=on_give_up,
         service_metrics=metrics,
         metric_probes=[outbox_probe(RELAYED_LOG), outbox_probe(roster_log(bus_names(config)))],
+        tracing=traced,
     )

@@ -25,6 +25,7 @@ from shared.platform.consumer import BatchConsumer, ConsumerSettings
 from shared.platform.metrics import consumer_counts
 from shared.platform.service import create_service_app
 from shared.platform.supervisor import GiveUp, NamedWorker, terminate_process
+from shared.platform.tracing import Tracing, traced_batches
 from shared.platform.wake import Wakeup
 
 __all__ = ["MIGRATIONS", "create_app"]
@@ -35,11 +36,15 @@ def create_app(
     *,
     pool: asyncpg.Pool | None = None,
     on_give_up: GiveUp = terminate_process,
+    tracing: Tracing | None = None,
 ) -> Litestar:
+    """The service; the planner's batches and each email sent are spans of `tracing` (else of
+    the tracing the config describes), joined to the trace of the change's cause."""
     bus = bus_names(config)
     secret = config.unsubscribe_secret.encode()
     renderer = Renderer()
     mailers: list[SmtpMailer] = []  # read by /metrics: emails this process sent and parked
+    traced = tracing or Tracing.from_config(config, "notify")
 
     def workers(pool: asyncpg.Pool) -> list[NamedWorker]:
         defaults = config.storm_defaults()
@@ -59,7 +64,7 @@ def create_app(
                 retry_later_limit=config.consumer_retry_later_limit,
             ),
             EnvelopeCodec(AnyMasteryEvent),
-            planner.handle_mastery_events,
+            traced_batches(traced, "planner batch", planner.handle_mastery_events),
         )
         follower = RosterFollower(pool)
         rosters = BatchConsumer(
@@ -95,6 +100,7 @@ def create_app(
             retry_jitter=config.mailer_retry_jitter,
             max_per_second=config.smtp_max_per_second,
             storm_defaults=defaults,
+            tracing=traced,
         )
         mailers.append(mailer)
         return [
@@ -120,4 +126,5 @@ def create_app(
         pool=pool,
         on_give_up=on_give_up,
         metric_probes=[notification_series(mailers)],
+        tracing=traced,
     )

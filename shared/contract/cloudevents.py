@@ -3,6 +3,10 @@
 Every message is structured mode of the CloudEvents NATS binding: the body is the whole envelope
 as JSON, and the header `Content-Type: application/cloudevents+json` says so (no `ce-` headers).
 Messages published before the header was sent have none; consumers take both.
+
+An envelope may carry the distributed-tracing extension attribute `traceparent` (W3C Trace
+Context) of the request that caused the event. It is optional and advisory: a malformed one is
+dropped on decode, never poison, since no event's meaning depends on it.
 """
 
 from collections.abc import Callable
@@ -10,6 +14,8 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import msgspec
+
+from shared.contract.trace_context import valid_traceparent
 
 EventT = TypeVar("EventT")
 
@@ -33,6 +39,15 @@ class CloudEvent(msgspec.Struct, Generic[EventT], frozen=True, kw_only=True):
     streamversion: int | None = None
     specversion: str = "1.0"
     datacontenttype: str = "application/json"
+    # Extension attribute (CloudEvents distributed tracing): the trace context of the request
+    # that caused the event. Left out when there is none (unset is not encoded). Any JSON value
+    # decodes; `decode` keeps a valid traceparent and drops anything else.
+    traceparent: Any = msgspec.UNSET
+
+    @property
+    def trace_parent(self) -> str | None:
+        """The valid traceparent this envelope carries, if any."""
+        return self.traceparent if isinstance(self.traceparent, str) else None
 
 
 def cloudevent_type(event: msgspec.Struct) -> str:
@@ -85,8 +100,18 @@ class EnvelopeCodec(Generic[EventT]):
             raise PoisonMessage(
                 f"tenant mismatch: envelope says {envelope.tenantid!r}, data says {data_tenant!r}"
             )
+        if envelope.traceparent is not msgspec.UNSET:
+            envelope = _with_valid_traceparent(envelope)
         if self._upcast is not None:
             latest = self._upcast(envelope.data)
             if latest is not envelope.data:
                 envelope = msgspec.structs.replace(envelope, data=latest)
         return envelope
+
+
+def _with_valid_traceparent(envelope: CloudEvent[EventT]) -> CloudEvent[EventT]:
+    carried = envelope.traceparent
+    valid = valid_traceparent(carried) if isinstance(carried, str) else None
+    if valid is not None and valid == carried:
+        return envelope
+    return msgspec.structs.replace(envelope, traceparent=valid or msgspec.UNSET)

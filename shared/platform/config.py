@@ -86,6 +86,12 @@ class ServiceConfig(BusConfig, frozen=True, kw_only=True):
     http_header_timeout: float = 10.0
     http_keep_alive_timeout: float = 5.0
     http_max_connections: int = 1000
+    # Traces (shared/platform/tracing.py), under OpenTelemetry's own names: spans are exported by
+    # OTLP/HTTP to `<otel_exporter_otlp_endpoint>/v1/traces` (or the traces endpoint as given)
+    # as `otel_service_name` (default: the service's name); with neither endpoint, none are.
+    otel_exporter_otlp_endpoint: str = ""
+    otel_exporter_otlp_traces_endpoint: str = ""
+    otel_service_name: str = ""
 
     def __repr__(self) -> str:
         """Every setting, with secrets and the credentials in URLs masked: a config printed to a

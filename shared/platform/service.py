@@ -50,6 +50,7 @@ from shared.platform.supervisor import (
     Supervisor,
     terminate_process,
 )
+from shared.platform.tracing import Tracing, traced_requests
 
 logger = logging.getLogger(__name__)
 
@@ -148,10 +149,13 @@ def create_service_app(
     on_give_up: GiveUp = terminate_process,
     service_metrics: ServiceMetrics | None = None,
     metric_probes: Sequence[Probe] = (),
+    tracing: Tracing | None = None,
 ) -> Litestar:
     """Assemble a service: its routes, two pools, its supervised workers, problem+json errors,
     `/metrics` (`service_metrics`, or a registry of its own, and the `metric_probes` the service
-    reads at each scrape), and a request id and tenant on every log line of a request.
+    reads at each scrape), and a request id, trace id and tenant on every log line of a request.
+    Each request is a span of `tracing` (else of the tracing `config` describes), continuing the
+    client's `traceparent`; the provider it built is shut down (its spans exported) on stop.
 
     Every route that declares a scope (`shared.platform.auth.requires`) takes an API key granting
     it; a worker of its own (`keys`) drops revoked keys from this app's cache as they change.
@@ -165,7 +169,9 @@ def create_service_app(
     keys = KeyCache()
     key_listener = KeyChangeListener(config.database_url, keys)
     limits = rate_limits(config, keys, service=title)
-    observed = service_metrics or ServiceMetrics(title.removesuffix(" API").lower())
+    service = title.removesuffix(" API").lower()
+    observed = service_metrics or ServiceMetrics(service)
+    traced = tracing or Tracing.from_config(config, service)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -189,6 +195,7 @@ def create_service_app(
             for owned_pool in owned:
                 await owned_pool.close()
             await limits.aclose()
+            await asyncio.to_thread(traced.shutdown)
 
     handlers: dict[type[Exception], ExceptionHandler] = {
         **PROBLEM_HANDLERS,
@@ -204,7 +211,12 @@ def create_service_app(
             **(dependencies or {}),
         },
         lifespan=[lifespan],
-        middleware=[access_log, request_metrics(observed), *limits.middleware],
+        middleware=[
+            traced_requests(traced),
+            access_log,
+            request_metrics(observed),
+            *limits.middleware,
+        ],
         request_max_body_size=max_body_bytes,
         request_class=BoundedRequest,
         exception_handlers=handlers,  # type: ignore[arg-type]

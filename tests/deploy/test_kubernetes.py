@@ -75,6 +75,23 @@ def test_each_service_runs_several_probed_bounded_instances(service: str) -> Non
     assert _named("Service", service)["spec"]["selector"].items() <= labels.items()
 
 
+# What a pod needs after SIGTERM (docs: deploy/README.md, "Several instances, and draining"):
+# the slowest request a client waits for, then the workers' `WORKER_STOP_TIMEOUT` (3 s).
+DRAIN_SECONDS = 3 + 10
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_keeps_serving_until_its_endpoints_are_gone(service: str) -> None:
+    """A preStop sleep holds SIGTERM back until the Service no longer routes to the pod, and
+    the grace period (which counts the sleep) leaves the drain its time after it."""
+    pod = _named("Deployment", service)["spec"]["template"]["spec"]
+    command = _container(service)["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[0] == "sleep"
+    pause = int(command[1])
+    assert pause >= 3
+    assert pod["terminationGracePeriodSeconds"] > pause + DRAIN_SECONDS
+
+
 def test_secrets_are_referenced_never_shipped() -> None:
     assert all(document["kind"] != "Secret" for document in _documents())
     for service in SERVICES:

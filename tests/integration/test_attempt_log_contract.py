@@ -12,7 +12,7 @@ from tests.support.tenants import define_standard
 ROOT = Path(__file__).resolve().parents[2]
 PROMISED_COLUMNS = [
     "position", "tenant_id", "stream_id", "stream_version", "event_id", "event_type",
-    "recorded_at", "data", "student_stream",
+    "recorded_at", "data", "student_stream", "traceparent",
 ]  # fmt: skip
 
 

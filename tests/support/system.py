@@ -16,6 +16,7 @@ from services.mastery.config import MasteryConfig
 from services.notify.app import create_app as create_notify_app
 from services.notify.config import NotifyConfig
 from shared.platform.bus import BusNames
+from shared.platform.tracing import Tracing
 from tests.support.roles import service_url as database_service_url
 
 # The notify app signs its emails' unsubscribe links with this (tests may sign their own).
@@ -36,7 +37,9 @@ async def running_system(
     smtp_url: str,
     bus: BusNames,
     mastery_settings: dict[str, Any] | None = None,
+    tracing: Tracing | None = None,
 ) -> AsyncIterator[System]:
+    """`tracing`: one provider the three services record their spans with (else none)."""
     namespace = bus.namespace
     # Tests call routes faster than any key's budget allows; the limits are tested on their own.
     unlimited: dict[str, Any] = {"rate_limit_requests": 0}
@@ -69,8 +72,8 @@ async def running_system(
         **unlimited,
     )
     async with (
-        AsyncTestClient(create_attempts_app(attempts_config)) as attempts,
-        AsyncTestClient(create_mastery_app(mastery_config)) as mastery,
-        AsyncTestClient(create_notify_app(notify_config)) as notify,
+        AsyncTestClient(create_attempts_app(attempts_config, tracing=tracing)) as attempts,
+        AsyncTestClient(create_mastery_app(mastery_config, tracing=tracing)) as mastery,
+        AsyncTestClient(create_notify_app(notify_config, tracing=tracing)) as notify,
     ):
         yield System(attempts, mastery, notify)

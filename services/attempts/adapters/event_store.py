@@ -8,6 +8,10 @@ gets `ConcurrencyConflict`; `in_retried_transaction` re-reads and decides again,
 times with jitter, then gives up with `StreamContended` (answered as 409). The event rows are each
 transaction's first write, so transaction ids rise with stream versions and the relay's horizon
 order keeps every stream in order on the bus.
+
+Each row keeps the trace context its append ran in (`traceparent`: the request's, see
+`shared.platform.tracing`), and the relay sends it on the event's envelope: the projector's and
+the notifier's spans then join the trace of the request that caused them.
 """
 
 import asyncio
@@ -34,6 +38,7 @@ from shared.platform.outbox import OutboxRow, RelayedLog
 from shared.platform.postgres import DbConnection
 from shared.platform.rows import Columns, sql
 from shared.platform.tenant_scope import tenant_connection
+from shared.platform.tracing import current_traceparent
 
 EVENT_SOURCE = "/services/attempts"
 # Each lost race means another writer won, so n concurrent writers need at most n rounds.
@@ -57,6 +62,8 @@ class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
     version: int
     event_id: str
     event: AnyGradebookEvent
+    # The W3C trace context the event was appended in (None: none), as its row keeps it.
+    traceparent: str | None = None
 
 
 class StoredEvent(msgspec.Struct, frozen=True, kw_only=True):
@@ -106,6 +113,7 @@ class EventRow(msgspec.Struct, frozen=True, kw_only=True):
     event_type: str
     data: Annotated[str, sql("jsonb")]
     recorded_at: datetime
+    traceparent: str | None = None
 
 
 EVENT_COLUMNS = Columns(EventRow)
@@ -117,7 +125,7 @@ APPEND = (
 )
 
 
-def _event_row(item: NewEvent) -> EventRow:
+def _event_row(item: NewEvent, traceparent: str | None) -> EventRow:
     return EventRow(
         tenant_id=item.event.tenant_id,
         stream_id=item.stream_id,
@@ -126,6 +134,7 @@ def _event_row(item: NewEvent) -> EventRow:
         event_type=_event_type(item.event),
         data=_encoder.encode(item.event).decode(),
         recorded_at=_occurred_at(item.event),
+        traceparent=traceparent,
     )
 
 
@@ -150,6 +159,7 @@ def _messages(rows: Sequence[asyncpg.Record], bus: BusNames) -> list[OutboxRow]:
                 version=row["stream_version"],
                 event_id=row["event_id"],
                 event=_recorded_events.decode(row["data"]),
+                traceparent=row["traceparent"],
             ),
             bus,
         )
@@ -162,7 +172,8 @@ def relayed_log(bus: BusNames) -> RelayedLog:
     return RelayedLog(
         table="attempt_events",
         position="global_position",
-        columns="stream_id, stream_version, event_id::text AS event_id, data::text AS data",
+        columns="stream_id, stream_version, event_id::text AS event_id, data::text AS data, "
+        "traceparent",
         messages=lambda rows: _messages(rows, bus),
     )
 
@@ -174,7 +185,8 @@ async def logged_outbox_rows(
     (to the end if None), at most `limit`, each with its position, built again the same way. The
     log keeps values, not bytes (`jsonb`): an integer given for a float field comes back as 1.0."""
     rows = await connection.fetch(
-        "SELECT position, stream_id, stream_version, event_id::text, data::text FROM attempt_log "
+        "SELECT position, stream_id, stream_version, event_id::text, data::text, traceparent "
+        "FROM attempt_log "
         "WHERE position >= $1 AND ($2::bigint IS NULL OR position <= $2) "
         "ORDER BY position LIMIT $3",
         first,
@@ -185,8 +197,12 @@ async def logged_outbox_rows(
 
 
 def append_arguments(events: Sequence[NewEvent]) -> list[list[Any]]:
-    """The parameters of `APPEND` for these events."""
-    return EVENT_COLUMNS.array_values([_event_row(item) for item in events])
+    """The parameters of `APPEND` for these events, each with the trace context of the caller
+    (a request's span) unless it names its own."""
+    ambient = current_traceparent()
+    return EVENT_COLUMNS.array_values(
+        [_event_row(item, item.traceparent or ambient) for item in events]
+    )
 
 
 async def append(connection: DbConnection, events: Sequence[NewEvent]) -> dict[str, int]:
@@ -243,6 +259,7 @@ def _envelope(item: NewEvent) -> CloudEvent[AnyGradebookEvent]:
         tenantid=item.event.tenant_id,
         streamversion=item.version,
         data=item.event,
+        traceparent=item.traceparent or msgspec.UNSET,
     )
 
 

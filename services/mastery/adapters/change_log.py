@@ -4,13 +4,17 @@ outbox its relay reads (one row per change; migration `mastery/020`).
 JetStream can lose acknowledged messages in a crash; the log keeps each one, so `mastery
 republish` can send any range again with its original id.
 
+Each change keeps the W3C trace context (`traceparent`) its causing event's envelope carried,
+in its row and on its envelope (the CloudEvents distributed-tracing extension; migration
+`mastery/040`), so the notifier's spans join the trace of the request that caused the change.
+
 It also numbers the changes of each student-standard (1, 2, ...), as an event store numbers a
 stream's events on append: the number is the message's CloudEvents `streamversion` (migration
 `mastery/013`). The projector holds each student-standard's lock while it appends, so two
 batches never take one number.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated
 
 import msgspec
@@ -38,6 +42,7 @@ class ChangeLogRow(msgspec.Struct, frozen=True, kw_only=True):
     student_id: str
     standard_id: str
     change_number: Annotated[int, sql("bigint")]
+    traceparent: str | None = None
 
 
 CHANGE_LOG = Columns(ChangeLogRow)
@@ -61,11 +66,14 @@ _LOGGED_CHANGES = (
 
 
 async def enqueue_changes(
-    connection: DbConnection, changes: Sequence[MasteryChanged], bus: BusNames
+    connection: DbConnection,
+    changes: Sequence[MasteryChanged],
+    bus: BusNames,
+    traces: Mapping[str, str] | None = None,
 ) -> None:
     """The changes' change-log rows (the relay's outbox), each numbered after its
     student-standard's last logged change (its `streamversion`), in the order the plan emitted
-    them."""
+    them, with the trace context `traces` gives its causing event id (if any)."""
     if not changes:
         return
     numbers = await last_change_numbers(connection, map(_change_key, changes))
@@ -73,15 +81,17 @@ async def enqueue_changes(
     for change in changes:
         key = _change_key(change)
         numbers[key] += 1
+        traceparent = (traces or {}).get(change.caused_by_event_id)
         logged.append(
             ChangeLogRow(
                 tenant_id=change.tenant_id,
                 subject=bus.mastery_changed(change.tenant_id),
                 msg_id=change.change_id,
-                payload=_envelopes.encode(_envelope(change, numbers[key])),
+                payload=_envelopes.encode(_envelope(change, numbers[key], traceparent)),
                 student_id=change.student_id,
                 standard_id=change.standard_id,
                 change_number=numbers[key],
+                traceparent=traceparent,
             )
         )
     await record_changes(connection, logged)
@@ -91,7 +101,9 @@ def _change_key(change: MasteryChanged) -> tuple[str, str, str]:
     return (change.tenant_id, change.student_id, change.standard_id)
 
 
-def _envelope(change: MasteryChanged, number: int) -> CloudEvent[AnyMasteryEvent]:
+def _envelope(
+    change: MasteryChanged, number: int, traceparent: str | None
+) -> CloudEvent[AnyMasteryEvent]:
     return CloudEvent(
         id=change.change_id,
         source=EVENT_SOURCE,
@@ -101,6 +113,7 @@ def _envelope(change: MasteryChanged, number: int) -> CloudEvent[AnyMasteryEvent
         tenantid=change.tenant_id,
         streamversion=number,
         data=change,
+        traceparent=traceparent or msgspec.UNSET,
     )
 
 

@@ -70,7 +70,7 @@ class MasteryProjector:
                 await policies.save_tenant_default(connection, tenant_default)
             await positions.mark_policies_applied(connection, _policy_versions(batch.entries))
             await positions.lock_change_logs(connection, (c.tenant_id for c in plan.changes))
-            await read_model.write_plan(connection, plan, now, self._bus)
+            await read_model.write_plan(connection, plan, now, self._bus, _traces(delivered))
         # After the commit, on a connection with no transaction id of its own: a look reads the
         # next transaction id after its snapshot (docs/architecture.md, "Reading your writes").
         async with self._pool.acquire() as connection:
@@ -90,6 +90,16 @@ class MasteryProjector:
                 raise RuntimeError(f"the projection asked again for what it was given: {outcome}")
             loaded = loaded.merged(await load(connection, more))
         raise RuntimeError(f"the projection was still asking after {_MAX_ROUNDS} rounds")
+
+
+def _traces(delivered: Sequence[Delivered[LatestGradebookEvent]]) -> dict[str, str]:
+    """The trace context each delivered event carried, by event id: a change caused by one
+    carries it on."""
+    return {
+        item.envelope.id: item.envelope.trace_parent
+        for item in delivered
+        if item.envelope.trace_parent is not None
+    }
 
 
 def _policy_versions(entries: Sequence[GradebookEntry]) -> list[tuple[str, str, int]]:

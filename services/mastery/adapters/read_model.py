@@ -4,7 +4,7 @@ Every multi-column statement takes its rows as one JSON document that PostgreSQL
 `json_to_recordset`; the column list and the record definition come from the row Struct beside it.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Annotated
 
@@ -271,13 +271,19 @@ async def load_standard(
     )
 
 
-async def write_plan(connection: DbConnection, plan: Plan, now: datetime, bus: BusNames) -> None:
+async def write_plan(
+    connection: DbConnection,
+    plan: Plan,
+    now: datetime,
+    bus: BusNames,
+    traces: Mapping[str, str] | None = None,
+) -> None:
     """The batch's evidence, states and change-log rows (policies:
-    `policies.write_plan_policies`)."""
+    `policies.write_plan_policies`); `traces`: the trace context of each causing event id."""
     if plan.evidence:
         await connection.execute(_WRITE_EVIDENCE, _evidence_document(plan.evidence))
     await save_states(connection, plan.states, now)
-    await enqueue_changes(connection, plan.changes, bus)
+    await enqueue_changes(connection, plan.changes, bus, traces)
 
 
 def _evidence_document(rows: Iterable[EvidenceRow]) -> bytes:

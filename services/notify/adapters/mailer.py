@@ -30,6 +30,7 @@ from services.notify.core.pacing import TokenBucket, retry_delay
 from services.notify.core.storms import StormSettings
 from shared.platform.errors import is_transient
 from shared.platform.retry import retry_until_stopped, sleep_unless_stopped
+from shared.platform.tracing import Tracing, span_context_of
 from shared.platform.wake import Wakeup
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class SmtpMailer:
         storm_defaults: StormSettings | None = None,
         renderer: Renderer | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        tracing: Tracing | None = None,
     ) -> None:
         if isinstance(smtp_server, str):
             smtp_server = smtp.SmtpServer.from_url(smtp_server)
@@ -73,6 +75,7 @@ class SmtpMailer:
         self._storm_defaults = storm_defaults or StormSettings()
         self._renderer = renderer or Renderer()
         self._clock = clock
+        self._tracing = tracing or Tracing()
         self.sent = 0
         self.parked = 0
 
@@ -116,7 +119,7 @@ class SmtpMailer:
             return 0
         async with self._leases_kept(due) as unfinished:
             for pending in due:
-                failure = await self.deliver(pending)
+                failure = await self._traced_delivery(pending)
                 await self._record(pending, failure)
                 unfinished.remove(pending)
                 if isinstance(failure, smtp.Transient) and failure.unreachable:
@@ -131,6 +134,16 @@ class SmtpMailer:
         login, which a relay may answer by locking the account) per pass."""
         first, cap = self._first_retry.total_seconds(), self._max_retry.total_seconds()
         self._outage_pause = min(max(self._outage_pause * 2, first), cap)
+
+    async def _traced_delivery(self, pending: PendingEmail) -> smtp.SendFailure | None:
+        """`deliver` in a span of its own, linked to the trace of the change's cause: sending
+        happens minutes later (grace delay, retries), so it starts a trace, not a child."""
+        cause = span_context_of(pending.traceparent)
+        with self._tracing.span("send email", links=[cause] if cause else []) as span:
+            failure = await self.deliver(pending)
+            if span.is_recording():
+                span.set_attribute("mail.outcome", type(failure).__name__ if failure else "sent")
+            return failure
 
     async def deliver(self, pending: PendingEmail) -> smtp.SendFailure | None:
         """Send one leased row's email, always with the same Message-ID.

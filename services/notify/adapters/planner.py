@@ -57,7 +57,14 @@ class NotificationPlanner:
                 settings = await family.settings_of(connection, change.tenant_id, self._defaults)
                 planned = await plan_emails(connection, change, self._links, settings)
                 grace = timedelta(seconds=settings.storm.grace_seconds)
-                await store.enqueue_emails(connection, change, planned, grace, group_key(change))
+                await store.enqueue_emails(
+                    connection,
+                    change,
+                    planned,
+                    grace,
+                    group_key(change),
+                    traceparent=delivered.envelope.trace_parent,
+                )
 
 
 async def plan_emails(

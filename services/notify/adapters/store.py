@@ -19,6 +19,8 @@ class PendingEmail(msgspec.Struct, frozen=True, kw_only=True):
     change_id: str
     email: Email
     send_attempts: int
+    # The trace context of the change it tells of (None: none carried): the send span links it.
+    traceparent: str | None = None
 
 
 class GuardianRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -109,6 +111,7 @@ class NotificationRow(msgspec.Struct, frozen=True, kw_only=True):
     next_attempt_at: datetime
     composed: bool = False
     group_key: str
+    traceparent: str | None = None
 
 
 _NOTIFICATIONS = Columns(NotificationRow)
@@ -128,7 +131,12 @@ class PlannedEmail(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _notification(
-    change: MasteryChanged, planned: PlannedEmail, due: datetime, key: str
+    change: MasteryChanged,
+    planned: PlannedEmail,
+    due: datetime,
+    key: str,
+    *,
+    traceparent: str | None,
 ) -> NotificationRow:
     guardian = planned.guardian
     return NotificationRow(
@@ -148,6 +156,7 @@ def _notification(
         unsubscribe_url=planned.unsubscribe_url,
         next_attempt_at=due,
         group_key=key,
+        traceparent=traceparent,
     )
 
 
@@ -157,11 +166,13 @@ async def enqueue_emails(
     planned: Sequence[PlannedEmail],
     grace: timedelta = timedelta(0),
     key: str = "",
+    *,
+    traceparent: str | None = None,
 ) -> None:
-    """Plan the emails of one change, due after `grace`; a redelivered change finds its rows and
-    adds nothing."""
+    """Plan the emails of one change, due after `grace`, each keeping the trace context the
+    change carried; a redelivered change finds its rows and adds nothing."""
     due = datetime.now(UTC) + grace
-    rows = [_notification(change, email, due, key) for email in planned]
+    rows = [_notification(change, email, due, key, traceparent=traceparent) for email in planned]
     await connection.executemany(_INSERT_NOTIFICATION, map(_NOTIFICATIONS.values, rows))
 
 
@@ -192,7 +203,8 @@ async def claim_due(pool: asyncpg.Pool, limit: int, lease: timedelta) -> list[Pe
         WHERE NOT due.suppressed AND (n.tenant_id, n.change_id, n.guardian_email)
             = (due.tenant_id, due.change_id, due.guardian_email)
         RETURNING n.tenant_id, n.change_id, n.guardian_email, n.subject, n.body, n.html,
-            n.language, n.reply_to, n.created_at, n.send_attempts, n.unsubscribe_url
+            n.language, n.reply_to, n.created_at, n.send_attempts, n.unsubscribe_url,
+            n.traceparent
         """,
         limit,
         lease,
@@ -212,6 +224,7 @@ async def claim_due(pool: asyncpg.Pool, limit: int, lease: timedelta) -> list[Pe
                 unsubscribe_url=row["unsubscribe_url"],
             ),
             send_attempts=row["send_attempts"],
+            traceparent=row["traceparent"],
         )
         for row in rows
     ]
