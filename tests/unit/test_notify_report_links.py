@@ -33,6 +33,12 @@ def test_a_link_opens_the_students_report_in_the_guardians_primary_language() ->
     assert SECRET not in repr(ReportLinks.from_config(config))
 
 
+def test_an_id_no_link_can_name_gets_no_link_rather_than_no_email() -> None:
+    links = ReportLinks(secret=SECRET.encode(), base_url="https://m")
+    assert links.family_report("school", "", "en", NOW) is None
+    assert links.family_report("school", "maya", "en", NOW) is not None
+
+
 def test_without_a_secret_there_is_no_link() -> None:
     assert NO_REPORT_LINKS.family_report("school", "maya", "en", NOW) is None
     unset = ReportLinks.from_config(NotifyConfig(database_url="postgresql://db"))

@@ -37,12 +37,15 @@ class ReportLinks(msgspec.Struct, frozen=True, kw_only=True):
         self, tenant_id: str, student_id: str, guardian_language: str, now: datetime
     ) -> FamilyReport | None:
         """The link to the student's report, open from `now` for the lifetime; None without a
-        secret."""
+        secret, or for ids no link can name (the email still goes, without the line)."""
         if not self.secret:
             return None
-        link = report_link(
-            tenant_id, student_id, primary_language(guardian_language), now, self.lifetime
-        )
+        try:
+            link = report_link(
+                tenant_id, student_id, primary_language(guardian_language), now, self.lifetime
+            )
+        except ValueError:
+            return None
         return FamilyReport(url=url(self.secret, self.base_url, link), expires_at=link.expires_at)
 
 
