@@ -106,7 +106,9 @@ def service_environments(
     env = dict(os.environ)
     env.update(NATS_URL=infra.nats_url, SMTP_URL=infra.smtp_url)
     env["UNSUBSCRIBE_SECRET"] = infra.unsubscribe_secret
+    # One secret for both: mastery opens the report links notify puts in its emails.
     env["REPORT_LINK_SECRET"] = infra.report_link_secret
+    env.setdefault("MASTERY_PUBLIC_URL", f"http://127.0.0.1:{ports['mastery']}")
     # A demo's emails arrive within half a minute at any hour, unless the environment says
     # otherwise (deployed, a tenant's changes wait 10 minutes and quiet hours hold them).
     env.setdefault("MAIL_DEFAULT_GRACE_SECONDS", str(DEV_GRACE_SECONDS))

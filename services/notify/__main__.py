@@ -1,11 +1,9 @@
 import os
 
 from services.notify.app import create_app
-from services.notify.config import NotifyConfig
+from services.notify.config import MIN_SECRET_LENGTH, NotifyConfig
 from shared.platform.config import ConfigError, load_config
 from shared.platform.service import serve
-
-MIN_SECRET_LENGTH = 32
 
 
 def main() -> None:
@@ -16,6 +14,9 @@ def main() -> None:
             f"UNSUBSCRIBE_SECRET must be set, at least {MIN_SECRET_LENGTH} characters "
             "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
         )
+    problem = config.report_link_problem()
+    if problem is not None:
+        raise ConfigError(problem)
     serve(create_app(config), config.notify_http_host, config.notify_http_port, config)
 
 

@@ -10,6 +10,7 @@ from services.notify.adapters.mail_metrics import notification_series
 from services.notify.adapters.mailer import SmtpMailer
 from services.notify.adapters.planner import PLANNER_NAME, NotificationPlanner, UnsubscribeLinks
 from services.notify.adapters.rendering import Renderer
+from services.notify.adapters.report_links import ReportLinks
 from services.notify.adapters.roster import ROSTER_CONSUMER, RosterFollower
 from services.notify.adapters.settings_http import MailSettingsController, StudentsController
 from services.notify.adapters.smtp import SmtpServer
@@ -101,6 +102,7 @@ def create_app(
             max_per_second=config.smtp_max_per_second,
             storm_defaults=defaults,
             tracing=traced,
+            report_links=ReportLinks.from_config(config),
         )
         mailers.append(mailer)
         return [

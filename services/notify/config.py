@@ -4,6 +4,9 @@ from typing import Literal
 from services.notify.core.storms import QuietHours, StormSettings
 from shared.platform.config import ServiceConfig
 
+# Of UNSUBSCRIBE_SECRET and REPORT_LINK_SECRET: a shorter one is guessable.
+MIN_SECRET_LENGTH = 32
+
 
 class NotifyConfig(ServiceConfig, frozen=True, kw_only=True):
     smtp_url: str = "smtp://127.0.0.1:8025"
@@ -36,6 +39,13 @@ class NotifyConfig(ServiceConfig, frozen=True, kw_only=True):
     # NOTIFY_PUBLIC_URL, by default this service's own http://host:port.
     unsubscribe_secret: str = ""
     notify_public_url: str = ""
+    # Each email links to the student's family report on the mastery service: a token sealed
+    # under REPORT_LINK_SECRET (the mastery service's own; at least 32 characters; empty: emails
+    # carry no such link), open for REPORT_LINK_DAYS, at MASTERY_PUBLIC_URL (required with a
+    # secret: this service cannot guess where families reach the mastery service).
+    report_link_secret: str = ""
+    report_link_days: float = 30.0
+    mastery_public_url: str = ""
     # For a tenant that never saved mail settings: its grace delay, and its quiet hours as
     # "HH:MM-HH:MM" local time (empty: none). A tenant's own settings win.
     mail_default_grace_seconds: float = 600.0
@@ -46,6 +56,19 @@ class NotifyConfig(ServiceConfig, frozen=True, kw_only=True):
     def public_url(self) -> str:
         base = self.notify_public_url or f"http://{self.notify_http_host}:{self.notify_http_port}"
         return base.rstrip("/")
+
+    def report_link_problem(self) -> str | None:
+        """Why these report link settings cannot make a link that opens; None: they can (or the
+        secret is unset, and emails carry no link)."""
+        if not self.report_link_secret:
+            return None
+        if len(self.report_link_secret) < MIN_SECRET_LENGTH:
+            return f"REPORT_LINK_SECRET must be at least {MIN_SECRET_LENGTH} characters, or unset"
+        if not self.mastery_public_url:
+            return "REPORT_LINK_SECRET is set without MASTERY_PUBLIC_URL (where the report is)"
+        if self.report_link_days <= 0:
+            return "REPORT_LINK_DAYS must be positive"
+        return None
 
     def storm_defaults(self) -> StormSettings:
         quiet = None

@@ -90,6 +90,21 @@ def test_postgres_and_an_smtp_relay_placeholder(resolved: dict[str, Any]) -> Non
     assert "smtp" in services
 
 
+def test_mastery_opens_the_report_links_notify_makes(resolved: dict[str, Any]) -> None:
+    """One secret, lifetime and public address of the mastery service for both."""
+    names = ("REPORT_LINK_SECRET", "REPORT_LINK_DAYS", "MASTERY_PUBLIC_URL")
+    seen = {
+        tuple(resolved["services"][f"{service}-{n}"]["environment"][name] for name in names)
+        for service in ("mastery", "notify")
+        for n in (1, 2)
+    }
+    assert len(seen) == 1
+    ((secret, days, url),) = seen
+    assert len(secret) >= 32
+    assert float(days) > 0
+    assert url.startswith("http")
+
+
 def _mount(volume: str | dict[str, str]) -> tuple[str, str]:
     """(target, source) of a volume in either of compose's syntaxes."""
     if isinstance(volume, dict):

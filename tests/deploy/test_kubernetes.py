@@ -103,6 +103,21 @@ def test_secrets_are_referenced_never_shipped() -> None:
         assert "secretKeyRef" in notify[name]["valueFrom"], name
 
 
+def test_mastery_opens_the_report_links_notify_makes() -> None:
+    """One secret and one public address of the mastery service for both."""
+    keys = set()
+    for service in ("mastery", "notify"):
+        container = _container(service)
+        variables = {item["name"]: item for item in container["env"]}
+        ref = variables["REPORT_LINK_SECRET"]["valueFrom"]["secretKeyRef"]
+        keys.add((ref["name"], ref["key"]))
+        assert {"configMapRef": {"name": "gradebook-config"}} in container["envFrom"]
+    assert keys == {("gradebook-report-links", "secret")}
+    shared = _named("ConfigMap", "gradebook-config")["data"]
+    assert shared["MASTERY_PUBLIC_URL"].startswith("https://")
+    assert float(shared["REPORT_LINK_DAYS"]) > 0
+
+
 def test_a_job_applies_the_migrations_as_the_owner() -> None:
     job = next(d for d in _documents() if d["kind"] == "Job")
     container = job["spec"]["template"]["spec"]["containers"][0]

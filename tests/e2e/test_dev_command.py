@@ -1,5 +1,8 @@
-"""`mastery dev` brings the whole system up on embedded servers; a curl-like POST then GET works."""
+"""`mastery dev` brings the whole system up on embedded servers; a curl-like POST then GET works,
+and the guardian's email links the student's family report, which the dev mastery service opens."""
 
+import email
+import email.policy
 import json
 import os
 import re
@@ -53,6 +56,8 @@ def test_dev_command_runs_the_system_and_stops_cleanly(tmp_path: Path) -> None:
     }
     for service in ("ATTEMPTS", "MASTERY", "NOTIFY"):
         env[f"{service}_HTTP_PORT"] = str(free_port())
+    env["MAIL_DEFAULT_GRACE_SECONDS"] = "0"  # the email at once, not after the demo's half minute
+    env.pop("MASTERY_PUBLIC_URL", None)
     with subprocess.Popen(
         [sys.executable, "-m", "services.cli", "dev", "--data-dir", str(tmp_path)],
         env=env,
@@ -61,13 +66,13 @@ def test_dev_command_runs_the_system_and_stops_cleanly(tmp_path: Path) -> None:
     ) as process:
         try:
             assert process.stdout is not None
-            _exercise(process.stdout)
+            _exercise(process.stdout, tmp_path / "mail")
         finally:
             process.send_signal(signal.SIGINT)
             assert process.wait(60) == 0
 
 
-def _exercise(stdout: IO[str]) -> None:
+def _exercise(stdout: IO[str], mail: Path) -> None:
     banner = _read_until(stdout, r"^API key:", within=90)
     # The embedded nats-server has users; the banner names the server, not a password.
     assert re.fullmatch(r"nats://127\.0\.0\.1:\d+", banner["NATS"]), banner["NATS"]
@@ -75,6 +80,10 @@ def _exercise(stdout: IO[str]) -> None:
         banner["API key"],
         banner["attempts API"],
         banner["mastery API"],
+    )
+    guardians = {"guardians": [{"email": "ana@example.org", "language": "es-MX"}]}
+    assert (
+        _call("PUT", f"{banner['notify API']}/v1/students/ava/guardians", key, guardians)[0] == 200
     )
     status, _ = _call("PUT", f"{attempts_url}/v1/standards/read.1", key, {"title": "Reading"})
     assert status == 201
@@ -99,3 +108,22 @@ def _exercise(stdout: IO[str]) -> None:
         standards = _call("GET", f"{mastery_url}/v1/students/ava/mastery", key)[1]["standards"]
         time.sleep(0.1)
     assert standards[0]["mastered"] is True
+
+    _the_emails_report_link_opens(mail, mastery_url)
+
+
+def _the_emails_report_link_opens(mail: Path, mastery_url: str) -> None:
+    """The guardian's email links ava's report at the dev mastery service, in Spanish."""
+    deadline = time.monotonic() + 30
+    while not (sent := sorted(mail.glob("*"))) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sent, "no email arrived"
+    message = email.message_from_bytes(sent[0].read_bytes(), policy=email.policy.default)
+    body = message.get_body(("plain",))
+    assert body is not None
+    found = re.search(r"Ver el informe completo de ava: (\S+)", body.get_content())
+    assert found is not None, body.get_content()
+    assert found.group(1).startswith(f"{mastery_url}/v1/family-reports/")
+    with urllib.request.urlopen(found.group(1), timeout=10) as response:
+        assert response.status == 200
+        assert '<html lang="es">' in response.read().decode()

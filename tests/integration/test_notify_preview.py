@@ -15,19 +15,34 @@ from services.notify.adapters.planner import plan_emails
 from services.notify.adapters.rendering import Renderer
 from services.notify.core.messages import Email, Guardian
 from services.notify.core.storms import StormSettings
-from tests.support.family_email import CHANGE, SETTINGS, STUDENT_NAME, UNSUBSCRIBE_URL
+from tests.support.family_email import (
+    CHANGE,
+    REPORT,
+    SETTINGS,
+    STUDENT_NAME,
+    UNSUBSCRIBE_URL,
+)
 from tests.support.roles import service_url
 
 GOLDEN = Path(__file__).resolve().parent.parent / "data" / "golden"
 
 
 def _golden(name: str) -> str:
-    """A golden copy as planned without an unsubscribe link (no secret here): its link's line
-    (and the blank line before it, in text) left out."""
-    lines = (GOLDEN / name).read_text(encoding="utf-8").split("\n")
-    keep = [line for line in lines if UNSUBSCRIBE_URL not in line]
-    text = "\n".join(keep)
-    return text.removesuffix("\n\n") + "\n" if name.endswith(".txt") else text
+    """A golden copy as planned without an unsubscribe or report link (no secrets here): the
+    link's line left out (in text, with the blank line before it and the report's note after)."""
+    text = name.endswith(".txt")
+    keep: list[str] = []
+    note_follows = False
+    for line in (GOLDEN / name).read_text(encoding="utf-8").split("\n"):
+        if note_follows:
+            note_follows = False
+        elif REPORT.url in line and text:
+            keep.pop()  # the blank line before it
+            note_follows = True
+        elif UNSUBSCRIBE_URL not in line and REPORT.url not in line:
+            keep.append(line)
+    joined = "\n".join(keep)
+    return joined.removesuffix("\n\n") + "\n" if text else joined
 
 
 async def _received(url: str, tenant: str) -> Email:

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from services.notify.core.messages import Guardian, TenantSettings
+from services.notify.core.messages import FamilyReport, Guardian, TenantSettings
 from services.notify.core.storms import StormSettings
 from shared.contract.events.mastery import MasteryChanged
 
@@ -37,6 +37,11 @@ SETTINGS = TenantSettings(
 )
 STUDENT_NAME = "Noah Díaz"
 UNSUBSCRIBE_URL = "https://notify.school.example.org/v1/unsubscribe/eyJ0ZXN0Ijp0cnVlfQ.c2lnbmVk"
+# Noah's family report, open until 31 October in New York (23:30 UTC is 19:30 there).
+REPORT = FamilyReport(
+    url="https://mastery.school.example.org/v1/family-reports/WzEsImZhbWlseS1yZXBvcnQiXQ.c2lnbmVk",
+    expires_at=datetime(2026, 10, 31, 23, 30, tzinfo=UTC),
+)
 
 
 def guardian(language: str) -> Guardian:

@@ -70,12 +70,40 @@ def test_a_printed_config_masks_its_secrets_and_the_credentials_in_its_urls() ->
         smtp_username="mailer",
         smtp_password="smtp-pass-3",
         unsubscribe_secret="signing-secret-4-0123456789abcdef0123456789",
+        report_link_secret="report-secret-5-0123456789abcdef0123456789",
     )
     printed = repr(config)
-    for secret in ("db-pass-1", "nats-pass-2", "smtp-pass-3", "signing-secret-4"):
+    for secret in (
+        "db-pass-1",
+        "nats-pass-2",
+        "smtp-pass-3",
+        "signing-secret-4",
+        "report-secret-5",
+    ):
         assert secret not in printed
         assert secret not in str(config)
     assert "smtp_password='***'" in printed
+    assert "report_link_secret='***'" in printed
     assert "postgresql://***@db.internal/gradebook" in printed
     assert "smtp_username='mailer'" in printed  # not a secret: shown
     assert "smtp_url='smtp://relay.internal:587'" in printed
+
+
+REPORT_SECRET = "report-link-secret-0123456789abcdef01234"
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [({}, None),
+     ({"REPORT_LINK_SECRET": REPORT_SECRET, "MASTERY_PUBLIC_URL": "https://m.example"}, None),
+     ({"REPORT_LINK_SECRET": "short", "MASTERY_PUBLIC_URL": "https://m.example"}, "at least 32"),
+     ({"REPORT_LINK_SECRET": REPORT_SECRET}, "without MASTERY_PUBLIC_URL"),
+     ({"REPORT_LINK_SECRET": REPORT_SECRET, "MASTERY_PUBLIC_URL": "https://m.example",
+       "REPORT_LINK_DAYS": "0"}, "REPORT_LINK_DAYS must be positive")],
+)  # fmt: skip
+def test_notify_refuses_report_link_settings_that_make_no_working_link(
+    settings: dict[str, str], problem: str | None
+) -> None:
+    config = load_config(NotifyConfig, {"DATABASE_URL": "postgresql://db", **settings})
+    found = config.report_link_problem()
+    assert found is None if problem is None else problem in (found or "")

@@ -12,10 +12,18 @@ from babel.messages.pofile import read_po
 
 from services.notify.adapters.rendering import LOCALES, TEMPLATES, Renderer
 from services.notify.adapters.smtp import build_message
-from services.notify.core.messages import Email, email_facts, language_of, portal_url
+from services.notify.core.messages import (
+    Email,
+    EmailFacts,
+    FamilyReport,
+    email_facts,
+    language_of,
+    portal_url,
+)
 from shared.contract.events.mastery import ReassessmentOutlook
 from tests.support.family_email import (
     CHANGE,
+    REPORT,
     SETTINGS,
     STUDENT_NAME,
     UNSUBSCRIBE_URL,
@@ -26,9 +34,16 @@ GOLDEN = Path(__file__).resolve().parent.parent / "data" / "golden"
 RENDERER = Renderer()
 
 
-def _render(language: str, student_name: str = STUDENT_NAME, **change: Any) -> Email:
+def _render(
+    language: str,
+    student_name: str = STUDENT_NAME,
+    report: FamilyReport | None = REPORT,
+    **change: Any,
+) -> Email:
     event = msgspec.structs.replace(CHANGE, **change)
-    facts = email_facts(event, guardian(language), student_name, SETTINGS, UNSUBSCRIBE_URL)
+    facts = email_facts(
+        event, guardian(language), student_name, SETTINGS, UNSUBSCRIBE_URL, report=report
+    )
     return RENDERER.render(facts, "rosa@example.org", SETTINGS.reply_to)
 
 
@@ -187,6 +202,7 @@ def _render_many(language: str, kind: Literal["changes", "policy", "digest"]) ->
             guardian(language),
             STUDENT_NAME,
             SETTINGS,
+            report=REPORT,
         )
         for n, title in enumerate(titles)
     ]
@@ -270,3 +286,49 @@ def test_the_unsubscribe_page_escapes_what_it_shows() -> None:
     page = RENDERER.page("unsubscribe.html", "en", state="done", address="<b>x</b>@example.org")
     assert "&lt;b&gt;x&lt;/b&gt;@example.org" in page
     assert "<b>" not in page
+
+
+@pytest.mark.parametrize(
+    ("language", "line", "note"),
+    [("en", "See Noah Díaz's full report",
+      "Every standard, with the evidence behind it. The link works until October 31, 2026."),
+     ("es-MX", "Ver el informe completo de Noah Díaz",
+      "Cada estándar, con la evidencia que lo respalda. El enlace funciona hasta el 31 de "
+      "octubre de 2026.")],
+)  # fmt: skip
+def test_the_email_links_the_students_family_report_until_its_day_in_its_language(
+    language: str, line: str, note: str
+) -> None:
+    email = _render(language)
+    assert f"{line}: {REPORT.url}\n({note})\n" in email.body
+    assert f'<a href="{REPORT.url}" style="' in email.html
+    assert f">{line}</a>" in email.html
+    assert f">{note}</span>" in email.html
+
+
+def test_without_a_report_link_the_email_has_no_report_line_and_reads_as_before() -> None:
+    email = _render("en", report=None)
+    assert "full report" not in email.body + email.html
+    assert "family-reports" not in email.body + email.html
+    assert "What comes next:" in email.body
+    assert "\n\n\n" not in email.body  # no gap where the line was
+    many = RENDERER.render_many(
+        [email_facts(CHANGE, guardian("es"), STUDENT_NAME, SETTINGS)] * 2,
+        "rosa@example.org",
+        kind="digest",
+    )
+    assert "informe completo" not in many.body + many.html
+
+
+def test_a_digest_links_each_students_report_once() -> None:
+    def facts(student: str, name: str, standard: str) -> EmailFacts:
+        change = msgspec.structs.replace(CHANGE, student_id=student, standard_id=standard)
+        report = FamilyReport(url=f"{REPORT.url}-{student}", expires_at=REPORT.expires_at)
+        return email_facts(change, guardian("en"), name, SETTINGS, report=report)
+
+    items = [facts("noah", "Noah", "s1"), facts("noah", "Noah", "s2"), facts("ana", "Ana", "s1")]
+    email = RENDERER.render_many(items, "rosa@example.org", kind="digest")
+    assert email.body.count("full report") == 2
+    assert f"See Noah's full report: {REPORT.url}-noah\n" in email.body
+    assert f"See Ana's full report: {REPORT.url}-ana\n" in email.body
+    assert email.html.count(f'href="{REPORT.url}-noah"') == 1

@@ -10,15 +10,24 @@ listing them; policy: the summary), due at the end of the quiet hours; the other
 so two mailers never compose the same group.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Literal
 
 import asyncpg
 import msgspec
 
 from services.notify.adapters import family
 from services.notify.adapters.rendering import Renderer
-from services.notify.core.messages import Email, Guardian, TenantSettings, email_facts
+from services.notify.adapters.report_links import NO_REPORT_LINKS, ReportLinks
+from services.notify.core.messages import (
+    Email,
+    EmailFacts,
+    FamilyReport,
+    Guardian,
+    TenantSettings,
+    email_facts,
+)
 from services.notify.core.storms import (
     LastEmailed,
     StormSettings,
@@ -40,9 +49,16 @@ def group_key(change: MasteryChanged) -> str:
 
 
 async def compose_due(
-    pool: asyncpg.Pool, renderer: Renderer, now: datetime, limit: int, defaults: StormSettings
+    pool: asyncpg.Pool,
+    renderer: Renderer,
+    now: datetime,
+    limit: int,
+    defaults: StormSettings,
+    *,
+    links: ReportLinks = NO_REPORT_LINKS,
 ) -> int:
-    """Compose the groups with a due uncomposed row; returns how many groups."""
+    """Compose the groups with a due uncomposed row; returns how many groups. Each email links
+    to its students' family reports when `links` has a secret, open from `now`."""
     groups = await pool.fetch(
         "SELECT DISTINCT tenant_id, guardian_email, group_key FROM notifications "
         "WHERE status = 'pending' AND NOT composed AND next_attempt_at <= $1 LIMIT $2",
@@ -51,7 +67,9 @@ async def compose_due(
     )
     for group in groups:
         async with pool.acquire() as connection, connection.transaction():
-            await _compose(connection, renderer, now=now, defaults=defaults, **dict(group))
+            await _compose(
+                connection, renderer, now=now, defaults=defaults, links=links, **dict(group)
+            )
     return len(groups)
 
 
@@ -61,6 +79,7 @@ async def _compose(
     *,
     now: datetime,
     defaults: StormSettings,
+    links: ReportLinks,
     tenant_id: str,
     guardian_email: str,
     group_key: str,
@@ -87,15 +106,17 @@ async def _compose(
         await _coalesce(connection, tenant_id, guardian_email, all_ids, "nothing to say")
         return
     anchor = kept[-1].change_id
-    email = await _email(
+    guardian = await guardian_of(connection, tenant_id, guardian_email)
+    facts = await facts_of(
         connection,
-        renderer,
-        guardian_email=guardian_email,
-        kept=kept,
-        settings=settings,
-        key=key,
-        link=rows[-1]["unsubscribe_url"],  # the guardian's, signed when planned
+        kept,
+        guardian,
+        settings,
+        unsubscribe_url=rows[-1]["unsubscribe_url"],  # the guardian's, signed when planned
+        reports=links.opening(now).of(guardian),
     )
+    kind: Literal["changes", "policy"] = "policy" if key == POLICY_GROUP else "changes"
+    email = renderer.render_many(facts, guardian_email, settings.reply_to, kind=kind)
     due = next_allowed(now, settings.time_zone, settings.storm.quiet_hours)
     await _carry(connection, tenant_id, anchor, email, due)
     others = [change_id for change_id in all_ids if change_id != anchor]
@@ -140,24 +161,22 @@ async def _last_emailed(
     )
 
 
-async def _email(
+async def facts_of(
     connection: DbConnection,
-    renderer: Renderer,
-    *,
-    guardian_email: str,
-    kept: Sequence[MasteryChanged],
+    changes: Sequence[MasteryChanged],
+    guardian: Guardian,
     settings: TenantSettings,
-    key: str,
-    link: str,
-) -> Email:
-    guardian = await guardian_of(connection, kept[0].tenant_id, guardian_email)
+    *,
+    unsubscribe_url: str,
+    reports: Callable[[MasteryChanged], FamilyReport | None],
+) -> list[EmailFacts]:
+    """What the email says of each change, with the student's name and report link."""
     facts = []
-    for change in kept:
+    for change in changes:
         name = await family.student_name(connection, change.tenant_id, change.student_id)
-        facts.append(email_facts(change, guardian, name, settings, link))
-    if key == POLICY_GROUP:
-        return renderer.render_many(facts, guardian_email, settings.reply_to, kind="policy")
-    return renderer.render_many(facts, guardian_email, settings.reply_to)
+        report = reports(change)
+        facts.append(email_facts(change, guardian, name, settings, unsubscribe_url, report=report))
+    return facts
 
 
 async def guardian_of(connection: DbConnection, tenant_id: str, email: str) -> Guardian:

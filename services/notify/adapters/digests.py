@@ -13,9 +13,10 @@ import asyncpg
 import msgspec
 
 from services.notify.adapters import family
-from services.notify.adapters.composer import guardian_of
+from services.notify.adapters.composer import facts_of, guardian_of
 from services.notify.adapters.rendering import Renderer
-from services.notify.core.messages import TenantSettings, email_facts
+from services.notify.adapters.report_links import NO_REPORT_LINKS, OpenFrom, ReportLinks
+from services.notify.core.messages import TenantSettings
 from services.notify.core.storms import StormSettings, digest_due, digest_id, net_changes
 from shared.contract.events.mastery import MasteryChanged
 from shared.platform.postgres import DbConnection
@@ -24,7 +25,12 @@ _decoder = msgspec.json.Decoder(MasteryChanged)
 
 
 async def send_due_digests(
-    pool: asyncpg.Pool, renderer: Renderer, now: datetime, defaults: StormSettings
+    pool: asyncpg.Pool,
+    renderer: Renderer,
+    now: datetime,
+    defaults: StormSettings,
+    *,
+    links: ReportLinks = NO_REPORT_LINKS,
 ) -> int:
     """Plan the digests due at `now`; returns how many guardians were looked at."""
     waiting = await pool.fetch(
@@ -42,7 +48,7 @@ async def send_due_digests(
                     delivery=row["delivery"],
                     digest=digest_id(row["guardian_email"], day),
                 )
-                await _digest(connection, renderer, settings, guardian)
+                await _digest(connection, renderer, settings, guardian, links.opening(now))
     return len(waiting)
 
 
@@ -54,7 +60,11 @@ class Recipient(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def _digest(
-    connection: DbConnection, renderer: Renderer, settings: TenantSettings, to: Recipient
+    connection: DbConnection,
+    renderer: Renderer,
+    settings: TenantSettings,
+    to: Recipient,
+    reports: OpenFrom,
 ) -> None:
     # Held rows of a digest already planned today wait for the next one.
     rows = await connection.fetch(
@@ -74,7 +84,13 @@ async def _digest(
     nets = net_changes(changes)
     if nets:
         await _plan_digest(
-            connection, renderer, settings, to, nets, link=rows[-1]["unsubscribe_url"]
+            connection,
+            renderer,
+            settings,
+            to,
+            nets,
+            reports=reports,
+            link=rows[-1]["unsubscribe_url"],
         )
     reason = f"in digest {to.digest}" if nets else "nothing to say"
     await connection.execute(
@@ -94,13 +110,18 @@ async def _plan_digest(
     to: Recipient,
     nets: list[MasteryChanged],
     *,
+    reports: OpenFrom,
     link: str,
 ) -> None:
     guardian = await guardian_of(connection, to.tenant_id, to.email)
-    facts = []
-    for change in nets:
-        name = await family.student_name(connection, to.tenant_id, change.student_id)
-        facts.append(email_facts(change, guardian, name, settings, link))
+    facts = await facts_of(
+        connection,
+        nets,
+        guardian,
+        settings,
+        unsubscribe_url=link,
+        reports=reports.of(guardian),
+    )
     email = renderer.render_many(facts, to.email, settings.reply_to, kind="digest")
     await connection.execute(
         "INSERT INTO notifications (tenant_id, change_id, guardian_email, student_id, "

@@ -24,6 +24,7 @@ import asyncpg
 
 from services.notify.adapters import composer, digests, smtp, store
 from services.notify.adapters.rendering import Renderer
+from services.notify.adapters.report_links import NO_REPORT_LINKS, ReportLinks
 from services.notify.adapters.store import PendingEmail
 from services.notify.core.messages import message_id
 from services.notify.core.pacing import TokenBucket, retry_delay
@@ -53,6 +54,7 @@ class SmtpMailer:
         max_per_second: float = 10.0,
         storm_defaults: StormSettings | None = None,
         renderer: Renderer | None = None,
+        report_links: ReportLinks = NO_REPORT_LINKS,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         tracing: Tracing | None = None,
     ) -> None:
@@ -74,6 +76,7 @@ class SmtpMailer:
         self._outage_pause = 0.0
         self._storm_defaults = storm_defaults or StormSettings()
         self._renderer = renderer or Renderer()
+        self._report_links = report_links
         self._clock = clock
         self._tracing = tracing or Tracing()
         self.sent = 0
@@ -111,9 +114,11 @@ class SmtpMailer:
     async def send_due(self) -> int:
         """Plan the digests due, compose the groups whose grace delay ran out, then lease a
         batch of due rows and send them one by one; returns how many were leased."""
-        now, defaults = self._clock(), self._storm_defaults
-        await digests.send_due_digests(self._pool, self._renderer, now, defaults)
-        await composer.compose_due(self._pool, self._renderer, now, self._batch_size, defaults)
+        now, defaults, links = self._clock(), self._storm_defaults, self._report_links
+        await digests.send_due_digests(self._pool, self._renderer, now, defaults, links=links)
+        await composer.compose_due(
+            self._pool, self._renderer, now, self._batch_size, defaults, links=links
+        )
         due = await store.claim_due(self._pool, self._batch_size, self._lease)
         if not due:
             return 0

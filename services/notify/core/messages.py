@@ -58,6 +58,14 @@ class Standing(msgspec.Struct, frozen=True, kw_only=True):
     mastered: bool
 
 
+class FamilyReport(msgspec.Struct, frozen=True, kw_only=True):
+    """A signed link to the student's family report (made by an adapter) and when it stops
+    opening."""
+
+    url: str
+    expires_at: datetime
+
+
 class EmailFacts(msgspec.Struct, frozen=True, kw_only=True):
     """Everything one email says, as values; the templates choose the words."""
 
@@ -75,6 +83,10 @@ class EmailFacts(msgspec.Struct, frozen=True, kw_only=True):
     assessed_at: datetime
     portal_url: str
     unsubscribe_url: str = ""
+    # The student's family report, with the evidence behind every standard; empty: no link
+    # (the service has no report link secret).
+    report_url: str = ""
+    report_expires_at: datetime | None = None
     # What the standard's reassessment rules leave open; None: the rules are not known.
     reassessment: ReassessmentOutlook | None = None
 
@@ -118,6 +130,8 @@ def email_facts(
     student_name: str,
     settings: TenantSettings,
     unsubscribe_url: str = "",
+    *,
+    report: FamilyReport | None = None,
 ) -> EmailFacts:
     return EmailFacts(
         language=language_of(guardian.language),
@@ -146,6 +160,8 @@ def email_facts(
         if settings.portal_url_template
         else "",
         unsubscribe_url=unsubscribe_url,
+        report_url=report.url if report else "",
+        report_expires_at=report.expires_at if report else None,
         reassessment=change.reassessment,
     )
 
