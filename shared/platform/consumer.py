@@ -373,8 +373,7 @@ class BatchConsumer(Generic[EventT]):
                     return
                 pause = min(pause * 2, self._settings.retry_max_delay)
                 continue
-            for message in messages:
-                await self._held.ack(message)
+            await self._held.ack_batch(messages)
             self.processed += len(batch)
             return
 
