@@ -24,6 +24,9 @@ class IngestSingle(Scenario):
         MetricSpec("attempts/s", (Target("value", ">=", 1500),), has_baseline=True),
         MetricSpec("p50 ms", has_baseline=True),
         MetricSpec("p99 ms", (Target("value", "<", 50),), has_baseline=True),
+        # The services' CPU (attempts, mastery, notify; not PostgreSQL or nats-server) over the
+        # window, per attempt posted in it: what one attempt costs them, however loaded the machine.
+        MetricSpec("services cpu ms per attempt", (Target("value", "<", 0.9),)),
     )
 
     async def prepare(self, context: BenchContext) -> None:
@@ -68,8 +71,12 @@ class IngestSingle(Scenario):
                 ]
             )
         )
+        per_second = load.completed / duration
         return RunMeasurement(
-            values=_rate_and_latency(load.completed / duration, load.latencies_ms),
+            values={
+                **_rate_and_latency(per_second, load.latencies_ms),
+                "services cpu ms per attempt": _cpu_ms_per_attempt(cpu, per_second),
+            },
             baseline=_rate_and_latency(rate(raw), raw.latencies_ms),
             notes={
                 "http errors": float(sum(load.errors.values())),
@@ -86,3 +93,9 @@ def _rate_and_latency(per_second: float, latencies_ms: list[float]) -> dict[str,
         "p50 ms": percentile(latencies_ms, 0.5),
         "p99 ms": percentile(latencies_ms, 0.99),
     }
+
+
+def _cpu_ms_per_attempt(shares: dict[str, float], per_second: float) -> float:
+    """The services' summed `cpu % of a core` (CPU seconds per second, in percent) per attempt."""
+    used = sum(share for name, share in shares.items() if name.endswith("cpu % of a core"))
+    return 10 * used / per_second if per_second else float("nan")

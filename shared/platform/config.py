@@ -154,4 +154,6 @@ _URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
 
 def masked_urls(text: str) -> str:
     """`text` with the credentials of every URL in it replaced, as `redacted` replaces them."""
+    if "@" not in text:  # no credentials without one; most log fields have none
+        return text
     return _URL_CREDENTIALS.sub(r"\1***@", text)

@@ -82,6 +82,10 @@ class ConsumerSettings:
     durable: str
     batch_size: int = 200
     fetch_timeout: float = 0.5
+    # Once a fetch finds nothing, the consumer waits for one message in a pull the server holds
+    # this long: an idle consumer wakes a few times a minute, not twice a second, and the first
+    # message returns the pull at once (a pull for a whole batch would wait to fill it).
+    idle_wait: float = 5.0
     ack_wait: float = 30.0
     max_deliver: int = 10
     max_in_flight: int = 1
@@ -132,6 +136,7 @@ class BatchConsumer(Generic[EventT]):
         self.processed = 0
         self.deadlettered = 0
         self.transient_failures = 0
+        self.idle_waits = 0  # long pulls begun: an idle consumer's wake-ups
 
     async def run(self, stop: asyncio.Event) -> None:
         client = await connect_with_retry(self._settings.nats_url, self._settings.durable, stop)
@@ -216,16 +221,23 @@ class BatchConsumer(Generic[EventT]):
         With `max_in_flight` 1, batches are handled one at a time; above it, up to that many at
         once. Each is acked after its own commit. On stop, a batch fetched meanwhile is handled
         too, and every batch in flight finishes, so nothing is left waiting out its ack_wait.
+        After a fetch finds nothing, the next waits for one message (`idle_wait`), then batches
+        are fetched again.
         """
         next_batch: asyncio.Task[list[Msg]] | None = None
+        idle = False
         try:
             while not stop.is_set():
-                fetching = next_batch or asyncio.create_task(self._fetch(subscription))
-                next_batch = None
                 try:
-                    messages = await fetching
+                    if idle:
+                        messages = await self._wait_for_one(subscription, stop)
+                    else:
+                        fetching = next_batch or asyncio.create_task(self._fetch(subscription))
+                        next_batch = None
+                        messages = await fetching
                 except TimeoutError:
-                    continue  # idle: nothing to fetch
+                    idle = True  # nothing to fetch: wait for the next message, long
+                    continue
                 except nats.errors.Error as error:
                     # After a server restart the subscription may be gone: rebind.
                     logger.warning(
@@ -233,14 +245,14 @@ class BatchConsumer(Generic[EventT]):
                     )
                     await sleep_unless_stopped(stop, 0.5)
                     return
+                if messages is None:
+                    break  # stopped while idle
+                idle = False
                 if not stop.is_set():
                     next_batch = asyncio.create_task(self._fetch(subscription))
                 await self._start(client, messages)
-            if next_batch is not None:
-                with contextlib.suppress(TimeoutError, nats.errors.Error):
-                    await self._start(client, await next_batch)
-                next_batch = None
-            await self._settle(wait_for=0)
+            fetched, next_batch = next_batch, None
+            await self._finish(client, fetched)
         finally:
             if next_batch is not None:
                 next_batch.cancel()
@@ -254,6 +266,13 @@ class BatchConsumer(Generic[EventT]):
                     logger.error(
                         "%s: a batch in flight failed: %r", self._settings.durable, failure
                     )
+
+    async def _finish(self, client: NatsClient, fetched: asyncio.Task[list[Msg]] | None) -> None:
+        """Stopping: handle the batch fetched meanwhile, and wait for every batch in flight."""
+        if fetched is not None:
+            with contextlib.suppress(TimeoutError, nats.errors.Error):
+                await self._start(client, await fetched)
+        await self._settle(wait_for=0)
 
     async def _start(self, client: NatsClient, messages: list[Msg]) -> None:
         """Handle a batch now, or as a task beside the ones in flight when the handler allows."""
@@ -281,6 +300,34 @@ class BatchConsumer(Generic[EventT]):
         messages = await subscription.fetch(
             self._settings.batch_size, timeout=self._settings.fetch_timeout
         )
+        self._held.hold(messages)
+        return messages
+
+    async def _wait_for_one(
+        self, subscription: JetStreamContext.PullSubscription, stop: asyncio.Event
+    ) -> list[Msg] | None:
+        """The next message, in a pull the server holds up to `idle_wait`; None on stop.
+
+        The pull is cancelled on stop: a message the server sends it then finds no reader and is
+        delivered again after its `ack_wait`, as after a crash.
+        """
+        self.idle_waits += 1
+        fetching = asyncio.create_task(subscription.fetch(1, timeout=self._settings.idle_wait))
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait((fetching, stopping), return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:
+            fetching.cancel()
+            raise
+        finally:
+            stopping.cancel()
+        if not fetching.done():
+            fetching.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError, nats.errors.Error):
+                await fetching
+            if fetching.cancelled() or fetching.exception() is not None:
+                return None
+        messages = fetching.result()
         self._held.hold(messages)
         return messages
 
@@ -326,8 +373,7 @@ class BatchConsumer(Generic[EventT]):
                     return
                 pause = min(pause * 2, self._settings.retry_max_delay)
                 continue
-            for message in messages:
-                await self._held.ack(message)
+            await self._held.ack_batch(messages)
             self.processed += len(batch)
             return
 

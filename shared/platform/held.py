@@ -27,9 +27,17 @@ class HeldMessages:
         now = asyncio.get_running_loop().time()
         self._held.update((id(message), (now, message)) for message in messages)
 
-    async def ack(self, message: Msg) -> None:
-        self._held.pop(id(message), None)
-        await message.ack()
+    async def ack_batch(self, messages: Iterable[Msg]) -> None:
+        """Ack a committed batch: one `+ACK` publish per message and no reply awaited (nats-py's
+        `ack` is a plain publish; `ack_sync` would wait a round trip each). The client's flusher
+        writes the queued acks together, one socket write for the batch.
+
+        One ack-all for the last message would be fewer still, but it also acks every earlier
+        message still pending on the durable: a message naked to wait (`RetryLater`), or one a
+        batch in flight beside it still holds (`max_in_flight` > 1), would be lost."""
+        for message in messages:
+            self._held.pop(id(message), None)
+            await message.ack()
 
     async def nak(self, message: Msg, delay: float | None = None) -> None:
         self._held.pop(id(message), None)

@@ -24,13 +24,13 @@ from typing import Annotated, Any, TypeVar
 import asyncpg
 import msgspec
 
-from shared.contract.cloudevents import CloudEvent, EnvelopeCodec, cloudevent_type
+from shared.contract.cloudevents import TYPE_PREFIX
 from shared.contract.events.attempts import LatestAttemptEvent
 from shared.contract.events.gradebook import (
+    SUBJECT_KIND,
     AnyGradebookEvent,
     LatestGradebookEvent,
     decode_gradebook_event,
-    subject_kind,
 )
 from shared.contract.events.standards import AnyStandardEvent
 from shared.platform.bus import BusNames
@@ -45,7 +45,6 @@ EVENT_SOURCE = "/services/attempts"
 MAX_APPEND_RETRIES = 16
 
 _encoder = msgspec.json.Encoder()
-_envelopes = EnvelopeCodec[AnyGradebookEvent](AnyGradebookEvent)
 T = TypeVar("T")
 
 
@@ -138,33 +137,80 @@ def _event_row(item: NewEvent, traceparent: str | None) -> EventRow:
     )
 
 
-def _outbox_row(item: NewEvent, bus: BusNames) -> OutboxRow:
-    return OutboxRow(
-        tenant_id=item.event.tenant_id,
-        subject=bus.attempts(item.event.tenant_id, subject_kind(item.event)),
-        msg_id=item.event_id,
-        payload=_envelopes.encode(_envelope(item)),
-    )
+class _StoredHead(msgspec.Struct, frozen=True, kw_only=True):
+    """What the envelope takes from a stored event besides the event itself: its tag (as
+    recorded, not upcast: the relay publishes each event in the version it was recorded in), its
+    tenant, and its time as the event wrote it (the field `_occurred_at` reads)."""
+
+    type: str
+    tenant_id: str
+    recorded_at: str | None = None
+    voided_at: str | None = None
+    rescored_at: str | None = None
+    defined_at: str | None = None
+    set_at: str | None = None
+
+    @property
+    def time(self) -> str:
+        found = (
+            self.recorded_at or self.voided_at or self.rescored_at or self.defined_at or self.set_at
+        )
+        assert found is not None, f"{self.type} has no time"
+        return found
 
 
-# As recorded, not upcast: the relay published each event in the version it was recorded in.
-_recorded_events = msgspec.json.Decoder(AnyGradebookEvent)
+class _SplicedEnvelope(msgspec.Struct, frozen=True, kw_only=True):
+    """`CloudEvent` with the stored event's JSON as its `data`, and its time as the event wrote
+    it: the same envelope, without decoding the event and encoding it again."""
+
+    id: str
+    source: str
+    type: str
+    subject: str
+    time: str
+    tenantid: str
+    data: msgspec.Raw
+    streamversion: int
+    specversion: str = "1.0"
+    datacontenttype: str = "application/json"
+    traceparent: str | msgspec.UnsetType = msgspec.UNSET  # as `CloudEvent`: left out when none
+
+
+def _tag(kind: type) -> str:
+    tag = kind.__struct_config__.tag  # type: ignore[attr-defined]
+    assert isinstance(tag, str), f"{kind.__name__} has no string tag"
+    return tag
+
+
+_heads = msgspec.json.Decoder(_StoredHead)
+_SUBJECT_KINDS = {_tag(kind): name for kind, name in SUBJECT_KIND.items()}
 
 
 def _messages(rows: Sequence[asyncpg.Record], bus: BusNames) -> list[OutboxRow]:
-    return [
-        _outbox_row(
-            NewEvent(
-                stream_id=row["stream_id"],
-                version=row["stream_version"],
-                event_id=row["event_id"],
-                event=_recorded_events.decode(row["data"]),
-                traceparent=row["traceparent"],
-            ),
-            bus,
-        )
-        for row in rows
-    ]
+    """Each stored event in its envelope, the stored JSON spliced in as the envelope's data."""
+    return [_stored_message(row, bus) for row in rows]
+
+
+def _stored_message(row: asyncpg.Record, bus: BusNames) -> OutboxRow:
+    data = row["data"].encode()
+    head = _heads.decode(data)
+    envelope = _SplicedEnvelope(
+        id=row["event_id"],
+        source=EVENT_SOURCE,
+        type=TYPE_PREFIX + head.type,
+        subject=row["stream_id"],
+        time=head.time,
+        tenantid=head.tenant_id,
+        data=msgspec.Raw(data),
+        streamversion=row["stream_version"],
+        traceparent=row.get("traceparent") or msgspec.UNSET,
+    )
+    return OutboxRow(
+        tenant_id=head.tenant_id,
+        subject=bus.attempts(head.tenant_id, _SUBJECT_KINDS[head.type]),
+        msg_id=row["event_id"],
+        payload=_encoder.encode(envelope),
+    )
 
 
 def relayed_log(bus: BusNames) -> RelayedLog:
@@ -236,9 +282,7 @@ async def position_of(connection: DbConnection, stream_id: str, version: int) ->
 
 
 def _event_type(event: AnyGradebookEvent) -> str:
-    tag = type(event).__struct_config__.tag
-    assert isinstance(tag, str), f"{type(event).__name__} has no string tag"
-    return tag
+    return _tag(type(event))
 
 
 def _occurred_at(event: AnyGradebookEvent) -> datetime:
@@ -247,20 +291,6 @@ def _occurred_at(event: AnyGradebookEvent) -> datetime:
         if isinstance(value, datetime):
             return value
     raise AssertionError(f"{type(event).__name__} has no time")
-
-
-def _envelope(item: NewEvent) -> CloudEvent[AnyGradebookEvent]:
-    return CloudEvent(
-        id=item.event_id,
-        source=EVENT_SOURCE,
-        type=cloudevent_type(item.event),
-        subject=item.stream_id,
-        time=_occurred_at(item.event),
-        tenantid=item.event.tenant_id,
-        streamversion=item.version,
-        data=item.event,
-        traceparent=item.traceparent or msgspec.UNSET,
-    )
 
 
 async def in_retried_transaction(

@@ -38,7 +38,7 @@ from shared.contract.actor import Actor
 from shared.contract.grading import AttemptStatus
 from shared.contract.ids import PLAIN_TEXT_PATTERN, OpaqueId
 from shared.contract.timestamps import utc_instant
-from shared.platform.auth import requires
+from shared.platform.auth import request_key, requires
 from shared.platform.http import LOG_POSITION_HEADER, PathId, Problem, problem_response, uri
 from shared.platform.openapi import problem
 from shared.platform.tenant_scope import tenant_connection
@@ -153,12 +153,14 @@ class AttemptsController(Controller):
     )
     async def record_attempt(
         self,
+        request: Request[Any, Any, Any],
         data: JSONBody[AttemptIn],
-        tenant: NamedDependency[str],
-        actor: NamedDependency[Actor],
         recorder: NamedDependency[AttemptRecorder],
     ) -> Response[AttemptOut]:
-        command = RecordAttempt(tenant_id=tenant, actor=actor, **msgspec.structs.asdict(data))
+        key = request_key(request)
+        command = RecordAttempt(
+            tenant_id=key.tenant_id, actor=key.actor, **msgspec.structs.asdict(data)
+        )
         result = await recorder.record(command, now=datetime.now(UTC))
         if isinstance(result, Refuse):
             raise problem_for(result)
@@ -184,13 +186,13 @@ class AttemptsController(Controller):
     )
     async def record_batch(
         self,
+        request: Request[Any, Any, Any],
         data: JSONBody[BatchIn],
-        tenant: NamedDependency[str],
-        actor: NamedDependency[Actor],
         recorder: NamedDependency[AttemptRecorder],
     ) -> Response[BatchOut]:
+        key = request_key(request)
         commands = [
-            RecordAttempt(tenant_id=tenant, actor=actor, **msgspec.structs.asdict(item))
+            RecordAttempt(tenant_id=key.tenant_id, actor=key.actor, **msgspec.structs.asdict(item))
             for item in data.attempts
         ]
         results = await recorder.record_batch(commands, now=datetime.now(UTC))
