@@ -21,7 +21,7 @@ import asyncpg
 import msgspec
 
 from shared.contract.cloudevents import CloudEvent, EnvelopeCodec, cloudevent_type
-from shared.contract.events.attempts import LatestAttemptEvent
+from shared.contract.events.attempts import AttemptEvent, LatestAttemptEvent
 from shared.contract.events.gradebook import (
     AnyGradebookEvent,
     LatestGradebookEvent,
@@ -132,10 +132,18 @@ def _event_row(item: NewEvent) -> EventRow:
 def _outbox_row(item: NewEvent, bus: BusNames) -> OutboxRow:
     return OutboxRow(
         tenant_id=item.event.tenant_id,
-        subject=bus.attempts(item.event.tenant_id, subject_kind(item.event)),
+        subject=_subject(item.event, bus),
         msg_id=item.event_id,
         payload=_envelopes.encode(_envelope(item)),
     )
+
+
+def _subject(event: AnyGradebookEvent, bus: BusNames) -> str:
+    """A student's events on the student's partition (one projector applies them in order);
+    standards and policies, which concern the whole tenant, on the tenant's subject."""
+    if isinstance(event, AttemptEvent):
+        return bus.student_attempts(event.tenant_id, event.student_id, subject_kind(event))
+    return bus.attempts(event.tenant_id, subject_kind(event))
 
 
 # As recorded, not upcast: the relay published each event in the version it was recorded in.

@@ -37,6 +37,13 @@ from shared.platform.consumer import Delivered, RetryLater
 from shared.platform.postgres import DbConnection
 
 PROJECTOR_NAME = PROJECTOR_DURABLE
+TENANT_LOCKS = 0x4D544E  # the class (first int4 key) of the projector's per-tenant locks
+_LOCK_TENANTS = (
+    "SELECT count(CASE WHEN wide THEN pg_advisory_xact_lock($1, h) "
+    "ELSE pg_advisory_xact_lock_shared($1, h) END) FROM ("
+    "SELECT hashtext(tenant) AS h, bool_or(wide) AS wide "
+    "FROM unnest($2::text[], $3::bool[]) AS t(tenant, wide) GROUP BY 1 ORDER BY 1) AS ordered"
+)
 # A batch needs its base data, then at most histories and a standard's students: more rounds
 # than this would mean the projection keeps asking for what it was given.
 _MAX_ROUNDS = 6
@@ -62,6 +69,7 @@ class MasteryProjector:
         batch = batch_of([entry_of(item) for item in delivered])
         now = datetime.now(UTC)
         async with self._pool.acquire() as connection, connection.transaction():
+            await lock_tenants(connection, batch.entries)
             await read_model.lock_student_standards(connection, list(batch.needs.states))
             plan = await self._plan(connection, batch, now)
             for standard in plan.standards:
@@ -90,6 +98,27 @@ class MasteryProjector:
                 raise RuntimeError(f"the projection asked again for what it was given: {outcome}")
             loaded = loaded.merged(await load(connection, more))
         raise RuntimeError(f"the projection was still asking after {_MAX_ROUNDS} rounds")
+
+
+async def lock_tenants(connection: DbConnection, entries: Sequence[GradebookEntry]) -> None:
+    """Attempt batches of a tenant run beside each other (in their partitions); a standard or
+    policy batch runs alone within its tenants, until its transaction ends.
+
+    A policy or standard recomputes the tenant's student-standards it finds. An attempt batch
+    that read the old policy and creates a new student-standard after that look would keep the
+    old policy's result for good; nor may a recompute read states an attempt batch is changing.
+    So an attempt batch holds its tenants' lock shared and a tenant-wide batch exclusive, always
+    taken before the student-standard locks, tenants in one order.
+    """
+    exclusive: dict[str, bool] = {}
+    for entry in entries:
+        event = entry.event
+        wide = isinstance(event, StandardDefined | TenantPolicySet)
+        exclusive[event.tenant_id] = exclusive.get(event.tenant_id, False) or wide
+    tenants = sorted(exclusive)
+    await connection.execute(
+        _LOCK_TENANTS, TENANT_LOCKS, tenants, [exclusive[tenant] for tenant in tenants]
+    )
 
 
 def _policy_versions(entries: Sequence[GradebookEntry]) -> list[tuple[str, str, int]]:
