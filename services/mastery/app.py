@@ -101,6 +101,8 @@ def build_projectors(
     pool: asyncpg.Pool,
     policy: CalculationPolicy = DEFAULT_POLICY,
     metrics: ServiceMetrics | None = None,
+    *,
+    first_look: float | None = None,
 ) -> PartitionOwnership:
     """The consumers of the partitions (and the tenant-wide durable) this instance owns among
     the live instances (services/mastery/adapters/ownership.py)."""
@@ -113,7 +115,9 @@ def build_projectors(
             config, pool, policy, metrics, partition=partition, progress=progress
         )
 
-    ownership = PartitionOwnership(config.database_url, partitions, consumer_of)
+    ownership = PartitionOwnership(
+        config.database_url, partitions, consumer_of, first_look=first_look
+    )
     return ownership
 
 

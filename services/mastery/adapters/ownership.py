@@ -76,11 +76,15 @@ class PartitionOwnership:
         consumer_of: Callable[[int], SlotConsumer],
         *,
         interval: float = REBALANCE_INTERVAL,
+        first_look: float | None = None,
     ) -> None:
         self._dsn = dsn
         self._partitions = partitions
         self._consumer_of = consumer_of
         self._interval = interval
+        # After joining, before taking any slot: instances started together then see each
+        # other at their first look, instead of one taking every slot and handing most back.
+        self._first_look = interval if first_look is None else first_look
         self._running: dict[int, _Running] = {}
         self._settled = {"applied": 0, "dead_letters": 0}
 
@@ -105,6 +109,7 @@ class PartitionOwnership:
         try:
             me = await connection.fetchval("SELECT pg_backend_pid()")
             await connection.execute("SELECT pg_advisory_lock($1, $2)", PROJECTOR_MEMBERS, me)
+            await sleep_unless_stopped(stop, self._first_look)
             while not stop.is_set():
                 await self._rebalance(connection, me)
                 await sleep_unless_stopped(stop, self._interval)
