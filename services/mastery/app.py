@@ -47,6 +47,8 @@ from shared.platform.supervisor import GiveUp, NamedWorker, terminate_process
 __all__ = ["MIGRATIONS", "build_projector", "build_projectors", "create_app"]
 
 DEFAULT_POLICY = FALLBACK_POLICY
+# The first pause before a batch is tried again (seconds, doubling up to its max).
+TENANT_WIDE_RETRY_DELAY, PARTITION_RETRY_DELAY = 0.5, 0.05
 
 
 def build_projector(
@@ -61,17 +63,16 @@ def build_projector(
     """The consumer of one partition's durable, or with no partition the tenant-wide durable
     (standards, policies, and attempts sent before partitioning)."""
     bus = bus_names(config)
-    projector = MasteryProjector(pool, bus, policy)
+    projector = MasteryProjector(pool, bus, policy, partitioned=partition is not None)
     if partition is None:
         filter_subject, durable = bus.all_attempts(), PROJECTOR_NAME
-        in_flight = config.projector_batches_in_flight
+        in_flight, retry_delay = config.projector_batches_in_flight, TENANT_WIDE_RETRY_DELAY
     else:
-        # One batch at a time: a partition's students' events are applied in their order.
-        filter_subject, durable, in_flight = (
-            bus.partition_attempts(partition),
-            partition_durable(partition),
-            1,
-        )
+        # One batch at a time: a partition's students' events are applied in their order. A
+        # batch waiting for a standard the tenant-wide durable is applying (`WaitingForAnother`)
+        # looks again soon: that takes milliseconds, and a read may be waiting for the attempt.
+        filter_subject, durable = bus.partition_attempts(partition), partition_durable(partition)
+        in_flight, retry_delay = 1, PARTITION_RETRY_DELAY
     settings = ConsumerSettings(
         nats_url=config.nats_url,
         bus=bus,
@@ -81,6 +82,7 @@ def build_projector(
         batch_size=config.projector_batch_size,
         max_deliver=config.projector_max_deliver,
         max_in_flight=in_flight,
+        retry_delay=retry_delay,
         retry_max_delay=config.consumer_retry_max_delay,
         retry_later_limit=config.consumer_retry_later_limit,
     )
@@ -102,7 +104,7 @@ def build_projectors(
     policy: CalculationPolicy = DEFAULT_POLICY,
     metrics: ServiceMetrics | None = None,
     *,
-    first_look: float | None = None,
+    first_look: float = 0.0,
 ) -> PartitionOwnership:
     """The consumers of the partitions (and the tenant-wide durable) this instance owns among
     the live instances (services/mastery/adapters/ownership.py)."""

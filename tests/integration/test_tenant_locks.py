@@ -20,6 +20,7 @@ from shared.contract.cloudevents import CloudEvent, cloudevent_type
 from shared.contract.events.gradebook import LatestGradebookEvent
 from shared.platform.bus import BusNames
 from shared.platform.consumer import Delivered
+from shared.platform.errors import WaitingForAnother, is_transient
 from tests.support.gradebook import NOW, TENANT, Gradebook, write_log
 from tests.support.polling import eventually
 
@@ -54,10 +55,13 @@ async def test_a_policy_recompute_waits_for_an_attempt_batch_that_read_the_old_p
     book = Gradebook()
     setup = [book.tenant_default("average"), book.define("s1", None)]
     attempts = [book.attempt("ana", 2, 1, standard="s1"), book.attempt("ana", 4, 2, standard="s1")]
-    policy = [book.tenant_default("latest")]
     async with pool.acquire() as connection:
         await write_log(connection, book.entries)
-    projector = MasteryProjector(pool, BusNames(f"t{uuid.uuid4().hex[:8]}"), CalculationPolicy())
+    bus = BusNames(f"t{uuid.uuid4().hex[:8]}")
+    # The tenant-wide durable's projector, and a partition's (which waits for the definitions
+    # the log holds before it plans: the policy below is logged only once it planned).
+    projector = MasteryProjector(pool, bus, CalculationPolicy())
+    partition = MasteryProjector(pool, bus, CalculationPolicy(), partitioned=True)
     await projector.handle_gradebook_events(delivered(setup))
 
     # The attempt batch pauses after it planned under the old policy, before it writes.
@@ -71,8 +75,11 @@ async def test_a_policy_recompute_waits_for_an_attempt_batch_that_read_the_old_p
         await write_plan(connection, plan, *args)
 
     monkeypatch.setattr(read_model, "write_plan", paused_write)
-    attempt_batch = asyncio.create_task(projector.handle_gradebook_events(delivered(attempts)))
+    attempt_batch = asyncio.create_task(partition.handle_gradebook_events(delivered(attempts)))
     await asyncio.wait_for(planned.wait(), 10)
+    policy = [book.tenant_default("latest")]
+    async with pool.acquire() as connection:
+        await write_log(connection, policy)
     policy_batch = asyncio.create_task(projector.handle_gradebook_events(delivered(policy)))
     try:
         # The recompute waits on the tenant's lock while the attempt batch holds it...
@@ -89,3 +96,30 @@ async def test_a_policy_recompute_waits_for_an_attempt_batch_that_read_the_old_p
         "SELECT score FROM proficiencies WHERE tenant_id = $1 AND student_id = 'ana'", TENANT
     )
     assert score == 4
+
+
+async def test_a_partition_waits_for_the_standard_its_attempt_was_recorded_against(
+    pool: asyncpg.Pool,
+) -> None:
+    """Standards travel on the tenant-wide durable: a partition that sees an attempt first waits
+    (in order, spending no delivery) until the standard the log holds is applied."""
+    book = Gradebook()
+    standard = [book.define("s2", "latest", title="Ratios")]
+    attempt = [book.attempt("ben", 3, 1, standard="s2")]
+    async with pool.acquire() as connection:
+        await write_log(connection, book.entries)
+    bus = BusNames(f"t{uuid.uuid4().hex[:8]}")
+    partition = MasteryProjector(pool, bus, CalculationPolicy(), partitioned=True)
+    with pytest.raises(WaitingForAnother, match="//standards/s2"):
+        await partition.handle_gradebook_events(delivered(attempt))
+    assert is_transient(WaitingForAnother())  # the consumer retries the batch, keeping it
+    await MasteryProjector(pool, bus, CalculationPolicy()).handle_gradebook_events(
+        delivered(standard)
+    )
+    await partition.handle_gradebook_events(delivered(attempt))
+    title = await pool.fetchval(
+        "SELECT convert_from(payload, 'UTF8')::jsonb -> 'data' ->> 'standard_title' "
+        "FROM mastery_changes WHERE tenant_id = $1",
+        TENANT,
+    )
+    assert title == "Ratios"

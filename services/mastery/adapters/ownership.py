@@ -19,7 +19,7 @@ log and locks its student-standards, so that costs a retry, never a wrong read m
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, Protocol
 
 import asyncpg
@@ -76,15 +76,16 @@ class PartitionOwnership:
         consumer_of: Callable[[int], SlotConsumer],
         *,
         interval: float = REBALANCE_INTERVAL,
-        first_look: float | None = None,
+        first_look: float = 0.0,
     ) -> None:
         self._dsn = dsn
         self._partitions = partitions
         self._consumer_of = consumer_of
         self._interval = interval
-        # After joining, before taking any slot: instances started together then see each
-        # other at their first look, instead of one taking every slot and handing most back.
-        self._first_look = interval if first_look is None else first_look
+        # After joining, before taking any slot. 0 in the service: a lone instance starts at
+        # once, and instances started together even out within an interval or two. The bench
+        # starts its instances' first looks together instead.
+        self._first_look = first_look
         self._running: dict[int, _Running] = {}
         self._settled = {"applied": 0, "dead_letters": 0}
 
@@ -115,8 +116,7 @@ class PartitionOwnership:
                 await sleep_unless_stopped(stop, self._interval)
         finally:
             # Stopped before their locks go: no other instance starts a slot still consumed here.
-            for slot in sorted(self._running):
-                await self._stop(slot)
+            await self._stop(set(self._running))
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(connection.close(), CONNECT_TIMEOUT_SECONDS)
             if not connection.is_closed():
@@ -126,10 +126,11 @@ class PartitionOwnership:
         self._raise_failed()
         members = [row["member"] for row in await connection.fetch(LIVE_MEMBERS, PROJECTOR_MEMBERS)]
         wanted = owned_slots(self._partitions + 1, members, me)
-        for slot in sorted(self._running.keys() - wanted):
-            await self._stop(slot)
-            await connection.execute("SELECT pg_advisory_unlock($1, $2)", PROJECTOR_SLOTS, slot)
+        leaving = self._running.keys() - wanted
+        await self._stop(leaving)
+        for slot in sorted(leaving):
             logger.info("projector: gave up partition %s", slot_name(slot, self._partitions))
+            await connection.execute("SELECT pg_advisory_unlock($1, $2)", PROJECTOR_SLOTS, slot)
         for slot in sorted(wanted - self._running.keys()):
             if await connection.fetchval(
                 "SELECT pg_try_advisory_lock($1, $2)", PROJECTOR_SLOTS, slot
@@ -146,13 +147,17 @@ class PartitionOwnership:
                     f"the consumer of partition {slot_name(slot, self._partitions)} ended"
                 ) from error
 
-    async def _stop(self, slot: int) -> None:
-        running = self._running.pop(slot)
-        running.stop.set()
-        with contextlib.suppress(Exception):
-            await running.task
-        self._settled["applied"] += running.consumer.processed
-        self._settled["dead_letters"] += _parked(running.consumer)
+    async def _stop(self, slots: Collection[int]) -> None:
+        """Stop these slots' consumers together (each settles its batch in flight; one at a time
+        would not fit a worker's stop timeout) and forget them."""
+        stopping = [self._running[slot] for slot in slots]
+        for running in stopping:
+            running.stop.set()
+        await asyncio.gather(*(running.task for running in stopping), return_exceptions=True)
+        for slot in slots:
+            running = self._running.pop(slot)
+            self._settled["applied"] += running.consumer.processed
+            self._settled["dead_letters"] += _parked(running.consumer)
 
     def counts(self) -> Mapping[str, int]:
         consumers = [running.consumer for running in self._running.values()]

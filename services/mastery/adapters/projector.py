@@ -23,7 +23,7 @@ from services.mastery.core.plan import (
 )
 from services.mastery.core.projection import batch_of, project
 from services.mastery.core.student_standard import StudentStandard, StudentStandardKey
-from shared.contract.events.attempts import AttemptRecorded
+from shared.contract.events.attempts import AttemptEvent, AttemptRecorded
 from shared.contract.events.gradebook import LatestGradebookEvent
 from shared.contract.events.standards import (
     StandardDefined,
@@ -34,10 +34,20 @@ from shared.contract.events.standards import (
 from shared.platform.bus import BusNames
 from shared.platform.bus_users import PROJECTOR_DURABLE
 from shared.platform.consumer import Delivered, RetryLater
+from shared.platform.errors import WaitingForAnother
 from shared.platform.postgres import DbConnection
 
 PROJECTOR_NAME = PROJECTOR_DURABLE
 TENANT_LOCKS = 0x4D544E  # the class (first int4 key) of the projector's per-tenant locks
+# The standard and policy streams whose newest version in the log is not applied yet.
+_DEFINITIONS_BEHIND = """
+SELECT wanted.stream_id FROM unnest($1::text[], $2::text[]) AS wanted(tenant_id, stream_id)
+WHERE (SELECT max(log.stream_version) FROM attempt_log AS log
+        WHERE log.stream_id = wanted.stream_id)
+    > coalesce((SELECT applied.stream_version FROM applied_policy_versions AS applied
+                 WHERE applied.tenant_id = wanted.tenant_id
+                   AND applied.stream_id = wanted.stream_id), 0)
+"""
 _LOCK_TENANTS = (
     "SELECT count(CASE WHEN wide THEN pg_advisory_xact_lock($1, h) "
     "ELSE pg_advisory_xact_lock_shared($1, h) END) FROM ("
@@ -51,11 +61,19 @@ _MAX_ROUNDS = 6
 
 class MasteryProjector:
     def __init__(
-        self, pool: asyncpg.Pool, bus: BusNames, default_policy: CalculationPolicy
+        self,
+        pool: asyncpg.Pool,
+        bus: BusNames,
+        default_policy: CalculationPolicy,
+        *,
+        partitioned: bool = False,
     ) -> None:
+        """`partitioned`: it applies a partition's attempts, which wait for the standards and
+        policies the tenant-wide durable applies (that durable keeps the stream's own order)."""
         self._pool = pool
         self._bus = bus
         self._default = validate_policy(default_policy)
+        self._partitioned = partitioned
 
     @staticmethod
     def runs_alone(batch: Sequence[Delivered[LatestGradebookEvent]]) -> bool:
@@ -70,6 +88,8 @@ class MasteryProjector:
         now = datetime.now(UTC)
         async with self._pool.acquire() as connection, connection.transaction():
             await lock_tenants(connection, batch.entries)
+            if self._partitioned:
+                await wait_for_definitions(connection, batch.entries)
             await read_model.lock_student_standards(connection, list(batch.needs.states))
             plan = await self._plan(connection, batch, now)
             for standard in plan.standards:
@@ -119,6 +139,29 @@ async def lock_tenants(connection: DbConnection, entries: Sequence[GradebookEntr
     await connection.execute(
         _LOCK_TENANTS, TENANT_LOCKS, tenants, [exclusive[tenant] for tenant in tenants]
     )
+
+
+async def wait_for_definitions(connection: DbConnection, entries: Sequence[GradebookEntry]) -> None:
+    """An attempt batch waits until the standards and tenant policies its attempts fall under are
+    applied as far as the log holds them: they travel on the tenant-wide durable, so a partition
+    may see an attempt before the standard it was recorded against is applied. Under the tenant's
+    shared lock, so no definition is being applied meanwhile."""
+    streams = {
+        (event.tenant_id, stream)
+        for event in (entry.event for entry in entries)
+        if isinstance(event, AttemptEvent)
+        for stream in (
+            standard_stream_id(event.tenant_id, event.standard_id),
+            policy_stream_id(event.tenant_id),
+        )
+    }
+    if not streams:
+        return
+    tenants, stream_ids = zip(*sorted(streams), strict=True)
+    behind = await connection.fetch(_DEFINITIONS_BEHIND, list(tenants), list(stream_ids))
+    if behind:
+        waiting = ", ".join(row["stream_id"] for row in behind)
+        raise WaitingForAnother(f"waiting for the tenant-wide projector to apply {waiting}")
 
 
 def _policy_versions(entries: Sequence[GradebookEntry]) -> list[tuple[str, str, int]]:
