@@ -13,6 +13,7 @@ from tests.faults.experiments import run_experiment
 from tests.faults.load import LoadPlan
 from tests.faults.partitions import SLOTS, JoinThenKill, LockSampler
 from tests.faults.system import FaultSystem, log_tail
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.faults
 
@@ -58,3 +59,20 @@ async def test_projectors_join_and_crash_without_sharing_a_partition(
     assert sampler.most_holders == 1, sampler.shared_slots
     assert sampler.holders_seen == {"mastery", "mastery-2", "mastery-3"}
     assert sampler.samples > 50
+    # Each instance's /metrics says which slots it consumes: together, each slot once.
+    owned = await eventually(
+        lambda: _owned_in_metrics(two_projectors), lambda found: len(found) == SLOTS, within=10
+    )
+    assert sorted(owned) == sorted(set(owned)), owned
+
+
+async def _owned_in_metrics(system: FaultSystem) -> list[str]:
+    owned = []
+    for process in system.instances_of("mastery"):
+        text = (await system.http.get(f"{process.url}/metrics")).text
+        owned += [
+            line.split('"')[1]
+            for line in text.splitlines()
+            if line.startswith("mastery_projector_partition_owned{") and line.endswith(" 1.0")
+        ]
+    return owned

@@ -2,11 +2,14 @@
 
 from collections import Counter
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.contract.partitions import MAX_PARTITIONS, partition_of, partition_token
+from shared.platform.bus import bus_names
+from shared.platform.config import BusConfig
 
 
 @pytest.mark.parametrize(
@@ -50,3 +53,20 @@ def test_a_count_out_of_bounds_is_refused(partitions: int) -> None:
 
 def test_tokens() -> None:
     assert [partition_token(k) for k in range(3)] == ["p0", "p1", "p2"]
+
+
+@pytest.mark.parametrize("partitions", ["0", str(MAX_PARTITIONS + 1)])
+def test_the_configured_count_is_bounded(partitions: str) -> None:
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.convert({"bus_projector_partitions": partitions}, BusConfig, strict=False)
+
+
+def test_the_configured_count_reaches_the_bus_names() -> None:
+    config = msgspec.convert({"bus_projector_partitions": "3"}, BusConfig, strict=False)
+    names = bus_names(config)
+    assert names.partitions == 3
+    assert names.student_attempts("school", "s1", "recorded") == (
+        f"attempts.school.p{partition_of('school', 's1', 3)}.recorded"
+    )
+    assert names.partition_attempts(2) == "attempts.*.p2.*"
+    assert names.all_attempts() == "attempts.*.*"
