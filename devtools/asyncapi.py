@@ -21,9 +21,10 @@ from shared.contract.cloudevents import (
     TYPE_PREFIX,
     CloudEvent,
 )
-from shared.contract.events.gradebook import AnyGradebookEvent
+from shared.contract.events.attempts import AnyAttemptEvent
 from shared.contract.events.mastery import AnyMasteryEvent
 from shared.contract.events.roster import RosterChange
+from shared.contract.events.standards import AnyStandardEvent
 from shared.contract.trace_context import TRACEPARENT_PATTERN
 
 ASYNCAPI_VERSION = "3.1.0"
@@ -49,16 +50,36 @@ INFO = {
 }
 
 ATTEMPTS_CHANNEL = {
+    "address": "attempts.{tenant}.{partition}.{kind}",
+    "description": (
+        "Stream ATTEMPTS, the events keyed by a student: kind = recorded | voided | rescored |"
+        " corrective_work. Each student's events travel on one partition, `p<k>` with k ="
+        " BLAKE2b-64 (big-endian) of the JSON array `[tenant_id, student_id]` mod the"
+        " deployment's BUS_PROJECTOR_PARTITIONS (default 8; `shared/contract/partitions.py`),"
+        " fixed for the stream's life. Order: within a partition a student's events come in"
+        " commit order; across partitions, and between a student's events and the tenant's"
+        " standards and policies, nothing is promised on the bus: the mastery projector takes"
+        " its order from the attempts log in PostgreSQL (a standard is applied before the"
+        " attempts recorded against it). A student's events form one stream (`subject`"
+        " `tenant/student/standard`, `streamversion` 1, 2, ...). Consumers decode a tagged"
+        " union and upcast at the edge: a v1 event stays valid forever (attempt_recorded.v1"
+        ' upcasts to v2 with status "scored"). Attempts published before partitioning came on'
+        " `attempts.{tenant}.{kind}`."
+    ),
+    "parameters": {
+        "tenant": {"description": "Tenant id (lower-case letters, digits, '-' and '_')."},
+        "partition": {"description": "p0, p1, ... the student's partition, as above."},
+        "kind": {"description": "The event kind, as listed above."},
+    },
+}
+
+STANDARDS_CHANNEL = {
     "address": "attempts.{tenant}.{kind}",
     "description": (
-        "Stream ATTEMPTS: everything the attempts service records, in commit order, so a"
-        " consumer of `attempts.*.*` sees a standard's definition before any attempt recorded"
-        " against it. kind = recorded | voided | rescored | corrective_work | standard_defined |"
-        " policy_set. A student's events form one stream (`subject` `tenant/student/standard`,"
-        " `streamversion` 1, 2, ...); a standard's events the stream `tenant//standards/<id>`,"
-        " the tenant policy's `tenant//policy`. Consumers decode a tagged union and upcast at"
-        " the edge: a v1 event stays valid forever (attempt_recorded.v1 upcasts to v2 with"
-        ' status "scored").'
+        "Stream ATTEMPTS, the tenant-wide events: kind = standard_defined | policy_set, in"
+        " commit order. A standard's events form the stream `tenant//standards/<id>`, the"
+        " tenant policy's `tenant//policy`. Three tokens: `attempts.*.*` matches these and no"
+        " partition's subject."
     ),
     "parameters": {
         "tenant": {"description": "Tenant id (lower-case letters, digits, '-' and '_')."},
@@ -122,7 +143,8 @@ def _events(union: object) -> list[type[msgspec.Struct]]:
 
 
 CHANNEL_EVENTS: dict[str, list[type[msgspec.Struct]]] = {
-    "attempts": _events(AnyGradebookEvent),
+    "attempts": _events(AnyAttemptEvent),
+    "standards": _events(AnyStandardEvent),
     "masteryChanged": _events(AnyMasteryEvent),
     "rosters": _events(RosterChange),
 }
@@ -265,6 +287,7 @@ def document() -> dict[str, Any]:
         "servers": {"local": {"host": "127.0.0.1:4222", "protocol": "nats"}},
         "channels": {
             "attempts": _channel(ATTEMPTS_CHANNEL, CHANNEL_EVENTS["attempts"]),
+            "standards": _channel(STANDARDS_CHANNEL, CHANNEL_EVENTS["standards"]),
             "masteryChanged": _channel(MASTERY_CHANNEL, CHANNEL_EVENTS["masteryChanged"]),
             "rosters": _channel(ROSTERS_CHANNEL, CHANNEL_EVENTS["rosters"]),
             "deadLetter": {
@@ -276,6 +299,7 @@ def document() -> dict[str, Any]:
             name: {"action": "send", "channel": {"$ref": f"#/channels/{channel}"}}
             for name, channel in (
                 ("sendAttemptEvents", "attempts"),
+                ("sendStandardEvents", "standards"),
                 ("sendMasteryChanged", "masteryChanged"),
                 ("sendRosterChanges", "rosters"),
                 ("sendDeadLetters", "deadLetter"),

@@ -8,6 +8,7 @@ from bench.scenarios.ingest_batch import IngestBatch
 from bench.scenarios.ingest_single import IngestSingle
 from bench.scenarios.noisy_neighbour import NoisyNeighbour
 from bench.scenarios.projector import ProjectorThroughput
+from bench.scenarios.projector_scaleout import ProjectorScaleOut
 from bench.scenarios.rebuild import Rebuild
 
 SCENARIOS: tuple[type[Scenario], ...] = (
@@ -16,6 +17,7 @@ SCENARIOS: tuple[type[Scenario], ...] = (
     IngestBatch,
     EndToEnd,
     ProjectorThroughput,
+    ProjectorScaleOut,
     AppendVersusEventsourcing,
     Rebuild,
     NoisyNeighbour,

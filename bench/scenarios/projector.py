@@ -60,7 +60,7 @@ class ProjectorThroughput(Scenario):
         try:
             js = client.jetstream()
             await ensure_streams(js, BusNames(self._namespace))
-            await _prefill(js, BusNames(self._namespace), self._events, self._database_url)
+            await prefill(js, BusNames(self._namespace), self._events, self._database_url)
         finally:
             await client.close()
 
@@ -126,9 +126,17 @@ class ProjectorThroughput(Scenario):
             await connection.close()
 
 
-async def _prefill(js: JetStreamContext, bus: BusNames, events: int, database_url: str) -> None:
+async def prefill(
+    js: JetStreamContext,
+    bus: BusNames,
+    events: int,
+    database_url: str,
+    *,
+    partitioned: bool = False,
+) -> None:
     """The standards first, as the attempts service would have recorded and published them, then
-    attempts: in the event store (the projector applies what the log holds) and on the bus."""
+    attempts: in the event store (the projector applies what the log holds) and on the bus,
+    on the tenant's subject as before partitioning, or `partitioned` on each student's."""
     logged: list[EventRow] = []
     for standard_id in STANDARDS:
         standard = standard_defined(BENCH_TENANT, standard_id)
@@ -137,7 +145,6 @@ async def _prefill(js: JetStreamContext, bus: BusNames, events: int, database_ur
         payload = envelope_bytes(standard, event_id=event_id, stream_version=1)
         await js.publish(bus.attempts(BENCH_TENANT, "standard_defined"), payload)
     versions: dict[str, int] = {}
-    subject = bus.attempts(BENCH_TENANT, "recorded")
     for chunk_start in range(0, events, PUBLISH_CHUNK):
         futures = []
         for number in range(chunk_start, min(events, chunk_start + PUBLISH_CHUNK)):
@@ -147,6 +154,11 @@ async def _prefill(js: JetStreamContext, bus: BusNames, events: int, database_ur
             event_id = str(uuid.uuid4())
             logged.append(event_row(event, version=versions[stream], event_id=event_id))
             payload = envelope_bytes(event, event_id=event_id, stream_version=versions[stream])
+            subject = (
+                bus.student_attempts(BENCH_TENANT, event.student_id, "recorded")
+                if partitioned
+                else bus.attempts(BENCH_TENANT, "recorded")
+            )
             futures.append(await js.publish_async(subject, payload))
         await asyncio.gather(*futures)
     connection = await asyncpg.connect(database_url)

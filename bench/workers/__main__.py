@@ -18,6 +18,7 @@ from bench.workers.protocol import (
     CursorScanRun,
     FetchAckRun,
     HttpLoad,
+    ProjectorInstanceRun,
     ProjectorRun,
     RebuildRun,
     SingleRowInserts,
@@ -26,6 +27,7 @@ from bench.workers.protocol import (
     with_process_usage,
 )
 from bench.workers.rebuild import run_cursor_scan, run_rebuild
+from bench.workers.scaleout import run_projector_instance
 from bench.workers.single_row_inserts import run_single_row_inserts
 
 Runner = Callable[[Any], Awaitable[WorkerResult]]
@@ -33,6 +35,7 @@ RUNNERS: dict[type[WorkerSpec], Runner] = {
     HttpLoad: run_http_load,
     SingleRowInserts: run_single_row_inserts,
     ProjectorRun: run_projector,
+    ProjectorInstanceRun: run_projector_instance,
     FetchAckRun: run_fetch_ack,
     AppendRun: run_append,
     BatchHttpLoad: run_batch_http_load,

@@ -59,6 +59,17 @@ class ProjectorRun(msgspec.Struct, frozen=True, kw_only=True, tag="projector"):
     timeout: float = 600.0
 
 
+class ProjectorInstanceRun(msgspec.Struct, frozen=True, kw_only=True, tag="projector-instance"):
+    """One mastery projector instance among `instances` sharing the partitions of a stream."""
+
+    database_url: str
+    nats_url: str
+    namespace: str
+    start_at: float  # time.monotonic(): every instance's first look, and the clock's start
+    batch_size: int = 200
+    timeout: float = 600.0
+
+
 class FetchAckRun(msgspec.Struct, frozen=True, kw_only=True, tag="fetch-ack"):
     nats_url: str
     namespace: str
@@ -118,6 +129,7 @@ WorkerSpec = (
     HttpLoad
     | SingleRowInserts
     | ProjectorRun
+    | ProjectorInstanceRun
     | FetchAckRun
     | AppendRun
     | BatchHttpLoad

@@ -3,6 +3,7 @@
 import asyncpg
 from litestar import Litestar
 from litestar.di import Provide
+from prometheus_client.metrics_core import Metric
 
 from services.mastery.adapters.calculator import CalculatorController
 from services.mastery.adapters.change_log import RELAYED_LOG
@@ -17,6 +18,7 @@ from services.mastery.adapters.family_report_http import family_report_router
 from services.mastery.adapters.freshness import ReadWait
 from services.mastery.adapters.gradebook_http import GradebookController
 from services.mastery.adapters.http import MasteryController
+from services.mastery.adapters.ownership import PartitionOwnership
 from services.mastery.adapters.preview import PreviewController
 from services.mastery.adapters.projector import PROJECTOR_NAME, MasteryProjector
 from services.mastery.adapters.report_card_http import ReportCardController
@@ -26,15 +28,15 @@ from services.mastery.adapters.roster_relay import roster_log
 from services.mastery.adapters.roster_views import RosterNames
 from services.mastery.config import MasteryConfig
 from services.mastery.core.calculation import FALLBACK_POLICY, CalculationPolicy
+from services.mastery.core.partition_owners import tenant_wide_slot
 from services.mastery.migrations import MIGRATIONS
 from shared.contract.events.gradebook import LatestGradebookEvent, gradebook_envelopes
 from shared.platform.batch_progress import BatchProgress
 from shared.platform.bus import bus_names
-from shared.platform.bus_users import MASTERY_USER
+from shared.platform.bus_users import MASTERY_USER, partition_durable
 from shared.platform.consumer import BatchConsumer, ConsumerSettings
 from shared.platform.metrics import (
     ServiceMetrics,
-    consumer_counts,
     outbox_probe,
     relay_counts,
 )
@@ -43,9 +45,11 @@ from shared.platform.service import create_service_app
 from shared.platform.supervisor import GiveUp, NamedWorker, terminate_process
 from shared.platform.tracing import Tracing, traced_batches
 
-__all__ = ["MIGRATIONS", "build_projector", "create_app"]
+__all__ = ["MIGRATIONS", "build_projector", "build_projectors", "create_app"]
 
 DEFAULT_POLICY = FALLBACK_POLICY
+# The first pause before a batch is tried again (seconds, doubling up to its max).
+TENANT_WIDE_RETRY_DELAY, PARTITION_RETRY_DELAY = 0.5, 0.05
 
 
 def build_projector(
@@ -53,26 +57,41 @@ def build_projector(
     pool: asyncpg.Pool,
     policy: CalculationPolicy = DEFAULT_POLICY,
     metrics: ServiceMetrics | None = None,
+    *,
+    partition: int | None = None,
+    progress: BatchProgress | None = None,
     tracing: Tracing | None = None,
 ) -> BatchConsumer[LatestGradebookEvent]:
-    """The projector's consumer; each batch a span of `tracing` (none recorded without one)."""
+    """The consumer of one partition's durable, or with no partition the tenant-wide durable
+    (standards, policies, and attempts sent before partitioning); each batch a span of `tracing`
+    (none recorded without one)."""
     bus = bus_names(config)
-    projector = MasteryProjector(pool, bus, policy)
+    projector = MasteryProjector(pool, bus, policy, partitioned=partition is not None)
+    if partition is None:
+        filter_subject, durable = bus.all_attempts(), PROJECTOR_NAME
+        in_flight, retry_delay = config.projector_batches_in_flight, TENANT_WIDE_RETRY_DELAY
+    else:
+        # One batch at a time: a partition's students' events are applied in their order. A
+        # batch waiting for a standard the tenant-wide durable is applying (`WaitingForAnother`)
+        # looks again soon: that takes milliseconds, and a read may be waiting for the attempt.
+        filter_subject, durable = bus.partition_attempts(partition), partition_durable(partition)
+        in_flight, retry_delay = 1, PARTITION_RETRY_DELAY
     settings = ConsumerSettings(
         nats_url=config.nats_url,
         bus=bus,
         stream=bus.attempts_stream,
-        filter_subject=bus.all_attempts(),
-        durable=PROJECTOR_NAME,
+        filter_subject=filter_subject,
+        durable=durable,
         batch_size=config.projector_batch_size,
         max_deliver=config.projector_max_deliver,
-        max_in_flight=config.projector_batches_in_flight,
+        max_in_flight=in_flight,
+        retry_delay=retry_delay,
         retry_max_delay=config.consumer_retry_max_delay,
         retry_later_limit=config.consumer_retry_later_limit,
     )
     # Each applied batch's size and time, and a progress line with the lag now and then (asked
     # of the consumer built next, once it runs).
-    progress = BatchProgress("projector", metrics, lag=lambda: consumer.lag())  # noqa: PLW0108
+    progress = progress or BatchProgress("projector", metrics, lag=lambda: consumer.lag())  # noqa: PLW0108
     consumer = BatchConsumer(
         settings,
         gradebook_envelopes(),
@@ -84,6 +103,32 @@ def build_projector(
         runs_alone=projector.runs_alone,
     )
     return consumer
+
+
+def build_projectors(
+    config: MasteryConfig,
+    pool: asyncpg.Pool,
+    policy: CalculationPolicy = DEFAULT_POLICY,
+    metrics: ServiceMetrics | None = None,
+    *,
+    first_look: float = 0.0,
+    tracing: Tracing | None = None,
+) -> PartitionOwnership:
+    """The consumers of the partitions (and the tenant-wide durable) this instance owns among
+    the live instances (services/mastery/adapters/ownership.py)."""
+    partitions = config.bus_projector_partitions
+    progress = BatchProgress("projector", metrics, lag=lambda: ownership.lag())  # noqa: PLW0108
+
+    def consumer_of(slot: int) -> BatchConsumer[LatestGradebookEvent]:
+        partition = None if slot == tenant_wide_slot(partitions) else slot
+        return build_projector(
+            config, pool, policy, metrics, partition=partition, progress=progress, tracing=tracing
+        )
+
+    ownership = PartitionOwnership(
+        config.database_url, partitions, consumer_of, first_look=first_look
+    )
+    return ownership
 
 
 def create_app(
@@ -109,9 +154,15 @@ def create_app(
 
     metrics = ServiceMetrics("mastery")
     traced = tracing or Tracing.from_config(config, "mastery")
+    # The projector is built with the workers' pool, after the probes are handed over.
+    projectors: list[PartitionOwnership] = []
+
+    async def owned_partitions(pool: asyncpg.Pool) -> list[Metric]:
+        return await projectors[-1].owned_series() if projectors else []
 
     def workers(pool: asyncpg.Pool) -> list[NamedWorker]:
-        projector = build_projector(config, pool, metrics=metrics, tracing=traced)
+        projector = build_projectors(config, pool, metrics=metrics, tracing=traced)
+        projectors.append(projector)
         relay = outbox_relay(
             config, pool, log=RELAYED_LOG, client_name="mastery-relay", user=MASTERY_USER
         )
@@ -123,7 +174,7 @@ def create_app(
             user=MASTERY_USER,
         )
         return [
-            NamedWorker("projector", projector.run, projector.lag, consumer_counts(projector)),
+            NamedWorker("projector", projector.run, projector.lag, projector.counts),
             NamedWorker("relay", relay.run, relay.lag, relay_counts(relay)),
             NamedWorker("roster-relay", rosters.run, rosters.lag, relay_counts(rosters)),
         ]
@@ -149,6 +200,10 @@ def create_app(
         pool=pool,
         on_give_up=on_give_up,
         service_metrics=metrics,
-        metric_probes=[outbox_probe(RELAYED_LOG), outbox_probe(roster_log(bus_names(config)))],
+        metric_probes=[
+            outbox_probe(RELAYED_LOG),
+            outbox_probe(roster_log(bus_names(config))),
+            owned_partitions,
+        ],
         tracing=traced,
     )

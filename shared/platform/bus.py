@@ -15,6 +15,7 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import BadRequestError
 
+from shared.contract.partitions import DEFAULT_PARTITIONS, partition_of, partition_token
 from shared.platform.config import DUPLICATE_WINDOW_SECONDS, BusConfig, redacted
 from shared.platform.retry import retry_until_stopped
 
@@ -40,6 +41,8 @@ class BusNames:
 
     namespace: str = ""
     settings: StreamSettings = StreamSettings()
+    # Of the attempt events keyed by a student (`shared.contract.partitions`).
+    partitions: int = DEFAULT_PARTITIONS
 
     def _subject(self, *tokens: str) -> str:
         return ".".join(((self.namespace,) if self.namespace else ()) + tokens)
@@ -67,7 +70,20 @@ class BusNames:
         return self._subject("attempts", tenant_id, kind)
 
     def all_attempts(self, kind: str = "*") -> str:
+        """The tenant-wide events (standards, policies) and attempts sent before partitioning:
+        three tokens, so no partition's subject matches."""
         return self._subject("attempts", "*", kind)
+
+    def student_attempts(self, tenant_id: str, student_id: str, kind: str) -> str:
+        """`attempts.<tenant>.p<k>.<kind>`: a student's events, on the student's partition."""
+        partition = partition_of(tenant_id, student_id, self.partitions)
+        return self._subject("attempts", tenant_id, partition_token(partition), kind)
+
+    def partition_attempts(self, partition: int) -> str:
+        return self._subject("attempts", "*", partition_token(partition), "*")
+
+    def partition_attempts_of_any(self) -> str:
+        return self._subject("attempts", "*", "*", "*")
 
     def mastery_changed(self, tenant_id: str) -> str:
         return self._subject("mastery", tenant_id, "changed")
@@ -124,7 +140,7 @@ def bus_names(config: BusConfig) -> BusNames:
         max_age=config.bus_max_age,
         max_bytes=config.bus_max_bytes,
     )
-    return BusNames(config.bus_namespace, settings)
+    return BusNames(config.bus_namespace, settings, config.bus_projector_partitions)
 
 
 _TOKEN = re.compile(r"[A-Za-z0-9_-]+")

@@ -13,6 +13,7 @@ service read the messages JetStream delivers to another's pull requests.
 
 from dataclasses import dataclass, field
 
+from shared.contract.partitions import MAX_PARTITIONS, partition_token
 from shared.platform.bus import BusNames, inbox_prefix
 
 PROJECTOR_DURABLE = "mastery-projector"
@@ -36,11 +37,12 @@ def stream_of(names: BusNames, family: str) -> str:
     }[family]
 
 
-def _published(names: BusNames, family: str) -> str:
+def _published(names: BusNames, family: str) -> tuple[str, ...]:
     return {
-        ATTEMPTS: names.all_attempts(),
-        MASTERY: names.all_mastery_changed(),
-        ROSTERS: names.all_rosters(),
+        # Tenant-wide events, and each student's on the student's partition.
+        ATTEMPTS: (names.all_attempts(), names.partition_attempts_of_any()),
+        MASTERY: (names.all_mastery_changed(),),
+        ROSTERS: (names.all_rosters(),),
     }[family]
 
 
@@ -77,7 +79,7 @@ class BusUser:
         return tuple(stream_of(names, family) for family in families)
 
     def permissions(self, names: BusNames) -> Permissions:
-        publish = [_published(names, family) for family in self.publishes]
+        publish = [subject for family in self.publishes for subject in _published(names, family)]
         if self.publishes:
             publish.append(names.deadletter(self.relay_deadletter))
         for stream in self.declares(names):
@@ -110,9 +112,21 @@ def _consumer_publishes(names: BusNames, consumes: Consumes) -> list[str]:
     return [*driving, f"$JS.API.STREAM.MSG.GET.{stream}", names.deadletter(durable)]
 
 
+def partition_durable(partition: int) -> str:
+    """The projector's durable of one partition of the attempts (`mastery-projector-p3`)."""
+    return f"{PROJECTOR_DURABLE}-{partition_token(partition)}"
+
+
 ATTEMPTS_USER = BusUser("attempts", publishes=(ATTEMPTS,))
+# The tenant-wide durable, and one per partition up to the most a deployment may configure: a
+# durable's name is one subject token, which a permission cannot match by prefix.
 MASTERY_USER = BusUser(
-    "mastery", publishes=(MASTERY, ROSTERS), consumes=(Consumes(ATTEMPTS, PROJECTOR_DURABLE),)
+    "mastery",
+    publishes=(MASTERY, ROSTERS),
+    consumes=(
+        Consumes(ATTEMPTS, PROJECTOR_DURABLE),
+        *(Consumes(ATTEMPTS, partition_durable(k)) for k in range(MAX_PARTITIONS)),
+    ),
 )
 NOTIFY_USER = BusUser(
     "notify",

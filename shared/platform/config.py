@@ -7,6 +7,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
+from shared.contract.partitions import DEFAULT_PARTITIONS, MAX_PARTITIONS
+
 ConfigT = TypeVar("ConfigT", bound=msgspec.Struct)
 
 # How long JetStream remembers a message id to drop a repeat (shared/platform/bus.py).
@@ -33,6 +35,12 @@ class BusConfig(msgspec.Struct, frozen=True, kw_only=True):
     bus_storage: Literal["file", "memory"] = "file"
     bus_max_age: Annotated[float, msgspec.Meta(ge=0)] = 0.0
     bus_max_bytes: Annotated[int, msgspec.Meta(ge=-1)] = -1
+    # How many partitions carry the attempt events keyed by a student
+    # (`shared.contract.partitions`). Fixed for a stream's life: the relay and every projector
+    # must agree, and a changed count would move a student's later events to another partition.
+    bus_projector_partitions: Annotated[int, msgspec.Meta(ge=1, le=MAX_PARTITIONS)] = (
+        DEFAULT_PARTITIONS
+    )
 
     def __post_init__(self) -> None:
         if self.bus_consumer_replicas > self.bus_stream_replicas:

@@ -18,11 +18,24 @@ import asyncpg
 import nats.errors
 import nats.js.errors
 
-__all__ = ["Permanent", "RetryLater", "Transient", "classify", "is_transient"]
+__all__ = [
+    "Permanent",
+    "RetryLater",
+    "Transient",
+    "WaitingForAnother",
+    "classify",
+    "is_transient",
+]
 
 
 class RetryLater(Exception):
     """The handler cannot apply this yet (it needs an event not yet delivered): try it later."""
+
+
+class WaitingForAnother(Exception):
+    """The handler waits for another consumer to apply something first (the mastery projector's
+    partitions wait for the tenant-wide durable to apply a standard the log already holds): the
+    same batch is tried again in this process, in order, spending no delivery."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +117,7 @@ def is_transient(error: BaseException) -> bool:
 
 
 def _classify_one(error: BaseException) -> Transient | Permanent:
-    if isinstance(error, RetryLater):
+    if isinstance(error, RetryLater | WaitingForAnother):
         return LATER
     if isinstance(error, asyncpg.PostgresError):
         sqlstate = str(getattr(error, "sqlstate", "") or "")

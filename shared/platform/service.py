@@ -60,8 +60,8 @@ T = TypeVar("T")
 READY_PROBE_TIMEOUT = 2.0
 
 # Connections the workers share: a relay holds its leader lock on one while it publishes with
-# another; the projector keeps two batches in flight.
-WORKER_POOL_SIZE = 6
+# another; the projector applies a batch per partition it owns (one instance alone owns them all).
+WORKER_POOL_SIZE = 12
 
 # Allocations between two collections of the youngest generation (CPython's default is 700).
 YOUNG_COLLECTION_EVERY = 20_000

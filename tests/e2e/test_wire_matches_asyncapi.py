@@ -58,6 +58,9 @@ async def _captured(nats_url: str, stream: str) -> list[Captured]:
     ]
 
 
+STUDENT_KINDS = ("recorded", "voided", "rescored", "corrective_work")
+
+
 async def _ok(response: Any) -> None:
     assert response.status_code < 300, response.text
 
@@ -123,6 +126,12 @@ async def test_every_published_message_is_valid_against_the_asyncapi_document(
         "org.mastery.attempt_voided.v1", "org.mastery.corrective_work_recorded.v1",
         "org.mastery.standard_defined.v1", "org.mastery.tenant_policy_set.v1",
     ]  # fmt: skip
+    # A student's events on the student's partition, the tenant's standards and policy on its own.
+    assert {message.subject for message in attempts} == {
+        *(bus.student_attempts(tenant, "maya", kind) for kind in STUDENT_KINDS),
+        bus.attempts(tenant, "standard_defined"),
+        bus.attempts(tenant, "policy_set"),
+    }
     assert [message.subject for message in changes] == [bus.mastery_changed(tenant)] * 4
     _check_the_changes_context([message.payload for message in changes], tenant)
 

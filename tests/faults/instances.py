@@ -11,7 +11,9 @@ import asyncpg
 import nats
 
 from services.mastery.adapters.projector import PROJECTOR_NAME
+from shared.contract.partitions import DEFAULT_PARTITIONS
 from shared.platform.bus import BusNames
+from shared.platform.bus_users import partition_durable
 from tests.faults.experiments import Fault
 from tests.faults.system import FaultSystem, ServiceProcess
 
@@ -169,10 +171,13 @@ class TerminateMidBatch(TerminateOne):
 
 
 async def projector_unacked(system: FaultSystem) -> int:
-    """Messages delivered to the projector's durable and neither acked nor naked yet."""
+    """Messages delivered to the projector's durables (tenant-wide and partitions) and neither
+    acked nor naked yet."""
+    durables = [PROJECTOR_NAME, *(partition_durable(k) for k in range(DEFAULT_PARTITIONS))]
     client = await nats.connect(system.nats.url, name="instances-check")
     try:
-        info = await client.jetstream().consumer_info(BusNames().attempts_stream, PROJECTOR_NAME)
+        js = client.jetstream()
+        infos = [await js.consumer_info(BusNames().attempts_stream, name) for name in durables]
     finally:
         await client.close()
-    return info.num_ack_pending or 0
+    return sum(info.num_ack_pending or 0 for info in infos)

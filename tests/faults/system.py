@@ -104,6 +104,8 @@ class FaultSystem:
     smtp: SmtpSink
     services: dict[str, ServiceProcess] = field(default_factory=dict)
     http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=5))
+    env: dict[str, str] = field(default_factory=dict)  # every service process's settings
+    role_urls: dict[str, str] = field(default_factory=dict)  # service -> its role's database URL
 
     @property
     def mail_dir(self) -> Path:
@@ -129,27 +131,33 @@ class FaultSystem:
         smtp = SmtpSink(mail_dir=scratch / "mail").start()
         system = cls(scratch, postgres, nats, smtp)
         roles = await prepare_database(postgres.url, TEST_PASSWORDS, ALL_MIGRATIONS)
-        env = {**system._service_env(), **(env or {})}
+        system.env = {**system._service_env(), **(env or {})}
+        system.role_urls = dict(roles.services)
         for service in SERVICES:
-            for number in range(1, instances + 1):
-                name = service if number == 1 else f"{service}-{number}"
-                port = free_port()
-                own = {
-                    **env,
-                    f"{service.upper()}_HTTP_PORT": str(port),
-                    # Each service as its own role; each process named in pg_stat_activity.
-                    "DATABASE_URL": f"{roles.services[service]}?application_name={name}",
-                    "NATS_URL": nats.service_url(service),
-                }
-                process = ServiceProcess(name, port, own, scratch / f"{name}.log", service=service)
-                system.services[name] = process
-                process.start()
+            for _ in range(instances):
+                system.add_instance(service).start()
         try:
             await system.wait_until_ready(within=60)
         except BaseException:
             await system.stop()
             raise
         return system
+
+    def add_instance(self, service: str) -> ServiceProcess:
+        """One more process of `service` (not started): `mastery-3` beside `mastery-2`."""
+        number = len(self.instances_of(service)) + 1
+        name = service if number == 1 else f"{service}-{number}"
+        port = free_port()
+        own = {
+            **self.env,
+            f"{service.upper()}_HTTP_PORT": str(port),
+            # Each service as its own role; each process named in pg_stat_activity.
+            "DATABASE_URL": f"{self.role_urls[service]}?application_name={name}",
+            "NATS_URL": self.nats.service_url(service),
+        }
+        process = ServiceProcess(name, port, own, self.scratch / f"{name}.log", service=service)
+        self.services[name] = process
+        return process
 
     def _service_env(self) -> dict[str, str]:
         env = {

@@ -25,7 +25,7 @@ import asyncpg
 import msgspec
 
 from shared.contract.cloudevents import TYPE_PREFIX
-from shared.contract.events.attempts import LatestAttemptEvent
+from shared.contract.events.attempts import ATTEMPTS_SUBJECT_KIND, LatestAttemptEvent
 from shared.contract.events.gradebook import (
     SUBJECT_KIND,
     AnyGradebookEvent,
@@ -144,6 +144,7 @@ class _StoredHead(msgspec.Struct, frozen=True, kw_only=True):
 
     type: str
     tenant_id: str
+    student_id: str | None = None  # attempt events only
     recorded_at: str | None = None
     voided_at: str | None = None
     rescored_at: str | None = None
@@ -184,6 +185,17 @@ def _tag(kind: type) -> str:
 
 _heads = msgspec.json.Decoder(_StoredHead)
 _SUBJECT_KINDS = {_tag(kind): name for kind, name in SUBJECT_KIND.items()}
+_STUDENT_EVENTS = frozenset(_tag(kind) for kind in ATTEMPTS_SUBJECT_KIND)
+
+
+def _subject(head: _StoredHead, bus: BusNames) -> str:
+    """A student's events on the student's partition (one projector applies them in order);
+    standards and policies, which concern the whole tenant, on the tenant's subject."""
+    kind = _SUBJECT_KINDS[head.type]
+    if head.type in _STUDENT_EVENTS:
+        assert head.student_id is not None, f"{head.type} names no student"
+        return bus.student_attempts(head.tenant_id, head.student_id, kind)
+    return bus.attempts(head.tenant_id, kind)
 
 
 def _messages(rows: Sequence[asyncpg.Record], bus: BusNames) -> list[OutboxRow]:
@@ -207,7 +219,7 @@ def _stored_message(row: asyncpg.Record, bus: BusNames) -> OutboxRow:
     )
     return OutboxRow(
         tenant_id=head.tenant_id,
-        subject=bus.attempts(head.tenant_id, _SUBJECT_KINDS[head.type]),
+        subject=_subject(head, bus),
         msg_id=row["event_id"],
         payload=_encoder.encode(envelope),
     )

@@ -23,7 +23,7 @@ from services.mastery.core.plan import (
 )
 from services.mastery.core.projection import batch_of, project
 from services.mastery.core.student_standard import StudentStandard, StudentStandardKey
-from shared.contract.events.attempts import AttemptRecorded
+from shared.contract.events.attempts import AttemptEvent, AttemptRecorded
 from shared.contract.events.gradebook import LatestGradebookEvent
 from shared.contract.events.standards import (
     StandardDefined,
@@ -34,9 +34,26 @@ from shared.contract.events.standards import (
 from shared.platform.bus import BusNames
 from shared.platform.bus_users import PROJECTOR_DURABLE
 from shared.platform.consumer import Delivered, RetryLater
+from shared.platform.errors import WaitingForAnother
 from shared.platform.postgres import DbConnection
 
 PROJECTOR_NAME = PROJECTOR_DURABLE
+TENANT_LOCKS = 0x4D544E  # the class (first int4 key) of the projector's per-tenant locks
+# The standard and policy streams whose newest version in the log is not applied yet.
+_DEFINITIONS_BEHIND = """
+SELECT wanted.stream_id FROM unnest($1::text[], $2::text[]) AS wanted(tenant_id, stream_id)
+WHERE (SELECT max(log.stream_version) FROM attempt_log AS log
+        WHERE log.stream_id = wanted.stream_id)
+    > coalesce((SELECT applied.stream_version FROM applied_policy_versions AS applied
+                 WHERE applied.tenant_id = wanted.tenant_id
+                   AND applied.stream_id = wanted.stream_id), 0)
+"""
+_LOCK_TENANTS = (
+    "SELECT count(CASE WHEN wide THEN pg_advisory_xact_lock($1, h) "
+    "ELSE pg_advisory_xact_lock_shared($1, h) END) FROM ("
+    "SELECT hashtext(tenant) AS h, bool_or(wide) AS wide "
+    "FROM unnest($2::text[], $3::bool[]) AS t(tenant, wide) GROUP BY 1 ORDER BY 1) AS ordered"
+)
 # A batch needs its base data, then at most histories and a standard's students: more rounds
 # than this would mean the projection keeps asking for what it was given.
 _MAX_ROUNDS = 6
@@ -44,11 +61,19 @@ _MAX_ROUNDS = 6
 
 class MasteryProjector:
     def __init__(
-        self, pool: asyncpg.Pool, bus: BusNames, default_policy: CalculationPolicy
+        self,
+        pool: asyncpg.Pool,
+        bus: BusNames,
+        default_policy: CalculationPolicy,
+        *,
+        partitioned: bool = False,
     ) -> None:
+        """`partitioned`: it applies a partition's attempts, which wait for the standards and
+        policies the tenant-wide durable applies (that durable keeps the stream's own order)."""
         self._pool = pool
         self._bus = bus
         self._default = validate_policy(default_policy)
+        self._partitioned = partitioned
 
     @staticmethod
     def runs_alone(batch: Sequence[Delivered[LatestGradebookEvent]]) -> bool:
@@ -62,6 +87,9 @@ class MasteryProjector:
         batch = batch_of([entry_of(item) for item in delivered])
         now = datetime.now(UTC)
         async with self._pool.acquire() as connection, connection.transaction():
+            await lock_tenants(connection, batch.entries)
+            if self._partitioned:
+                await wait_for_definitions(connection, batch.entries)
             await read_model.lock_student_standards(connection, list(batch.needs.states))
             plan = await self._plan(connection, batch, now)
             for standard in plan.standards:
@@ -100,6 +128,50 @@ def _traces(delivered: Sequence[Delivered[LatestGradebookEvent]]) -> dict[str, s
         for item in delivered
         if item.envelope.trace_parent is not None
     }
+
+
+async def lock_tenants(connection: DbConnection, entries: Sequence[GradebookEntry]) -> None:
+    """Attempt batches of a tenant run beside each other (in their partitions); a standard or
+    policy batch runs alone within its tenants, until its transaction ends.
+
+    A policy or standard recomputes the tenant's student-standards it finds. An attempt batch
+    that read the old policy and creates a new student-standard after that look would keep the
+    old policy's result for good; nor may a recompute read states an attempt batch is changing.
+    So an attempt batch holds its tenants' lock shared and a tenant-wide batch exclusive, always
+    taken before the student-standard locks, tenants in one order.
+    """
+    exclusive: dict[str, bool] = {}
+    for entry in entries:
+        event = entry.event
+        wide = isinstance(event, StandardDefined | TenantPolicySet)
+        exclusive[event.tenant_id] = exclusive.get(event.tenant_id, False) or wide
+    tenants = sorted(exclusive)
+    await connection.execute(
+        _LOCK_TENANTS, TENANT_LOCKS, tenants, [exclusive[tenant] for tenant in tenants]
+    )
+
+
+async def wait_for_definitions(connection: DbConnection, entries: Sequence[GradebookEntry]) -> None:
+    """An attempt batch waits until the standards and tenant policies its attempts fall under are
+    applied as far as the log holds them: they travel on the tenant-wide durable, so a partition
+    may see an attempt before the standard it was recorded against is applied. Under the tenant's
+    shared lock, so no definition is being applied meanwhile."""
+    streams = {
+        (event.tenant_id, stream)
+        for event in (entry.event for entry in entries)
+        if isinstance(event, AttemptEvent)
+        for stream in (
+            standard_stream_id(event.tenant_id, event.standard_id),
+            policy_stream_id(event.tenant_id),
+        )
+    }
+    if not streams:
+        return
+    tenants, stream_ids = zip(*sorted(streams), strict=True)
+    behind = await connection.fetch(_DEFINITIONS_BEHIND, list(tenants), list(stream_ids))
+    if behind:
+        waiting = ", ".join(row["stream_id"] for row in behind)
+        raise WaitingForAnother(f"waiting for the tenant-wide projector to apply {waiting}")
 
 
 def _policy_versions(entries: Sequence[GradebookEntry]) -> list[tuple[str, str, int]]:
