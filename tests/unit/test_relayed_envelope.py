@@ -10,6 +10,7 @@ import pytest
 from services.attempts.adapters.event_store import EVENT_SOURCE, relayed_log
 from shared.contract.cloudevents import CloudEvent, EnvelopeCodec, cloudevent_type
 from shared.contract.events.attempts import (
+    AttemptEvent,
     AttemptRecorded,
     AttemptRecordedV1,
     AttemptRescored,
@@ -104,4 +105,8 @@ def test_the_spliced_envelope_is_the_one_the_event_makes(event: AnyGradebookEven
     assert ENVELOPES.decode(message.payload) == expected
     assert json.loads(message.payload)["time"] == json.loads(msgspec.json.encode(occurred))
     assert (message.tenant_id, message.msg_id) == ("school", "e-1")
-    assert message.subject == BUS.attempts("school", subject_kind(event))
+    if isinstance(event, AttemptEvent):  # a student's events on the student's partition
+        expected_subject = BUS.student_attempts("school", event.student_id, subject_kind(event))
+    else:
+        expected_subject = BUS.attempts("school", subject_kind(event))
+    assert message.subject == expected_subject
