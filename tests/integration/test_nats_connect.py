@@ -146,7 +146,11 @@ async def test_refused_credentials_make_the_service_not_ready_then_stop_it_non_z
     )
 
     def refused(response: httpx.Response | None) -> bool:
-        return response is not None and "refused the credentials" in response.text
+        """The projector says why (its partitions' consumers fail, then the worker with them)."""
+        if response is None or response.status_code != 503:
+            return False
+        projector = response.json()["workers"]["projector"]
+        return "refused the credentials" in (projector.get("last_error") or "")
 
     response = await eventually(service.readiness, refused, within=20)
     assert response is not None

@@ -139,13 +139,17 @@ class PartitionOwnership:
                 logger.info("projector: took partition %s", slot_name(slot, self._partitions))
 
     def _raise_failed(self) -> None:
-        """A consumer that ended by itself failed: the whole worker fails, locks and all."""
+        """A consumer that ended by itself failed: the whole worker fails, locks and all, with the
+        consumer's own error (the supervisor reports it, and tells a permanent one from a
+        transient one by it)."""
         for slot, running in self._running.items():
             if running.task.done():
+                name = slot_name(slot, self._partitions)
                 error = running.task.exception()
-                raise RuntimeError(
-                    f"the consumer of partition {slot_name(slot, self._partitions)} ended"
-                ) from error
+                if error is None:
+                    raise RuntimeError(f"the consumer of partition {name} ended by itself")
+                error.add_note(f"raised by the consumer of partition {name}")
+                raise error
 
     async def _stop(self, slots: Collection[int]) -> None:
         """Stop these slots' consumers together (each settles its batch in flight; one at a time
