@@ -24,8 +24,9 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.handlers.base import BaseRouteHandler
-from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPResponseStartEvent, HTTPScope, Receive, Scope, Send
 
+from shared.platform.asgi_status import ResponseStatus
 from shared.platform.config import masked_urls
 from shared.platform.tenancy import ApiKey
 
@@ -114,21 +115,18 @@ def access_log(app: ASGIApp) -> ASGIApp:
             return
         request: HTTPScope = scope
         started = time.perf_counter()
-        status = 500  # what the client gets if the app fails before it answers
         request_id = request_id_of(request)
         structlog.contextvars.bind_contextvars(request_id=request_id)
 
-        async def send_noting_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message.setdefault("headers", [])
-                MutableScopeHeaders(message)[REQUEST_ID_HEADER] = request_id
-            await send(message)
+        def add_request_id(start: HTTPResponseStartEvent) -> None:
+            start.setdefault("headers", [])
+            MutableScopeHeaders(start)[REQUEST_ID_HEADER] = request_id
 
+        response = ResponseStatus(send, add_request_id)
         try:
-            await app(scope, receive, send_noting_status)
+            await app(scope, receive, response.send)
         finally:
+            status = response.code
             path = _TOKEN_PATHS.sub(r"\1***", request["path"])
             if status >= 400 or not _QUIET_PATHS.match(path):
                 key = request.get("auth")

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import asyncpg
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Receive, Scope, Send
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -30,6 +30,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from shared.platform.asgi_status import ResponseStatus
 from shared.platform.outbox import RelayedLog
 from shared.platform.supervisor import CountProbe, NamedWorker, Supervisor
 
@@ -272,20 +273,13 @@ def request_metrics(metrics: ServiceMetrics) -> Callable[[ASGIApp], ASGIApp]:
                 await app(scope, receive, send)
                 return
             started = time.perf_counter()
-            status = 500  # what the client gets if the app fails before it answers
-
-            async def send_noting_status(message: Message) -> None:
-                nonlocal status
-                if message["type"] == "http.response.start":
-                    status = message["status"]
-                await send(message)
-
+            response = ResponseStatus(send)
             try:
-                await app(scope, receive, send_noting_status)
+                await app(scope, receive, response.send)
             finally:
                 route = scope.get("path_template") or UNMATCHED_ROUTE
                 metrics.observe_request(
-                    scope["method"], route, status, time.perf_counter() - started
+                    scope["method"], route, response.code, time.perf_counter() - started
                 )
 
         return measured

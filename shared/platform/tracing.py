@@ -20,7 +20,7 @@ from typing import TypeVar
 
 import structlog
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPScope, Receive, Scope, Send
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
@@ -38,6 +38,7 @@ from opentelemetry.trace import (
 )
 
 from shared.contract.trace_context import TraceParent, parse_traceparent
+from shared.platform.asgi_status import ResponseStatus
 from shared.platform.config import ServiceConfig
 from shared.platform.delivery import Delivered
 
@@ -170,23 +171,16 @@ def traced_requests(tracing: Tracing) -> Callable[[ASGIApp], ASGIApp]:
                 return
             request: HTTPScope = scope
             parent = span_context_of(_header(request, _TRACEPARENT_KEY))
-            status = 500  # what the client gets if the app fails before it answers
-
-            async def send_noting_status(message: Message) -> None:
-                nonlocal status
-                if message["type"] == "http.response.start":
-                    status = message["status"]
-                await send(message)
-
+            response = ResponseStatus(send)
             with tracing.span(request["method"], parent=parent, kind=SpanKind.SERVER) as span:
                 trace_id = f"{span.get_span_context().trace_id:032x}"
                 structlog.contextvars.bind_contextvars(trace_id=trace_id)
                 try:
-                    await app(scope, receive, send_noting_status)
+                    await app(scope, receive, response.send)
                 finally:
                     structlog.contextvars.unbind_contextvars("trace_id")
                     if span.is_recording():
-                        _describe(span, request, status)
+                        _describe(span, request, response.code)
 
         return traced
 
