@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import uuid
+from collections.abc import Sequence
 from typing import ClassVar
 
 import asyncpg
@@ -106,24 +107,32 @@ class ProjectorThroughput(Scenario):
 
     async def _reset(self) -> None:
         """Each run starts from an empty read model and consumers at the start of the stream."""
-        client = await nats.connect(self._nats_url)
-        try:
-            js = client.jetstream()
-            stream = BusNames(self._namespace).attempts_stream
-            for durable in (PROJECTOR_NAME, RAW_DURABLE):
-                with contextlib.suppress(NotFoundError):
-                    await js.delete_consumer(stream, durable)
-        finally:
-            await client.close()
-        connection = await asyncpg.connect(self._database_url)
-        try:
-            # Evidence rows too: left in place, every redelivered attempt would drop out as known.
-            await connection.execute(
-                "TRUNCATE proficiencies, mastery_evidence, standard_policies, "
-                "tenant_default_policies"
-            )
-        finally:
-            await connection.close()
+        await reset_projection(
+            self._nats_url, self._namespace, self._database_url, (PROJECTOR_NAME, RAW_DURABLE)
+        )
+
+
+async def reset_projection(
+    nats_url: str, namespace: str, database_url: str, durables: Sequence[str]
+) -> None:
+    """An empty read model and no `durables` on the attempts stream, so each run starts over.
+    Evidence rows too: left in place, every redelivered attempt would drop out as known."""
+    client = await nats.connect(nats_url)
+    try:
+        js = client.jetstream()
+        stream = BusNames(namespace).attempts_stream
+        for durable in durables:
+            with contextlib.suppress(NotFoundError):
+                await js.delete_consumer(stream, durable)
+    finally:
+        await client.close()
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(
+            "TRUNCATE proficiencies, mastery_evidence, standard_policies, tenant_default_policies"
+        )
+    finally:
+        await connection.close()
 
 
 async def prefill(

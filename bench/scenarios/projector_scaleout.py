@@ -2,18 +2,16 @@
 of one pre-filled stream; each run times all of them applying it, from their common first look
 until every durable has acked everything."""
 
-import contextlib
 import time
 from typing import ClassVar
 
 import asyncpg
 import nats
-from nats.js.errors import NotFoundError
 
 from bench.attempt_data import STANDARDS
 from bench.launch import START_LEAD_SECONDS, BenchFailure, run_workers
 from bench.scenarios.base import BenchContext, MetricSpec, RunMeasurement, Scenario
-from bench.scenarios.projector import BATCH_SIZE, prefill
+from bench.scenarios.projector import BATCH_SIZE, prefill, reset_projection
 from bench.system import create_database
 from bench.workers.protocol import ProjectorInstanceRun, WorkerResult
 from services.mastery.adapters.projector import PROJECTOR_NAME
@@ -93,20 +91,5 @@ class ProjectorScaleOut(Scenario):
 
     async def _reset(self) -> None:
         """Each run starts from an empty read model and every durable at the stream's start."""
-        client = await nats.connect(self._nats_url)
-        try:
-            js = client.jetstream()
-            stream = BusNames(self._namespace).attempts_stream
-            for durable in (PROJECTOR_NAME, *map(partition_durable, range(DEFAULT_PARTITIONS))):
-                with contextlib.suppress(NotFoundError):
-                    await js.delete_consumer(stream, durable)
-        finally:
-            await client.close()
-        connection = await asyncpg.connect(self._database_url)
-        try:
-            await connection.execute(
-                "TRUNCATE proficiencies, mastery_evidence, standard_policies, "
-                "tenant_default_policies"
-            )
-        finally:
-            await connection.close()
+        durables = (PROJECTOR_NAME, *map(partition_durable, range(DEFAULT_PARTITIONS)))
+        await reset_projection(self._nats_url, self._namespace, self._database_url, durables)
