@@ -18,6 +18,7 @@ from bench.profiling import ServiceProfiles
 from bench.report import ScenarioOutcome, markdown_table, memory_rows, metric_rows, row_json
 from bench.scenarios import SCENARIOS, scenario_names
 from bench.scenarios.base import BenchContext, BenchSettings, Scenario
+from bench.statements import PRELOAD_SETTINGS, StatementProfile
 from bench.system import (
     attempts_recorded,
     create_database,
@@ -40,7 +41,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--scenario", action="append", choices=scenario_names(), help="only these (repeatable)"
     )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="the JSON to write")
-    parser.add_argument("--profile-dir", type=Path, help="py-spy the services in each first run")
+    parser.add_argument(
+        "--profile-dir",
+        type=Path,
+        help="py-spy the services and rank PostgreSQL's statements in each first run",
+    )
     return parser.parse_args(argv)
 
 
@@ -68,14 +73,21 @@ async def run_scenario(
     )
     await scenario.prepare(context)
     for run in range(context.settings.runs):
-        profiles = None
+        profiles = statements = None
+        recorded_before = await attempts_recorded(context.system)
         if profile_dir is not None and run == 0:
             profiles = ServiceProfiles(profile_dir, scenario.name, context.system.service_pids())
+            statements = StatementProfile(
+                context.system.database_url, profile_dir / f"{scenario.name}-statements.txt"
+            )
+            await statements.start()
         measurement = await scenario.run_once(context, run)
         if profiles is not None:
             profiles.stop()
-        outcome.runs.append(measurement)
         recorded = await attempts_recorded(context.system)
+        if statements is not None:
+            await statements.write(recorded - recorded_before)
+        outcome.runs.append(measurement)
         context.sampler.checkpoint(f"{scenario.name} run {run + 1}", recorded)
         print(
             f"{scenario.name} run {run + 1}: {measurement.values} baseline {measurement.baseline}",
@@ -121,7 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     settings = BenchSettings(quick=args.quick, runs=args.runs or (3 if args.quick else 5))
     with tempfile.TemporaryDirectory(prefix="mastery-bench-") as data_dir:
-        system = start_servers(os.environ, Path(data_dir))
+        settings_for_profiles = PRELOAD_SETTINGS if args.profile_dir is not None else ()
+        system = start_servers(os.environ, Path(data_dir), settings_for_profiles)
         context = BenchContext(system, settings, RssSampler({}))
         try:
             result = asyncio.run(run_bench(context, args))

@@ -100,8 +100,10 @@ class BenchSystem:
         return {name: process.pid for name, process in self.processes.items()}
 
 
-def start_servers(environ: Mapping[str, str], data_dir: Path) -> BenchSystem:
-    infra = start_infrastructure(environ, data_dir)
+def start_servers(
+    environ: Mapping[str, str], data_dir: Path, postgres_settings: tuple[str, ...] = ()
+) -> BenchSystem:
+    infra = start_infrastructure(environ, data_dir, postgres_settings)
     return BenchSystem(infra=infra, namespace=f"bench{uuid.uuid4().hex[:8]}")
 
 

@@ -50,8 +50,11 @@ class Infrastructure:
                 server.stop()
 
 
-def start_infrastructure(environ: Mapping[str, str], data_dir: Path) -> Infrastructure:
-    """Use the servers named by DATABASE_URL / NATS_URL / SMTP_URL; embed the missing ones."""
+def start_infrastructure(
+    environ: Mapping[str, str], data_dir: Path, postgres_settings: tuple[str, ...] = ()
+) -> Infrastructure:
+    """Use the servers named by DATABASE_URL / NATS_URL / SMTP_URL; embed the missing ones (an
+    embedded PostgreSQL with `postgres_settings`)."""
     infra = Infrastructure(
         database_url=environ.get("DATABASE_URL", ""),
         nats_url=environ.get("NATS_URL", ""),
@@ -61,7 +64,7 @@ def start_infrastructure(environ: Mapping[str, str], data_dir: Path) -> Infrastr
         or dev_secret(data_dir, "report_link_secret"),
     )
     if not infra.database_url:
-        infra.postgres = EmbeddedPostgres(data_dir / "postgres").start()
+        infra.postgres = EmbeddedPostgres(data_dir / "postgres", settings=postgres_settings).start()
         infra.database_url = infra.postgres.url
     if not infra.nats_url:
         infra.nats = EmbeddedNats(data_dir / "nats", sync_interval=NATS_SYNC_INTERVAL).start()

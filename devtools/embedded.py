@@ -65,6 +65,8 @@ class EmbeddedPostgres:
 
     data_dir: Path
     port: int = field(default_factory=free_port)
+    # Server settings beyond the defaults, each `name=value` (given as `-c name=value`).
+    settings: tuple[str, ...] = ()
     _process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -84,7 +86,8 @@ class EmbeddedPostgres:
         with (self.data_dir / "postgres.log").open("ab") as log:
             self._process = subprocess.Popen(
                 [str(bin_path / "postgres"), "-D", str(cluster), "-p", str(self.port),
-                 "-h", "127.0.0.1", "-k", str(self.data_dir), "-c", "max_connections=200"],
+                 "-h", "127.0.0.1", "-k", str(self.data_dir), "-c", "max_connections=200",
+                 *(argument for setting in self.settings for argument in ("-c", setting))],
                 stdout=log, stderr=log, **self._as_user(user),
             )  # fmt: skip
         wait_for_port(self.port, 30, self._process)
