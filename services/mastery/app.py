@@ -26,6 +26,7 @@ from services.mastery.adapters.resync import ResyncController
 from services.mastery.adapters.roster_http import ClassesController, RosterController
 from services.mastery.adapters.roster_relay import roster_log
 from services.mastery.adapters.roster_views import RosterNames
+from services.mastery.adapters.watermarks import WatermarkRaiser
 from services.mastery.config import MasteryConfig
 from services.mastery.core.calculation import FALLBACK_POLICY, CalculationPolicy
 from services.mastery.core.partition_owners import tenant_wide_slot
@@ -61,12 +62,16 @@ def build_projector(
     partition: int | None = None,
     progress: BatchProgress | None = None,
     tracing: Tracing | None = None,
+    watermarks: WatermarkRaiser | None = None,
 ) -> BatchConsumer[LatestGradebookEvent]:
     """The consumer of one partition's durable, or with no partition the tenant-wide durable
     (standards, policies, and attempts sent before partitioning); each batch a span of `tracing`
-    (none recorded without one)."""
+    (none recorded without one). Batches note their tenants to `watermarks` (without it, each
+    batch raises them itself)."""
     bus = bus_names(config)
-    projector = MasteryProjector(pool, bus, policy, partitioned=partition is not None)
+    projector = MasteryProjector(
+        pool, bus, policy, partitioned=partition is not None, watermarks=watermarks
+    )
     if partition is None:
         filter_subject, durable = bus.all_attempts(), PROJECTOR_NAME
         in_flight, retry_delay = config.projector_batches_in_flight, TENANT_WIDE_RETRY_DELAY
@@ -113,17 +118,20 @@ def build_projectors(
     *,
     first_look: float = 0.0,
     tracing: Tracing | None = None,
+    watermarks: WatermarkRaiser | None = None,
 ) -> PartitionOwnership:
     """The consumers of the partitions (and the tenant-wide durable) this instance owns among
-    the live instances (services/mastery/adapters/ownership.py)."""
+    the live instances (services/mastery/adapters/ownership.py), all noting to one
+    `watermarks`."""
     partitions = config.bus_projector_partitions
     progress = BatchProgress("projector", metrics, lag=lambda: ownership.lag())  # noqa: PLW0108
 
     def consumer_of(slot: int) -> BatchConsumer[LatestGradebookEvent]:
         partition = None if slot == tenant_wide_slot(partitions) else slot
         return build_projector(
-            config, pool, policy, metrics, partition=partition, progress=progress, tracing=tracing
-        )
+            config, pool, policy, metrics, partition=partition, progress=progress,
+            tracing=tracing, watermarks=watermarks,
+        )  # fmt: skip
 
     ownership = PartitionOwnership(
         config.database_url, partitions, consumer_of, first_look=first_look
@@ -161,7 +169,10 @@ def create_app(
         return await projectors[-1].owned_series() if projectors else []
 
     def workers(pool: asyncpg.Pool) -> list[NamedWorker]:
-        projector = build_projectors(config, pool, metrics=metrics, tracing=traced)
+        watermarks = WatermarkRaiser(pool)
+        projector = build_projectors(
+            config, pool, metrics=metrics, tracing=traced, watermarks=watermarks
+        )
         projectors.append(projector)
         relay = outbox_relay(
             config, pool, log=RELAYED_LOG, client_name="mastery-relay", user=MASTERY_USER
@@ -175,6 +186,7 @@ def create_app(
         )
         return [
             NamedWorker("projector", projector.run, projector.lag, projector.counts),
+            NamedWorker("watermarks", watermarks.run),
             NamedWorker("relay", relay.run, relay.lag, relay_counts(relay)),
             NamedWorker("roster-relay", rosters.run, rosters.lag, relay_counts(rosters)),
         ]

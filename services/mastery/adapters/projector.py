@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from services.mastery.adapters import policies, positions, read_model
+from services.mastery.adapters.watermarks import WatermarkRaiser
 from services.mastery.core.calculation import CalculationPolicy, validate_policy
 from services.mastery.core.evidence import EvidenceRecord
 from services.mastery.core.plan import (
@@ -67,13 +68,17 @@ class MasteryProjector:
         default_policy: CalculationPolicy,
         *,
         partitioned: bool = False,
+        watermarks: WatermarkRaiser | None = None,
     ) -> None:
         """`partitioned`: it applies a partition's attempts, which wait for the standards and
-        policies the tenant-wide durable applies (that durable keeps the stream's own order)."""
+        policies the tenant-wide durable applies (that durable keeps the stream's own order).
+        `watermarks`: raises the read model's watermarks for the tenants of committed batches
+        (without one, each batch raises its own after it commits)."""
         self._pool = pool
         self._bus = bus
         self._default = validate_policy(default_policy)
         self._partitioned = partitioned
+        self._watermarks = watermarks
 
     @staticmethod
     def runs_alone(batch: Sequence[Delivered[LatestGradebookEvent]]) -> bool:
@@ -99,10 +104,13 @@ class MasteryProjector:
             await positions.mark_policies_applied(connection, _policy_versions(batch.entries))
             await positions.lock_change_logs(connection, (c.tenant_id for c in plan.changes))
             await read_model.write_plan(connection, plan, now, self._bus, _traces(delivered))
+        tenants = {entry.event.tenant_id for entry in batch.entries}
+        if self._watermarks is not None:
+            self._watermarks.note(tenants)
+            return
         # After the commit, on a connection with no transaction id of its own: a look reads the
         # next transaction id after its snapshot (docs/architecture.md, "Reading your writes").
         async with self._pool.acquire() as connection:
-            tenants = (entry.event.tenant_id for entry in batch.entries)
             await positions.raise_watermarks(connection, tenants)
 
     async def _plan(self, connection: DbConnection, batch: Batch, now: datetime) -> Plan:
