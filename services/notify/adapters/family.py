@@ -3,6 +3,8 @@ school's mail settings, and the changes notify consumed (for previews, and later
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import msgspec
 
 from services.notify.core.messages import TenantSettings
@@ -97,16 +99,27 @@ async def settings_of(
 
 
 async def keep_change(connection: DbConnection, change: MasteryChanged) -> None:
+    await keep_changes(connection, [change])
+
+
+async def keep_changes(connection: DbConnection, changes: Sequence[MasteryChanged]) -> None:
+    """Keep the changes notify received, in one statement; a change kept before is left as it
+    was (a redelivery)."""
+    if not changes:
+        return
     await connection.execute(
         "INSERT INTO notified_changes "
         "(tenant_id, change_id, student_id, standard_id, changed_at, event) "
-        "VALUES ($1, $2, $3, $4, $5, $6::text::jsonb) ON CONFLICT DO NOTHING",
-        change.tenant_id,
-        change.change_id,
-        change.student_id,
-        change.standard_id,
-        change.changed_at,
-        _change_encoder.encode(change).decode(),
+        "SELECT tenant_id, change_id, student_id, standard_id, changed_at, event::jsonb "
+        "FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], "
+        "$6::text[]) AS c (tenant_id, change_id, student_id, standard_id, changed_at, event) "
+        "ON CONFLICT DO NOTHING",
+        [change.tenant_id for change in changes],
+        [change.change_id for change in changes],
+        [change.student_id for change in changes],
+        [change.standard_id for change in changes],
+        [change.changed_at for change in changes],
+        [_change_encoder.encode(change).decode() for change in changes],
     )
 
 

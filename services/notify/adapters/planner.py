@@ -16,7 +16,7 @@ from services.notify.adapters import family, store
 from services.notify.adapters.composer import group_key
 from services.notify.adapters.store import PlannedEmail
 from services.notify.core import unsubscribe
-from services.notify.core.messages import TenantSettings
+from services.notify.core.messages import Guardian, TenantSettings
 from services.notify.core.storms import StormSettings
 from shared.contract.events.mastery import AnyMasteryEvent, MasteryChanged
 from shared.platform.bus_users import PLANNER_DURABLE
@@ -50,21 +50,33 @@ class NotificationPlanner:
         self._links = unsubscribe or UnsubscribeLinks()
 
     async def handle_mastery_events(self, batch: Sequence[Delivered[AnyMasteryEvent]]) -> None:
+        """The batch in one transaction and a fixed number of statements: keep its changes, read
+        each tenant's settings and the students' guardians once, then plan every email."""
+        changes = [delivered.envelope.data for delivered in batch]
         async with self._pool.acquire() as connection, connection.transaction():
-            for delivered in batch:
-                change = delivered.envelope.data
-                await family.keep_change(connection, change)
-                settings = await family.settings_of(connection, change.tenant_id, self._defaults)
-                planned = await plan_emails(connection, change, self._links, settings)
-                grace = timedelta(seconds=settings.storm.grace_seconds)
-                await store.enqueue_emails(
-                    connection,
+            await family.keep_changes(connection, changes)
+            settings = {
+                tenant: await family.settings_of(connection, tenant, self._defaults)
+                for tenant in sorted({change.tenant_id for change in changes})
+            }
+            guardians = await store.guardians_of_students(
+                connection, ((change.tenant_id, change.student_id) for change in changes)
+            )
+            rows: list[store.NotificationRow] = []
+            for delivered, change in zip(batch, changes, strict=True):
+                tenant = settings[change.tenant_id]
+                planned = planned_emails(
+                    change, guardians.get((change.tenant_id, change.student_id), []),
+                    self._links, tenant,
+                )  # fmt: skip
+                rows += store.notification_rows(
                     change,
                     planned,
-                    grace,
+                    timedelta(seconds=tenant.storm.grace_seconds),
                     group_key(change),
                     traceparent=delivered.envelope.trace_parent,
                 )
+            await store.insert_notifications(connection, rows)
 
 
 async def plan_emails(
@@ -75,16 +87,25 @@ async def plan_emails(
 ) -> list[PlannedEmail]:
     """Each guardian of the change's student who wants news (`off`: none)."""
     guardians = await store.guardians_of(connection, change.tenant_id, change.student_id)
-    wanted = [guardian for guardian in guardians if guardian.delivery != "off"]
-    if not wanted:
+    if not any(guardian.delivery != "off" for guardian in guardians):
         return []
     settings = settings or await family.settings_of(connection, change.tenant_id)
-    links = links or UnsubscribeLinks()
+    return planned_emails(change, guardians, links or UnsubscribeLinks(), settings)
+
+
+def planned_emails(
+    change: MasteryChanged,
+    guardians: Sequence[Guardian],
+    links: UnsubscribeLinks,
+    settings: TenantSettings,
+) -> list[PlannedEmail]:
+    """An email for each of the student's guardians who wants news (`off`: none)."""
     return [
         PlannedEmail(
             guardian=guardian,
             reply_to=settings.reply_to,
             unsubscribe_url=links.for_guardian(change.tenant_id, guardian.email),
         )
-        for guardian in wanted
+        for guardian in guardians
+        if guardian.delivery != "off"
     ]

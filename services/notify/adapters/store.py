@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -70,24 +70,41 @@ async def replace_guardians(
 async def guardians_of(
     connection: DbConnection | asyncpg.Pool, tenant_id: str, student_id: str
 ) -> list[Guardian]:
+    found = await guardians_of_students(connection, [(tenant_id, student_id)])
+    return found.get((tenant_id, student_id), [])
+
+
+async def guardians_of_students(
+    connection: DbConnection | asyncpg.Pool, students: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], list[Guardian]]:
+    """The guardians of each (tenant, student), by address, in one statement; a student with
+    none is left out."""
+    tenants, student_ids = _columns(sorted(set(students)))
     # An address unsubscribed by its own one-click link reads `off`, whatever an admin's PUT said.
     rows = await connection.fetch(
-        "SELECT email, name, language, CASE WHEN EXISTS (SELECT 1 FROM unsubscribes u "
-        "WHERE u.tenant_id = g.tenant_id AND u.address = lower(g.email)) THEN 'off' "
-        "ELSE delivery END AS delivery FROM guardians g "
-        "WHERE tenant_id = $1 AND student_id = $2 ORDER BY email",
-        tenant_id,
-        student_id,
+        "SELECT g.tenant_id, g.student_id, email, name, language, CASE WHEN EXISTS ("
+        "SELECT 1 FROM unsubscribes u WHERE u.tenant_id = g.tenant_id "
+        "AND u.address = lower(g.email)) THEN 'off' ELSE delivery END AS delivery "
+        "FROM guardians g JOIN unnest($1::text[], $2::text[]) AS k (tenant_id, student_id) "
+        "USING (tenant_id, student_id) ORDER BY g.tenant_id, g.student_id, email",
+        tenants,
+        student_ids,
     )
-    return [
-        Guardian(
-            email=row["email"],
-            name=row["name"],
-            language=row["language"],
-            delivery=row["delivery"],
+    found: dict[tuple[str, str], list[Guardian]] = {}
+    for row in rows:
+        found.setdefault((row["tenant_id"], row["student_id"]), []).append(
+            Guardian(
+                email=row["email"],
+                name=row["name"],
+                language=row["language"],
+                delivery=row["delivery"],
+            )
         )
-        for row in rows
-    ]
+    return found
+
+
+def _columns(pairs: Sequence[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    return [first for first, _ in pairs], [second for _, second in pairs]
 
 
 class NotificationRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -171,9 +188,27 @@ async def enqueue_emails(
 ) -> None:
     """Plan the emails of one change, due after `grace`, each keeping the trace context the
     change carried; a redelivered change finds its rows and adds nothing."""
+    rows = notification_rows(change, planned, grace, key, traceparent=traceparent)
+    await insert_notifications(connection, rows)
+
+
+def notification_rows(
+    change: MasteryChanged,
+    planned: Sequence[PlannedEmail],
+    grace: timedelta = timedelta(0),
+    key: str = "",
+    *,
+    traceparent: str | None = None,
+) -> list[NotificationRow]:
+    """The rows of one change's emails, due after `grace`."""
     due = datetime.now(UTC) + grace
-    rows = [_notification(change, email, due, key, traceparent=traceparent) for email in planned]
-    await connection.executemany(_INSERT_NOTIFICATION, map(_NOTIFICATIONS.values, rows))
+    return [_notification(change, email, due, key, traceparent=traceparent) for email in planned]
+
+
+async def insert_notifications(connection: DbConnection, rows: Sequence[NotificationRow]) -> None:
+    """Plan emails (of any changes); a row planned before adds nothing."""
+    if rows:
+        await connection.executemany(_INSERT_NOTIFICATION, map(_NOTIFICATIONS.values, rows))
 
 
 async def claim_due(pool: asyncpg.Pool, limit: int, lease: timedelta) -> list[PendingEmail]:
