@@ -186,7 +186,7 @@ def create_app(
         )
         return [
             NamedWorker("projector", projector.run, projector.lag, projector.counts),
-            NamedWorker("watermarks", watermarks.run),
+            NamedWorker("watermarks", watermarks.run, watermarks.lag),
             NamedWorker("relay", relay.run, relay.lag, relay_counts(relay)),
             NamedWorker("roster-relay", rosters.run, rosters.lag, relay_counts(rosters)),
         ]

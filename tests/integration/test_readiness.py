@@ -113,6 +113,7 @@ async def test_every_service_reports_each_worker_and_its_lag(
             system.attempts: {"relay": "outbox_depth"},
             system.mastery: {
                 "projector": "consumer_pending",
+                "watermarks": "watermarks_to_raise",
                 "relay": "outbox_depth",
                 "roster-relay": "outbox_depth",
             },

@@ -38,8 +38,9 @@ async def test_batches_note_their_tenants_and_one_task_raises_them(
 
     for number, entry in enumerate(entries, start=1):
         await projector.handle_gradebook_events([_delivered(entry, number)])
-    # The batches committed and raised nothing themselves.
+    # The batches committed and raised nothing themselves: the tenant waits for the task.
     assert await pool.fetchval("SELECT count(*) FROM read_model_positions") == 0
+    assert await raiser.lag() == {"watermarks_to_raise": 1}
 
     stop = asyncio.Event()
     running = asyncio.create_task(raiser.run(stop))
@@ -47,6 +48,7 @@ async def test_batches_note_their_tenants_and_one_task_raises_them(
         # A claim stored by one raise is proved by the next: the watermark reaches the newest
         # event without another batch.
         await eventually(lambda: _watermark(pool), lambda seen: seen == newest)
+        await eventually(raiser.lag, lambda lag: lag == {"watermarks_to_raise": 0})
         settled = raiser.raises
         assert settled >= 2
         await asyncio.sleep(0.2)  # ten intervals with nothing noted: it rests

@@ -36,6 +36,10 @@ class WatermarkRaiser:
         self._noted.update(tenant_ids)
         self._woken.set()
 
+    async def lag(self) -> dict[str, float]:
+        """Tenants whose watermark waits for a raise (noted, or raised once and to be proved)."""
+        return {"watermarks_to_raise": float(len(self._noted | self._settling))}
+
     async def run(self, stop: asyncio.Event) -> None:
         waiting_for_stop = asyncio.ensure_future(stop.wait())
         try:
