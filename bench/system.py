@@ -48,6 +48,7 @@ from shared.platform.tenancy import create_tenant, issue_api_key
 BENCH_TENANT = "bench-school"
 T = TypeVar("T")
 DRAIN_POLL_SECONDS = 0.2
+DRAIN_REPORT_SECONDS = 5.0
 
 
 def with_database(url: str, database: str) -> str:
@@ -267,33 +268,52 @@ async def warm_up(system: BenchSystem) -> None:
 async def wait_until_drained(system: BenchSystem, limit_seconds: float) -> float:
     """Wait until every attempt reached the projector and every change the notifier.
 
-    Returns the seconds it took: the backlog a scenario left behind.
+    Returns the seconds it took: the backlog a scenario left behind. Every few seconds it says
+    on stderr what still waits (each durable's pending messages, the logs' unrelayed rows).
     """
     started = time.monotonic()
     client = await nats.connect(system.nats_url)
+    said = started
     try:
         while time.monotonic() - started < limit_seconds:
-            if await _drained(system, client):
+            waiting = await _still_waiting(system, client)
+            if not waiting:
                 return time.monotonic() - started
+            if time.monotonic() - said >= DRAIN_REPORT_SECONDS:
+                said = time.monotonic()
+                print(f"draining, {said - started:.0f}s: {waiting}", file=sys.stderr, flush=True)
             await asyncio.sleep(DRAIN_POLL_SECONDS)
     finally:
         await client.close()
     raise TimeoutError(f"the system did not drain within {limit_seconds}s")
 
 
-async def _drained(system: BenchSystem, client: NatsClient) -> bool:
+async def _still_waiting(system: BenchSystem, client: NatsClient) -> dict[str, int]:
+    """What has not drained: each projector durable (the tenant-wide one and the partitions')
+    and the planner by its pending messages, and the two relayed logs by their unrelayed rows."""
     js = client.jetstream()
     bus = system.bus
-    for stream, durable in (
-        (bus.attempts_stream, PROJECTOR_NAME),
-        (bus.mastery_stream, PLANNER_NAME),
-    ):
+    waiting: dict[str, int] = {}
+    durables = [(bus.mastery_stream, PLANNER_NAME)]
+    try:
+        projectors = [
+            info.name
+            for info in await js.consumers_info(bus.attempts_stream)
+            if info.name.startswith(PROJECTOR_NAME)
+        ]
+    except NotFoundError:
+        return {"attempts stream": 1}
+    durables += [(bus.attempts_stream, name) for name in projectors]
+    if PROJECTOR_NAME not in projectors:
+        waiting[PROJECTOR_NAME] = 1  # not bound yet
+    for stream, durable in durables:
         try:
             info = await js.consumer_info(stream, durable)
         except NotFoundError:
-            return False
+            waiting[durable] = 1
+            continue
         if info.num_pending or info.num_ack_pending:
-            return False
+            waiting[durable] = (info.num_pending or 0) + (info.num_ack_pending or 0)
     connection = await asyncpg.connect(system.database_url)
     try:
         backlog: int = await connection.fetchval(
@@ -306,7 +326,9 @@ async def _drained(system: BenchSystem, client: NatsClient) -> bool:
         )
     finally:
         await connection.close()
-    return backlog == 0
+    if backlog:
+        waiting["unrelayed rows"] = backlog
+    return waiting
 
 
 async def server_versions(system: BenchSystem) -> dict[str, str]:
