@@ -337,6 +337,20 @@ async def test_every_worker_resumes_by_itself_after_a_restart(
         await eventually(_nothing, lambda _: len(smtp_sink.messages) == 1, within=20)
         assert smtp_sink.messages[0]["To"] == "rosa.parent@example.org"
 
+        # The watermark task met the restart's closed connections and raised the tenant anyway
+        # (read on a connection of its own: the pool's were closed by the restart too).
+        async def watermark() -> int:
+            connection = await asyncpg.connect(own_database_url)
+            try:
+                found = await connection.fetchval(
+                    "SELECT max(log_position) FROM read_model_positions"
+                )
+            finally:
+                await connection.close()
+            return int(found or 0)
+
+        await eventually(watermark, lambda seen: seen >= recorded.json()["position"], within=10)
+
         for client in (system.attempts, system.mastery, system.notify):
             ready = await eventually(_readiness(client), lambda r: r.status_code == 200)
             workers = ready.json()["workers"]
