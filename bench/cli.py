@@ -74,8 +74,9 @@ async def run_scenario(
     await scenario.prepare(context)
     for run in range(context.settings.runs):
         profiles = statements = None
-        recorded_before = await attempts_recorded(context.system)
+        recorded_before = 0
         if profile_dir is not None and run == 0:
+            recorded_before = await attempts_recorded(context.system)
             profiles = ServiceProfiles(profile_dir, scenario.name, context.system.service_pids())
             statements = StatementProfile(
                 context.system.database_url, profile_dir / f"{scenario.name}-statements.txt"

@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import ClassVar
 
 import asyncpg
@@ -46,55 +47,34 @@ class ProjectorThroughput(Scenario):
     )
 
     def __init__(self) -> None:
-        self._database_url = ""
-        self._namespace = ""
-        self._nats_url = ""
-        self._events = 0
+        self._stream = PrefilledStream("", "", "", 0)
 
     async def prepare(self, context: BenchContext) -> None:
-        self._events = context.settings.count(full=100_000, quick=20_000)
-        self._database_url = await create_database(context.system, "projector")
         # A namespace of its own: the running mastery service must not consume these events.
-        self._namespace = f"{context.system.namespace}proj"
-        self._nats_url = context.system.nats_url
-        client = await nats.connect(context.system.nats_url)
-        try:
-            js = client.jetstream()
-            await ensure_streams(js, BusNames(self._namespace))
-            await prefill(js, BusNames(self._namespace), self._events, self._database_url)
-        finally:
-            await client.close()
+        self._stream = await PrefilledStream.prepared(context, "projector", "proj")
 
     async def run_once(self, context: BenchContext, run: int) -> RunMeasurement:
-        await self._reset()
-        nats_url = self._nats_url
+        stream = self._stream
+        await stream.reset((PROJECTOR_NAME, RAW_DURABLE))
         projected = await run_worker(
             ProjectorRun(
-                database_url=self._database_url,
-                nats_url=nats_url,
-                namespace=self._namespace,
-                expected=self._events + len(STANDARDS),
+                database_url=stream.database_url,
+                nats_url=stream.nats_url,
+                namespace=stream.namespace,
+                expected=stream.expected,
                 batch_size=BATCH_SIZE,
             )
         )
         raw = await run_worker(
             FetchAckRun(
-                nats_url=nats_url,
-                namespace=self._namespace,
+                nats_url=stream.nats_url,
+                namespace=stream.namespace,
                 durable=RAW_DURABLE,
-                expected=self._events + len(STANDARDS),
+                expected=stream.expected,
                 batch_size=BATCH_SIZE,
             )
         )
-        if projected.completed < self._events + len(STANDARDS):
-            raise BenchFailure(f"the projector applied only {projected.completed} events")
-        connection = await asyncpg.connect(self._database_url)
-        try:
-            evidence = await connection.fetchval("SELECT count(*) FROM mastery_evidence")
-        finally:
-            await connection.close()
-        if evidence != self._events:
-            raise BenchFailure(f"{evidence} evidence rows for {self._events} attempts")
+        await stream.check_applied(projected.completed, "the projector")
         return RunMeasurement(
             values={"events/s": rate(projected)},
             baseline={"events/s": rate(raw)},
@@ -105,11 +85,57 @@ class ProjectorThroughput(Scenario):
             },
         )
 
-    async def _reset(self) -> None:
-        """Each run starts from an empty read model and consumers at the start of the stream."""
-        await reset_projection(
-            self._nats_url, self._namespace, self._database_url, (PROJECTOR_NAME, RAW_DURABLE)
+
+@dataclass(frozen=True, slots=True)
+class PrefilledStream:
+    """A database and a bus namespace of a projector scenario's own, pre-filled with the
+    standards and `events` attempts, in the log and on the attempts stream."""
+
+    database_url: str
+    namespace: str
+    nats_url: str
+    events: int
+
+    @classmethod
+    async def prepared(
+        cls, context: BenchContext, purpose: str, suffix: str, *, partitioned: bool = False
+    ) -> "PrefilledStream":
+        stream = cls(
+            database_url=await create_database(context.system, purpose),
+            namespace=f"{context.system.namespace}{suffix}",
+            nats_url=context.system.nats_url,
+            events=context.settings.count(full=100_000, quick=20_000),
         )
+        client = await nats.connect(stream.nats_url)
+        try:
+            js = client.jetstream()
+            bus = BusNames(stream.namespace)
+            await ensure_streams(js, bus)
+            await prefill(js, bus, stream.events, stream.database_url, partitioned=partitioned)
+        finally:
+            await client.close()
+        return stream
+
+    @property
+    def expected(self) -> int:
+        """The events a run applies: the standards and the attempts."""
+        return self.events + len(STANDARDS)
+
+    async def reset(self, durables: Sequence[str]) -> None:
+        """Each run starts from an empty read model and `durables` at the stream's start."""
+        await reset_projection(self.nats_url, self.namespace, self.database_url, durables)
+
+    async def check_applied(self, applied: int, by: str) -> None:
+        """Every event applied, and one evidence row per attempt."""
+        if applied < self.expected:
+            raise BenchFailure(f"{by} applied only {applied} events")
+        connection = await asyncpg.connect(self.database_url)
+        try:
+            evidence = await connection.fetchval("SELECT count(*) FROM mastery_evidence")
+        finally:
+            await connection.close()
+        if evidence != self.events:
+            raise BenchFailure(f"{evidence} evidence rows for {self.events} attempts")
 
 
 async def reset_projection(

@@ -5,18 +5,12 @@ until every durable has acked everything."""
 import time
 from typing import ClassVar
 
-import asyncpg
-import nats
-
-from bench.attempt_data import STANDARDS
-from bench.launch import START_LEAD_SECONDS, BenchFailure, run_workers
+from bench.launch import START_LEAD_SECONDS, run_workers
 from bench.scenarios.base import BenchContext, MetricSpec, RunMeasurement, Scenario
-from bench.scenarios.projector import BATCH_SIZE, prefill, reset_projection
-from bench.system import create_database
-from bench.workers.protocol import ProjectorInstanceRun, WorkerResult
+from bench.scenarios.projector import BATCH_SIZE, PrefilledStream
+from bench.workers.protocol import ProjectorInstanceRun
 from services.mastery.adapters.projector import PROJECTOR_NAME
 from shared.contract.partitions import DEFAULT_PARTITIONS
-from shared.platform.bus import BusNames, ensure_streams
 from shared.platform.bus_users import partition_durable
 
 INSTANCES = (1, 2, 4)
@@ -35,24 +29,12 @@ class ProjectorScaleOut(Scenario):
     metrics: ClassVar[tuple[MetricSpec, ...]] = tuple(MetricSpec(_metric(n)) for n in INSTANCES)
 
     def __init__(self) -> None:
-        self._database_url = ""
-        self._namespace = ""
-        self._nats_url = ""
-        self._events = 0
+        self._stream = PrefilledStream("", "", "", 0)
 
     async def prepare(self, context: BenchContext) -> None:
-        self._events = context.settings.count(full=100_000, quick=20_000)
-        self._database_url = await create_database(context.system, "scaleout")
-        self._namespace = f"{context.system.namespace}scale"
-        self._nats_url = context.system.nats_url
-        client = await nats.connect(self._nats_url)
-        try:
-            js = client.jetstream()
-            bus = BusNames(self._namespace)
-            await ensure_streams(js, bus)
-            await prefill(js, bus, self._events, self._database_url, partitioned=True)
-        finally:
-            await client.close()
+        self._stream = await PrefilledStream.prepared(
+            context, "scaleout", "scale", partitioned=True
+        )
 
     async def run_once(self, context: BenchContext, run: int) -> RunMeasurement:
         values: dict[str, float] = {}
@@ -64,32 +46,17 @@ class ProjectorScaleOut(Scenario):
         return RunMeasurement(values=values, notes=notes)
 
     async def _measure(self, instances: int) -> float:
-        await self._reset()
+        stream = self._stream
+        # Each run starts from an empty read model and every durable at the stream's start.
+        await stream.reset((PROJECTOR_NAME, *map(partition_durable, range(DEFAULT_PARTITIONS))))
         start_at = time.monotonic() + START_LEAD_SECONDS
         spec = ProjectorInstanceRun(
-            database_url=self._database_url,
-            nats_url=self._nats_url,
-            namespace=self._namespace,
+            database_url=stream.database_url,
+            nats_url=stream.nats_url,
+            namespace=stream.namespace,
             start_at=start_at,
             batch_size=BATCH_SIZE,
         )
         results = await run_workers([spec] * instances)
-        await self._check(results)
-        return (self._events + len(STANDARDS)) / max(result.seconds for result in results)
-
-    async def _check(self, results: list[WorkerResult]) -> None:
-        applied = sum(result.completed for result in results)
-        if applied < self._events + len(STANDARDS):
-            raise BenchFailure(f"the instances applied only {applied} events")
-        connection = await asyncpg.connect(self._database_url)
-        try:
-            evidence = await connection.fetchval("SELECT count(*) FROM mastery_evidence")
-        finally:
-            await connection.close()
-        if evidence != self._events:
-            raise BenchFailure(f"{evidence} evidence rows for {self._events} attempts")
-
-    async def _reset(self) -> None:
-        """Each run starts from an empty read model and every durable at the stream's start."""
-        durables = (PROJECTOR_NAME, *map(partition_durable, range(DEFAULT_PARTITIONS)))
-        await reset_projection(self._nats_url, self._namespace, self._database_url, durables)
+        await stream.check_applied(sum(result.completed for result in results), "the instances")
+        return stream.expected / max(result.seconds for result in results)

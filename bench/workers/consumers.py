@@ -8,7 +8,7 @@ import nats
 import nats.errors
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from bench.workers.protocol import FetchAckRun, ProjectorRun, WorkerResult
+from bench.workers.protocol import FetchAckRun, ProjectorInstanceRun, ProjectorRun, WorkerResult
 from services.mastery.app import build_projector
 from services.mastery.config import MasteryConfig
 from shared.platform.bus import BusNames
@@ -18,14 +18,19 @@ from shared.platform.service import tune_garbage_collector
 POLL_SECONDS = 0.005
 
 
-async def run_projector(spec: ProjectorRun) -> WorkerResult:
-    config = MasteryConfig(
+def projector_config(spec: ProjectorRun | ProjectorInstanceRun) -> MasteryConfig:
+    """The mastery configuration a bench projector runs with: the spec's servers and batch."""
+    return MasteryConfig(
         database_url=spec.database_url,
         nats_url=spec.nats_url,
         bus_namespace=spec.namespace,
         bus_stream_replicas=1,
         projector_batch_size=spec.batch_size,
     )
+
+
+async def run_projector(spec: ProjectorRun) -> WorkerResult:
+    config = projector_config(spec)
     pool = await create_pool(spec.database_url)
     projector = build_projector(config, pool)
     tune_garbage_collector()  # as `serve` does in the mastery service's process

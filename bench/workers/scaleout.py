@@ -7,10 +7,10 @@ import nats
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
+from bench.workers.consumers import projector_config
 from bench.workers.protocol import ProjectorInstanceRun, WorkerResult
 from services.mastery.adapters.projector import PROJECTOR_NAME
 from services.mastery.app import build_projectors
-from services.mastery.config import MasteryConfig
 from shared.platform.bus import BusNames
 from shared.platform.bus_users import partition_durable
 from shared.platform.postgres import create_pool
@@ -24,13 +24,7 @@ async def run_projector_instance(spec: ProjectorInstanceRun) -> WorkerResult:
     """Joins at once, takes its first look at `start_at` (when every instance has joined), and
     stops when every durable of the stream has acked all it holds: the clock runs from
     `start_at` to then, the same for every instance."""
-    config = MasteryConfig(
-        database_url=spec.database_url,
-        nats_url=spec.nats_url,
-        bus_namespace=spec.namespace,
-        bus_stream_replicas=1,
-        projector_batch_size=spec.batch_size,
-    )
+    config = projector_config(spec)
     pool = await create_pool(spec.database_url, max_size=WORKER_POOL_SIZE)
     ownership = build_projectors(
         config, pool, first_look=max(0.0, spec.start_at - time.monotonic())
