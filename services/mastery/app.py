@@ -35,7 +35,8 @@ from shared.contract.events.gradebook import LatestGradebookEvent, gradebook_env
 from shared.platform.batch_progress import BatchProgress
 from shared.platform.bus import bus_names
 from shared.platform.bus_users import MASTERY_USER, partition_durable
-from shared.platform.consumer import BatchConsumer, ConsumerSettings
+from shared.platform.consumer import BatchConsumer, ConsumerSettings, Handler
+from shared.platform.group_commit import GroupCommit
 from shared.platform.metrics import (
     ServiceMetrics,
     outbox_probe,
@@ -59,52 +60,23 @@ def build_projector(
     policy: CalculationPolicy = DEFAULT_POLICY,
     metrics: ServiceMetrics | None = None,
     *,
-    partition: int | None = None,
     progress: BatchProgress | None = None,
     tracing: Tracing | None = None,
     watermarks: WatermarkRaiser | None = None,
 ) -> BatchConsumer[LatestGradebookEvent]:
-    """The consumer of one partition's durable, or with no partition the tenant-wide durable
-    (standards, policies, and attempts sent before partitioning); each batch a span of `tracing`
-    (none recorded without one). Batches note their tenants to `watermarks` (without it, each
-    batch raises them itself)."""
+    """The consumer of the tenant-wide durable (standards, policies, and attempts sent before
+    partitioning); each batch a span of `tracing` (none recorded without one). Batches note their
+    tenants to `watermarks` (without it, each batch raises them itself)."""
     bus = bus_names(config)
-    projector = MasteryProjector(
-        pool, bus, policy, partitioned=partition is not None, watermarks=watermarks
-    )
-    if partition is None:
-        filter_subject, durable = bus.all_attempts(), PROJECTOR_NAME
-        in_flight, retry_delay = config.projector_batches_in_flight, TENANT_WIDE_RETRY_DELAY
-    else:
-        # One batch at a time: a partition's students' events are applied in their order. A
-        # batch waiting for a standard the tenant-wide durable is applying (`WaitingForAnother`)
-        # looks again soon: that takes milliseconds, and a read may be waiting for the attempt.
-        filter_subject, durable = bus.partition_attempts(partition), partition_durable(partition)
-        in_flight, retry_delay = 1, PARTITION_RETRY_DELAY
-    settings = ConsumerSettings(
-        nats_url=config.nats_url,
-        bus=bus,
-        stream=bus.attempts_stream,
-        filter_subject=filter_subject,
-        durable=durable,
-        batch_size=config.projector_batch_size,
-        max_deliver=config.projector_max_deliver,
-        max_in_flight=in_flight,
-        retry_delay=retry_delay,
-        retry_max_delay=config.consumer_retry_max_delay,
-        retry_later_limit=config.consumer_retry_later_limit,
-    )
+    projector = MasteryProjector(pool, bus, policy, watermarks=watermarks)
     # Each applied batch's size and time, and a progress line with the lag now and then (asked
     # of the consumer built next, once it runs).
     progress = progress or BatchProgress("projector", metrics, lag=lambda: consumer.lag())  # noqa: PLW0108
+    handle = _measured(projector, progress, tracing)
     consumer = BatchConsumer(
-        settings,
+        _projector_settings(config, partition=None),
         gradebook_envelopes(),
-        traced_batches(
-            tracing or Tracing(),
-            "projector batch",
-            progress.observed(projector.handle_gradebook_events),
-        ),
+        handle,
         runs_alone=projector.runs_alone,
     )
     return consumer
@@ -122,21 +94,67 @@ def build_projectors(
 ) -> PartitionOwnership:
     """The consumers of the partitions (and the tenant-wide durable) this instance owns among
     the live instances (services/mastery/adapters/ownership.py), all noting to one
-    `watermarks`."""
+    `watermarks`. The partitions' consumers apply their batches through one `GroupCommit`: what
+    they fetch while a transaction runs is applied together in the next one."""
     partitions = config.bus_projector_partitions
     progress = BatchProgress("projector", metrics, lag=lambda: ownership.lag())  # noqa: PLW0108
+    partitioned = MasteryProjector(
+        pool, bus_names(config), policy, partitioned=True, watermarks=watermarks
+    )
+    group = GroupCommit(_measured(partitioned, progress, tracing))
 
     def consumer_of(slot: int) -> BatchConsumer[LatestGradebookEvent]:
-        partition = None if slot == tenant_wide_slot(partitions) else slot
-        return build_projector(
-            config, pool, policy, metrics, partition=partition, progress=progress,
-            tracing=tracing, watermarks=watermarks,
-        )  # fmt: skip
+        if slot == tenant_wide_slot(partitions):
+            return build_projector(
+                config, pool, policy, metrics, progress=progress, tracing=tracing,
+                watermarks=watermarks,
+            )  # fmt: skip
+        return BatchConsumer(
+            _projector_settings(config, partition=slot), gradebook_envelopes(), group.handle
+        )
 
     ownership = PartitionOwnership(
         config.database_url, partitions, consumer_of, first_look=first_look
     )
     return ownership
+
+
+def _projector_settings(config: MasteryConfig, *, partition: int | None) -> ConsumerSettings:
+    """The tenant-wide durable's consumer (no partition), or a partition's."""
+    bus = bus_names(config)
+    if partition is None:
+        filter_subject, durable = bus.all_attempts(), PROJECTOR_NAME
+        in_flight, retry_delay = config.projector_batches_in_flight, TENANT_WIDE_RETRY_DELAY
+    else:
+        # One batch at a time: a partition's students' events are applied in their order. A
+        # batch waiting for a standard the tenant-wide durable is applying (`WaitingForAnother`)
+        # looks again soon: that takes milliseconds, and a read may be waiting for the attempt.
+        filter_subject, durable = bus.partition_attempts(partition), partition_durable(partition)
+        in_flight, retry_delay = 1, PARTITION_RETRY_DELAY
+    return ConsumerSettings(
+        nats_url=config.nats_url,
+        bus=bus,
+        stream=bus.attempts_stream,
+        filter_subject=filter_subject,
+        durable=durable,
+        batch_size=config.projector_batch_size,
+        max_deliver=config.projector_max_deliver,
+        max_in_flight=in_flight,
+        retry_delay=retry_delay,
+        retry_max_delay=config.consumer_retry_max_delay,
+        retry_later_limit=config.consumer_retry_later_limit,
+    )
+
+
+def _measured(
+    projector: MasteryProjector, progress: BatchProgress, tracing: Tracing | None
+) -> Handler[LatestGradebookEvent]:
+    """The projector's batches, each timed and counted, and a span of `tracing`."""
+    return traced_batches(
+        tracing or Tracing(),
+        "projector batch",
+        progress.observed(projector.handle_gradebook_events),
+    )
 
 
 def create_app(
