@@ -24,9 +24,11 @@ CHANGE_LOG_LOCKS = 0x4D4348  # the class (first int4 key) of the change-log advi
 
 # Whether a log row `l` is applied. A student stream is applied up to its state's version; a
 # stream with no state yet holds nothing applied but corrective work (which is not evidence and
-# makes no state), and a walk in position order meets its stream's earlier events first.
+# makes no state), and a walk in position order meets its stream's earlier events first. The
+# version is read from its column (0: the state names none), not from the state's document,
+# which would be read out of TOAST and parsed for every event walked.
 _APPLIED = """CASE WHEN l.student_stream THEN coalesce(
-    (SELECT (p.state ->> 'last_version')::bigint FROM proficiencies p
+    (SELECT nullif(p.last_version, 0) FROM proficiencies p
       WHERE p.tenant_id = l.tenant_id AND p.student_id = split_part(l.stream_id, '/', 2)
         AND p.standard_id = split_part(l.stream_id, '/', 3)),
     CASE WHEN l.event_type LIKE 'corrective\\_work\\_recorded.%' THEN l.stream_version ELSE 0 END
