@@ -1,8 +1,9 @@
 """Which statements PostgreSQL spent its time on while a scenario's first run went.
 
 With `--profile-dir`, the bench's embedded PostgreSQL loads `pg_stat_statements`; each scenario's
-first run starts from a reset, and `<scenario>-statements.txt` lists the statements by total
-execution time: calls, total ms, mean µs, and both per attempt recorded in the run. The database
+first run starts from a reset, and `<scenario>-statements.txt` lists the statements of every
+database by total execution time: calls, total ms, mean µs, both per attempt recorded in the
+run, and the database (the system's, or the one a scenario works in of its own). The database
 server's own CPU is most of an attempt's cost (see docs/benchmarks.md), and this says which of our
 statements it goes to. A server named by DATABASE_URL is profiled the same way when it already
 loads the module; otherwise the file says it is missing.
@@ -47,9 +48,9 @@ class StatementProfile:
         connection = await asyncpg.connect(self._admin_url)
         try:
             rows = await connection.fetch(
-                "SELECT calls, total_exec_time, rows, query FROM pg_stat_statements "
-                "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-                "ORDER BY total_exec_time DESC LIMIT $1",
+                "SELECT s.calls, s.total_exec_time, s.query, coalesce(d.datname, '?') AS database "
+                "FROM pg_stat_statements s LEFT JOIN pg_database d ON d.oid = s.dbid "
+                "ORDER BY s.total_exec_time DESC LIMIT $1",
                 TOP,
             )
         finally:
@@ -63,7 +64,7 @@ def ranking(rows: list[asyncpg.Record], attempts: int) -> str:
         f"{attempts} attempts recorded in the run; execution time of the top {len(rows)} "
         f"statements {total:.0f} ms ({total * 1000 / attempts:.1f} µs per attempt)",
         "",
-        "calls | per attempt | total ms | share | mean µs | µs per attempt | query",
+        "calls | per attempt | total ms | share | mean µs | µs per attempt | database | query",
     ]
     for row in rows:
         query = " ".join(str(row["query"]).split())
@@ -71,6 +72,6 @@ def ranking(rows: list[asyncpg.Record], attempts: int) -> str:
             f"{row['calls']} | {row['calls'] / attempts:.2f} | {row['total_exec_time']:.0f} | "
             f"{row['total_exec_time'] / total:.1%} | "
             f"{row['total_exec_time'] * 1000 / max(row['calls'], 1):.0f} | "
-            f"{row['total_exec_time'] * 1000 / attempts:.1f} | {query[:400]}"
+            f"{row['total_exec_time'] * 1000 / attempts:.1f} | {row['database']} | {query[:400]}"
         )
     return "\n".join(lines) + "\n"

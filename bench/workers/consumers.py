@@ -9,6 +9,7 @@ import nats.errors
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from bench.workers.protocol import FetchAckRun, ProjectorInstanceRun, ProjectorRun, WorkerResult
+from services.mastery.adapters.watermarks import WatermarkRaiser
 from services.mastery.app import build_projector
 from services.mastery.config import MasteryConfig
 from shared.platform.bus import BusNames
@@ -32,11 +33,14 @@ def projector_config(spec: ProjectorRun | ProjectorInstanceRun) -> MasteryConfig
 async def run_projector(spec: ProjectorRun) -> WorkerResult:
     config = projector_config(spec)
     pool = await create_pool(spec.database_url)
-    projector = build_projector(config, pool)
+    # As the service runs it: the batches note their tenants, one task raises the watermarks.
+    watermarks = WatermarkRaiser(pool)
+    projector = build_projector(config, pool, watermarks=watermarks)
     tune_garbage_collector()  # as `serve` does in the mastery service's process
     stop = asyncio.Event()
     started = time.monotonic()
     task = asyncio.create_task(projector.run(stop))
+    raising = asyncio.create_task(watermarks.run(stop))
     deadline = started + spec.timeout
     while projector.processed < spec.expected and time.monotonic() < deadline:
         if task.done():
@@ -45,7 +49,7 @@ async def run_projector(spec: ProjectorRun) -> WorkerResult:
         await asyncio.sleep(POLL_SECONDS)
     elapsed = time.monotonic() - started
     stop.set()
-    await task
+    await asyncio.gather(task, raising)
     await pool.close()
     return WorkerResult(completed=projector.processed, seconds=elapsed)
 

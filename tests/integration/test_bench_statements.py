@@ -2,7 +2,8 @@
 ranks the statements a run executed, per attempt.
 
 The failure this guards against: a profile that silently ranks nothing (the module not loaded,
-or the statistics of another database), leaving the benchmark's "where the time goes" unsaid.
+or the statistics of a database other than the one the work went to), leaving the benchmark's
+"where the time goes" unsaid.
 """
 
 from pathlib import Path
@@ -25,6 +26,14 @@ async def test_a_run_s_statements_are_ranked_per_attempt(tmp_path: Path) -> None
             for n in range(40):
                 await connection.execute("INSERT INTO marks VALUES ($1)", n)
             await connection.fetchval("SELECT count(*) FROM marks")
+            # A scenario working in a database of its own is ranked beside the system's.
+            await connection.execute("CREATE DATABASE scenario_own")
+            own = await asyncpg.connect(postgres.url.rsplit("/", 1)[0] + "/scenario_own")
+            try:
+                for n in range(3):
+                    await own.execute("SELECT pg_sleep(0.01 * $1)", n)
+            finally:
+                await own.close()
         finally:
             await connection.close()
         await profile.write(attempts=20)
@@ -38,6 +47,8 @@ async def test_a_run_s_statements_are_ranked_per_attempt(tmp_path: Path) -> None
     calls, per_attempt = (cell.strip() for cell in inserts[0].split("|")[:2])
     assert (calls, per_attempt) == ("40", "2.00")
     assert not any("CREATE TABLE marks" in line for line in lines)
+    [sleeps] = [line for line in lines if "pg_sleep" in line]
+    assert [cell.strip() for cell in sleeps.split("|")][0::6] == ["3", "scenario_own"]
 
 
 async def test_a_server_without_the_module_says_so(tmp_path: Path) -> None:
