@@ -72,10 +72,14 @@ _LOCK_KEYS = (
     "SELECT DISTINCT hashtext(tenant_id || '/' || student_id || '/' || standard_id) AS h "
     f"FROM {KEYS.recordset('$2')} ORDER BY h) AS ordered"
 )
+# No row locks: the batch holds its student-standards' advisory locks (`lock_student_standards`),
+# which every writer of these rows takes first (the rebuild's swap locks the tables). A row lock
+# would give the transaction its id here, at its start, and every relay's horizon
+# (shared/platform/outbox.py) would wait for the whole batch; with the id taken at its first
+# write, the horizon waits for the writes only.
 _LOAD_STATES = (
     f"SELECT p.state FROM proficiencies p JOIN {KEYS.recordset('$1')} "  # noqa: S608
-    "USING (tenant_id, student_id, standard_id) "
-    "ORDER BY p.tenant_id, p.student_id, p.standard_id FOR UPDATE OF p"
+    "USING (tenant_id, student_id, standard_id)"
 )
 _LOAD_RECORDS = (
     f"SELECT {EVIDENCE.qualified('e')} FROM mastery_evidence e "  # noqa: S608
@@ -182,7 +186,8 @@ async def lock_student_standards(
 async def load_states(
     connection: DbConnection, keys: Iterable[StudentStandardKey]
 ) -> dict[StudentStandardKey, StudentStandard]:
-    """Lock and load the states of these student-standards (those that have one)."""
+    """The states of these student-standards (those that have one), which the caller holds
+    (`lock_student_standards`)."""
     rows = await connection.fetch(
         _LOAD_STATES,
         _keys_document(keys),
