@@ -33,12 +33,19 @@ _decoder = msgspec.json.Decoder(_ChangeEnvelope)
 
 
 class _ChangeWatcher:
-    """Notes when each student's mastery change arrives (each e2e attempt is a new stream)."""
+    """Notes when each student's mastery change arrives (each e2e attempt is a new stream), and
+    when the attempt itself came by on the bus, which splits the latency in two: the attempts
+    service and its relay, then the projector and the change log's relay."""
 
     def __init__(self) -> None:
         self.received: dict[str, int] = {}
+        self.attempt_seen: dict[str, int] = {}
         self._awaited: set[str] | None = None
         self._all_in = asyncio.Event()
+
+    async def on_attempt(self, message: Msg) -> None:
+        student = _decoder.decode(message.data).data.student_id
+        self.attempt_seen.setdefault(student, time.monotonic_ns())
 
     async def on_change(self, message: Msg) -> None:
         student = _decoder.decode(message.data).data.student_id
@@ -73,6 +80,7 @@ class EndToEnd(Scenario):
         watcher = _ChangeWatcher()
         client = await nats.connect(system.nats_url)
         await client.subscribe(system.bus.all_mastery_changed(), cb=watcher.on_change)
+        await client.subscribe(system.bus.partition_attempts_of_any(), cb=watcher.on_attempt)
         window = schedule(warmup=2, duration=context.settings.seconds(full=20, quick=5))
         load = await run_worker(
             HttpLoad(
@@ -96,6 +104,16 @@ class EndToEnd(Scenario):
             for student, due_ns in load.sends
             if student in watcher.received
         ]
+        on_bus = [
+            (watcher.attempt_seen[student] - due_ns) / 1e6
+            for student, due_ns in load.sends
+            if student in watcher.attempt_seen
+        ]
+        after_attempt = [
+            (watcher.received[student] - watcher.attempt_seen[student]) / 1e6
+            for student, _ in load.sends
+            if student in watcher.received and student in watcher.attempt_seen
+        ]
         return RunMeasurement(
             values={
                 "p50 ms": percentile(latencies, 0.5),
@@ -106,6 +124,11 @@ class EndToEnd(Scenario):
                 "attempts posted": float(len(load.sends)),
                 "changes lost": float(len(lost)),
                 "http errors": float(sum(load.errors.values())),
+                "http p50 ms": percentile(load.latencies_ms, 0.5),
                 "http p99 ms": percentile(load.latencies_ms, 0.99),
+                "attempt on the bus p50 ms": percentile(on_bus, 0.5),
+                "attempt on the bus p99 ms": percentile(on_bus, 0.99),
+                "change after the attempt p50 ms": percentile(after_attempt, 0.5),
+                "change after the attempt p99 ms": percentile(after_attempt, 0.99),
             },
         )
