@@ -6,7 +6,6 @@ result for good. The per-tenant lock (shared for attempts, exclusive for policie
 
 import asyncio
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -15,38 +14,15 @@ import pytest
 from services.mastery.adapters import read_model
 from services.mastery.adapters.projector import TENANT_LOCKS, MasteryProjector
 from services.mastery.core.calculation import CalculationPolicy
-from services.mastery.core.plan import GradebookEntry
-from shared.contract.cloudevents import CloudEvent, cloudevent_type
-from shared.contract.events.gradebook import LatestGradebookEvent
 from shared.platform.bus import BusNames
-from shared.platform.consumer import Delivered
 from shared.platform.errors import WaitingForAnother, is_transient
-from tests.support.gradebook import NOW, TENANT, Gradebook, write_log
+from tests.support.gradebook import TENANT, Gradebook, delivered, write_log
 from tests.support.polling import eventually
 
 WAITING_ON_TENANT_LOCK = """
 SELECT count(*) FROM pg_locks
 WHERE locktype = 'advisory' AND NOT granted AND classid::bigint = $1
 """
-
-
-def delivered(entries: Sequence[GradebookEntry]) -> list[Delivered[LatestGradebookEvent]]:
-    return [
-        Delivered(
-            CloudEvent[LatestGradebookEvent](
-                id=entry.event_id,
-                source="/test",
-                type=cloudevent_type(entry.event),
-                subject=f"{TENANT}/test",
-                time=NOW,
-                tenantid=TENANT,
-                streamversion=entry.stream_version,
-                data=entry.event,
-            ),
-            number,
-        )
-        for number, entry in enumerate(entries, start=1)
-    ]
 
 
 async def test_a_policy_recompute_waits_for_an_attempt_batch_that_read_the_old_policy(

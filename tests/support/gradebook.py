@@ -11,8 +11,9 @@ import asyncpg
 import msgspec
 
 from services.mastery.core.plan import GradebookEntry
-from shared.contract.cloudevents import CloudEvent
+from shared.contract.cloudevents import CloudEvent, cloudevent_type
 from shared.contract.events.attempts import AttemptRecorded, AttemptRescored, AttemptVoided
+from shared.contract.events.gradebook import LatestGradebookEvent
 from shared.contract.events.standards import (
     ReassessmentPolicy,
     StandardDefined,
@@ -22,6 +23,7 @@ from shared.contract.events.standards import (
 )
 from shared.contract.grading import DEFAULT_SCALE, METHODS, LetterGrade, Method
 from shared.contract.ids import stream_id
+from shared.platform.delivery import Delivered
 from shared.platform.postgres import DbConnection
 
 NOW = datetime(2026, 10, 10, 12, 0, tzinfo=UTC)
@@ -136,3 +138,23 @@ async def log_envelopes(pool: asyncpg.Pool, envelopes: Sequence[CloudEvent[Any]]
     ]
     async with pool.acquire() as connection:
         await write_log(connection, entries)
+
+
+def delivered(entries: Sequence[GradebookEntry]) -> list[Delivered[LatestGradebookEvent]]:
+    """The entries as a consumer hands them to the projector, numbered in order."""
+    return [
+        Delivered(
+            CloudEvent[LatestGradebookEvent](
+                id=entry.event_id,
+                source="/test",
+                type=cloudevent_type(entry.event),
+                subject=f"{TENANT}/test",
+                time=NOW,
+                tenantid=TENANT,
+                streamversion=entry.stream_version,
+                data=entry.event,
+            ),
+            number,
+        )
+        for number, entry in enumerate(entries, start=1)
+    ]
