@@ -17,6 +17,7 @@ PRELOAD_SETTINGS = (
     "shared_preload_libraries=pg_stat_statements",
     "pg_stat_statements.track=all",
     "pg_stat_statements.max=1000",
+    "track_io_timing=on",
 )
 TOP = 30
 
@@ -48,7 +49,11 @@ class StatementProfile:
         connection = await asyncpg.connect(self._admin_url)
         try:
             rows = await connection.fetch(
-                "SELECT s.calls, s.total_exec_time, s.query, coalesce(d.datname, '?') AS database "
+                # The read time's column was renamed in PostgreSQL 17.
+                "SELECT s.calls, s.total_exec_time, s.rows, s.shared_blks_read, coalesce("
+                "(to_jsonb(s) ->> 'shared_blk_read_time')::float8, "
+                "(to_jsonb(s) ->> 'blk_read_time')::float8, 0) AS read_ms, "
+                "s.query, coalesce(d.datname, '?') AS database "
                 "FROM pg_stat_statements s LEFT JOIN pg_database d ON d.oid = s.dbid "
                 "ORDER BY s.total_exec_time DESC LIMIT $1",
                 TOP,
@@ -64,14 +69,18 @@ def ranking(rows: list[asyncpg.Record], attempts: int) -> str:
         f"{attempts} attempts recorded in the run; execution time of the top {len(rows)} "
         f"statements {total:.0f} ms ({total * 1000 / attempts:.1f} µs per attempt)",
         "",
-        "calls | per attempt | total ms | share | mean µs | µs per attempt | database | query",
+        "calls | per attempt | total ms | share | mean µs | µs per attempt | database "
+        "| rows per call | blocks read per call | read ms per call | query",
     ]
     for row in rows:
         query = " ".join(str(row["query"]).split())
+        calls = max(row["calls"], 1)
         lines.append(
             f"{row['calls']} | {row['calls'] / attempts:.2f} | {row['total_exec_time']:.0f} | "
             f"{row['total_exec_time'] / total:.1%} | "
             f"{row['total_exec_time'] * 1000 / max(row['calls'], 1):.0f} | "
-            f"{row['total_exec_time'] * 1000 / attempts:.1f} | {row['database']} | {query[:400]}"
+            f"{row['total_exec_time'] * 1000 / attempts:.1f} | {row['database']} | "
+            f"{row['rows'] / calls:.1f} | {row['shared_blks_read'] / calls:.1f} | "
+            f"{row['read_ms'] / calls:.2f} | {query[:400]}"
         )
     return "\n".join(lines) + "\n"
