@@ -20,6 +20,10 @@ from shared.platform.postgres import DbConnection
 
 # How many events past the stored watermark one look walks; more are left to the next look.
 WALK_LIMIT = 1_000
+# A look walks this many events first, and walks on (four times as many each step, up to the
+# limit) only past a stretch that is all applied: the first event not applied ends what a look
+# can use (`progress_of`), and while the projector works through a backlog it comes early.
+FIRST_STEP = 64
 CHANGE_LOG_LOCKS = 0x4D4348  # the class (first int4 key) of the change-log advisory locks
 
 # Whether a log row `l` is applied. A student stream is applied up to its state's version; a
@@ -38,16 +42,17 @@ ELSE coalesce(
       WHERE a.tenant_id = l.tenant_id AND a.stream_id = l.stream_id), 0
   ) >= l.stream_version
 END"""
-# The events after each tenant's stored watermark, at most `$3` of each, one index range scan each.
+# The events after each tenant's position `after`, at most `steps` of each, one index range scan
+# each.
 _WALK = f"""
 SELECT t.tenant_id, w.position, w.applied
-  FROM unnest($1::text[], $2::bigint[]) AS t (tenant_id, after)
+  FROM unnest($1::text[], $2::bigint[], $3::int[]) AS t (tenant_id, after, steps)
  CROSS JOIN LATERAL (
     SELECT l.position, {_APPLIED} AS applied
       FROM attempt_log l
      WHERE l.tenant_id = t.tenant_id AND l.position > t.after
      ORDER BY l.position
-     LIMIT $3) AS w
+     LIMIT t.steps) AS w
  ORDER BY t.tenant_id, w.position
 """  # noqa: S608 - no input in it
 # Transaction ids as 64-bit numbers. The next id to be assigned is not the snapshot's xmax (that
@@ -99,17 +104,38 @@ async def look(connection: DbConnection, tenant_id: str, wanted: int | None) -> 
 
 async def looks(connection: DbConnection, wanted: dict[str, int | None]) -> dict[str, Progress]:
     """How far the read model has got for each tenant, and whether the position wanted of each
-    is reached, in two statements. Run it outside any transaction that has written: the next
-    transaction id must be read after the snapshot."""
+    is reached, in two statements (more only past a long stretch all applied). Run it outside
+    any transaction that has written: the next transaction id must be read after the
+    snapshot."""
     tenants = sorted(wanted)
     rows = await connection.fetch(_LOOK, tenants)
-    after = {row["tenant_id"]: row["log_position"] for row in rows}
-    events: dict[str, list[LoggedEvent]] = {tenant: [] for tenant in tenants}
-    walked = await connection.fetch(_WALK, tenants, [after[t] for t in tenants], WALK_LIMIT)
-    for tenant, position, applied in walked:
-        events[tenant].append(LoggedEvent(position, applied))
+    events = await _walk(connection, {row["tenant_id"]: row["log_position"] for row in rows})
     return {row["tenant_id"]: progress_of(_seen(row, events), wanted[row["tenant_id"]])
             for row in rows}  # fmt: skip
+
+
+async def _walk(connection: DbConnection, after: dict[str, int]) -> dict[str, list[LoggedEvent]]:
+    """Each tenant's events after its position, up to its first event not applied or
+    `WALK_LIMIT` events, in steps (`FIRST_STEP`): usually one statement."""
+    events: dict[str, list[LoggedEvent]] = {tenant: [] for tenant in after}
+    walking, step = dict(after), FIRST_STEP
+    while walking:
+        tenants = sorted(walking)
+        steps = [min(step, WALK_LIMIT - len(events[tenant])) for tenant in tenants]
+        found: dict[str, list[LoggedEvent]] = {tenant: [] for tenant in tenants}
+        for tenant, position, applied in await connection.fetch(
+            _WALK, tenants, [walking[tenant] for tenant in tenants], steps
+        ):
+            found[tenant].append(LoggedEvent(position, applied))
+        walking = {}
+        for tenant, wanted_steps in zip(tenants, steps, strict=True):
+            events[tenant] += found[tenant]
+            stretch = found[tenant]
+            all_applied = len(stretch) == wanted_steps and all(e.applied for e in stretch)
+            if all_applied and len(events[tenant]) < WALK_LIMIT:
+                walking[tenant] = stretch[-1].position
+        step *= 4
+    return events
 
 
 def _seen(row: asyncpg.Record, events: dict[str, list[LoggedEvent]]) -> Look:
