@@ -77,13 +77,19 @@ _LOCK_KEYS = (
 # would give the transaction its id here, at its start, and every relay's horizon
 # (shared/platform/outbox.py) would wait for the whole batch; with the id taken at its first
 # write, the horizon waits for the writes only.
+# LATERAL per key, as `_LOAD_RECORDS`.
 _LOAD_STATES = (
-    f"SELECT p.state FROM proficiencies p JOIN {KEYS.recordset('$1')} "  # noqa: S608
-    "USING (tenant_id, student_id, standard_id)"
+    f"SELECT p.state FROM {KEYS.recordset('$1', 'k')} "  # noqa: S608
+    "CROSS JOIN LATERAL (SELECT state FROM proficiencies WHERE tenant_id = k.tenant_id "
+    "AND student_id = k.student_id AND standard_id = k.standard_id OFFSET 0) AS p"
 )
+# LATERAL, kept a subquery (OFFSET 0): an index scan per key, whatever the statistics said when
+# the plan was cached. A join may be planned as a scan of the whole table when the table was small
+# at planning time (a new database), and the cached plan then scans it as it grows.
 _LOAD_RECORDS = (
-    f"SELECT {EVIDENCE.qualified('e')} FROM mastery_evidence e "  # noqa: S608
-    f"JOIN {KEYS.recordset('$1')} USING (tenant_id, student_id, standard_id)"
+    f"SELECT {EVIDENCE.qualified('e')} FROM {KEYS.recordset('$1', 'k')} "  # noqa: S608
+    "CROSS JOIN LATERAL (SELECT * FROM mastery_evidence WHERE tenant_id = k.tenant_id "
+    "AND student_id = k.student_id AND standard_id = k.standard_id OFFSET 0) AS e"
 )
 _LOAD_STANDARD_RECORDS = (
     f"SELECT {EVIDENCE.listed} FROM mastery_evidence "  # noqa: S608
