@@ -104,6 +104,14 @@ def stored_messages(rows: Sequence[asyncpg.Record]) -> list[OutboxRow]:
 
 
 LEADERSHIP_POLL_INTERVAL = 1.0
+# The leader lock; and the log is read on the leader's connection, planned for each read: a plan
+# cached while the log was small (a new database) goes on scanning the whole log once it has
+# grown, and the statistics that would replace it lag a burst by up to a minute. The pool hands
+# the connection on reset (asyncpg's RESET ALL).
+_LEAD = (
+    "SELECT pg_try_advisory_lock(hashtext($1)) "
+    "FROM set_config('plan_cache_mode', 'force_custom_plan', false)"
+)
 LINGER_LOOKS = 10
 GRACE_LOOKS = 5
 
@@ -205,9 +213,7 @@ class OutboxRelay:
 
         async def lead() -> bool:
             _still_connected(connection)
-            if not await connection.fetchval(
-                "SELECT pg_try_advisory_lock(hashtext($1))", self._log.table
-            ):
+            if not await connection.fetchval(_LEAD, self._log.table):
                 raise NotYet("another relay publishes this log")
             return True
 
@@ -237,7 +243,7 @@ class OutboxRelay:
             # A lock lost with its connection (PostgreSQL restarted) may be another relay's now.
             _still_connected(leader_lock)
             self._woken.clear()  # a notification from here on wakes the next wait
-            return await self.relay_once(js)
+            return await self.relay_once(js, reading_on=leader_lock)
 
         # Awake until it finds nothing (a mark left by a relay before it would have writers notify).
         await self._retried(stop, lambda: self._mark_asleep(False), "waking")
@@ -303,12 +309,14 @@ class OutboxRelay:
         )
         return {"outbox_depth": int(depth)}
 
-    async def relay_once(self, js: JetStreamContext) -> int:
+    async def relay_once(
+        self, js: JetStreamContext, reading_on: "DbConnection | None" = None
+    ) -> int:
         """Publish the next batch below the horizon and move the relay's position past it;
-        returns how many rows went out."""
+        returns how many rows went out. The log is read on `reading_on` (else the pool)."""
         if self._cursor is None:
             self._cursor = await self._read_cursor()
-        batch = await self._next_batch(self._cursor)
+        batch = await self._next_batch(self._cursor, reading_on or self._pool)
         self._held_back = batch.held_back
         rows = batch.rows
         if not rows:
@@ -336,10 +344,12 @@ class OutboxRelay:
         assert row is not None, f"{self._log.relayed} has its one row from its migration"
         return (row["tx_id"], row["position"])
 
-    async def _next_batch(self, cursor: tuple[int, int]) -> _Batch:
+    async def _next_batch(
+        self, cursor: tuple[int, int], reading_on: "DbConnection | asyncpg.Pool"
+    ) -> _Batch:
         """The committed rows after `cursor` in horizon order, up to the first of a transaction
         the horizon has not passed (its rows, and those after, wait)."""
-        rows = await self._pool.fetch(self._read, *cursor, self._settings.batch_size)
+        rows = await reading_on.fetch(self._read, *cursor, self._settings.batch_size)
         for index, row in enumerate(rows):
             if not row["settled"]:
                 return _Batch(rows[:index], held_back=True)
