@@ -75,6 +75,20 @@ async def hold_first_call(handler: Handler, group: GroupCommit[str]) -> asyncio.
     return first
 
 
+async def handed_over_during_first_call(
+    handler: Handler, group: GroupCommit[str], *batches: list[Delivered[str]]
+) -> list[asyncio.Task[None]]:
+    """Each batch handed to `group` while a first call is held open; then the first call is let
+    go and has returned. The batches' tasks, which go on from there."""
+    first = await hold_first_call(handler, group)
+    handed = [asyncio.create_task(group.handle(each)) for each in batches]
+    await asyncio.sleep(0.01)
+    assert handler.calls == [["first"]]  # none of them is applied while the call is open
+    handler.release.set()
+    await first
+    return handed
+
+
 async def test_a_batch_handed_to_an_idle_group_is_applied_at_once_and_alone() -> None:
     handler = Handler()
     group = GroupCommit(handler)
@@ -86,12 +100,10 @@ async def test_a_batch_handed_to_an_idle_group_is_applied_at_once_and_alone() ->
 async def test_batches_handed_over_during_a_call_are_applied_together_in_the_next() -> None:
     handler = Handler()
     group = GroupCommit(handler)
-    first = await hold_first_call(handler, group)
-    waiting = [asyncio.create_task(group.handle(batch(f"p{n}"))) for n in range(3)]
-    await asyncio.sleep(0.01)
-    assert handler.calls == [["first"]]  # none of them is applied while the call is open
-    handler.release.set()
-    await asyncio.gather(first, *waiting)
+    waiting = await handed_over_during_first_call(
+        handler, group, *(batch(f"p{n}") for n in range(3))
+    )
+    await asyncio.gather(*waiting)
     assert handler.calls == [["first"], ["p0", "p1", "p2"]]
     assert group.groups == 1
 
@@ -99,24 +111,18 @@ async def test_batches_handed_over_during_a_call_are_applied_together_in_the_nex
 async def test_a_group_stops_growing_at_its_event_limit() -> None:
     handler = Handler()
     group = GroupCommit(handler, max_events=3)
-    first = await hold_first_call(handler, group)
-    waiting = [asyncio.create_task(group.handle(batch(f"{n}a", f"{n}b"))) for n in range(3)]
-    await asyncio.sleep(0.01)
-    handler.release.set()
-    await asyncio.gather(first, *waiting)
+    pairs = (batch(f"{n}a", f"{n}b") for n in range(3))
+    await asyncio.gather(*await handed_over_during_first_call(handler, group, *pairs))
     assert handler.calls == [["first"], ["0a", "0b", "1a", "1b"], ["2a", "2b"]]
 
 
 async def test_a_refused_event_fails_its_own_batch_and_the_others_commit() -> None:
     handler = Handler(ValueError("refused"), refused=frozenset({"bad"}))
     group = GroupCommit(handler)
-    first = await hold_first_call(handler, group)
-    good = asyncio.create_task(group.handle(batch("good")))
-    bad = asyncio.create_task(group.handle(batch("bad")))
-    later = asyncio.create_task(group.handle(batch("later")))
-    await asyncio.sleep(0.01)
-    handler.release.set()
-    await asyncio.gather(first, good, later)
+    good, bad, later = await handed_over_during_first_call(
+        handler, group, batch("good"), batch("bad"), batch("later")
+    )
+    await asyncio.gather(good, later)
     with pytest.raises(ValueError, match="refused"):
         await bad
     # The group failed, then each of its batches was applied on its own.
@@ -127,12 +133,10 @@ async def test_a_refused_event_fails_its_own_batch_and_the_others_commit() -> No
 async def test_an_event_to_wait_for_is_waited_for_by_its_own_batch_only() -> None:
     handler = Handler(RetryLater("the standard is not applied yet"), refused=frozenset({"early"}))
     group = GroupCommit(handler)
-    first = await hold_first_call(handler, group)
-    early = asyncio.create_task(group.handle(batch("early")))
-    ready = asyncio.create_task(group.handle(batch("ready")))
-    await asyncio.sleep(0.01)
-    handler.release.set()
-    await asyncio.gather(first, ready)
+    early, ready = await handed_over_during_first_call(
+        handler, group, batch("early"), batch("ready")
+    )
+    await ready
     with pytest.raises(RetryLater):
         await early
     assert handler.committed == ["first", "ready"]
@@ -142,11 +146,7 @@ async def test_an_outage_fails_every_batch_of_the_group_without_trying_each_alon
     outage = asyncpg.exceptions.CannotConnectNowError("the database system is starting up")
     handler = Handler(outage, refused=frozenset({"x", "y"}))
     group = GroupCommit(handler)
-    first = await hold_first_call(handler, group)
-    waiting = [asyncio.create_task(group.handle(batch(name))) for name in ("x", "y")]
-    await asyncio.sleep(0.01)
-    handler.release.set()
-    await first
+    waiting = await handed_over_during_first_call(handler, group, batch("x"), batch("y"))
     outcomes = await asyncio.gather(*waiting, return_exceptions=True)
     assert all(outcome is outage for outcome in outcomes)
     assert handler.calls[1:] == [["x", "y"]]  # each consumer pauses and tries its batch again
@@ -168,12 +168,7 @@ async def test_a_batch_whose_consumer_stops_before_its_group_is_not_applied() ->
 async def test_when_the_applier_stops_the_batches_of_its_group_are_tried_again() -> None:
     handler = Handler(stuck=frozenset({"a"}))
     group = GroupCommit(handler)
-    first = await hold_first_call(handler, group)
-    a = asyncio.create_task(group.handle(batch("a")))
-    b = asyncio.create_task(group.handle(batch("b")))
-    await asyncio.sleep(0.01)
-    handler.release.set()
-    await first
+    a, b = await handed_over_during_first_call(handler, group, batch("a"), batch("b"))
     # "a" applies the group of a and b; stop it in the middle of the call.
     await asyncio.sleep(0.01)
     assert handler.calls[-1] == ["a", "b"]
