@@ -126,6 +126,8 @@ class BusNames:
                 max_bytes=self.settings.max_bytes,
                 discard=DiscardPolicy.OLD,
                 duplicate_window=DUPLICATE_WINDOW_SECONDS,
+                # The relays publish each batch as one (shared/platform/atomic_batch.py).
+                allow_atomic=True,
             )
             for name, prefix in subjects.items()
         ]

@@ -31,6 +31,7 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck
 
 from shared.contract.cloudevents import CONTENT_TYPE, CONTENT_TYPE_HEADER
+from shared.platform.atomic_batch import MAX_BATCH, Outcome, publish_atomically
 from shared.platform.bus import (
     BusNames,
     bus_names,
@@ -158,6 +159,10 @@ class OutboxRelay:
         self.asleep = False  # as this relay last marked it
         self.published = 0
         self.parked = 0
+        # Batches stored as one (one fsync with `sync_interval: always`) while the bus takes
+        # them; message by message after it said it does not.
+        self.atomic = True
+        self.atomic_batches = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         client = await connect_with_retry(self._settings.nats_url, self._settings.client_name, stop)
@@ -243,7 +248,7 @@ class OutboxRelay:
             # A lock lost with its connection (PostgreSQL restarted) may be another relay's now.
             _still_connected(leader_lock)
             self._woken.clear()  # a notification from here on wakes the next wait
-            return await self.relay_once(js, reading_on=leader_lock)
+            return await self.relay_once(js, reading_on=leader_lock, client=client)
 
         # Awake until it finds nothing (a mark left by a relay before it would have writers notify).
         await self._retried(stop, lambda: self._mark_asleep(False), "waking")
@@ -310,10 +315,14 @@ class OutboxRelay:
         return {"outbox_depth": int(depth)}
 
     async def relay_once(
-        self, js: JetStreamContext, reading_on: "DbConnection | None" = None
+        self,
+        js: JetStreamContext,
+        reading_on: "DbConnection | None" = None,
+        client: NatsClient | None = None,
     ) -> int:
         """Publish the next batch below the horizon and move the relay's position past it;
-        returns how many rows went out. The log is read on `reading_on` (else the pool)."""
+        returns how many rows went out. The log is read on `reading_on` (else the pool); with
+        `client`, a batch goes out as one atomic batch where the bus takes them."""
         if self._cursor is None:
             self._cursor = await self._read_cursor()
         batch = await self._next_batch(self._cursor, reading_on or self._pool)
@@ -323,7 +332,8 @@ class OutboxRelay:
             return 0
         messages = self._log.messages(rows)
         try:
-            await self._publish(js, messages)
+            if not await self._published_atomically(client, messages):
+                await self._publish(js, messages)
         except Exception as error:
             if is_transient(error):
                 raise
@@ -354,6 +364,33 @@ class OutboxRelay:
             if not row["settled"]:
                 return _Batch(rows[:index], held_back=True)
         return _Batch(rows, held_back=False)
+
+    async def _published_atomically(
+        self, client: NatsClient | None, messages: Sequence[OutboxRow]
+    ) -> bool:
+        """Whether the batch was stored as one (`shared/platform/atomic_batch.py`). If it was
+        refused (one of its messages is on the bus already), or the bus takes no atomic batches,
+        it goes out message by message: JetStream drops by message id what it holds."""
+        if client is None or not self.atomic or not 2 <= len(messages) <= MAX_BATCH:
+            return False
+        items = [(message.subject, message.msg_id, message.payload) for message in messages]
+        published = await publish_atomically(client, items, self._settings.publish_timeout)
+        if published.outcome is Outcome.STORED:
+            self.atomic_batches += 1
+            return True
+        table = self._log.table
+        if published.outcome is Outcome.UNSUPPORTED:
+            self.atomic = False
+            logger.warning(
+                "relay of %s: the bus takes no atomic batches (%s); publishing message by "
+                "message from now on", table, published.reason,
+            )  # fmt: skip
+        else:
+            logger.info(
+                "relay of %s: a batch was refused as one (%s); publishing it message by message",
+                table, published.reason,
+            )  # fmt: skip
+        return False
 
     async def _publish(self, js: JetStreamContext, messages: Sequence[OutboxRow]) -> None:
         await publish_all(

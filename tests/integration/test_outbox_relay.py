@@ -12,61 +12,13 @@ from pathlib import Path
 import asyncpg
 import nats
 import pytest
-from nats.js import JetStreamContext
 
 from devtools.embedded import EmbeddedNats
-from services.mastery.adapters.change_log import RELAYED_LOG
 from shared.platform.bus import BusNames, ensure_streams
-from shared.platform.outbox import OutboxRelay, RelaySettings
-from shared.platform.postgres import DbConnection
+from shared.platform.outbox import OutboxRelay
+from tests.support.change_log_relay import LOG_ROW, enqueue, relay_of, stream_payloads, unpublished
 from tests.support.polling import eventually
 from tests.support.servers import Servers
-
-_LOG_ROW = (
-    "INSERT INTO mastery_changes (tenant_id, subject, msg_id, payload, student_id, standard_id, "
-    "change_number) VALUES ($1, $2, $3, $4, 'lee', 'math', $5)"
-)
-
-
-async def _enqueue(connection: DbConnection | asyncpg.Pool, bus: BusNames, n: int) -> None:
-    await connection.execute(
-        _LOG_ROW, "school", bus.mastery_changed("school"), f"msg-{n}", f"payload-{n}".encode(), n
-    )
-
-
-async def _unpublished(pool: asyncpg.Pool) -> int:
-    count: int = await pool.fetchval(
-        "SELECT count(*) FROM mastery_changes c, mastery_changes_relayed r "
-        "WHERE (c.tx_id, c.position) > (r.tx_id, r.position)"
-    )
-    return count
-
-
-async def _stream_payloads(js: JetStreamContext, bus: BusNames) -> list[bytes]:
-    info = await js.stream_info(bus.mastery_stream)
-    payloads = []
-    for sequence in range(1, info.state.last_seq + 1):
-        message = await js.get_msg(bus.mastery_stream, sequence)
-        assert message.data is not None
-        payloads.append(message.data)
-    return payloads
-
-
-def _relay(
-    pool: asyncpg.Pool, nats_url: str, bus: BusNames, poll_interval: float = 1.0
-) -> OutboxRelay:
-    return OutboxRelay(
-        pool,
-        RelaySettings(
-            log=RELAYED_LOG,
-            nats_url=nats_url,
-            client_name="test-relay",
-            bus=bus,
-            poll_interval=poll_interval,
-            publish_timeout=1.0,
-            retry_interval=0.1,
-        ),
-    )
 
 
 async def test_a_row_that_commits_late_is_neither_skipped_nor_overtaken(
@@ -75,20 +27,20 @@ async def test_a_row_that_commits_late_is_neither_skipped_nor_overtaken(
     client = await nats.connect(servers.nats_url)
     js = client.jetstream()
     await ensure_streams(js, bus)
-    relay = _relay(pool, servers.nats_url, bus)
+    relay = relay_of(pool, servers.nats_url, bus)
     early = await pool.acquire()
     try:
         slow = early.transaction()
         await slow.start()
-        await _enqueue(early, bus, 1)  # lower position, still uncommitted
-        await _enqueue(pool, bus, 2)  # higher position, committed first
+        await enqueue(early, bus, 1)  # lower position, still uncommitted
+        await enqueue(pool, bus, 2)  # higher position, committed first
         assert await relay.relay_once(js) == 0  # row 2 is above the horizon while 1 is open
         await slow.commit()
         assert await relay.relay_once(js) == 2
     finally:
         await pool.release(early)
-    assert await _stream_payloads(js, bus) == [b"payload-1", b"payload-2"]
-    assert await _unpublished(pool) == 0
+    assert await stream_payloads(js, bus) == [b"payload-1", b"payload-2"]
+    assert await unpublished(pool) == 0
     assert await pool.fetchval("SELECT count(*) FROM mastery_changes") == 2  # the log keeps them
     await client.close()
 
@@ -100,29 +52,29 @@ async def test_the_relay_resumes_from_the_position_it_kept(
     js = client.jetstream()
     await ensure_streams(js, bus)
     for n in (1, 2):
-        await _enqueue(pool, bus, n)
-    assert await _relay(pool, servers.nats_url, bus).relay_once(js) == 2
-    await _enqueue(pool, bus, 3)
-    again = _relay(pool, servers.nats_url, bus)  # a restarted relay
+        await enqueue(pool, bus, n)
+    assert await relay_of(pool, servers.nats_url, bus).relay_once(js) == 2
+    await enqueue(pool, bus, 3)
+    again = relay_of(pool, servers.nats_url, bus)  # a restarted relay
     assert await again.relay_once(js) == 1
     assert await again.relay_once(js) == 0
-    assert await _stream_payloads(js, bus) == [b"payload-1", b"payload-2", b"payload-3"]
+    assert await stream_payloads(js, bus) == [b"payload-1", b"payload-2", b"payload-3"]
     await client.close()
 
 
 async def test_a_transaction_that_logs_wakes_the_relay_long_before_its_poll(
     pool: asyncpg.Pool, servers: Servers, bus: BusNames
 ) -> None:
-    relay = _relay(pool, servers.nats_url, bus, poll_interval=60.0)
+    relay = relay_of(pool, servers.nats_url, bus, poll_interval=60.0)
     stop = asyncio.Event()
     running = asyncio.create_task(relay.run(stop))
     try:
         await eventually(_asleep_and_not_looking(pool, relay), bool)
-        await _enqueue(pool, bus, 1)
+        await enqueue(pool, bus, 1)
         await eventually(lambda: _value(relay.published), lambda count: count == 1, within=5)
         async with pool.acquire() as connection, connection.transaction():
             for n in (2, 3, 4):  # one notification for the transaction
-                await _enqueue(connection, bus, n)
+                await enqueue(connection, bus, n)
         await eventually(lambda: _value(relay.published), lambda count: count == 4, within=5)
     finally:
         stop.set()
@@ -141,9 +93,9 @@ async def test_writers_do_not_notify_while_the_relay_is_awake(
 
     await listener.add_listener("mastery_changes", hear)
     try:
-        await _enqueue(pool, bus, 1)  # no relay has marked itself asleep
+        await enqueue(pool, bus, 1)  # no relay has marked itself asleep
         await pool.execute("UPDATE mastery_changes_relayed SET relay_asleep = true")
-        await _enqueue(pool, bus, 2)
+        await enqueue(pool, bus, 2)
         await eventually(lambda: _value(len(heard)), lambda count: count == 1)
     finally:
         await listener.remove_listener("mastery_changes", hear)
@@ -166,24 +118,24 @@ async def test_rows_written_while_nats_is_down_are_published_when_it_returns(
 ) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         server = EmbeddedNats(Path(scratch)).start()
-        relay = _relay(pool, server.url, bus)
+        relay = relay_of(pool, server.url, bus)
         stop = asyncio.Event()
         running = asyncio.create_task(relay.run(stop))
         try:
-            await _enqueue(pool, bus, 1)
+            await enqueue(pool, bus, 1)
             await eventually(lambda: _value(relay.published), lambda count: count == 1)
             server.stop()
             for n in (2, 3):
-                await _enqueue(pool, bus, n)
+                await enqueue(pool, bus, n)
             await asyncio.sleep(0.5)
             assert relay.published == 1
-            assert await _unpublished(pool) == 2
+            assert await unpublished(pool) == 2
             server = EmbeddedNats(
                 Path(scratch), port=server.port, admin_secret=server.admin_secret
             ).start()
             await eventually(lambda: _value(relay.published), lambda count: count == 3, within=20)
             client = await nats.connect(server.url)
-            payloads = await _stream_payloads(client.jetstream(), bus)
+            payloads = await stream_payloads(client.jetstream(), bus)
             await client.close()
             assert payloads == [b"payload-1", b"payload-2", b"payload-3"]
         finally:
@@ -214,33 +166,33 @@ async def test_a_row_the_bus_refuses_for_good_is_parked_and_the_rows_after_it_go
     client = await nats.connect(servers.nats_url)
     js = client.jetstream()
     await ensure_streams(js, bus)
-    await _enqueue(pool, bus, 1)
+    await enqueue(pool, bus, 1)
     await pool.execute(
-        _LOG_ROW,
+        LOG_ROW,
         "hostile",
         bus.mastery_changed("hostile"),
         "msg-too-large",
         b"x" * (client.max_payload + 1),
         2,
     )
-    await _enqueue(pool, bus, 3)
-    relay = _relay(pool, servers.nats_url, bus)
+    await enqueue(pool, bus, 3)
+    relay = relay_of(pool, servers.nats_url, bus)
     stop = asyncio.Event()
     running = asyncio.create_task(relay.run(stop))
     try:
         await eventually(lambda: _value(relay.published), lambda count: count == 3)
         assert not running.done()
-        await _enqueue(pool, bus, 4)
+        await enqueue(pool, bus, 4)
         await eventually(lambda: _value(relay.published), lambda count: count == 4)
     finally:
         stop.set()
         await running
     assert relay.parked == 1
-    assert await _stream_payloads(js, bus) == [b"payload-1", b"payload-3", b"payload-4"]
+    assert await stream_payloads(js, bus) == [b"payload-1", b"payload-3", b"payload-4"]
     parked = await js.get_last_msg(bus.deadletter_stream, bus.deadletter("relay"))
     assert parked.headers is not None
     assert parked.headers["Deadletter-Msg-Id"] == "msg-too-large"
     assert parked.headers["Deadletter-Subject"] == bus.mastery_changed("hostile")
     assert "MaxPayload" in parked.headers["Deadletter-Reason"]
-    assert await _unpublished(pool) == 0
+    assert await unpublished(pool) == 0
     await client.close()
