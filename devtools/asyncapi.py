@@ -233,6 +233,20 @@ def _schemas() -> dict[str, Any]:
             "properties": {
                 CONTENT_TYPE_HEADER: {"const": CONTENT_TYPE},
                 MSG_ID_HEADER: {"type": "string", "description": "The CloudEvents id."},
+                "Nats-Batch-Id": {
+                    "type": "string",
+                    "description": "Present on a message its relay published in a JetStream "
+                    "atomic batch (stored with the others of the batch, or not at all); "
+                    "carries nothing a consumer needs.",
+                },
+                "Nats-Batch-Sequence": {
+                    "type": "string",
+                    "description": "The message's place in its atomic batch, from 1.",
+                },
+                "Nats-Batch-Commit": {
+                    "type": "string",
+                    "description": "On the last message of an atomic batch.",
+                },
             },
         },
         "deadLetterHeaders": {
