@@ -133,41 +133,48 @@ TERMINATED = -signal.SIGTERM  # the status of a process that drained and re-rais
 
 
 WAITING_ON_A_LOCK = """
-SELECT count(*) FROM pg_locks AS locks
+SELECT activity.application_name FROM pg_locks AS locks
 JOIN pg_stat_activity AS activity ON activity.pid = locks.pid
-WHERE NOT locks.granted AND activity.application_name = $1
+WHERE NOT locks.granted AND activity.application_name = ANY($1::text[])
+ORDER BY 1 LIMIT 1
 """
 
 
 class TerminateMidBatch(TerminateOne):
-    """SIGTERM a mastery instance while its projector holds a batch it cannot commit yet (the
-    read model's table is locked for writes), and release the lock a second later, inside
+    """SIGTERM an instance of `service` while its projector holds a batch it cannot commit yet
+    (the read model's table is locked for writes), and release the lock a second later, inside
     `WORKER_STOP_TIMEOUT`: the draining projector commits and acks what it holds. A process that
-    did not settle it would leave it to come back after the consumers' 30 s ack_wait."""
+    did not settle it would leave it to come back after the consumers' 30 s ack_wait. The
+    instances share the partitions, so the one terminated is the first found waiting."""
 
-    def __init__(self, instance: str) -> None:
-        super().__init__(instance)
-        self.name = f"sigterm-{instance}-mid-batch"
-        self.title = f"SIGTERM {instance} while its projector holds a batch"
+    def __init__(self, service: str) -> None:
+        super().__init__(service)
+        self.service = service
+        self.name = f"sigterm-{service}-mid-batch"
+        self.title = f"SIGTERM a {service} instance while its projector holds a batch"
 
     async def inject(self, system: FaultSystem) -> None:
         connection = await system.connect()
         try:
             async with connection.transaction():
                 await connection.execute("LOCK TABLE proficiencies IN EXCLUSIVE MODE")
-                await self._until_waiting(connection, within=10)
+                self.instance = await self._first_waiting(system, connection, within=10)
                 system.services[self.instance].terminate()
                 await asyncio.sleep(1.0)
         finally:
             await connection.close()
         await super().inject(system)
 
-    async def _until_waiting(self, connection: asyncpg.Connection, *, within: float) -> None:
+    async def _first_waiting(
+        self, system: FaultSystem, connection: asyncpg.Connection, *, within: float
+    ) -> str:
+        names = [process.name for process in system.instances_of(self.service)]
         deadline = time.monotonic() + within
-        while not await connection.fetchval(WAITING_ON_A_LOCK, self.instance):
+        while (waiting := await connection.fetchval(WAITING_ON_A_LOCK, names)) is None:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{self.instance} never waited on the locked read model")
+                raise TimeoutError(f"no instance of {names} waited on the locked read model")
             await asyncio.sleep(0.05)
+        return str(waiting)
 
 
 async def projector_unacked(system: FaultSystem) -> int:
