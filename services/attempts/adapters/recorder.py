@@ -277,15 +277,25 @@ def _prior(stored: StoredEvent, position: int) -> _Prior:
 # What a batch's decisions read, in one round trip: the attempt ids already taken (their
 # `attempt_recorded` events, by the log's unique key), the events of the batch's streams in order,
 # and the standards used. Columns: part, key, version, position, then two texts.
+# Each id and each stream is looked up by its own key (LATERAL, kept a subquery by OFFSET 0): a
+# plan that matched the ids against the tenant's events would pick a scan of all of them while
+# the statistics say a tenant is small (a school's first bulk import, or one school among many
+# under a cached generic plan), and read every event of the tenant for each batch.
 _PRIOR, _EVENT = 0, 1  # the `part` of each row; 2 is a standard
 BATCH_READ = """
-SELECT 0 AS part, recorded_attempt_id AS key, stream_version AS version,
-       global_position AS position, event_id::text, data::text
-  FROM attempt_events
- WHERE tenant_id = $1 AND recorded_attempt_id = ANY($2::text[])
+SELECT 0 AS part, e.recorded_attempt_id AS key, e.stream_version AS version,
+       e.global_position AS position, e.event_id::text, e.data::text
+  FROM (SELECT DISTINCT unnest($2::text[])) AS k (attempt_id)
+ CROSS JOIN LATERAL (
+    SELECT recorded_attempt_id, stream_version, global_position, event_id, data
+      FROM attempt_events
+     WHERE tenant_id = $1 AND recorded_attempt_id = k.attempt_id OFFSET 0) AS e
 UNION ALL
-SELECT 1, stream_id, stream_version, global_position, event_id::text, data::text
-  FROM attempt_events WHERE stream_id = ANY($3::text[])
+SELECT 1, e.stream_id, e.stream_version, e.global_position, e.event_id::text, e.data::text
+  FROM unnest($3::text[]) AS k (stream_id)
+ CROSS JOIN LATERAL (
+    SELECT stream_id, stream_version, global_position, event_id, data
+      FROM attempt_events WHERE stream_id = k.stream_id OFFSET 0) AS e
 UNION ALL
 SELECT 2, standard_id, version, 0, NULL, definition::text
   FROM standards WHERE tenant_id = $1 AND standard_id = ANY($4::text[])
