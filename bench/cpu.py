@@ -36,9 +36,12 @@ class CpuSnapshot:
     machine_total: float
 
 
-def snapshot(pids: Mapping[str, int]) -> CpuSnapshot:
+def snapshot(pids: Mapping[str, int], trees: Mapping[str, int] | None = None) -> CpuSnapshot:
+    """CPU so far of each process in `pids`, and of each process in `trees` with its children
+    (a PostgreSQL server and its backends)."""
     busy, total = machine_busy_and_total()
     processes = {name: process_cpu_seconds(pid) for name, pid in pids.items()}
+    processes |= {name: process_tree_cpu_seconds(pid) for name, pid in (trees or {}).items()}
     return CpuSnapshot(time.monotonic(), processes, busy, total)
 
 
@@ -54,11 +57,13 @@ def cpu_shares(before: CpuSnapshot, after: CpuSnapshot) -> dict[str, float]:
     return shares
 
 
-async def snapshot_at(moment: float, pids: Mapping[str, int]) -> CpuSnapshot:
+async def snapshot_at(
+    moment: float, pids: Mapping[str, int], trees: Mapping[str, int] | None = None
+) -> CpuSnapshot:
     delay = moment - time.monotonic()
     if delay > 0:
         await asyncio.sleep(delay)
-    return snapshot(pids)
+    return snapshot(pids, trees)
 
 
 def process_tree_cpu_seconds(pid: int) -> float:

@@ -25,6 +25,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js.errors import NotFoundError
 
 from bench.attempt_data import E2E_STANDARD, STANDARDS, assessed_at, spread_attempt
+from bench.cpu import pid_listening_on, postmaster_pid
 from bench.http_client import JsonPost, KeepAliveConnection
 from devtools.devstack import (
     SERVICES,
@@ -99,6 +100,18 @@ class BenchSystem:
 
     def service_pids(self) -> dict[str, int]:
         return {name: process.pid for name, process in self.processes.items()}
+
+    def server_pids(self) -> dict[str, int]:
+        """The embedded servers' processes: PostgreSQL's postmaster (its backends are its
+        children) and nats-server. Servers given by URL are not ours to measure: none."""
+        found = {}
+        if self.infra.postgres is not None:
+            found["postgres"] = postmaster_pid(self.infra.postgres.data_dir)
+        if self.infra.nats is not None:
+            nats_pid = pid_listening_on("nats-server", self.infra.nats.port)
+            if nats_pid is not None:
+                found["nats-server"] = nats_pid
+        return found
 
 
 def start_servers(

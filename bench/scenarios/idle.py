@@ -4,12 +4,7 @@ import asyncio
 import time
 from typing import ClassVar
 
-from bench.cpu import (
-    pid_listening_on,
-    postmaster_pid,
-    process_cpu_seconds,
-    process_tree_cpu_seconds,
-)
+from bench.cpu import snapshot
 from bench.scenarios.base import BenchContext, MetricSpec, RunMeasurement, Scenario, Target
 from bench.system import BenchSystem, wait_until_drained
 
@@ -43,11 +38,4 @@ class Idle(Scenario):
 def _cpu_seconds(system: BenchSystem) -> dict[str, float]:
     """CPU so far of each service process and, when embedded, of PostgreSQL (every backend) and
     nats-server."""
-    used = {name: process_cpu_seconds(pid) for name, pid in system.service_pids().items()}
-    if system.infra.postgres is not None:
-        used["postgres"] = process_tree_cpu_seconds(postmaster_pid(system.infra.postgres.data_dir))
-    if system.infra.nats is not None:
-        nats_pid = pid_listening_on("nats-server", system.infra.nats.port)
-        if nats_pid is not None:
-            used["nats-server"] = process_cpu_seconds(nats_pid)
-    return used
+    return snapshot(system.service_pids(), system.server_pids()).processes

@@ -1,6 +1,7 @@
 """Single attempts over HTTP from N keep-alive clients, against raw single-row inserts."""
 
 import asyncio
+from collections.abc import Iterable
 from typing import ClassVar
 
 from bench.cpu import cpu_shares, snapshot_at
@@ -36,9 +37,9 @@ class IngestSingle(Scenario):
         settings, system = context.settings, context.system
         duration = settings.seconds(full=15, quick=4)
         window = schedule(warmup=2, duration=duration)
-        pids = system.service_pids()
-        cpu_before = asyncio.create_task(snapshot_at(window.measure_from, pids))
-        cpu_after = asyncio.create_task(snapshot_at(window.end, pids))
+        pids, servers = system.service_pids(), system.server_pids()
+        cpu_before = asyncio.create_task(snapshot_at(window.measure_from, pids, servers))
+        cpu_after = asyncio.create_task(snapshot_at(window.end, pids, servers))
         load = merged(
             await run_workers(
                 [
@@ -75,7 +76,7 @@ class IngestSingle(Scenario):
         return RunMeasurement(
             values={
                 **_rate_and_latency(per_second, load.latencies_ms),
-                "services cpu ms per attempt": _cpu_ms_per_attempt(cpu, per_second),
+                "services cpu ms per attempt": _cpu_ms_per_attempt(cpu, pids, per_second),
             },
             baseline=_rate_and_latency(rate(raw), raw.latencies_ms),
             notes={
@@ -83,6 +84,10 @@ class IngestSingle(Scenario):
                 "generator cpu s": load.cpu_seconds,
                 "backlog drain s": drain_seconds,
                 **cpu,
+                **{
+                    f"{name} cpu ms per attempt": _cpu_ms_per_attempt(cpu, [name], per_second)
+                    for name in servers
+                },
             },
         )
 
@@ -95,7 +100,9 @@ def _rate_and_latency(per_second: float, latencies_ms: list[float]) -> dict[str,
     }
 
 
-def _cpu_ms_per_attempt(shares: dict[str, float], per_second: float) -> float:
-    """The services' summed `cpu % of a core` (CPU seconds per second, in percent) per attempt."""
-    used = sum(share for name, share in shares.items() if name.endswith("cpu % of a core"))
+def _cpu_ms_per_attempt(
+    shares: dict[str, float], processes: Iterable[str], per_second: float
+) -> float:
+    """The processes' summed `cpu % of a core` (CPU seconds per second, in percent) per attempt."""
+    used = sum(shares[f"{name} cpu % of a core"] for name in processes)
     return 10 * used / per_second if per_second else float("nan")
